@@ -1,0 +1,47 @@
+# econdl: every target installs what it needs first. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ECONDL := $(BIN)/econdl
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear clean
+
+help: ## List every target with a one-line description
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install econdl with its dev extras (editable)
+
+demo: $(STAMP) ## Fit every kink model on the built-in data and print the comparison table and plot
+	$(ECONDL) compare configs/kink/
+
+compare-kink: $(STAMP) ## Kink task: MLP vs polynomial, Chebyshev and ReLU-basis least squares
+	$(ECONDL) compare configs/kink/
+
+compare-linear: $(STAMP) ## Linear regression by minibatch SGD vs the true coefficients
+	$(ECONDL) compare configs/linear/
+
+test: $(STAMP) ## Run the whole test suite (tiny fixtures, CPU only)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Run the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Time econdl against raw PyTorch loops; writes docs/benchmarks.md
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(STAMP) ## Smoke run of the benchmarks (few epochs, no report written)
+	$(BIN)/python benchmarks/run.py --quick
+
+clean: ## Remove run outputs (logs/) and caches; keeps .venv and data/
+	rm -rf logs .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,172 @@
+"""The ``econdl`` command.
+
+``econdl fit|validate|test|predict`` is a LightningCLI: the model and the
+DataModule are chosen by class path in a YAML config (``--config
+configs/kink/mlp.yaml``) and any key can be overridden on the command line
+(``--trainer.max_epochs 3``).  The trainer defaults in
+``configs/trainer/default.yaml`` are read before every config.
+
+``econdl compare DIR`` fits every config in a folder and prints one table
+(see ``econdl.compare``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+# Expected situations, not problems: the CLI's optimizer replaces the model's fallback;
+# in-memory data need no worker processes; lazy layers are sized before training.
+for _pattern in (
+    r".*configure_optimizers.*will be overridden.*",
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
+    r".*LightningCLI's args parameter is intended to run from within Python.*",
+    r".*does not have many workers.*",
+    r".*Lazy modules are a new feature.*",
+    r".*The number of training batches .* is smaller than the logging interval.*",
+):
+    warnings.filterwarnings("ignore", message=_pattern)
+
+
+def next_version(root: Path) -> int:
+    """The first N for which ``root/version_N`` does not exist yet."""
+    found = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    return max(found, default=-1) + 1
+
+
+def run_name_from(config: Any) -> str:
+    """``<task>/<model>`` from the last config file (``configs/kink/mlp.yaml`` -> ``kink/mlp``)."""
+    files = [Path(str(c)) for c in (config.get("config") or [])]
+    experiments = [f for f in files if f.parent.name not in ("trainer", "presets")]
+    if experiments:
+        return f"{experiments[-1].parent.name}/{experiments[-1].stem}"
+    model = str(config.get("model", {}).get("class_path", "model")).rsplit(".", 1)[-1]
+    data = str(config.get("data", {}).get("class_path", "data")).rsplit(".", 1)[-1]
+    return f"{data.lower().removesuffix('datamodule')}/{model.lower()}"
+
+
+class EconCLI(LightningCLI):
+    """LightningCLI with econdl's defaults: subclass mode for model and data, the shared
+    trainer config, run directories ``logs/<task>/<model>/version_N/``, and ``fit``
+    followed by a test of the best checkpoint."""
+
+    def __init__(self, *args: Any, verbose_test: bool = True, **kwargs: Any) -> None:
+        self.verbose_test = verbose_test
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("parser_kwargs", {c: {"default_config_files": [str(TRAINER_DEFAULTS)]} for c in SUBCOMMANDS})
+        kwargs.setdefault("subclass_mode_model", True)
+        kwargs.setdefault("subclass_mode_data", True)
+        self.fit_seconds: float | None = None
+        super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument(
+            "--run_name",
+            type=str | None,
+            default=None,
+            help="Run directory under the loggers' save_dir, e.g. kink/mlp (default: from the config path).",
+        )
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=True,
+            help="After fit, test the best checkpoint (fit only).",
+        )
+
+    def before_instantiate_classes(self) -> None:
+        config = self._config()
+        if config.trainer.get("enable_progress_bar") is False and config.trainer.get("callbacks"):
+            # `--trainer.enable_progress_bar false` wins over the default config's progress bar
+            config.trainer.callbacks = [
+                c for c in config.trainer.callbacks if not str(c.class_path).endswith("ProgressBar")
+            ]
+
+    def after_instantiate_classes(self) -> None:
+        """Point every file logger left unnamed at one run directory, logs/<task>/<model>/version_N.
+
+        Done on the logger objects, not in the config, so the saved config.yaml keeps
+        ``name: null`` and fitting it again opens a new version rather than reusing this one.
+        """
+        if self.subcommand is None:
+            return
+        config = self._config()
+        name = config.get("run_name") or run_name_from(config)
+        # DDP worker processes (LOCAL_RANK > 0) reuse the directory their launcher chose.
+        worker = int(os.environ.get("LOCAL_RANK", "0")) > 0
+        version = os.environ.get("ECONDL_RUN_VERSION") if worker else None
+        for logger in self.trainer.loggers:
+            if not isinstance(logger, (CSVLogger, TensorBoardLogger)) or logger._name:
+                continue
+            logger._name = name
+            if logger._version is None:
+                if version is None:
+                    version = f"version_{next_version(Path(logger.save_dir) / name)}"
+                logger._version = version
+        if version is not None:
+            os.environ["ECONDL_RUN_VERSION"] = version
+
+    def _config(self) -> Any:
+        return self.config[self.subcommand] if self.subcommand else self.config
+
+    def before_fit(self) -> None:
+        self._fit_start = time.perf_counter()
+
+    def after_fit(self) -> None:
+        self.fit_seconds = time.perf_counter() - self._fit_start
+        if not self._config().get("test_after_fit", True) or self.trainer.interrupted:
+            return
+        ckpt = "best" if getattr(self.trainer.checkpoint_callback, "best_model_path", "") else None
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=self.verbose_test)
+
+
+def cli_main(args: list[str] | None = None, **kwargs: Any) -> EconCLI:
+    """Run the LightningCLI part of ``econdl`` (``args`` as on the command line)."""
+    return EconCLI(args=args, **kwargs)
+
+
+USAGE = """usage: econdl {fit,validate,test,predict,compare} ...
+
+  econdl fit --config configs/kink/mlp.yaml        train (then test the best checkpoint)
+  econdl test --config CONFIG --ckpt_path CKPT      evaluate a saved checkpoint
+  econdl predict --config CONFIG --ckpt_path CKPT   predictions of a saved checkpoint
+  econdl compare configs/kink/                      fit every config in a folder, one table
+
+Run `econdl SUBCOMMAND --help` for every option of a subcommand.
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``econdl`` console script."""
+    from_sys = argv is None
+    argv = sys.argv[1:] if argv is None else argv
+    debug = os.environ.get("ECONDL_DEBUG") == "1"
+    try:
+        if argv and argv[0] == "compare":
+            from econdl.compare import compare_main
+
+            compare_main(argv[1:])
+        elif not argv or argv[0] in ("-h", "--help"):
+            print(USAGE)
+        else:
+            cli_main(None if from_sys else argv)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        if debug:
+            raise
+        print(f"econdl: error: {err}", file=sys.stderr)
+        print("(set ECONDL_DEBUG=1 to see the full traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

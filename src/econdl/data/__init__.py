@@ -1,0 +1,8 @@
+"""Data sources: each a LightningDataModule that cuts batches from tensors in memory."""
+
+from econdl.data.base import InMemoryDataModule, RegressionDataModule
+from econdl.data.kink import KinkDataModule
+from econdl.data.linear import LinearDataModule
+from econdl.data.loader import TensorBatches
+
+__all__ = ["InMemoryDataModule", "KinkDataModule", "LinearDataModule", "RegressionDataModule", "TensorBatches"]

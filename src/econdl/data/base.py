@@ -1,0 +1,191 @@
+"""The shared DataModule: build tensors once, check them, cut batches from memory.
+
+A task's DataModule subclasses ``InMemoryDataModule`` and implements ``build``,
+which returns the train/val/test tensors.  Everything else (validation of the
+tensors, DDP-aware batching, a predict split, the input size that lazy networks
+read) lives here once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from econdl.data.loader import TensorBatches
+
+Splits = dict[str, tuple[Tensor, ...]]
+SPLITS = ("train", "val", "test")
+
+
+def _rows(mask: Tensor, limit: int = 10) -> str:
+    rows = torch.nonzero(mask).flatten().tolist()
+    shown = ", ".join(map(str, rows[:limit]))
+    return shown + (f", ... ({len(rows)} rows in all)" if len(rows) > limit else "")
+
+
+def check_finite(split: str, names: tuple[str, ...], tensors: tuple[Tensor, ...]) -> None:
+    """Raise a ValueError naming the rows of ``split`` that hold NaN or infinite values."""
+    for name, t in zip(names, tensors):
+        if not t.is_floating_point():
+            continue
+        bad = ~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)
+        if bad.any():
+            raise ValueError(
+                f"{split} {name} hold NaN or infinite values in rows {_rows(bad)}; "
+                "drop or impute those rows before training"
+            )
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Base class: subclasses implement ``build()`` and set ``task`` and ``names``.
+
+    Args:
+        batch_size: rows per training batch.
+        eval_batch_size: rows per validation/test/predict batch (default: 4 x batch_size).
+        split_seed: seed of the data's own random generator (sampling and splits),
+            kept apart from the training seed so a model change never changes the data.
+        drop_last: drop the last incomplete training batch of gradient-trained models
+            (BatchNorm fails on a batch of one row); closed-form models always see every row.
+    """
+
+    task: ClassVar[str] = "task"
+    names: ClassVar[tuple[str, ...]] = ("inputs", "targets")
+
+    def __init__(
+        self,
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        split_seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size} must be a positive integer")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or 4 * batch_size
+        self.split_seed = split_seed
+        self.drop_last = drop_last
+        self.splits: Splits | None = None
+
+    # --- to implement -----------------------------------------------------------------
+    def build(self) -> Splits:
+        """Return ``{"train": (x, y), "val": (x, y), "test": (x, y)}`` (more tensors allowed)."""
+        raise NotImplementedError
+
+    # --- shared -------------------------------------------------------------------------
+    def generator(self) -> torch.Generator:
+        """A fresh generator seeded with ``split_seed``: the data's own randomness."""
+        return torch.Generator().manual_seed(self.split_seed)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        splits = self.build()
+        for split in SPLITS:
+            if split not in splits:
+                raise ValueError(f"{type(self).__name__}.build() returned no {split!r} split")
+            if len(splits[split][0]) == 0:
+                raise ValueError(f"the {split} split of {type(self).__name__} is empty")
+        for split, tensors in splits.items():
+            check_finite(split, self.names, tensors)
+        self.splits = splits
+
+    def split(self, name: str) -> tuple[Tensor, ...]:
+        """The tensors of one split (building the data on first use)."""
+        self.setup()
+        assert self.splits is not None
+        if name not in self.splits:
+            raise ValueError(f"split={name!r} is not one of {sorted(self.splits)}")
+        return self.splits[name]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.split("train")[0].shape[1:])
+
+    @property
+    def input_dim(self) -> int:
+        return int(torch.tensor(self.input_shape).prod())
+
+    def example_input(self, n: int = 2) -> Tensor:
+        """A few training inputs, as the model sees them (after ``on_after_batch_transfer``)."""
+        batch = tuple(t[:n] for t in self.split("train"))
+        return self.on_after_batch_transfer(batch, 0)[0]
+
+    def _ranks(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
+
+    def _exact_pass(self) -> bool:
+        """Whether the model being fitted needs every training row exactly once per epoch
+        (closed-form models set ``exact_pass = True``): no padding, no dropped rows."""
+        model = self.trainer.lightning_module if self.trainer is not None else None
+        return bool(getattr(model, "exact_pass", False))
+
+    def loader(self, split: str, train: bool = False) -> TensorBatches:
+        """Batches of ``split``: shuffled and padded across ranks when ``train``."""
+        rank, world = self._ranks()
+        exact = train and self._exact_pass()
+        return TensorBatches(
+            self.split(split),
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train and not exact,
+            seed=int(torch.initial_seed() % 2**31),
+            rank=rank,
+            world_size=world,
+            drop_last=train and self.drop_last and not exact,
+            pad=train and not exact,
+        )
+
+    def train_dataloader(self) -> TensorBatches:
+        return self.loader("train", train=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self.loader("val")
+
+    def test_dataloader(self) -> TensorBatches:
+        return self.loader("test")
+
+    def predict_dataloader(self) -> TensorBatches:
+        return self.loader("test")
+
+    def plot_predictions(self, predictions: dict[str, Tensor], path: Path) -> Path | None:
+        """Draw every model's test predictions into ``path``; None when the task has no plot."""
+        return None
+
+
+class RegressionDataModule(InMemoryDataModule):
+    """A DataModule whose targets are real numbers.
+
+    Targets may be stored standardised (``(y - target_loc) / target_scale``, the
+    statistics fitted on the training split); models train on that scale and report
+    in the original units.  ``score`` gives the comparison table's columns for one
+    model's test predictions (in original units).
+    """
+
+    target_loc: float = 0.0
+    target_scale: float = 1.0
+
+    def unscale(self, y: Tensor) -> Tensor:
+        return y * self.target_scale + self.target_loc
+
+    def test_targets(self) -> Tensor:
+        """Test targets in original units, shape (n, outputs)."""
+        return self.unscale(self.split("test")[1])
+
+    def score(self, pred: Tensor) -> dict[str, float]:
+        """Test-set errors of ``pred`` (original units): MSE, RMSE, MAE, max |error|."""
+        y = self.test_targets()
+        err = (pred.reshape(y.shape).double() - y.double()).abs()
+        mse = float((err**2).mean())
+        return {
+            "test_mse": mse,
+            "test_rmse": mse**0.5,
+            "test_mae": float(err.mean()),
+            "max_abs_err": float(err.max()),
+        }

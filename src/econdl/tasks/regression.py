@@ -1,0 +1,68 @@
+"""What every regression model shares, neural or closed-form: metrics and units.
+
+Models see targets on the DataModule's training scale (possibly standardised) and
+learn on it; ``RegressionModel`` keeps that scale as buffers (so a checkpoint
+alone rebuilds it), undoes it for the reported RMSE/MAE and for predictions, and
+logs the same keys for every model: ``train/loss``, ``val/loss``, ``test/loss``,
+``test/rmse``, ``test/mae``, ``test/max_abs_err``.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import Tensor
+from torchmetrics import MaxMetric, MeanAbsoluteError, MeanSquaredError
+
+
+class RegressionModel(L.LightningModule):
+    """Base LightningModule of regressions; subclasses implement ``forward``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("y_loc", torch.zeros(1))
+        self.register_buffer("y_scale", torch.ones(1))
+        self.val_mse = MeanSquaredError()
+        self.test_mse = MeanSquaredError()
+        self.test_rmse = MeanSquaredError(squared=False)
+        self.test_mae = MeanAbsoluteError()
+        self.test_max = MaxMetric()
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if stage == "fit" and dm is not None:
+            self.y_loc.fill_(float(getattr(dm, "target_loc", 0.0)))
+            self.y_scale.fill_(float(getattr(dm, "target_scale", 1.0)))
+
+    def unscale(self, y: Tensor) -> Tensor:
+        """From the training scale back to the data's units."""
+        return y * self.y_scale + self.y_loc
+
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        x, y = batch[0], batch[1]
+        self.val_mse.update(self(x).reshape(y.shape), y)
+        self.log("val/loss", self.val_mse, on_step=False, on_epoch=True, prog_bar=True)
+
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        x, y = batch[0], batch[1]
+        pred = self(x).reshape(y.shape)
+        self.test_mse.update(pred, y)
+        pred_u, y_u = self.unscale(pred), self.unscale(y)
+        self.test_rmse.update(pred_u, y_u)
+        self.test_mae.update(pred_u, y_u)
+        if len(y):  # a data-parallel shard may end with an empty batch
+            self.test_max.update((pred_u - y_u).abs().max())
+        self.log_dict(
+            {
+                "test/loss": self.test_mse,
+                "test/rmse": self.test_rmse,
+                "test/mae": self.test_mae,
+                "test/max_abs_err": self.test_max,
+            },
+            on_step=False,
+            on_epoch=True,
+        )
+
+    def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        """Predictions in the data's units."""
+        return self.unscale(self(batch[0]))

@@ -1,0 +1,64 @@
+"""A neural network fitted by minibatch gradient descent on a regression loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from econdl.tasks.regression import RegressionModel
+
+LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
+
+
+def has_lazy_parameters(module: nn.Module) -> bool:
+    return any(isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters())
+
+
+def materialize(module: nn.Module, example: Tensor) -> None:
+    """Run one forward pass in eval mode so lazy layers learn their input size."""
+    if not has_lazy_parameters(module):
+        return
+    was_training = module.training
+    module.eval()
+    with torch.no_grad():
+        module(example)
+    module.train(was_training)
+
+
+class Regressor(RegressionModel):
+    """Fits ``net`` to the DataModule's targets by minimising ``loss``.
+
+    The optimizer and learning-rate scheduler come from the config's top-level
+    ``optimizer:`` and ``lr_scheduler:`` keys (LightningCLI); used from Python
+    without them, the model trains with Adam at lr=1e-3.
+
+    Args:
+        net: the network, e.g. ``econdl.nets.MLP``.
+        loss: ``mse`` (default, as in the lectures), ``l1`` or ``huber``.
+    """
+
+    def __init__(self, net: nn.Module, loss: str = "mse") -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss={loss!r} is not known; choose one of {sorted(LOSSES)}")
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.loss_fn = LOSSES[loss]()
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if dm is not None and hasattr(dm, "example_input"):
+            materialize(self.net, dm.example_input())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        x, y = batch[0], batch[1]
+        loss = self.loss_fn(self(x).reshape(y.shape), y)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=1e-3)

@@ -1,0 +1,96 @@
+"""The `econdl` command driven as a user drives it: success and failure paths."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import CONFIGS, FAST, run_econdl
+from econdl.cli import cli_main
+
+
+def test_fit_writes_run_directory_and_tests_best_checkpoint(tmp_path):
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=3", *FAST])
+    run = tmp_path / "logs/kink/mlp/version_0"
+    assert Path(cli.trainer.log_dir).resolve() == run.resolve()
+    assert (run / "config.yaml").is_file() and (run / "metrics.csv").is_file()
+    assert list(run.glob("events.out.tfevents.*")), "TensorBoard events missing"
+    ckpts = {p.name for p in (run / "checkpoints").iterdir()}
+    assert "last.ckpt" in ckpts and any(n.startswith("best-") for n in ckpts)
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert {"train/loss", "val/loss", "test/rmse", "test/loss"} <= set(metrics.columns)
+    assert metrics["test/rmse"].notna().sum() == 1  # fit ended with one test of the best checkpoint
+    assert cli.trainer.current_epoch == 3
+    # a second run gets its own version directory
+    cli_main(["fit", "--config", str(CONFIGS / "kink/chebyshev.yaml"), *FAST])
+    cli_main(["fit", "--config", str(CONFIGS / "kink/chebyshev.yaml"), *FAST])
+    assert (tmp_path / "logs/kink/chebyshev/version_1/checkpoints").is_dir()
+
+
+def test_saved_config_refits_identically(tmp_path):
+    cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST])
+    saved = tmp_path / "logs/kink/polynomial/version_0/config.yaml"
+    cli = cli_main(["fit", "--config", str(saved), "--run_name=again"])
+    assert (tmp_path / "logs/again/version_0/checkpoints/last.ckpt").is_file()
+    assert cli.datamodule.x_size == 512
+
+
+def test_test_subcommand_in_a_later_process_reproduces_fit_metrics(tmp_path):
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/relu_basis.yaml"), *FAST])
+    fitted = float(cli.trainer.callback_metrics["test/rmse"])
+    ckpt = next((tmp_path / "logs/kink/relu_basis/version_0/checkpoints").glob("best-*.ckpt"))
+    result = run_econdl("test", "--config", str(CONFIGS / "kink/relu_basis.yaml"), *FAST, "--ckpt_path", str(ckpt))
+    assert result.returncode == 0, result.stderr
+    assert f"{fitted:.6f}"[:7] in result.stdout
+
+
+def test_predict_returns_predictions_in_data_units():
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/chebyshev.yaml"), *FAST])
+    preds = torch.cat(cli.trainer.predict(cli.model, datamodule=cli.datamodule))
+    assert preds.shape == (101, 1)
+    assert float(((preds - cli.datamodule.split("test")[1]) ** 2).mean()) < 0.01
+
+
+def test_misspelt_key_exits_nonzero_naming_it():
+    result = run_econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochz=3")
+    assert result.returncode != 0
+    assert "max_epochz" in result.stderr
+
+
+def test_misspelt_key_in_a_config_file_names_it(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIGS / "kink/polynomial.yaml").read_text().replace("degree: 10", "degre: 10"))
+    result = run_econdl("fit", "--config", str(bad))
+    assert result.returncode != 0 and "degre" in result.stderr
+
+
+def test_bad_value_gives_a_clear_error_without_traceback(tmp_path):
+    result = run_econdl("fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), "--model.init_args.degree=40",
+                        "--data.init_args.x_size=30")
+    assert result.returncode == 1
+    assert "needs at least 41 training points, got 30" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_print_config_shows_trainer_defaults_and_experiment():
+    result = run_econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--print_config")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "econdl.tasks.Regressor" in out and "ModelCheckpoint" in out and "EarlyStopping" in out
+    assert "monitor: val/loss" in out and "CSVLogger" in out
+
+
+def test_passthrough_trainer_flags_reach_the_trainer():
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/chebyshev.yaml"), *FAST, "--trainer.accelerator=cpu",
+                    "--trainer.precision=64-true", "--trainer.devices=1"])
+    assert cli.trainer.precision == "64-true"
+    assert cli.trainer.num_devices == 1
+
+
+def test_linear_regression_recovers_theta():
+    cli = cli_main(["fit", "--config", str(CONFIGS / "linear/sgd.yaml"), "--data.init_args.sigma=0",
+                    "--data.init_args.n=4000", "--optimizer.lr=0.05", "--trainer.max_epochs=5",
+                    "--trainer.enable_progress_bar=false"])
+    err = cli.datamodule.describe_model(cli.model)["theta_error"]
+    assert err < 1e-3

@@ -1,0 +1,89 @@
+"""The kink DataModule: the lecture's function, shapes, splits, reproducibility."""
+
+import numpy as np
+import pytest
+import torch
+
+from econdl.data import KinkDataModule
+from econdl.data.kink import kinked_function
+
+
+def test_function_matches_the_lecture_formula():
+    x = torch.tensor([[0.0], [0.25], [0.5], [0.5001], [1.0]])
+    alpha, beta = 0.7, 1.3
+    expected = [alpha * beta * v**alpha * (2 if v > 0.5 else 1) for v in x.flatten().tolist()]
+    assert torch.allclose(kinked_function(x, alpha, beta).flatten(), torch.tensor(expected))
+
+
+def test_multidimensional_variant_breaks_on_coordinate_zero():
+    x = torch.tensor([[0.4, 0.9, 0.9], [0.6, 0.1, 0.1]])
+    y = kinked_function(x, 1.0, 1.0).flatten()
+    assert torch.allclose(y, torch.tensor([(0.4 + 0.9 + 0.9) / 3, 2 * (0.6 + 0.1 + 0.1) / 3]))
+
+
+def test_splits_shapes_grid_and_no_overlap():
+    dm = KinkDataModule(x_size=300, val_size=50, test_size=101, dim=1, split_seed=1)
+    dm.setup()
+    (xt, yt), (xv, yv), (xs, ys) = dm.split("train"), dm.split("val"), dm.split("test")
+    assert xt.shape == (300, 1) and yt.shape == (300, 1)
+    assert xv.shape == (50, 1) and xs.shape == (101, 1)
+    assert torch.allclose(xs.flatten(), torch.linspace(0, 1, 101))  # dense grid for plots
+    assert not set(xt.flatten().tolist()) & set(xv.flatten().tolist())
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a, b, c = (KinkDataModule(x_size=64, val_size=8, test_size=8, split_seed=s) for s in (5, 5, 6))
+    assert torch.equal(a.split("train")[0], b.split("train")[0])
+    assert not torch.equal(a.split("train")[0], c.split("train")[0])
+
+
+def test_noise_only_on_train_and_val():
+    dm = KinkDataModule(x_size=2000, val_size=500, test_size=51, noise=0.1)
+    x, y = dm.split("train")
+    resid = y - kinked_function(x, dm.alpha, dm.beta)
+    assert 0.08 < float(resid.std()) < 0.12
+    xs, ys = dm.split("test")
+    assert torch.equal(ys, kinked_function(xs, dm.alpha, dm.beta))
+
+
+def test_grid_sampling_and_dim():
+    dm = KinkDataModule(x_size=11, val_size=4, test_size=5, sampling="grid")
+    assert np.allclose(dm.split("train")[0].flatten().numpy(), np.linspace(0, 1, 11))
+    dm3 = KinkDataModule(x_size=40, val_size=4, test_size=5, dim=3)
+    assert dm3.split("train")[0].shape == (40, 3) and dm3.input_dim == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"x_size": 1}, "x_size=1"),
+        ({"alpha": 0.0}, "alpha=0.0"),
+        ({"noise": -1.0}, "noise=-1.0"),
+        ({"sampling": "sobol"}, "sampling='sobol'"),
+        ({"sampling": "grid", "dim": 2}, "sampling='grid' is for dim=1"),
+        ({"dim": 0}, "dim=0"),
+    ],
+)
+def test_bad_settings_name_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        KinkDataModule(**kwargs)
+
+
+def test_nan_inputs_are_rejected_naming_rows():
+    dm = KinkDataModule(x_size=20, val_size=4, test_size=5)
+    splits = dm.build()
+    splits["train"][1][[3, 7]] = float("nan")
+    dm.build = lambda: splits
+    with pytest.raises(ValueError, match=r"train targets hold NaN or infinite values in rows 3, 7"):
+        dm.setup()
+
+
+def test_score_reports_error_near_the_break():
+    dm = KinkDataModule(x_size=20, val_size=4, test_size=101)
+    x, y = dm.split("test")
+    pred = y.clone()
+    pred[(x[:, 0] - 0.5).abs() <= 0.05] += 0.1
+    s = dm.score(pred)
+    assert s["mse_near_break"] == pytest.approx(0.01, rel=1e-5)
+    assert s["mse_away_from_break"] == 0.0
+    assert s["max_abs_err"] == pytest.approx(0.1, rel=1e-5)

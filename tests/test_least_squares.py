@@ -1,0 +1,106 @@
+"""Closed-form baselines against trusted oracles (numpy), fitted through a Trainer in batches."""
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from econdl.data import KinkDataModule
+from econdl.tasks import ChebyshevLS, PolynomialLS, ReLUBasisLS
+from econdl.tasks.least_squares import total_degree_terms
+
+
+def fit(model, dm, **trainer_kwargs):
+    trainer = L.Trainer(
+        max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, **trainer_kwargs,
+    )
+    trainer.fit(model, datamodule=dm)
+    return trainer
+
+
+def data(**kw):
+    base = dict(x_size=400, val_size=50, test_size=201, batch_size=37, noise=0.05, split_seed=2)
+    return KinkDataModule(**{**base, **kw})
+
+
+def predict(model, x):
+    with torch.no_grad():
+        return model(x).double().numpy().ravel()
+
+
+def test_polynomial_matches_numpy_polyfit():
+    dm = data()
+    model = PolynomialLS(degree=6)
+    trainer = fit(model, dm)
+    assert trainer.current_epoch == 1  # one pass is the whole fit
+    x, y = (t.double().numpy().ravel() for t in dm.split("train"))
+    oracle = np.polynomial.Polynomial.fit(x, y, 6)
+    xs = dm.split("test")[0]
+    assert np.allclose(predict(model, xs), oracle(xs.numpy().ravel()), atol=1e-5)
+    assert np.allclose(model.coef.detach().numpy().ravel(), np.polynomial.polynomial.polyfit(x, y, 6), rtol=1e-6, atol=1e-6)
+
+
+def test_chebyshev_matches_numpy_chebyshev_fit_on_training_range():
+    dm = data()
+    model = ChebyshevLS(degree=8)
+    fit(model, dm)
+    x, y = (t.double().numpy().ravel() for t in dm.split("train"))
+    oracle = np.polynomial.Chebyshev.fit(x, y, 8, domain=[x.min(), x.max()])
+    assert np.allclose(model.coef.detach().numpy().ravel(), oracle.coef, atol=1e-8)
+    xs = dm.split("test")[0]
+    assert np.allclose(predict(model, xs), oracle(xs.numpy().ravel()), atol=1e-5)
+
+
+def test_relu_basis_matches_lstsq_on_the_same_design():
+    dm = data()
+    model = ReLUBasisLS(knots=12)
+    fit(model, dm)
+    x, y = (t.double().numpy().ravel() for t in dm.split("train"))
+    knots = x.min() + (x.max() - x.min()) * np.arange(12) / 12
+    design = np.column_stack([np.ones_like(x), np.maximum(x[:, None] - knots[None, :], 0)])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    assert np.allclose(model.coef.detach().numpy().ravel(), coef, atol=1e-6)
+
+
+def test_multidimensional_polynomial_uses_total_degree_terms():
+    assert len(total_degree_terms(3, 2)) == 10  # 1, 3 linear, 6 quadratic
+    dm = data(dim=2)
+    model = PolynomialLS(degree=3)
+    fit(model, dm)
+    x, y = (t.double().numpy() for t in dm.split("train"))
+    design = np.column_stack([x[:, 0] ** a * x[:, 1] ** b for a, b in total_degree_terms(2, 3)])
+    coef, *_ = np.linalg.lstsq(design, y.ravel(), rcond=None)
+    assert np.allclose(model.coef.detach().numpy().ravel(), coef, atol=1e-6)
+
+
+def test_too_few_points_for_the_degree_fails_naming_both():
+    dm = KinkDataModule(x_size=30, val_size=5, test_size=5)
+    with pytest.raises(ValueError, match=r"PolynomialLS\(degree=40\) has 41 coefficients and needs at least 41 training points, got 30"):
+        fit(PolynomialLS(degree=40), dm)
+
+
+def test_collinear_basis_fails_with_advice():
+    dm = KinkDataModule(x_size=40, val_size=5, test_size=5, sampling="grid")
+    dm.setup()
+    x, y = dm.splits["train"]
+    dm.splits["train"] = (torch.full_like(x, 0.3), y)  # every input the same
+    with pytest.raises(ValueError, match="linearly dependent"):
+        fit(ReLUBasisLS(knots=3, domain=(0.0, 1.0)), dm)
+
+
+def test_unfitted_model_says_how_to_fit():
+    with pytest.raises(RuntimeError, match="has not been fitted"):
+        PolynomialLS(degree=2)(torch.zeros(3, 1))
+
+
+def test_checkpoint_round_trip_rebuilds_the_fit(tmp_path):
+    dm = data()
+    model = ChebyshevLS(degree=5)
+    trainer = fit(model, dm, default_root_dir=tmp_path)
+    path = tmp_path / "cheb.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = ChebyshevLS.load_from_checkpoint(path)
+    xs = dm.split("test")[0]
+    assert loaded.degree == 5
+    assert np.array_equal(predict(loaded, xs), predict(model, xs))

@@ -1,0 +1,61 @@
+"""The in-memory batch loader: coverage, order, sharding across ranks."""
+
+import torch
+
+from econdl.data.loader import TensorBatches
+
+
+def collect(loader):
+    return torch.cat([b[0] for b in loader])
+
+
+def test_unshuffled_batches_cover_rows_in_order():
+    x = torch.arange(10).float()
+    loader = TensorBatches((x, x * 2), batch_size=4)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    assert torch.equal(collect(loader), x)
+    assert all(torch.equal(b[1], b[0] * 2) for b in batches)  # rows stay paired
+
+
+def test_shuffle_is_a_permutation_that_changes_with_epoch_and_repeats_with_seed():
+    x = torch.arange(100)
+    loader = TensorBatches((x,), batch_size=7, shuffle=True, seed=3)
+    first = collect(loader)
+    assert sorted(first.tolist()) == list(range(100))
+    assert not torch.equal(first, x)
+    loader.sampler.set_epoch(1)
+    second = collect(loader)
+    assert not torch.equal(first, second)
+    again = TensorBatches((x,), batch_size=7, shuffle=True, seed=3)
+    again.sampler.set_epoch(1)
+    assert torch.equal(collect(again), second)
+
+
+def test_drop_last():
+    loader = TensorBatches((torch.arange(10),), batch_size=4, drop_last=True)
+    assert len(loader) == 2 and sum(len(b[0]) for b in loader) == 8
+
+
+def test_eval_shards_see_every_row_exactly_once():
+    x = torch.arange(11)
+    shards = [collect(TensorBatches((x,), batch_size=3, rank=r, world_size=2)) for r in range(2)]
+    assert sorted(torch.cat(shards).tolist()) == list(range(11))
+
+
+def test_training_shards_are_padded_to_equal_length():
+    x = torch.arange(11)
+    loaders = [TensorBatches((x,), batch_size=3, shuffle=True, rank=r, world_size=2) for r in range(2)]
+    assert len(loaders[0]) == len(loaders[1])
+    rows = torch.cat([collect(loader) for loader in loaders])
+    assert len(rows) == 12 and set(rows.tolist()) == set(range(11))
+
+
+def test_mismatched_tensors_are_rejected():
+    import pytest
+
+    with pytest.raises(ValueError, match="first dimension"):
+        TensorBatches((torch.zeros(3), torch.zeros(4)), batch_size=2)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        TensorBatches((torch.zeros(3),), batch_size=0)
