@@ -32,6 +32,7 @@ for _pattern in (
     r".*configure_optimizers.*will be overridden.*",
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
     r".*LightningCLI's args parameter is intended to run from within Python.*",
+    r".*Couldn't infer the batch indices fetched from your dataloader.*",
     r".*does not have many workers.*",
     r".*Lazy modules are a new feature.*",
     r".*The number of training batches .* is smaller than the logging interval.*",

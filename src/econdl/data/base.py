@@ -154,6 +154,19 @@ class InMemoryDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> TensorBatches:
         return self.loader("test")
 
+    def prediction_frame(self, batches: list[Tensor]) -> "pd.DataFrame":
+        """The predict split's inputs (when few) beside the model's predictions, for predictions.csv."""
+        import pandas as pd
+
+        from econdl.callbacks.predictions import default_frame
+
+        frame = default_frame(batches)
+        x = self.split("test")[0]
+        if x.dim() == 2 and x.shape[1] <= 10 and len(x) == len(frame):
+            inputs = pd.DataFrame(x.numpy(), columns=[f"x_{j}" for j in range(x.shape[1])])
+            frame = pd.concat([inputs, frame], axis=1)
+        return frame
+
     def plot_predictions(self, predictions: dict[str, Tensor], path: Path) -> Path | None:
         """Draw every model's test predictions into ``path``; None when the task has no plot."""
         return None

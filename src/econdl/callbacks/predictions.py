@@ -1,0 +1,49 @@
+"""Write `econdl predict` output as a CSV file in the run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+
+class CSVPredictionWriter(BasePredictionWriter):
+    """After a predict pass, asks the DataModule to turn the predictions into a table
+    (``prediction_frame``) and writes it to ``<run dir>/predictions.csv`` (or ``path``).
+
+    Args:
+        path: output file; default ``predictions.csv`` in the run's log directory.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        super().__init__(write_interval="epoch")
+        self.path = path
+        self.written: Path | None = None
+
+    def write_on_epoch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Any, batch_indices: Any
+    ) -> None:
+        if not trainer.is_global_zero or not predictions:
+            return
+        batches = predictions[0] if isinstance(predictions[0], list) else predictions
+        dm = trainer.datamodule
+        if dm is not None and hasattr(dm, "prediction_frame"):
+            frame = dm.prediction_frame(batches)
+        else:
+            frame = default_frame(batches)
+        path = Path(self.path) if self.path else Path(trainer.log_dir or ".") / "predictions.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        self.written = path
+        print(f"predictions: {len(frame)} rows written to {path}")
+
+
+def default_frame(batches: list[torch.Tensor]) -> pd.DataFrame:
+    """One column per output (``prediction`` when there is one)."""
+    values = torch.cat([b.detach().float().cpu().reshape(len(b), -1) for b in batches]).numpy()
+    cols = ["prediction"] if values.shape[1] == 1 else [f"prediction_{k}" for k in range(values.shape[1])]
+    return pd.DataFrame(values, columns=cols)
