@@ -12,6 +12,7 @@ configs/kink/mlp.yaml``) and any key can be overridden on the command line
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import sys
@@ -22,6 +23,8 @@ from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from econdl.checkpointing import AtomicCheckpointIO, latest_run_with_last
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -35,6 +38,7 @@ for _pattern in (
     r".*Couldn't infer the batch indices fetched from your dataloader.*",
     r".*does not have many workers.*",
     r".*Lazy modules are a new feature.*",
+    r".*`configure_optimizers` returned `None`, this fit will run with no optimizer.*",  # RandomWalk: nothing to fit
     r".*The number of training batches .* is smaller than the logging interval.*",
 ):
     warnings.filterwarnings("ignore", message=_pattern)
@@ -57,6 +61,23 @@ def run_name_from(config: Any) -> str:
     return f"{data.lower().removesuffix('datamodule')}/{model.lower()}"
 
 
+def keep_csv_rows(logger: CSVLogger) -> None:
+    """Carry the rows of an existing metrics.csv into a resumed run (Lightning's CSV writer
+    deletes the file when it opens a directory that already has one)."""
+    path = Path(logger.log_dir) / "metrics.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    writer = logger.experiment  # opening the writer removes the old file
+    writer.metrics = rows + writer.metrics
+    for key in rows[0] if rows else []:
+        if key not in writer.metrics_keys:
+            writer.metrics_keys.append(key)
+    writer.metrics_keys.sort()
+    logger.save()
+
+
 class EconCLI(LightningCLI):
     """LightningCLI with econdl's defaults: subclass mode for model and data, the shared
     trainer config, run directories ``logs/<task>/<model>/version_N/``, and ``fit``
@@ -65,7 +86,11 @@ class EconCLI(LightningCLI):
     def __init__(self, *args: Any, verbose_test: bool = True, **kwargs: Any) -> None:
         self.verbose_test = verbose_test
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        kwargs.setdefault("parser_kwargs", {c: {"default_config_files": [str(TRAINER_DEFAULTS)]} for c in SUBCOMMANDS})
+        defaults = {"default_config_files": [str(TRAINER_DEFAULTS)]}
+        if kwargs.get("run", True):
+            kwargs.setdefault("parser_kwargs", {c: defaults for c in SUBCOMMANDS})
+        else:  # no subcommand: one parser, built for driving the trainer from Python
+            kwargs.setdefault("parser_kwargs", defaults)
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
         self.fit_seconds: float | None = None
@@ -87,11 +112,39 @@ class EconCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self._config()
+        self._resume_version = self._resolve_last_checkpoint(config)
         if config.trainer.get("enable_progress_bar") is False and config.trainer.get("callbacks"):
             # `--trainer.enable_progress_bar false` wins over the default config's progress bar
             config.trainer.callbacks = [
                 c for c in config.trainer.callbacks if not str(c.class_path).endswith("ProgressBar")
             ]
+
+    def _resolve_last_checkpoint(self, config: Any) -> str | None:
+        """``fit --ckpt_path last`` in a new process: resume the newest run of the same name that
+        has a ``last.ckpt``, writing on into that run's directory.  Returns its version."""
+        if self.subcommand != "fit" or config.get("ckpt_path") != "last":
+            return None
+        name = config.get("run_name") or run_name_from(config)
+        save_dirs = {
+            Path(lg.init_args.save_dir)
+            for lg in (config.trainer.logger if isinstance(config.trainer.get("logger"), list) else [])
+            if "save_dir" in getattr(lg, "init_args", {})
+        } or {Path("logs")}
+        runs = [r for d in sorted(save_dirs) if (r := latest_run_with_last(d, name)) is not None]
+        if not runs:
+            raise FileNotFoundError(
+                f"--ckpt_path last: no {'/'.join(['<save_dir>', name, 'version_*', 'checkpoints', 'last.ckpt'])} "
+                f"found under {', '.join(map(str, sorted(save_dirs)))}; run `econdl fit` without --ckpt_path "
+                "first, or give the checkpoint's path"
+            )
+        config.ckpt_path = str(runs[0] / "checkpoints" / "last.ckpt")
+        print(f"resuming from {config.ckpt_path}")
+        return runs[0].name
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        if not self._get(self.config_init, "trainer", default={}).get("plugins"):
+            kwargs.setdefault("plugins", [AtomicCheckpointIO()])  # a kill mid-save keeps the old file
+        return super().instantiate_trainer(**kwargs)
 
     def after_instantiate_classes(self) -> None:
         """Point every file logger left unnamed at one run directory, logs/<task>/<model>/version_N.
@@ -105,7 +158,7 @@ class EconCLI(LightningCLI):
         name = config.get("run_name") or run_name_from(config)
         # DDP worker processes (LOCAL_RANK > 0) reuse the directory their launcher chose.
         worker = int(os.environ.get("LOCAL_RANK", "0")) > 0
-        version = os.environ.get("ECONDL_RUN_VERSION") if worker else None
+        version = os.environ.get("ECONDL_RUN_VERSION") if worker else getattr(self, "_resume_version", None)
         for logger in self.trainer.loggers:
             if not isinstance(logger, (CSVLogger, TensorBoardLogger)) or logger._name:
                 continue
@@ -116,6 +169,11 @@ class EconCLI(LightningCLI):
                 logger._version = version
         if version is not None:
             os.environ["ECONDL_RUN_VERSION"] = version
+        if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
+            for logger in self.trainer.loggers:
+                if isinstance(logger, CSVLogger):
+                    keep_csv_rows(logger)
+
 
     def _config(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config

@@ -1,5 +1,6 @@
 """Callbacks shared by every task."""
 
+from econdl.callbacks.guards import FiniteLossGuard, NonFiniteLossError
 from econdl.callbacks.predictions import CSVPredictionWriter
 
-__all__ = ["CSVPredictionWriter"]
+__all__ = ["CSVPredictionWriter", "FiniteLossGuard", "NonFiniteLossError"]

@@ -1,16 +1,18 @@
 """Classical approximations fitted in closed form: least squares on a fixed basis.
 
 Each model is a LightningModule on the same DataModule as the neural networks.
-Over one pass of the training batches it builds the basis (design) matrix X of
-each batch in float64 and folds ``[X | y]`` into the triangular factor R of a QR
-decomposition (R of ``[R_old; X_batch | y_batch]``).  At the end of the pass the
-factors of all data-parallel processes are stacked and factored once more, and
-the coefficients solve ``R11 b = R12`` by back-substitution.  That is ordinary
-least squares computed the numerically stable way (no X'X, whose condition number
-is the square of X's), exact whatever the batch size or number of processes.
+During one pass over the training batches it builds each batch's basis (design)
+matrix X in float64 and keeps the rows ``[X | y]``.  At the end of the pass the rows
+of all data-parallel processes are gathered back into the data's own row order, and
+the coefficients come from one QR factorisation of the whole matrix
+(``R11 b = R12`` by back-substitution): ordinary least squares computed the
+numerically stable way (no X'X, whose condition number is the square of X's).
+Because the factorised matrix is the same whatever the batch size or the number of
+processes, so are the coefficients, bit for bit.  The cost is holding the n x p
+design in memory for the pass (80 MB for a million rows and ten columns).
 
 The coefficients are held as an ``nn.Parameter`` and filled after solving, so
-DistributedDataParallel accepts the module; no optimizer is used.
+DistributedDataParallel accepts the module; the optimizer never updates anything.
 """
 
 from __future__ import annotations
@@ -57,8 +59,7 @@ class LeastSquares(RegressionModel):
         self.ridge = ridge
         self.automatic_optimization = False
         self.coef = nn.Parameter(torch.zeros(0, 1, dtype=torch.float64))
-        self._factor: Tensor | None = None
-        self._count = 0
+        self._rows: list[Tensor] = []
         self._train_mse: Tensor | None = None
 
     # --- to implement -------------------------------------------------------------
@@ -116,16 +117,12 @@ class LeastSquares(RegressionModel):
         return (self._design(x) @ self.coef).to(x.dtype if x.is_floating_point() else torch.float32)
 
     def on_train_epoch_start(self) -> None:
-        self._factor, self._count = None, 0
+        self._rows = []
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         x, y = batch[0], batch[1]
         with torch.no_grad():
-            block = torch.cat([self._design(x), y.reshape(len(y), -1).double()], dim=1)
-            if self._factor is not None:
-                block = torch.cat([self._factor, block])
-            self._factor = torch.linalg.qr(block, mode="r").R
-            self._count += len(x)
+            self._rows.append(torch.cat([self._design(x), y.reshape(len(y), -1).double()], dim=1))
         self.optimizers().step()
 
     def on_validation_epoch_start(self) -> None:
@@ -138,20 +135,38 @@ class LeastSquares(RegressionModel):
         self.trainer.should_stop = True  # one pass over the data is the whole fit
 
     # --- the solve -----------------------------------------------------------------
+    def _gather_rows(self) -> Tensor:
+        """All training rows ``[X | y]`` in the data's order, whatever the number of processes.
+
+        The exact-pass loader gives process r the rows r, r + w, r + 2w, ... (w processes),
+        so gathering the shards and interleaving them restores the original order."""
+        rows = torch.cat(self._rows)
+        world = self.trainer.world_size
+        if world == 1:
+            return rows
+        count = torch.tensor(len(rows), device=rows.device)
+        counts = self.all_gather(count).reshape(-1)
+        longest = int(counts.max())
+        padded = torch.cat([rows, rows.new_zeros(longest - len(rows), rows.shape[1])])
+        shards = self.all_gather(padded).reshape(world, longest, rows.shape[1])
+        return shards.transpose(0, 1).reshape(world * longest, -1)[: int(counts.sum())]
+
     def _solve(self) -> None:
-        if self._factor is None:  # nothing accumulated (sanity check, or solved already)
+        if not self._rows:  # nothing accumulated (sanity check, or solved already)
             return
-        factor, count = self._factor, torch.tensor(float(self._count), device=self._factor.device)
-        self._factor = None
-        if self.trainer.world_size > 1:
-            factor = self.all_gather(factor).reshape(-1, factor.shape[1])
-            count = self.all_gather(count).sum()
-        p, width = self.coef.shape[0], factor.shape[1]
+        rows = self._gather_rows()
+        self._rows = []
+        p = self.coef.shape[0]
         if self.ridge:
-            penalty = torch.zeros(p, width, dtype=factor.dtype, device=factor.device)
-            penalty[:, :p] = self.ridge**0.5 * torch.eye(p, dtype=factor.dtype, device=factor.device)
-            factor = torch.cat([factor, penalty])
-        r = torch.linalg.qr(factor, mode="r").R
+            penalty = rows.new_zeros(p, rows.shape[1])
+            penalty[:, :p] = self.ridge**0.5 * torch.eye(p, dtype=rows.dtype, device=rows.device)
+            rows = torch.cat([rows, penalty])
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # same arithmetic in every process layout
+        try:
+            r = torch.linalg.qr(rows, mode="r").R
+        finally:
+            torch.set_num_threads(threads)
         r11, r12 = r[:p, :p], r[:p, p:]
         diag = r11.diagonal().abs()
         if diag.min() <= 1e-12 * diag.max():
@@ -161,8 +176,9 @@ class LeastSquares(RegressionModel):
             )
         coef = torch.linalg.solve_triangular(r11, r12, upper=True)
         self.coef.data.copy_(coef)
+        n = len(rows) - (p if self.ridge else 0)
         rss = (r[p:, p:] ** 2).sum() if r.shape[0] > p else r.new_zeros(())
-        self._train_mse = (rss / (count * coef.shape[1])).float()
+        self._train_mse = (rss / (n * coef.shape[1])).float()
 
 
 class PolynomialLS(LeastSquares):

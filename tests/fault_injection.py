@@ -1,0 +1,31 @@
+"""Callbacks that break a fit on purpose, for the resume and non-finite-loss tests.
+They are named by class path on the `econdl` command line (tests/ is put on PYTHONPATH)."""
+
+import os
+import signal
+
+import lightning as L
+
+
+class KillAtEpoch(L.Callback):
+    """SIGKILL this process when ``epoch`` starts: no cleanup, no final checkpoint."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class BlowUpAtEpoch(L.Callback):
+    """Multiply every learning rate by ``factor`` when ``epoch`` starts, so the loss diverges."""
+
+    def __init__(self, epoch: int, factor: float = 1e30) -> None:
+        self.epoch, self.factor = epoch, factor
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            for opt in trainer.optimizers:
+                for group in opt.param_groups:
+                    group["lr"] *= self.factor
