@@ -59,3 +59,20 @@ def test_mismatched_tensors_are_rejected():
         TensorBatches((torch.zeros(3), torch.zeros(4)), batch_size=2)
     with pytest.raises(ValueError, match="batch_size=0"):
         TensorBatches((torch.zeros(3),), batch_size=0)
+
+
+def test_datamodule_keeps_data_on_an_accelerator_once_and_reuses_it():
+    from types import SimpleNamespace
+
+    from econdl.data import KinkDataModule
+
+    fake_trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")),
+                                   global_rank=0, world_size=1, lightning_module=None)
+    on = KinkDataModule(x_size=32, val_size=4, test_size=5, data_on_device=True)
+    on.trainer = fake_trainer
+    first, second = on.train_dataloader(), on.train_dataloader()
+    assert first.tensors[0].device.type == "meta"
+    assert first.tensors[0] is second.tensors[0]  # moved once, not per loader
+    off = KinkDataModule(x_size=32, val_size=4, test_size=5, data_on_device=False)
+    off.trainer = fake_trainer
+    assert off.train_dataloader().tensors[0].device.type == "cpu"

@@ -50,6 +50,8 @@ class InMemoryDataModule(L.LightningDataModule):
             kept apart from the training seed so a model change never changes the data.
         drop_last: drop the last incomplete training batch of gradient-trained models
             (BatchNorm fails on a batch of one row); closed-form models always see every row.
+        data_on_device: keep the whole data set on the GPU when training there (no copy per
+            batch). None (default): when it takes at most a quarter of the free GPU memory.
     """
 
     task: ClassVar[str] = "task"
@@ -61,6 +63,7 @@ class InMemoryDataModule(L.LightningDataModule):
         eval_batch_size: int | None = None,
         split_seed: int = 0,
         drop_last: bool = False,
+        data_on_device: bool | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -69,7 +72,9 @@ class InMemoryDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or 4 * batch_size
         self.split_seed = split_seed
         self.drop_last = drop_last
+        self.data_on_device = data_on_device
         self.splits: Splits | None = None
+        self._device_cache: dict[tuple[str, str], tuple[Tensor, ...]] = {}
 
     # --- to implement -----------------------------------------------------------------
     def build(self) -> Splits:
@@ -127,12 +132,29 @@ class InMemoryDataModule(L.LightningDataModule):
         model = self.trainer.lightning_module if self.trainer is not None else None
         return bool(getattr(model, "exact_pass", False))
 
+    def _on_device(self, split: str) -> tuple[Tensor, ...]:
+        """The split's tensors on the training device: moved there once and kept, when the
+        device is an accelerator with room for them, so no batch is copied host-to-device."""
+        tensors = self.split(split)
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        if device.type == "cpu" or self.data_on_device is False:
+            return tensors
+        if self.data_on_device is None and device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            if sum(t.numel() * t.element_size() for t in tensors) > free // 4:
+                return tensors  # too large to keep resident: batches are copied as usual
+        cached = self._device_cache.get((split, str(device)))
+        if cached is None:
+            cached = tuple(t.to(device, non_blocking=True) for t in tensors)
+            self._device_cache[(split, str(device))] = cached
+        return cached
+
     def loader(self, split: str, train: bool = False) -> TensorBatches:
         """Batches of ``split``: shuffled and padded across ranks when ``train``."""
         rank, world = self._ranks()
         exact = train and self._exact_pass()
         return TensorBatches(
-            self.split(split),
+            self._on_device(split),
             self.batch_size if train else self.eval_batch_size,
             shuffle=train and not exact,
             seed=int(torch.initial_seed() % 2**31),

@@ -51,7 +51,7 @@ class KinkDataModule(RegressionDataModule):
             (plots read well), uniform draws otherwise.
         break_window: half-width of the band around the break used by the table's
             ``mse_near_break`` column.
-        batch_size, eval_batch_size, split_seed, drop_last: see ``InMemoryDataModule``.
+        batch_size, eval_batch_size, split_seed, drop_last, data_on_device: see ``InMemoryDataModule``.
     """
 
     task = "kink"
@@ -71,8 +71,9 @@ class KinkDataModule(RegressionDataModule):
         eval_batch_size: int | None = None,
         split_seed: int = 0,
         drop_last: bool = False,
+        data_on_device: bool | None = None,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, split_seed, drop_last)
+        super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         self.save_hyperparameters()
         for name, value in (("x_size", x_size), ("val_size", val_size), ("test_size", test_size)):
             if value < 2:

@@ -103,11 +103,6 @@ class TensorBatches:
             n, shuffle, seed, rank, world_size, shuffle if pad is None else pad
         )
 
-    def to(self, device: torch.device | str) -> TensorBatches:
-        """Move the underlying tensors once (e.g. to the GPU) instead of every batch."""
-        self.tensors = tuple(t.to(device) for t in self.tensors)
-        return self
-
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
