@@ -8,7 +8,7 @@ ECONDL := $(BIN)/econdl
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear clean
+.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,14 +21,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install econdl with its dev extras (editable)
 
-demo: $(STAMP) ## Fit every kink model on the built-in data and print the comparison table and plot
+demo: $(STAMP) ## Fit the kink and GDP models on the built-in data; print both comparison tables
 	$(ECONDL) compare configs/kink/
+	$(ECONDL) compare configs/gdp/ --seeds 5
 
 compare-kink: $(STAMP) ## Kink task: MLP vs polynomial, Chebyshev and ReLU-basis least squares
 	$(ECONDL) compare configs/kink/
 
 compare-linear: $(STAMP) ## Linear regression by minibatch SGD vs the true coefficients
 	$(ECONDL) compare configs/linear/
+
+compare-gdp: $(STAMP) ## GDP growth: MLP (5 seeds) vs AR(4) by OLS, random walk and mean, on US real GDP
+	$(ECONDL) compare configs/gdp/ --seeds 5
 
 test: $(STAMP) ## Run the whole test suite (tiny fixtures, CPU only)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

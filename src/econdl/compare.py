@@ -3,6 +3,7 @@
     econdl compare configs/kink/                       every *.yaml in the folder
     econdl compare configs/kink/mlp.yaml configs/kink/chebyshev.yaml
     econdl compare configs/mnist/ --data.data_dir DIR  overrides go to every fit
+    econdl compare configs/gdp/ --seeds 5              5 seeds of each gradient-trained model
 
 Each config is fitted exactly as ``econdl fit --config FILE`` would (its own run
 directory, best checkpoint tested).  The models' test-set predictions are then
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ USAGE = """usage: econdl compare PATH [PATH ...] [--out DIR] [--KEY VALUE ...]
 
 PATH     a config file, or a folder whose *.yaml files are all fitted (in name order)
 --out    folder for table.csv, table.md and the plot (default logs/<task>/compare/version_N)
+--seeds N     fit each gradient-trained config with seeds 0..N-1 (--seed_everything) and report
+              the mean and standard deviation (_std) of the score columns; closed-form models fit once
+--relative_to MODEL   add test RMSE / test RMSE of MODEL (default: the DataModule's relative_to)
 --KEY VALUE   any `econdl fit` option, passed to every fit (e.g. --trainer.max_epochs 3)
 """
 
@@ -39,6 +44,8 @@ class Comparison:
     table: pd.DataFrame
     out_dir: Path
     files: list[Path]
+    #: extra tables contributed by callbacks (``comparison_block()``): title -> one block per model
+    blocks: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def find_configs(paths: list[str]) -> list[Path]:
@@ -95,8 +102,16 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
     quiet = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
     cli = cli_main(["fit", "--config", str(config), *overrides, *quiet], verbose_test=False)
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
+    if hasattr(dm, "predict_split"):  # a DataModule whose `predict` forecasts beyond the test split
+        dm.predict_split = "test"
     batches = trainer.predict(model, datamodule=dm)
     prediction = torch.cat([b.detach().cpu() for b in batches]) if batches else torch.empty(0)
+    refit_s = None
+    if hasattr(dm, "rolling_predictions"):  # rolling-origin evaluation, when the DataModule asks for it
+        start = time.perf_counter()
+        rolled = dm.rolling_predictions(trainer, model)
+        if rolled is not None:
+            prediction, refit_s = rolled, time.perf_counter() - start
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     return {
         "model": model,
@@ -104,8 +119,31 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
         "prediction": prediction,
         "metrics": metrics,
         "fit_s": cli.fit_seconds,
+        "refit_s": refit_s,
         "log_dir": trainer.log_dir,
+        "blocks": callback_blocks(trainer),
     }
+
+
+def callback_blocks(trainer: Any) -> list[tuple[str, pd.DataFrame]]:
+    """Tables that callbacks offer to the comparison (e.g. accuracy per class), as (title, table)."""
+    found = [cb.comparison_block() for cb in trainer.callbacks if hasattr(cb, "comparison_block")]
+    return [b for b in found if b is not None]
+
+
+def write_blocks(per_title: dict[str, dict[str, pd.DataFrame]], out_dir: Path) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+    """Stack each title's per-model tables (one block per model) and write CSV and Markdown."""
+    blocks, files = {}, []
+    for title, by_model in per_title.items():
+        combined = pd.concat(by_model, names=["model", "set"])
+        combined.columns.name = None
+        slug = "_".join(title.lower().split())
+        combined.to_csv(out_dir / f"{slug}.csv")
+        md = [f"**{model}**\n\n{block.to_markdown(floatfmt='.2f')}\n" for model, block in by_model.items()]
+        (out_dir / f"{slug}.md").write_text("\n".join(md))
+        blocks[title] = combined
+        files += [out_dir / f"{slug}.csv", out_dir / f"{slug}.md"]
+    return blocks, files
 
 
 def row_for(name: str, run: dict[str, Any]) -> dict[str, Any]:
@@ -119,18 +157,90 @@ def row_for(name: str, run: dict[str, Any]) -> dict[str, Any]:
         row.update(dm.describe_model(model))
     row["params"] = count_parameters(model)
     row["fit_s"] = round(run["fit_s"] or float("nan"), 2)
+    if run.get("refit_s") is not None:
+        row["refit_s"] = round(run["refit_s"], 2)
     return row
 
 
-def compare(paths: list[str], overrides: list[str] | None = None, out: str | None = None) -> Comparison:
-    """Fit every config under ``paths`` and write the comparison table and plot."""
+def fit_seeds(config: Path, overrides: list[str], seeds: int) -> list[dict[str, Any]]:
+    """Fit ``config`` with seeds 0..seeds-1; a closed-form model (``exact_pass``) only once."""
+    if seeds <= 1:
+        return [fit_one(config, overrides)]
+    runs = [fit_one(config, [*overrides, "--seed_everything=0"])]
+    if getattr(runs[0]["model"], "exact_pass", False):
+        return runs
+    for seed in range(1, seeds):
+        print(f"[compare] {config.stem}: seed {seed} of 0..{seeds - 1}", flush=True)
+        runs.append(fit_one(config, [*overrides, f"--seed_everything={seed}"]))
+    return runs
+
+
+def summary_row(name: str, runs: list[dict[str, Any]], seeds: int) -> dict[str, Any]:
+    """One table row: the run's scores, or over several seeds their mean and std (``_std``)."""
+    rows = [row_for(name, run) for run in runs]
+    if seeds <= 1:
+        return rows[0]
+    frame = pd.DataFrame(rows)
+    dm = runs[0]["data"]
+    scored = list(dm.score(runs[0]["prediction"])) if hasattr(dm, "score") else list(runs[0]["metrics"])
+    row: dict[str, Any] = {}
+    for col in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        row[col] = frame[col].mean() if numeric else frame[col].iloc[0]
+        if numeric and col.replace("/", "_") in [k.replace("/", "_") for k in scored]:
+            row[f"{col}_std"] = frame[col].std(ddof=1) if len(frame) > 1 else 0.0
+    row["seeds"] = len(runs)
+    return row
+
+
+def add_relative(table: pd.DataFrame, reference: str | None, explicit: bool, column: str = "test_rmse") -> None:
+    """Add ``rmse_vs_<reference>`` = each row's ``column`` / the reference row's (< 1: beats it)."""
+    if reference is None or column not in table.columns:
+        return
+    if reference not in table.index:
+        if explicit:
+            raise ValueError(f"--relative_to {reference}: no such model in the table; choose one of {list(table.index)}")
+        return
+    at = table.columns.get_loc(f"{column}_std") if f"{column}_std" in table.columns else table.columns.get_loc(column)
+    table.insert(at + 1, f"rmse_vs_{reference}", table[column] / table.loc[reference, column])
+
+
+def pop_option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
+    """Remove ``--name VALUE`` (or ``--name=VALUE``) from argv; return VALUE and the rest."""
+    rest, value, i = [], None, 0
+    while i < len(argv):
+        token = argv[i]
+        if token == f"--{name}":
+            if i + 1 >= len(argv):
+                raise ValueError(f"--{name} needs a value")
+            value, i = argv[i + 1], i + 2
+            continue
+        if token.startswith(f"--{name}="):
+            value = token.split("=", 1)[1]
+        else:
+            rest.append(token)
+        i += 1
+    return value, rest
+
+
+def compare(
+    paths: list[str],
+    overrides: list[str] | None = None,
+    out: str | None = None,
+    seeds: int = 1,
+    relative_to: str | None = None,
+) -> Comparison:
+    """Fit every config under ``paths`` (``seeds`` times for gradient-trained ones) and
+    write the comparison table and plot."""
     configs = find_configs(paths)
     overrides = overrides or []
     rows, predictions, dm = [], {}, None
+    extra_blocks: dict[str, dict[str, pd.DataFrame]] = {}
     for config in configs:
         name = config.stem
         print(f"[compare] fitting {name} ({config}) ...", flush=True)
-        run = fit_one(config, overrides)
+        runs = fit_seeds(config, overrides, seeds)
+        run = runs[0]
         if dm is not None and hasattr(dm, "test_targets"):
             if not torch.equal(dm.test_targets(), run["data"].test_targets()):
                 raise ValueError(
@@ -138,11 +248,14 @@ def compare(paths: list[str], overrides: list[str] | None = None, out: str | Non
                     "configs compared together must share the DataModule settings"
                 )
         dm = run["data"]
-        rows.append(row_for(name, run))
+        rows.append(summary_row(name, runs, seeds))
         predictions[name] = run["prediction"]
+        for title, block in run.get("blocks", []):
+            extra_blocks.setdefault(title, {})[name] = block
         print(f"[compare] {name}: done in {rows[-1]['fit_s']} s, run in {run['log_dir']}", flush=True)
 
     table = pd.DataFrame(rows).set_index("model")
+    add_relative(table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None)
     task = getattr(dm, "task", "task")
     out_dir = Path(out) if out else Path("logs") / task / "compare" / f"version_{next_version(Path('logs') / task / 'compare')}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,17 +265,30 @@ def compare(paths: list[str], overrides: list[str] | None = None, out: str | Non
     plot = dm.plot_predictions(predictions, out_dir / "predictions.png") if dm is not None else None
     if plot is not None:
         files.append(plot)
-    return Comparison(table, out_dir, files)
+    blocks, block_files = write_blocks(extra_blocks, out_dir)
+    return Comparison(table, out_dir, files + block_files, blocks)
 
 
 def compare_main(argv: list[str]) -> Comparison:
     """The ``econdl compare`` subcommand."""
+    seeds_arg, argv = pop_option(argv, "seeds")
+    relative_to, argv = pop_option(argv, "relative_to")
+    try:
+        seeds = int(seeds_arg or 1)
+    except ValueError:
+        raise ValueError(f"--seeds {seeds_arg}: give a whole number of seeds, e.g. --seeds 5") from None
+    if seeds < 1:
+        raise ValueError(f"--seeds {seeds} must be at least 1")
     paths, out, overrides = split_args(argv)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    result = compare(paths, overrides, out)
+    result = compare(paths, overrides, out, seeds, relative_to)
     with pd.option_context("display.width", 160, "display.max_columns", 30):
         print()
         print(result.table.to_string(float_format=lambda v: f"{v:.4g}"))
+        for title, combined in result.blocks.items():
+            print(f"\n{title}:")
+            for model in combined.index.unique(level=0):
+                print(f"\n{model}\n{combined.loc[model].rename_axis(None).to_string(float_format=lambda v: f'{v:.2f}')}")
     print("\nwritten: " + ", ".join(str(f) for f in result.files))
     return result

@@ -93,11 +93,15 @@ class LeastSquares(RegressionModel):
         outputs = y.reshape(len(y), -1).shape[1]
         self.coef = nn.Parameter(torch.zeros(p, outputs, dtype=torch.float64))
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["state_dict"]
-        self.coef = nn.Parameter(torch.empty_like(state["coef"]))
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """Size the coefficients and fitted buffers like the saved ones first: an unfitted
+        model (a new process, a spawned worker) holds empty ones."""
+        if "coef" in state_dict and self.coef.shape != state_dict["coef"].shape:
+            self.coef = nn.Parameter(torch.empty_like(state_dict["coef"], device=self.coef.device))
         for name in self.data_buffers:
-            self.register_buffer(name, torch.empty_like(state[name]))
+            if name in state_dict:
+                self.register_buffer(name, torch.empty_like(state_dict[name], device=self.coef.device))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # Never updates anything (no gradients exist); its step() only counts batches

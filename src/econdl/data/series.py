@@ -1,0 +1,133 @@
+"""Time series for forecasting tasks: read, check, transform, lag.
+
+A series is a ``pandas.Series`` of floats indexed by a ``PeriodIndex`` (one
+period per observation, sorted, no duplicates).  Sources: statsmodels' bundled
+US macro data (no download) or a CSV file in FRED's layout (a date column such
+as ``observation_date`` or ``DATE`` and a value column such as ``GDPC1``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATE_COLUMNS = ("observation_date", "DATE", "date", "Date")
+#: periods per year, used to annualise growth rates
+PER_YEAR = {"Q": 4, "M": 12, "Y": 1}
+TRANSFORMS = ("log_diff", "pct_change", "levels")
+
+
+def _listed(labels: list, limit: int = 10) -> str:
+    shown = ", ".join(map(str, labels[:limit]))
+    return shown + (f", ... ({len(labels)} in all)" if len(labels) > limit else "")
+
+
+def macrodata_series(column: str = "realgdp") -> pd.Series:
+    """US quarterly ``column`` (default real GDP, 1959Q1-2009Q3) bundled with statsmodels."""
+    from statsmodels.datasets import macrodata
+
+    frame = macrodata.load_pandas().data
+    if column not in frame.columns:
+        raise ValueError(f"value_column={column!r} is not in macrodata; choose one of {list(frame.columns)}")
+    index = pd.PeriodIndex(
+        [pd.Period(year=int(y), quarter=int(q), freq="Q") for y, q in zip(frame["year"], frame["quarter"])]
+    )
+    return pd.Series(frame[column].to_numpy(dtype=float), index=index, name=column)
+
+
+def infer_frequency(dates: pd.DatetimeIndex) -> str:
+    """``Q``, ``M`` or ``Y`` from the median spacing of the dates."""
+    if len(dates) < 2:
+        raise ValueError("cannot infer the frequency from fewer than 2 dates; give data.frequency (Q or M)")
+    gap = float(np.median(np.diff(dates.values).astype("timedelta64[s]").astype(float))) / 86_400  # days
+    for freq, (low, high) in {"M": (27, 32), "Q": (85, 95), "Y": (360, 370)}.items():
+        if low <= gap <= high:
+            return freq
+    raise ValueError(f"dates are about {gap:.0f} days apart, not monthly, quarterly or yearly; give data.frequency")
+
+
+def read_csv_series(
+    path: str | Path,
+    value_column: str | None = None,
+    date_column: str | None = None,
+    frequency: str | None = None,
+    dropna: bool = False,
+) -> pd.Series:
+    """Read one series from a FRED-style CSV, failing with a message that names the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data.path={str(path)!r} does not exist; place the CSV there (see data/README.md)")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    columns = list(frame.columns)
+    if date_column is None:
+        date_column = next((c for c in DATE_COLUMNS if c in columns), None)
+        if date_column is None:
+            raise ValueError(f"{path} has no date column named one of {list(DATE_COLUMNS)} (columns: {columns}); "
+                             "give it with --data.date_column NAME")
+    elif date_column not in columns:
+        raise ValueError(f"date_column={date_column!r} is not a column of {path}; columns: {columns}")
+    if value_column is None:
+        others = [c for c in columns if c != date_column]
+        if len(others) != 1:
+            raise ValueError(f"{path} has value columns {others}; choose one with --data.value_column NAME")
+        value_column = others[0]
+    elif value_column not in columns:
+        raise ValueError(f"value_column={value_column!r} is not a column of {path}; columns: {columns}")
+
+    lines = np.arange(len(frame)) + 2  # file line numbers (line 1 is the header)
+    dates = pd.to_datetime(frame[date_column].str.strip(), errors="coerce")
+    if dates.isna().any():
+        bad = dates.isna().to_numpy()
+        raise ValueError(f"{path}: column {date_column!r} has values that are not dates on lines {_listed(list(lines[bad]))}")
+    values = pd.to_numeric(frame[value_column].str.strip(), errors="coerce")
+    missing = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
+    if missing.any():
+        where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing])]
+        if not dropna:
+            raise ValueError(f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; "
+                             "fix the file or pass --data.dropna true to drop those rows")
+        dates, values = dates[~missing], values[~missing]
+    dates = pd.DatetimeIndex(dates)
+    if dates.has_duplicates:
+        dup = sorted({str(d.date()) for d in dates[dates.duplicated()]})
+        raise ValueError(f"{path}: duplicated dates {_listed(dup)}; keep one observation per period")
+    if not dates.is_monotonic_increasing:
+        first = int(np.argmax(np.diff(dates.asi8) < 0)) + 1
+        raise ValueError(f"{path}: dates are not sorted: {dates[first].date()} comes after {dates[first - 1].date()}; "
+                         "sort the file by date")
+    freq = (frequency or infer_frequency(dates)).upper()
+    if freq not in PER_YEAR:
+        raise ValueError(f"frequency={frequency!r} is not one of {list(PER_YEAR)}")
+    periods = dates.to_period(freq)
+    if periods.has_duplicates:
+        raise ValueError(f"{path}: several dates fall in the same {freq} period ({periods[periods.duplicated()][0]}); "
+                         "is frequency right?")
+    return pd.Series(values.to_numpy(dtype=float), index=periods, name=value_column)
+
+
+def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Series:
+    """``log_diff``: annualised log growth x 100 (x 400 for quarters); ``pct_change``:
+    period-on-period percent change; ``levels``: the series as it is."""
+    if transform == "levels":
+        return series
+    if transform == "log_diff":
+        if (series <= 0).any():
+            bad = [str(p) for p in series.index[(series <= 0).to_numpy()]]
+            raise ValueError(f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; "
+                             "use transform='pct_change' or 'levels'")
+        factor = 100.0 * PER_YEAR[series.index.freqstr[0]]
+        return (factor * np.log(series).diff()).iloc[1:]
+    if transform == "pct_change":
+        return (100.0 * series.pct_change()).iloc[1:]
+    raise ValueError(f"transform={transform!r} is not one of {list(TRANSFORMS)}")
+
+
+def lag_matrix(values: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows x_t = (g_{t-1}, ..., g_{t-lags}) and targets y_t = g_t for t = lags..T-1."""
+    if lags < 1:
+        raise ValueError(f"lags={lags} must be a positive integer")
+    n = len(values) - lags
+    x = np.stack([values[lags - k : lags - k + n] for k in range(1, lags + 1)], axis=1)
+    return x, values[lags:]
