@@ -8,7 +8,7 @@ ECONDL := $(BIN)/econdl
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp clean
+.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp compare-mnist compare-gender clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,15 @@ compare-kink: $(STAMP) ## Kink task: MLP vs polynomial, Chebyshev and ReLU-basis
 
 compare-linear: $(STAMP) ## Linear regression by minibatch SGD vs the true coefficients
 	$(ECONDL) compare configs/linear/
+
+MNIST_DIR ?= data/mnist
+MNIST_VARIANT ?= mnist
+compare-mnist: $(STAMP) ## MNIST digits: naive Bayes, LASSO logit, MLP, CNN, per-digit table (IDX files in MNIST_DIR)
+	$(ECONDL) compare configs/mnist/ --data.data_dir $(MNIST_DIR) --data.variant $(MNIST_VARIANT)
+
+GENDER_DIR ?= data/gender
+compare-gender: $(STAMP) ## Gender from photos: MLP vs CNN, Female/Male/All (photos in GENDER_DIR/Female, GENDER_DIR/Male)
+	$(ECONDL) compare configs/gender/ --data.root $(GENDER_DIR)
 
 compare-gdp: $(STAMP) ## GDP growth: MLP (5 seeds) vs AR(4) by OLS, random walk and mean, on US real GDP
 	$(ECONDL) compare configs/gdp/ --seeds 5

@@ -31,8 +31,8 @@ def test_fit_writes_run_directory_and_tests_best_checkpoint(tmp_path):
 def test_saved_config_refits_identically(tmp_path):
     cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST])
     saved = tmp_path / "logs/kink/polynomial/version_0/config.yaml"
-    cli = cli_main(["fit", "--config", str(saved), "--run_name=again"])
-    assert (tmp_path / "logs/again/version_0/checkpoints/last.ckpt").is_file()
+    cli = cli_main(["fit", "--config", str(saved)])
+    assert (tmp_path / "logs/kink/polynomial/version_1/checkpoints/last.ckpt").is_file()  # same run name
     assert cli.datamodule.x_size == 512
 
 

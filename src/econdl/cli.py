@@ -55,7 +55,10 @@ def run_name_from(config: Any) -> str:
     files = [Path(str(c)) for c in (config.get("config") or [])]
     experiments = [f for f in files if f.parent.name not in ("trainer", "presets")]
     if experiments:
-        return f"{experiments[-1].parent.name}/{experiments[-1].stem}"
+        last = experiments[-1]
+        if re.fullmatch(r"version_\d+", last.parent.name):  # a saved run: logs/<task>/<model>/version_N/config.yaml
+            return f"{last.parent.parent.parent.name}/{last.parent.parent.name}"
+        return f"{last.parent.name}/{last.stem}"
     model = str(config.get("model", {}).get("class_path", "model")).rsplit(".", 1)[-1]
     data = str(config.get("data", {}).get("class_path", "data")).rsplit(".", 1)[-1]
     return f"{data.lower().removesuffix('datamodule')}/{model.lower()}"

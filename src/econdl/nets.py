@@ -89,6 +89,89 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
+class FaceCNN(nn.Module):
+    """The lecture's gender CNN: [conv 3x3 (no padding) -> activation -> 2x2 max-pool] per
+    entry of ``channels``, flatten, one linear layer to ``out_features`` scores.
+
+    On 3 x 135 x 110 photos with the defaults: 64 x 66 x 54 after the first block,
+    64 x 32 x 26 = 53,248 features after the second, 2 x (53,248 + 1) weights in the head.
+
+    Args:
+        channels: output channels of each convolution block.
+        out_features: number of classes.
+        in_channels: channels of the input images (3 for RGB).
+        in_features: size of the flattened features before the head; None reads it
+            from the data on first use (any image size works).
+        activation: name of the activation (see ``ACTIVATIONS``).
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (64, 64),
+        out_features: int = 2,
+        in_channels: int = 3,
+        in_features: int | None = None,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        if not channels or any(c < 1 for c in channels):
+            raise ValueError(f"channels={list(channels)} must be one or more positive integers")
+        layers: list[nn.Module] = []
+        for c in channels:
+            layers += [nn.Conv2d(in_channels, c, kernel_size=3), make_activation(activation), nn.MaxPool2d(2)]
+            in_channels = c
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Flatten(), _linear(in_features, out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class DigitCNN(nn.Module):
+    """The lecture's MNIST CNN: conv 3x3 x64, ReLU, max-pool 2, conv 3x3 x64, ReLU, max-pool 2,
+    flatten (64 x 5 x 5 = 1,600 for 28 x 28 inputs), dense 128, dense 128, dense 10, ReLU
+    between the dense layers: 260,298 parameters for one input channel and 10 classes.
+
+    Args:
+        in_channels: image channels (1 for greyscale digits).
+        channels: filters of each convolution.
+        widths: hidden dense layers after the convolutions.
+        out_features: number of classes.
+        image_size: input height (= width) in pixels, which fixes the flattened size.
+        dropout: dropout probability before every dense layer (0 = none).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        channels: Sequence[int] = (64, 64),
+        widths: Sequence[int] = (128, 128),
+        out_features: int = 10,
+        image_size: int = 28,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        size, prev = image_size, in_channels
+        for ch in channels:
+            layers += [nn.Conv2d(prev, ch, kernel_size=3), nn.ReLU(), nn.MaxPool2d(2)]
+            size, prev = (size - 2) // 2, ch
+        if size < 1:
+            raise ValueError(f"image_size={image_size} is too small for {len(channels)} conv+pool blocks")
+        layers.append(nn.Flatten())
+        features = prev * size * size
+        for width in widths:
+            layers += [nn.Dropout(dropout)] if dropout else []
+            layers += [nn.Linear(features, width), nn.ReLU()]
+            features = width
+        layers += [nn.Dropout(dropout)] if dropout else []
+        layers.append(nn.Linear(features, out_features))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) scalar parameters; lazy parameters not yet sized count 0."""
     total = 0

@@ -1,0 +1,324 @@
+"""Photos labelled by gender (the lecture's candidate photos): folder, manifest or CelebA.
+
+    econdl fit --config configs/gender/cnn.yaml --data.root photos/            # photos/female, photos/male
+    econdl fit --config configs/gender/cnn.yaml --data.source manifest --data.path photos.csv
+    econdl fit --config configs/gender/cnn.yaml --data.source celeba --data.root data/ --data.max_images 40000
+
+Images are decoded once (optionally in worker processes), converted to RGB, resized to
+``image_size`` and kept in memory as uint8; batches are scaled to [0, 1] on the device.
+The lecture's cleaning drops rows whose gender is missing or not a known code and
+greyscale photos, and every rule's count is reported.  The split is a fixed random one
+with the lecture's proportions (4,997 test photos of 40,932) and a validation share
+taken from the rest.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from econdl.data.base import InMemoryDataModule, Splits
+from econdl.data.images import greyscale_mask, list_images, read_images
+
+SOURCES = ("folder", "manifest", "celeba")
+DEFAULT_CODES = {"F": "Female", "M": "Male"}
+LECTURE_TEST_SHARE = 4_997 / 40_932  # 35,935 train / 4,997 test in the lecture
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def split_sizes(n: int, test_share: float, val_share: float) -> tuple[int, int, int]:
+    """(train, val, test) counts: ``test_share`` of ``n`` for testing, then ``val_share``
+    of the rest for validation; 40,932 photos and the defaults give the lecture's 4,997 test photos."""
+    n_test = max(1, round(test_share * n))
+    n_val = max(1, round(val_share * (n - n_test))) if val_share > 0 else 0
+    if n - n_test - n_val < 1:
+        raise ValueError(f"{n} photos are too few to split into train/val/test; add photos")
+    return n - n_test - n_val, n_val, n_test
+
+
+class GenderImageDataModule(InMemoryDataModule):
+    """Labelled photos for a two-class (by default Female/Male) image classifier.
+
+    Args:
+        source: ``folder`` (``root/<class>/*.jpg|png``), ``manifest`` (a CSV at ``path``)
+            or ``celeba`` (torchvision's CelebA under ``root``, label = ``Male`` attribute).
+        root: the image folder (folder) or the folder holding ``celeba/`` (celeba).
+        path: the manifest CSV (manifest); image paths in it are relative to the CSV.
+        path_column, label_column: the manifest's image-path and gender columns.
+        classes: class names, in label order; folder names are matched case-insensitively.
+            For celeba the first class is Male = 0 and the second Male = 1.
+        codes: extra manifest codes (case-insensitive) mapped to a class (default: F ->
+            Female, M -> Male); the class names themselves are always recognised.
+            Other values, and empty cells, count as uncoded.
+        image_size: (height, width) every photo is resized to.
+        test_share: share of the cleaned photos held out for testing.
+        val_share: share of the remaining photos used for validation.
+        drop_greyscale: drop single-channel photos and RGB photos with equal channels.
+        on_error: ``skip`` (warn, naming the files) or ``raise`` on unreadable images.
+        flip: random horizontal flips of training batches (augmentation).
+        workers: processes that decode images (0: decode in the main process).
+        max_images: use a fixed random subset of at most this many photos (e.g. CelebA).
+        download: let torchvision download CelebA into ``root`` when it is missing.
+        predict_dir: a folder of new photos that ``econdl predict`` labels (instead of the
+            test split); unreadable files there are skipped and counted.
+        batch_size, eval_batch_size, split_seed, drop_last: see ``InMemoryDataModule``.
+    """
+
+    task = "gender"
+    names = ("images", "labels")
+
+    def __init__(
+        self,
+        source: str = "folder",
+        root: str | None = None,
+        path: str | None = None,
+        path_column: str = "path",
+        label_column: str = "gender",
+        classes: list[str] = ["Female", "Male"],  # noqa: B006 (jsonargparse needs a literal default)
+        codes: dict[str, str] | None = None,
+        image_size: tuple[int, int] = (135, 110),
+        test_share: float = LECTURE_TEST_SHARE,
+        val_share: float = 0.1,
+        drop_greyscale: bool = True,
+        on_error: str = "skip",
+        flip: bool = False,
+        workers: int = 0,
+        max_images: int | None = None,
+        download: bool = False,
+        predict_dir: str | None = None,
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        split_seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, split_seed, drop_last)
+        self.save_hyperparameters()
+        if source not in SOURCES:
+            raise ValueError(f"source={source!r} is not known; choose one of {list(SOURCES)}")
+        if source in ("folder", "celeba") and not root:
+            raise ValueError(f"source={source!r} needs a folder: pass --data.root DIR")
+        if source == "manifest" and not path:
+            raise ValueError("source='manifest' needs the CSV file: pass --data.path FILE.csv")
+        if len(classes) < 2 or len({c.lower() for c in classes}) != len(classes):
+            raise ValueError(f"classes={list(classes)} must name at least two different classes")
+        lookup = {c.lower(): c for c in classes}
+        if codes is None:  # the lecture's F/M, for whichever of Female/Male are classes
+            codes = {k: v for k, v in DEFAULT_CODES.items() if v.lower() in lookup}
+        for code, cls in codes.items():
+            if cls.lower() not in lookup:
+                raise ValueError(f"codes maps {code!r} to {cls!r}, which is not one of classes={list(classes)}")
+        if not 0 < test_share < 1 or not 0 <= val_share < 1:
+            raise ValueError(f"test_share={test_share} must lie in (0, 1) and val_share={val_share} in [0, 1)")
+        if on_error not in ("skip", "raise"):
+            raise ValueError(f"on_error={on_error!r} must be 'skip' or 'raise'")
+        self.source, self.root, self.path = source, root, path
+        self.path_column, self.label_column = path_column, label_column
+        self.class_names = list(classes)
+        # class names and extra codes, lower-cased, to the class index
+        self.codes = {c.lower(): i for i, c in enumerate(classes)}
+        for code, cls in codes.items():
+            self.codes[code.strip().lower()] = self.class_names.index(lookup[cls.lower()])
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.test_share, self.val_share = test_share, val_share
+        self.drop_greyscale, self.on_error, self.flip = drop_greyscale, on_error, flip
+        self.workers, self.max_images, self.download = workers, max_images, download
+        self.predict_dir = predict_dir
+        self.report: dict[str, int] = {}
+        self.paths: dict[str, list[Path]] = {}
+        self.failed: list[tuple[Path, str]] = []
+        self.class_counts: dict[str, int] = {}
+        self.predict_images: tuple[Tensor, list[Path], list[tuple[Path, str]]] | None = None
+
+    # --- the three sources: (image paths, class indices) and counts of rows dropped ---------
+    def _from_folder(self) -> tuple[list[Path], list[int]]:
+        root = Path(self.root)
+        if not root.is_dir():
+            raise FileNotFoundError(
+                f"image root {root} does not exist; give the folder holding one subfolder per class"
+            )
+        subfolders = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+        paths, labels = [], []
+        for k, name in enumerate(self.class_names):
+            folder = subfolders.get(name.lower())
+            if folder is None:
+                raise FileNotFoundError(
+                    f"class folder {root / name} does not exist; lay photos out as "
+                    f"{root}/<class>/*.jpg for classes {self.class_names} (found {sorted(subfolders)})"
+                )
+            found = list_images(folder)
+            if not found:
+                raise ValueError(f"class folder {folder} holds no .jpg/.jpeg/.png/.bmp images")
+            paths += found
+            labels += [k] * len(found)
+        self.report["rows"] = len(paths)
+        return paths, labels
+
+    def _from_manifest(self) -> tuple[list[Path], list[int]]:
+        csv = Path(self.path)
+        if not csv.is_file():
+            raise FileNotFoundError(f"manifest {csv} does not exist")
+        frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        missing = [c for c in (self.path_column, self.label_column) if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"manifest {csv} has no column(s) {missing} (columns: {list(frame.columns)}); "
+                "name them with --data.path_column / --data.label_column"
+            )
+        codes = frame[self.label_column].str.strip().str.lower().map(self.codes)
+        self.report["rows"] = len(frame)
+        self.report["uncoded"] = int(codes.isna().sum())
+        kept = frame[codes.notna()]
+        paths = [Path(p) if Path(p).is_absolute() else csv.parent / p for p in kept[self.path_column]]
+        return paths, [int(c) for c in codes[codes.notna()]]
+
+    def _from_celeba(self) -> tuple[list[Path], list[int]]:
+        from torchvision.datasets import CelebA
+
+        root = Path(self.root)
+        try:
+            data = CelebA(str(root), split="all", target_type="attr", download=self.download)
+        except (RuntimeError, OSError) as err:
+            raise FileNotFoundError(
+                f"CelebA is missing or incomplete in {root / 'celeba'} ({err}); it needs img_align_celeba/ and "
+                "list_attr_celeba.txt, list_eval_partition.txt, identity_CelebA.txt, list_bbox_celeba.txt, "
+                "list_landmarks_align_celeba.txt: download them there, or pass --data.download true"
+            ) from None
+        if len(self.class_names) != 2:
+            raise ValueError(f"source='celeba' has two classes (Male = 0, 1), got classes={self.class_names}")
+        male = data.attr[:, data.attr_names.index("Male")]
+        folder = root / "celeba" / "img_align_celeba"
+        self.report["rows"] = len(data.filename)
+        return [folder / name for name in data.filename], [int(v) for v in male]
+
+    # --- building the splits -------------------------------------------------------------
+    def load(self) -> tuple[Tensor, Tensor, list[Path]]:
+        """All cleaned photos: uint8 images (N, 3, H, W), class indices (N,), their paths."""
+        self.report = {}
+        paths, labels = getattr(self, f"_from_{self.source}")()
+        if self.max_images is not None and len(paths) > self.max_images:
+            keep = torch.randperm(len(paths), generator=self.generator())[: self.max_images].sort().values
+            paths, labels = [paths[i] for i in keep], [labels[i] for i in keep]
+            self.report["subset"] = len(paths)
+        label_of = dict(zip(paths, labels))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reported below, with the other counts
+            images, kept, failed = read_images(paths, self.image_size, "RGB", self.on_error, self.workers)
+        self.report["unreadable"], self.failed = len(failed), failed
+        y = torch.tensor([label_of[p] for p in kept], dtype=torch.long)
+        if self.drop_greyscale and len(kept):
+            grey = greyscale_mask(images)
+            self.report["greyscale"] = int(grey.sum())
+            images, y = images[~grey], y[~grey]
+            kept = [p for p, g in zip(kept, grey.tolist()) if not g]
+        self.report["kept"] = len(kept)
+        self.class_counts = {name: int((y == k).sum()) for k, name in enumerate(self.class_names)}
+        print(self.describe_cleaning(), flush=True)
+        empty = [name for name, count in self.class_counts.items() if count == 0]
+        if empty:
+            raise ValueError(
+                f"no usable {empty} photos are left in {self.root or self.path} ({self.describe_cleaning()}); "
+                "add photos of every class"
+            )
+        return images, y, kept
+
+    def describe_cleaning(self) -> str:
+        """The cleaning report in words, e.g. ``...; dropped 6 greyscale images; kept 40 (Female 21, Male 19)``."""
+        r = self.report
+        unit = "row" if self.source == "manifest" else "image"
+        parts = [f"{self.source} {self.root or self.path}: {_plural(r.get('rows', 0), unit)}"]
+        if "uncoded" in r:
+            uncoded = _plural(r["uncoded"], "row")
+            parts.append(f"dropped {uncoded} with missing or uncoded gender (column {self.label_column!r})")
+        if "subset" in r:
+            parts.append(f"kept a random subset of {r['subset']} (max_images)")
+        if r.get("unreadable"):
+            shown = ", ".join(str(p) for p, _ in self.failed[:5]) + (", ..." if len(self.failed) > 5 else "")
+            parts.append(f"dropped {_plural(r['unreadable'], 'unreadable image file')} ({shown})")
+        if "greyscale" in r:
+            parts.append(f"dropped {_plural(r['greyscale'], 'greyscale image')}")
+        counts = ", ".join(f"{name} {n}" for name, n in getattr(self, "class_counts", {}).items())
+        parts.append(f"kept {r.get('kept', 0)}" + (f" ({counts})" if counts else ""))
+        return "; ".join(parts)
+
+    def build(self) -> Splits:
+        images, y, paths = self.load()
+        n = len(y)
+        n_train, n_val, n_test = split_sizes(n, self.test_share, self.val_share)
+        order = torch.randperm(n, generator=self.generator())
+        parts = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
+        if n_val == 0:  # no validation share: validate on the test photos
+            parts["val"] = parts["test"]
+        self.paths = {k: [paths[i] for i in idx.tolist()] for k, idx in parts.items()}
+        return {k: (images[idx], y[idx]) for k, idx in parts.items()}
+
+    # --- batches, prediction ----------------------------------------------------------------
+    def on_after_batch_transfer(self, batch: tuple[Tensor, ...], dataloader_idx: int) -> tuple[Tensor, ...]:
+        x = batch[0].float().div_(255.0)
+        if self.flip and self.trainer is not None and self.trainer.training:
+            flipped = torch.rand(len(x), device=x.device) < 0.5
+            x = torch.where(flipped[:, None, None, None], x.flip(-1), x)
+        return (x, *batch[1:])
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_dir:
+            self._load_predict_dir()  # new photos only: the training photos need not be present
+            return
+        super().setup(stage)
+
+    def _load_predict_dir(self) -> None:
+        if self.predict_images is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                paths = list_images(self.predict_dir)
+                self.predict_images = read_images(paths, self.image_size, "RGB", "skip", self.workers)
+            images, kept, failed = self.predict_images
+            msg = f"predict: {len(kept)} photos in {self.predict_dir}"
+            if failed:
+                msg += f"; skipped {_plural(len(failed), 'unreadable file')}: " + ", ".join(str(p) for p, _ in failed)
+            print(msg, flush=True)
+            if not kept:
+                raise ValueError(f"predict_dir {self.predict_dir} holds no readable .jpg/.jpeg/.png/.bmp images")
+
+    def example_input(self, n: int = 2) -> Tensor:
+        if self.splits is None and self.predict_images is not None:
+            return self.on_after_batch_transfer((self.predict_images[0][:n],), 0)[0]
+        return super().example_input(n)
+
+    def predict_dataloader(self):  # noqa: ANN201 (TensorBatches)
+        if not self.predict_dir:
+            return super().predict_dataloader()
+        from econdl.data.loader import TensorBatches
+
+        self._load_predict_dir()
+        return TensorBatches((self.predict_images[0],), self.eval_batch_size)
+
+    def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:
+        """path, P(class) per class, predicted class (and the true class on the test split)."""
+        probs = torch.cat([b.detach().float().cpu().reshape(len(b), -1) for b in batches])
+        if self.predict_dir:
+            paths, truth = self.predict_images[1], None
+        else:
+            paths, truth = self.paths["test"], self.split("test")[1]
+        frame = pd.DataFrame({"path": [str(p) for p in paths]})
+        for k, name in enumerate(self.class_names):
+            frame[f"p_{name.lower()}"] = probs[:, k].numpy()
+        frame["predicted"] = [self.class_names[k] for k in probs.argmax(1).tolist()]
+        if truth is not None:
+            frame["label"] = [self.class_names[k] for k in truth.tolist()]
+        return frame
+
+    def score(self, pred: Tensor) -> dict[str, float]:
+        """Test accuracy overall and per class of predicted probabilities (n, K)."""
+        y = self.split("test")[1]
+        hit = pred.reshape(len(y), -1).argmax(1) == y
+        scores = {"test_acc": float(hit.float().mean())}
+        for k, name in enumerate(self.class_names):
+            scores[f"acc_{name}"] = float(hit[y == k].float().mean()) if (y == k).any() else float("nan")
+        return scores

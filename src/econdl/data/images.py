@@ -1,0 +1,136 @@
+"""Reading image files into uint8 tensors: shared by the image tasks (gender, MNIST predict).
+
+    paths = list_images(Path("photos/new"))
+    images, kept, failed = read_images(paths, size=(135, 110))   # (N, 3, 135, 110) uint8
+
+Every image is decoded once, converted to ``mode`` and resized to ``size`` (height,
+width); the result stays uint8 in memory (a quarter of float32) and is scaled to
+[0, 1] per batch by the DataModule.  JPEGs are decoded at reduced scale when they are
+much larger than ``size`` (PIL's ``draft``), which is most of the cost saved on big
+photos.  ``workers > 0`` decodes in that many processes, so a large folder does not
+keep the accelerator waiting on one CPU core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+MODES = {"RGB": 3, "L": 1}
+ON_ERROR = ("skip", "raise")
+
+
+def list_images(folder: Path | str) -> list[Path]:
+    """Image files (jpg/jpeg/png/bmp, any case) directly in ``folder``, sorted by name.
+
+    Raises FileNotFoundError naming ``folder`` when it does not exist or is not a folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist (or is not a folder)")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def decode_image(path: Path | str, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
+    """One image as a uint8 array of shape (C, H, W); raises on unreadable files."""
+    from PIL import Image
+
+    height, width = size
+    with Image.open(path) as img:
+        if img.format == "JPEG":
+            img.draft(mode, (width, height))  # decode at 1/2, 1/4 or 1/8 scale when large
+        img = img.convert(mode)
+        if img.size != (width, height):
+            img = img.resize((width, height), Image.Resampling.BILINEAR)
+        array = np.asarray(img, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _decode_or_reason(job: tuple[str, tuple[int, int], str]) -> tuple[np.ndarray | None, str | None]:
+    path, size, mode = job
+    try:
+        return decode_image(path, size, mode), None
+    except Exception as err:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
+        return None, f"{type(err).__name__}: {err}".strip()
+
+
+def read_images(
+    paths: Sequence[Path | str],
+    size: tuple[int, int],
+    mode: str = "RGB",
+    on_error: str = "skip",
+    workers: int = 0,
+) -> tuple[Tensor, list[Path], list[tuple[Path, str]]]:
+    """Decode and resize image files into one uint8 tensor.
+
+    Args:
+        paths: image files.
+        size: (height, width) of every output image.
+        mode: ``RGB`` (3 channels) or ``L`` (1 channel, greyscale).
+        on_error: ``skip`` leaves unreadable files out (with a warning naming them);
+            ``raise`` fails with a ValueError naming the first unreadable file.
+        workers: decode in this many processes (0: in this process).
+
+    Returns:
+        ``(images, kept, failed)``: images of shape (N, C, H, W) uint8, the paths of
+        those N images in order, and ``(path, reason)`` for every file left out.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} is not supported; choose one of {sorted(MODES)}")
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error={on_error!r} must be one of {list(ON_ERROR)}")
+    height, width = int(size[0]), int(size[1])
+    if height < 1 or width < 1:
+        raise ValueError(f"size={tuple(size)} must be two positive integers (height, width)")
+    paths = [Path(p) for p in paths]
+    jobs = [(str(p), (height, width), mode) for p in paths]
+    if workers > 0 and len(jobs) > 1:
+        # fork: workers start at once and need no re-import (they only run PIL and numpy);
+        # a spawned process that inherited "spawn" would otherwise re-import torch per worker
+        methods = mp.get_all_start_methods()
+        context = mp.get_context("fork" if "fork" in methods and sys.platform == "linux" else None)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = list(pool.map(_decode_or_reason, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    else:
+        results = [_decode_or_reason(job) for job in jobs]
+
+    out = np.empty((len(paths), MODES[mode], height, width), dtype=np.uint8)
+    kept: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    for path, (array, reason) in zip(paths, results):
+        if array is None:
+            if on_error == "raise":
+                raise ValueError(
+                    f"cannot read image {path} ({reason}); remove or replace the file, "
+                    "or set on_error='skip' to leave unreadable files out"
+                )
+            failed.append((path, str(reason)))
+            continue
+        out[len(kept)] = array
+        kept.append(path)
+    if failed:
+        shown = "; ".join(f"{p} ({r})" for p, r in failed[:5])
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        warnings.warn(f"skipped {len(failed)} unreadable image file(s): {shown}{more}", stacklevel=2)
+    return torch.from_numpy(out[: len(kept)]), kept, failed
+
+
+def greyscale_mask(images: Tensor, tolerance: int = 2) -> Tensor:
+    """True for every image of a (N, 3, H, W) uint8 batch whose three channels agree
+    everywhere to within ``tolerance`` levels: single-channel files read as RGB, and
+    RGB files holding a grey picture (JPEG compression leaves differences of a level or two).
+    """
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"greyscale_mask needs (N, 3, H, W) images, got shape {tuple(images.shape)}")
+    x = images.to(torch.int16)
+    diff = torch.maximum((x[:, 0] - x[:, 1]).abs(), (x[:, 1] - x[:, 2]).abs())
+    return diff.flatten(1).amax(dim=1) <= tolerance

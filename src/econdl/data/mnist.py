@@ -1,0 +1,267 @@
+"""MNIST handwritten digits (and Fashion-MNIST) as uint8 tensors in memory.
+
+The four standard IDX files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte``,
+``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``) are read once into uint8 tensors
+(60,000 x 1 x 28 x 28 is 47 MB); each batch is scaled to [0, 1] (and optionally
+normalised) only after it is cut, so no float copy of the whole set exists.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from econdl.data.base import InMemoryDataModule, Splits
+from econdl.data.loader import TensorBatches
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+VARIANTS = {
+    "mnist": ("MNIST", [str(d) for d in range(10)], "/usr/share/datasets/mnist"),
+    "fashion": (
+        "FashionMNIST",
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        "/usr/share/datasets/fashion-mnist",
+    ),
+}
+IDX_TYPES = {0x08: torch.uint8}
+
+
+def read_idx(path: Path) -> Tensor:
+    """Read one IDX file (raw or gzip) into a uint8 tensor; a clear error if it is damaged."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise ValueError(f"{path} is not a readable (gzip) IDX file ({err}); download it again") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or not 1 <= raw[3] <= 4:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad header); download it again")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path} is truncated (incomplete header); download it again")
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header + int(torch.tensor(shape).prod())
+    if len(raw) != expected:
+        raise ValueError(
+            f"{path} is truncated or corrupt: its header announces shape {shape} "
+            f"({expected} bytes) but the file holds {len(raw)} bytes; download it again"
+        )
+    return torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8).reshape(shape)
+
+
+def find_idx(folders: list[Path], stem: str) -> Path | None:
+    """The first ``stem`` or ``stem.gz`` in ``folders`` (also the ``.`` -> ``-`` variant
+    ``train-images.idx3-ubyte`` some mirrors use)."""
+    names = [stem, stem.replace("-idx", ".idx")]
+    for folder in folders:
+        for name in names:
+            for candidate in (folder / name, folder / f"{name}.gz"):
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+class MNISTDataModule(InMemoryDataModule):
+    """MNIST or Fashion-MNIST: 60,000 training images (a validation split carved off with a
+    fixed generator) and the official 10,000 test images, 1 x 28 x 28, labels 0-9.
+
+    Args:
+        data_dir: folder holding the four IDX files (raw or ``.gz``); also searched:
+            ``data_dir/raw`` and torchvision's ``data_dir/<MNIST|FashionMNIST>/raw``.
+        variant: ``mnist`` or ``fashion``.
+        download: fetch the files with torchvision into ``data_dir`` when missing.
+        val_size: training images held out for validation.
+        normalize: after scaling to [0, 1], standardise with the training mean and std.
+        augment: small random affine shifts/rotations of training batches (for CNNs).
+        train_size: use only the first N training images (quick runs); None = all.
+        predict_dir: folder of image files (png/jpg/bmp, any size) that ``econdl predict``
+            classifies instead of the test set; they are read as greyscale 28 x 28.
+        predict_invert: invert the predict images (MNIST digits are light on dark);
+            None inverts an image when its mean is light (dark digit on white paper).
+        batch_size, eval_batch_size, split_seed, drop_last: see ``InMemoryDataModule``.
+    """
+
+    task = "mnist"
+    names = ("images", "labels")
+
+    def __init__(
+        self,
+        data_dir: str = "data/mnist",
+        variant: str = "mnist",
+        download: bool = False,
+        val_size: int = 5000,
+        normalize: bool = False,
+        augment: bool = False,
+        train_size: int | None = None,
+        predict_dir: str | None = None,
+        predict_invert: bool | None = None,
+        batch_size: int = 128,
+        eval_batch_size: int | None = 1000,
+        split_seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, split_seed, drop_last)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r} is not known; choose one of {sorted(VARIANTS)}")
+        if val_size < 1:
+            raise ValueError(f"val_size={val_size} must be a positive integer")
+        self.save_hyperparameters()
+        self.data_dir = Path(data_dir).expanduser()
+        self.variant, self.download = variant, download
+        self.val_size, self.normalize, self.augment, self.train_size = val_size, normalize, augment, train_size
+        self.predict_dir = Path(predict_dir).expanduser() if predict_dir else None
+        self.predict_invert = predict_invert
+        self.predict_paths: list[Path] = []
+        self._predict_images: Tensor | None = None
+        self.class_names = list(VARIANTS[variant][1])
+        self.mean, self.std = 0.0, 1.0
+
+    # --- files ------------------------------------------------------------------------
+    def folders(self) -> list[Path]:
+        folder_name = VARIANTS[self.variant][0]
+        return [self.data_dir, self.data_dir / "raw", self.data_dir / folder_name / "raw"]
+
+    def locate(self) -> dict[str, Path]:
+        """Paths of the four IDX files; downloads them first when ``download`` is set."""
+        found = {key: find_idx(self.folders(), stem) for key, stem in FILES.items()}
+        if all(found.values()):
+            return found  # type: ignore[return-value]
+        if self.download:
+            import torchvision
+
+            cls = torchvision.datasets.MNIST if self.variant == "mnist" else torchvision.datasets.FashionMNIST
+            cls(str(self.data_dir), train=True, download=True)
+            cls(str(self.data_dir), train=False, download=True)
+            return self.locate_after_download()
+        missing = [FILES[k] + "[.gz]" for k, v in found.items() if v is None]
+        where = ", ".join(str(f) for f in self.folders())
+        package = VARIANTS[self.variant][2]
+        raise FileNotFoundError(
+            f"{self.variant} data not found: missing {', '.join(missing)} in {where}. "
+            f"Point --data.init_args.data_dir at a folder holding the four IDX files "
+            f"(e.g. {package} after `apt-get install dataset-{'fashion-mnist' if self.variant == 'fashion' else 'mnist'}`), "
+            f"or pass --data.init_args.download true to fetch them with torchvision"
+        )
+
+    def locate_after_download(self) -> dict[str, Path]:
+        self.download = False
+        return self.locate()
+
+    # --- data ---------------------------------------------------------------------------
+    def build(self) -> Splits:
+        files = self.locate()
+        data = {key: read_idx(path) for key, path in files.items()}
+        for part in ("train", "test"):
+            images, labels = data[f"{part}_images"], data[f"{part}_labels"]
+            if images.dim() != 3 or labels.dim() != 1 or len(images) != len(labels):
+                raise ValueError(
+                    f"{files[part + '_images']} and {files[part + '_labels']} do not match: images of "
+                    f"shape {list(images.shape)}, labels of shape {list(labels.shape)}"
+                )
+            if int(labels.max()) >= len(self.class_names):
+                raise ValueError(f"{files[part + '_labels']} holds label {int(labels.max())}; expected 0-9")
+        x, y = data["train_images"].unsqueeze(1), data["train_labels"].long()
+        if self.train_size is not None:
+            x, y = x[: self.train_size], y[: self.train_size]
+        if self.val_size >= len(x):
+            raise ValueError(f"val_size={self.val_size} must be smaller than the {len(x)} training images")
+        order = torch.randperm(len(x), generator=self.generator())
+        val, train = order[: self.val_size], order[self.val_size :]
+        if self.normalize:
+            pixels = x[train].float() / 255.0
+            self.mean, self.std = float(pixels.mean()), float(pixels.std())
+        return {
+            "train": (x[train], y[train]),
+            "val": (x[val], y[val]),
+            "test": (data["test_images"].unsqueeze(1), data["test_labels"].long()),
+        }
+
+    def scale(self, images: Tensor) -> Tensor:
+        """uint8 images -> float in [0, 1] (standardised when ``normalize``)."""
+        x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+        return (x - self.mean) / self.std if self.normalize else x
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        x = self.scale(batch[0])
+        trainer = self.trainer
+        if self.augment and trainer is not None and trainer.training:
+            x = random_affine(x)
+        return (x, *batch[1:])
+
+    # --- predict on a folder of images --------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_dir is not None:
+            self._read_predict_images()
+            if not self.normalize:  # nothing to learn from the training data
+                return
+        super().setup(stage)
+
+    def _read_predict_images(self) -> None:
+        from econdl.data.images import list_images, read_images
+
+        assert self.predict_dir is not None
+        paths = list_images(self.predict_dir)
+        if not paths:
+            raise FileNotFoundError(f"no png/jpg/bmp images in predict_dir {self.predict_dir}")
+        images, self.predict_paths, failed = read_images(paths, size=(28, 28), mode="L")
+        if not self.predict_paths:
+            raise ValueError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {failed[:3]}")
+        light = images.float().mean(dim=(1, 2, 3)) > 127
+        invert = light if self.predict_invert is None else torch.full_like(light, self.predict_invert)
+        images[invert] = 255 - images[invert]
+        self._predict_images = images
+
+    def predict_dataloader(self) -> TensorBatches:
+        if self._predict_images is None:
+            return super().predict_dataloader()
+        return TensorBatches((self._predict_images,), self.eval_batch_size)
+
+    def prediction_frame(self, batches: list[Tensor]) -> "pd.DataFrame":
+        """One row per image: file path (or true label on the test set), predicted class,
+        probability of each class."""
+        import pandas as pd
+
+        probs = torch.cat([b.detach().float().cpu() for b in batches])
+        frame = pd.DataFrame({"predicted": [self.class_names[i] for i in probs.argmax(1).tolist()]})
+        if self._predict_images is not None:
+            frame.insert(0, "path", [str(p) for p in self.predict_paths])
+        else:
+            labels = self.test_targets()[: len(probs)].tolist()
+            frame.insert(0, "label", [self.class_names[i] for i in labels])
+        for k, name in enumerate(self.class_names):
+            frame[f"prob_{name}"] = probs[:, k].numpy()
+        return frame
+
+    # --- comparison -------------------------------------------------------------------
+    def test_targets(self) -> Tensor:
+        return self.split("test")[1]
+
+    def score(self, pred: Tensor) -> dict[str, float]:
+        """Test accuracy of predicted class probabilities (n, K)."""
+        y = self.test_targets()
+        return {"test_acc": float((pred.reshape(len(y), -1).argmax(dim=1) == y).double().mean())}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mean, self.std = float(state.get("mean", 0.0)), float(state.get("std", 1.0))
+
+
+def random_affine(x: Tensor, max_shift: float = 2.0 / 28, max_degrees: float = 8.0) -> Tensor:
+    """Shift each image by up to ~2 pixels and rotate it by up to 8 degrees (batched)."""
+    n = len(x)
+    angle = (torch.rand(n, device=x.device) * 2 - 1) * max_degrees * torch.pi / 180
+    shift = (torch.rand(n, 2, device=x.device) * 2 - 1) * 2 * max_shift
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, align_corners=False, padding_mode="zeros")

@@ -1,0 +1,145 @@
+"""What every classification model shares, neural or closed-form, and the generic ``Classifier``.
+
+A classification model's ``forward`` returns one score (logit) per class, shape (n, K).
+``ClassificationModel`` turns those into the same metrics for every model:
+``val/loss``, ``val/acc``, ``test/loss``, ``test/acc``, ``test/acc_class_<label>``
+(cross-entropy of the scores and accuracy with torchmetrics, so they are correct
+under data parallelism), and ``predict_step`` returns class probabilities (softmax).
+
+The class names come from the DataModule attribute ``class_names`` in ``setup`` and are
+stored in checkpoints, so ``econdl test/predict --ckpt_path`` work in a new process.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from econdl.tasks.regressor import has_lazy_parameters, materialize
+
+
+def metric_label(name: str) -> str:
+    """A class name made safe for a metric key (``T-shirt/top`` -> ``T-shirt_top``)."""
+    return re.sub(r"[^0-9A-Za-z_.-]+", "_", str(name)).strip("_") or "class"
+
+
+class ClassificationModel(L.LightningModule):
+    """Base LightningModule of classifiers; subclasses implement ``forward`` (scores, (n, K))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.class_names: list[str] = []
+
+    # --- classes ----------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        names = getattr(dm, "class_names", None)
+        if names:
+            if self.class_names and list(map(str, names)) != self.class_names:
+                raise ValueError(
+                    f"the model was trained on classes {self.class_names} but the data have "
+                    f"classes {list(names)}; use data with the same classes"
+                )
+            self.class_names = [str(n) for n in names]
+        if not self.class_names:
+            raise ValueError(
+                f"{type(self).__name__} needs class names: the DataModule must define `class_names`"
+            )
+        self._make_metrics()
+
+    def _make_metrics(self) -> None:
+        k = self.num_classes
+        self.val_acc = MulticlassAccuracy(num_classes=k, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=k, average="micro")
+        self.test_acc_class = MulticlassAccuracy(num_classes=k, average=None)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["class_names"] = list(self.class_names)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("class_names"):
+            self.class_names = list(checkpoint["class_names"])
+
+    # --- steps ------------------------------------------------------------------------
+    def loss(self, scores: Tensor, y: Tensor) -> Tensor:
+        return F.cross_entropy(scores.float(), y)
+
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        x, y = batch[0], batch[1]
+        scores = self(x)
+        self.val_acc.update(scores, y)
+        self.log("val/loss", self.loss(scores, y), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
+
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+        x, y = batch[0], batch[1]
+        scores = self(x)
+        self.test_acc.update(scores, y)
+        self.test_acc_class.update(scores, y)
+        self.log("test/loss", self.loss(scores, y), on_step=False, on_epoch=True, batch_size=len(y))
+        self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
+        # returned so callbacks (ClassAccuracyTable) need no second forward pass
+        return {"preds": scores.detach().argmax(dim=1), "target": y}
+
+    def on_test_epoch_end(self) -> None:
+        per_class = self.test_acc_class.compute()
+        self.log_dict(
+            {f"test/acc_class_{metric_label(n)}": per_class[i] for i, n in enumerate(self.class_names)},
+            on_epoch=True,
+        )
+        self.test_acc_class.reset()
+
+    def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        """Class probabilities, shape (n, K)."""
+        return torch.softmax(self(batch[0]).float(), dim=1)
+
+
+class Classifier(ClassificationModel):
+    """Fits ``net`` (any ``nn.Module`` returning K scores) by minimising cross-entropy.
+
+    The optimizer and scheduler come from the config's top-level ``optimizer:`` and
+    ``lr_scheduler:`` keys; used from Python without them, Adam at lr=1e-3.
+
+    Args:
+        net: the network, e.g. ``econdl.nets.MLP(flatten=True, out_features=10)`` or
+            ``econdl.nets.DigitCNN``.
+        label_smoothing: cross-entropy label smoothing in [0, 1) (0 = none).
+    """
+
+    def __init__(self, net: nn.Module, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing={label_smoothing} must lie in [0, 1)")
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.label_smoothing = label_smoothing
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        # only lazy layers need the data here (predicting a folder may have no training data)
+        if dm is not None and has_lazy_parameters(self.net) and hasattr(dm, "example_input"):
+            materialize(self.net, dm.example_input())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        x, y = batch[0], batch[1]
+        scores = self(x)
+        loss = F.cross_entropy(scores, y, label_smoothing=self.label_smoothing)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=1e-3)

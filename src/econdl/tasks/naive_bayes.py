@@ -1,0 +1,137 @@
+"""Naive Bayes classifiers fitted in closed form from class counts.
+
+Over one pass of the training batches the model adds up, per class, the number of
+examples and the sum (and sum of squares) of every input feature, in float64.  At
+the end of the pass the sums of all data-parallel processes are added
+(``all_gather``) and the class-conditional distributions follow in closed form:
+
+- ``bernoulli``: pixels binarised at ``threshold``; P(x_j = 1 | k) with additive
+  (Laplace) smoothing ``alpha``, as scikit-learn's ``BernoulliNB``;
+- ``gaussian``: per-class mean and variance of every feature, variances padded by
+  ``var_smoothing`` times the largest feature variance, as ``GaussianNB``.
+
+``forward`` returns the joint log-likelihood log P(k) + log P(x | k) per class, so
+its softmax is the posterior.  The fitted quantities are ``nn.Parameter``s (filled
+after solving), so DistributedDataParallel accepts the module; no optimizer is used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from econdl.tasks.classifier import ClassificationModel
+
+KINDS = ("bernoulli", "gaussian")
+
+
+class NaiveBayes(ClassificationModel):
+    """Naive Bayes on the flattened inputs (pixels in [0, 1] for images).
+
+    Args:
+        kind: ``bernoulli`` (binarised inputs) or ``gaussian``.
+        alpha: additive smoothing of the Bernoulli counts.
+        threshold: Bernoulli inputs above it count as 1.
+        var_smoothing: Gaussian variance floor, as a share of the largest feature variance.
+    """
+
+    exact_pass = True  # every training row exactly once: the counts must be exact
+
+    def __init__(self, kind: str = "bernoulli", alpha: float = 1.0, threshold: float = 0.5, var_smoothing: float = 1e-9) -> None:
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"kind={kind!r} is not known; choose one of {list(KINDS)}")
+        if alpha < 0 or var_smoothing < 0:
+            raise ValueError(f"alpha={alpha} and var_smoothing={var_smoothing} must be zero or positive")
+        self.save_hyperparameters()
+        self.kind, self.alpha, self.threshold, self.var_smoothing = kind, alpha, threshold, var_smoothing
+        self.automatic_optimization = False
+        self.log_prior = nn.Parameter(torch.zeros(0, dtype=torch.float64))
+        self.center = nn.Parameter(torch.zeros(0, 0, dtype=torch.float64))  # log-odds (bernoulli) / mean
+        self.spread = nn.Parameter(torch.zeros(0, 0, dtype=torch.float64))  # log(1-p) (bernoulli) / variance
+        self._stats: Tensor | None = None
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if stage != "fit" or dm is None:
+            return
+        k, d = self.num_classes, int(dm.input_dim)
+        self.log_prior = nn.Parameter(torch.full((k,), -math.log(k), dtype=torch.float64))
+        self.center = nn.Parameter(torch.zeros(k, d, dtype=torch.float64))
+        self.spread = nn.Parameter(torch.ones(k, d, dtype=torch.float64) * (1.0 if self.kind == "gaussian" else -math.log(2)))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        state = checkpoint["state_dict"]
+        for name in ("log_prior", "center", "spread"):
+            setattr(self, name, nn.Parameter(torch.empty_like(state[name])))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # never updates anything; its step() only counts batches in trainer.global_step
+        return torch.optim.SGD([self.log_prior], lr=0.0)
+
+    def features(self, x: Tensor) -> Tensor:
+        x = x.reshape(len(x), -1).double()
+        return (x > self.threshold).double() if self.kind == "bernoulli" else x
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.features(x)
+        if self.kind == "bernoulli":
+            scores = f @ self.center.T + self.spread.sum(1) + self.log_prior
+        else:
+            var = self.spread
+            scores = (
+                -0.5 * (torch.log(2 * math.pi * var).sum(1))
+                - 0.5 * ((f.unsqueeze(1) - self.center) ** 2 / var).sum(2)
+                + self.log_prior
+            )
+        return scores.float()
+
+    # --- the fit: one pass of sums -----------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self._stats = None
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        x, y = batch[0], batch[1]
+        with torch.no_grad():
+            f = self.features(x)
+            onehot = torch.nn.functional.one_hot(y, self.num_classes).double()
+            # per class: count | sum of features | sum of squared features
+            stats = torch.cat([onehot.sum(0, keepdim=True).T, onehot.T @ f, onehot.T @ f**2], dim=1)
+            self._stats = stats if self._stats is None else self._stats + stats
+        self.optimizers().step()
+
+    def on_validation_epoch_start(self) -> None:
+        self._solve()
+
+    def on_train_epoch_end(self) -> None:
+        self._solve()
+        self.trainer.should_stop = True  # one pass over the data is the whole fit
+
+    def _solve(self) -> None:
+        if self._stats is None:
+            return
+        stats, self._stats = self._stats, None
+        if self.trainer.world_size > 1:
+            stats = self.all_gather(stats).reshape(-1, *stats.shape).sum(0)
+        d = self.center.shape[1]
+        count, s1, s2 = stats[:, 0], stats[:, 1 : 1 + d], stats[:, 1 + d :]
+        if (count == 0).any():
+            missing = [self.class_names[i] for i in torch.nonzero(count == 0).flatten().tolist()]
+            raise ValueError(f"NaiveBayes: no training examples of class(es) {missing}; every class needs some")
+        self.log_prior.data.copy_(torch.log(count / count.sum()))
+        if self.kind == "bernoulli":
+            p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)
+            self.center.data.copy_(torch.log(p) - torch.log1p(-p))
+            self.spread.data.copy_(torch.log1p(-p))
+        else:
+            mean = s1 / count.unsqueeze(1)
+            var = (s2 / count.unsqueeze(1) - mean**2).clamp_min(0)
+            total_mean = s1.sum(0) / count.sum()
+            total_var = (s2.sum(0) / count.sum() - total_mean**2).clamp_min(0)
+            self.center.data.copy_(mean)
+            self.spread.data.copy_(var + self.var_smoothing * total_var.max())

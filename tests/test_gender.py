@@ -1,0 +1,256 @@
+"""Gender photos: image reading, the three sources, cleaning counts, splits, the nets' shapes.
+
+Fixtures are tiny generated photos: class 0 (Female) reddish with horizontal stripes,
+class 1 (Male) bluish with vertical stripes, so a model can learn them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from econdl.data.faces import LECTURE_TEST_SHARE, GenderImageDataModule, split_sizes
+from econdl.data.images import decode_image, greyscale_mask, list_images, read_images
+from econdl.nets import MLP, FaceCNN, count_parameters
+from econdl.tasks.regressor import materialize
+
+CLASSES = ("Female", "Male")
+
+
+def photo(cls: int, i: int, h: int = 40, w: int = 32) -> Image.Image:
+    """A colour photo of class ``cls``; ``i`` varies its noise."""
+    rng = np.random.default_rng(1000 * cls + i)
+    img = rng.integers(0, 60, (h, w, 3)).astype(np.uint8)
+    img[..., 0 if cls == 0 else 2] += 150
+    if cls == 0:
+        img[::4] += 40
+    else:
+        img[:, ::4] += 40
+    return Image.fromarray(img)
+
+
+def write_folder(root: Path, n: int = 12, corrupt: bool = True) -> Path:
+    """root/Female, root/Male with ``n`` photos each (JPEG and PNG) and a corrupt file."""
+    for c, name in enumerate(CLASSES):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            photo(c, i).save(root / name / f"{i:02d}.{'jpg' if i % 2 else 'png'}")
+    if corrupt:
+        (root / "Male" / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return root
+
+
+def write_manifest(folder: Path) -> Path:
+    """A manifest of 30 rows: 20 good colour photos (codes in mixed case), 3 greyscale
+    (2 single-channel PNGs, 1 RGB JPEG with equal channels), 5 uncoded rows, 1 corrupt
+    file and 1 file that does not exist."""
+    img = folder / "img"
+    img.mkdir(parents=True)
+    rows = []
+    for i in range(20):
+        c = i % 2
+        photo(c, i).save(img / f"p{i}.jpg")
+        rows.append((f"img/p{i}.jpg", ["F", "male", "Female", "M"][i % 4]))
+    grey = np.asarray(photo(0, 99).convert("L"))
+    Image.fromarray(grey).save(img / "g0.png")
+    Image.fromarray(grey).save(img / "g1.png")
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(img / "g2.jpg", quality=90)
+    rows += [("img/g0.png", "F"), ("img/g1.png", "M"), ("img/g2.jpg", "Male")]
+    for i, code in enumerate(["", "unknown", "X", "  ", "NA"]):
+        photo(1, 50 + i).save(img / f"u{i}.jpg")
+        rows.append((f"img/u{i}.jpg", code))
+    (img / "broken.jpg").write_bytes(b"broken")
+    rows += [("img/broken.jpg", "F"), ("img/missing.jpg", "M")]
+    csv = folder / "photos.csv"
+    csv.write_text("file,sex\n" + "".join(f"{p},{g}\n" for p, g in rows))
+    return csv
+
+
+# --- image reading ------------------------------------------------------------------------
+def test_read_images_matches_pil_resize_and_reports_bad_files(tmp_path):
+    write_folder(tmp_path, n=3)
+    paths = list_images(tmp_path / "Male")
+    assert [p.name for p in paths] == ["00.png", "01.jpg", "02.png", "corrupt.jpg"]
+    (tmp_path / "Male" / "notes.txt").write_text("not an image")
+    assert len(list_images(tmp_path / "Male")) == 4
+    with pytest.warns(UserWarning, match="corrupt.jpg"):
+        images, kept, failed = read_images(paths, (20, 16))
+    assert images.shape == (3, 3, 20, 16) and images.dtype == torch.uint8
+    assert kept == paths[:3] and failed[0][0] == paths[3]
+    oracle = np.asarray(Image.open(paths[0]).convert("RGB").resize((16, 20), Image.Resampling.BILINEAR))
+    assert torch.equal(images[0], torch.from_numpy(oracle.copy()).permute(2, 0, 1))
+    grey, _, _ = read_images(paths[:1], (20, 16), mode="L")
+    assert grey.shape == (1, 1, 20, 16)
+    with pytest.raises(ValueError, match="corrupt.jpg"):
+        read_images(paths, (20, 16), on_error="raise")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        list_images(tmp_path / "nowhere")
+
+
+def test_read_images_in_worker_processes_gives_the_same_tensor(tmp_path):
+    paths = list_images(write_folder(tmp_path, n=4, corrupt=False) / "Female")
+    assert torch.equal(read_images(paths, (24, 20))[0], read_images(paths, (24, 20), workers=2)[0])
+
+
+def test_greyscale_mask_finds_single_channel_and_equal_channel_images(tmp_path):
+    colour = photo(0, 1)
+    grey = colour.convert("L")
+    grey.save(tmp_path / "l.png")
+    Image.merge("RGB", [grey] * 3).save(tmp_path / "rgb_grey.jpg")
+    colour.save(tmp_path / "colour.jpg")
+    images, _, _ = read_images([tmp_path / n for n in ("l.png", "rgb_grey.jpg", "colour.jpg")], (40, 32))
+    assert greyscale_mask(images).tolist() == [True, True, False]
+    assert decode_image(tmp_path / "l.png", (40, 32)).shape == (3, 40, 32)
+
+
+# --- the DataModule -------------------------------------------------------------------------
+def test_split_sizes_reproduce_the_lecture():
+    assert split_sizes(40_932, LECTURE_TEST_SHARE, 0.0) == (35_935, 0, 4_997)
+    train, val, test = split_sizes(40_932, LECTURE_TEST_SHARE, 0.1)
+    assert test == 4_997 and val == round(0.1 * 35_935) and train + val == 35_935
+
+
+def test_folder_source_splits_deterministically_and_keeps_uint8(tmp_path, capsys):
+    root = write_folder(tmp_path / "photos")
+    dm = GenderImageDataModule(root=str(root), image_size=(40, 32), batch_size=8)
+    dm.setup("fit")
+    assert "dropped 1 unreadable image file" in capsys.readouterr().out
+    x, y = dm.split("train")
+    assert x.dtype == torch.uint8 and x.shape[1:] == (3, 40, 32)
+    sizes = tuple(len(dm.split(s)[1]) for s in ("train", "val", "test"))
+    assert sizes == split_sizes(24, LECTURE_TEST_SHARE, 0.1) == (19, 2, 3)
+    assert dm.class_names == ["Female", "Male"]
+    every_label = torch.cat([dm.split(s)[1] for s in ("train", "val", "test")])
+    assert sorted(every_label.tolist()) == [0] * 12 + [1] * 12
+    # labels follow the folders: Female photos are red-dominant
+    red_minus_blue = x[:, 0].float().mean((1, 2)) - x[:, 2].float().mean((1, 2))
+    assert torch.equal(red_minus_blue > 0, y == 0)
+    again = GenderImageDataModule(root=str(root), image_size=(40, 32))
+    assert again.paths == {} and again.setup("fit") is None and again.paths == dm.paths
+    other = GenderImageDataModule(root=str(root), image_size=(40, 32), split_seed=1)
+    other.setup("fit")
+    assert other.paths["test"] != dm.paths["test"]
+    scaled = dm.example_input(4)
+    assert scaled.dtype == torch.float32 and 0.0 <= float(scaled.min()) and float(scaled.max()) <= 1.0
+
+
+def test_manifest_cleaning_counts_every_rule(tmp_path, capsys):
+    csv = write_manifest(tmp_path)
+    dm = GenderImageDataModule(source="manifest", path=str(csv), path_column="file", label_column="sex",
+                               image_size=(40, 32), on_error="skip")
+    dm.setup("fit")
+    out = capsys.readouterr().out
+    assert dm.report == {"rows": 30, "uncoded": 5, "unreadable": 2, "greyscale": 3, "kept": 20}
+    assert "dropped 5 rows with missing or uncoded gender" in out and "dropped 3 greyscale images" in out
+    assert "dropped 2 unreadable image files" in out and "missing.jpg" in out and "broken.jpg" in out
+    kept = [p for s in ("train", "val", "test") for p in dm.paths[s]]
+    assert sorted(p.name for p in kept) == sorted(f"p{i}.jpg" for i in range(20))
+    y = torch.cat([dm.split(s)[1] for s in ("train", "val", "test")])
+    assert int((y == 0).sum()) == 10  # F and Female rows, case-insensitive
+    # a custom mapping: only 'female'/'male' recognised, then 'F'/'M' rows count as uncoded
+    strict = GenderImageDataModule(source="manifest", path=str(csv), path_column="file", label_column="sex",
+                                   image_size=(40, 32), codes={})
+    strict.setup("fit")
+    assert strict.report["uncoded"] == 5 + 14
+
+
+def test_flip_augmentation_only_in_training(tmp_path):
+    dm = GenderImageDataModule(root=str(tmp_path), flip=True)
+    x = torch.arange(64 * 3 * 2 * 4, dtype=torch.uint8).reshape(64, 3, 2, 4)
+    dm.trainer = SimpleNamespace(training=True)
+    out = dm.on_after_batch_transfer((x, torch.zeros(64)), 0)[0]
+    plain, flipped = x.float() / 255, x.float().flip(-1) / 255
+    same = (out == plain).flatten(1).all(1)
+    assert torch.equal(same, ~(out == flipped).flatten(1).all(1)) and 0 < int(same.sum()) < 64
+    dm.trainer = SimpleNamespace(training=False)
+    assert torch.equal(dm.on_after_batch_transfer((x, torch.zeros(64)), 0)[0], plain)
+
+
+def test_bad_input_fails_naming_the_path_or_columns(tmp_path):
+    def build(**kw):
+        GenderImageDataModule(image_size=(20, 16), **kw).setup("fit")
+
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        build(root=str(tmp_path / "nowhere"))
+    root = write_folder(tmp_path / "photos", n=3)
+    with pytest.raises(ValueError, match="corrupt.jpg"):
+        build(root=str(root), on_error="raise")
+    with pytest.raises(FileNotFoundError, match="Other"):
+        build(root=str(root), classes=["Female", "Other"])
+    (root / "Empty").mkdir()
+    with pytest.raises(ValueError, match=r"photos/Empty holds no"):
+        build(root=str(root), classes=["Female", "Empty"])
+    csv = write_manifest(tmp_path / "m")
+    with pytest.raises(ValueError, match=r"no column\(s\) \['path', 'gender'\]"):
+        build(source="manifest", path=str(csv))
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        build(source="manifest", path=str(tmp_path / "nope.csv"))
+    with pytest.raises(ValueError, match="source='pictures'"):
+        GenderImageDataModule(source="pictures", root="x")
+    with pytest.raises(ValueError, match="--data.root"):
+        GenderImageDataModule(source="folder")
+    with pytest.raises(ValueError, match="'W'.*not one of classes"):
+        GenderImageDataModule(root="x", codes={"W": "Woman"})
+
+
+def write_fake_celeba(root: Path, n: int = 12) -> list[int]:
+    """CelebA's file layout with ``n`` generated photos; returns the Male attribute (0/1)."""
+    base = root / "celeba"
+    (base / "img_align_celeba").mkdir(parents=True)
+    names = [f"{i + 1:06d}.jpg" for i in range(n)]
+    male = [i % 2 for i in range(n)]
+    for name, m in zip(names, male):
+        photo(m, int(name[:6])).save(base / "img_align_celeba" / name)
+    rows = lambda fmt: "".join(fmt(name, m) for name, m in zip(names, male))  # noqa: E731
+    (base / "list_attr_celeba.txt").write_text(f"{n}\nMale Smiling\n" + rows(lambda f, m: f"{f} {2 * m - 1} -1\n"))
+    (base / "list_eval_partition.txt").write_text(rows(lambda f, m: f"{f} 0\n"))
+    (base / "identity_CelebA.txt").write_text(rows(lambda f, m: f"{f} 1\n"))
+    (base / "list_bbox_celeba.txt").write_text(f"{n}\nimage_id x_1 y_1 width height\n" + rows(lambda f, m: f"{f} 0 0 4 4\n"))
+    (base / "list_landmarks_align_celeba.txt").write_text(f"{n}\nlx ly rx ry nx ny a b c d\n" + rows(lambda f, m: f"{f}" + " 1" * 10 + "\n"))
+    return male
+
+
+def test_celeba_source_reads_the_male_attribute(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "celeba")):
+        GenderImageDataModule(source="celeba", root=str(tmp_path), image_size=(20, 16)).setup("fit")
+    male = write_fake_celeba(tmp_path)
+    # the real files' MD5 sums cannot match generated ones; everything else is torchvision's own parser
+    from torchvision.datasets import CelebA
+
+    monkeypatch.setattr(CelebA, "_check_integrity", lambda self: True)
+    dm = GenderImageDataModule(source="celeba", root=str(tmp_path), image_size=(40, 32), max_images=10)
+    dm.setup("fit")
+    assert dm.report["rows"] == 12 and dm.report["kept"] == 10
+    for split in ("train", "val", "test"):
+        truth = [male[int(p.name[:6]) - 1] for p in dm.paths[split]]
+        assert dm.split(split)[1].tolist() == truth
+
+
+# --- the networks -----------------------------------------------------------------------------
+def test_mlp_on_flattened_photos_has_the_lecture_counts():
+    net = MLP(widths=[128, 128], out_features=2, flatten=True)
+    materialize(net, torch.zeros(2, 3, 135, 110))
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears[0].weight.shape == (128, 44_550)
+    assert [count_parameters(m) for m in linears] == [(44_550 + 1) * 128, (128 + 1) * 128, (128 + 1) * 2]
+    assert net(torch.zeros(5, 3, 135, 110)).shape == (5, 2)
+
+
+def test_face_cnn_has_the_lecture_shapes_and_counts():
+    net = FaceCNN()
+    x = torch.zeros(2, 3, 135, 110)
+    materialize(net, x)
+    first = net.features[:3](x)
+    assert first.shape == (2, 64, 66, 54)
+    assert net.features(x).shape == (2, 64, 32, 26) and 64 * 32 * 26 == 53_248
+    head = net.head[1]
+    assert count_parameters(head) == 2 * (53_248 + 1)
+    assert count_parameters(net) == (3 * 9 + 1) * 64 + (64 * 9 + 1) * 64 + 2 * (53_248 + 1)
+    assert net(x).shape == (2, 2)
+    with pytest.raises(ValueError, match="channels"):
+        FaceCNN(channels=[])

@@ -1,0 +1,77 @@
+"""The gender task driven through `econdl` as a user would: fit, table, predict, compare, errors."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from conftest import CONFIGS, run_econdl
+from econdl.cli import cli_main, main
+from econdl.compare import compare_main
+from test_gender import photo, write_folder, write_manifest
+
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+SMALL = ["--data.image_size=[40, 32]", "--data.batch_size=8", *QUIET]
+
+
+def test_cnn_fits_a_photo_folder_prints_the_table_and_predicts_new_photos(tmp_path, capsys):
+    root = write_folder(tmp_path / "photos", n=20)
+    cli = cli_main(["fit", "--config", str(CONFIGS / "gender/cnn.yaml"), "--data.root", str(root),
+                    "--trainer.max_epochs=4", *SMALL])
+    out = capsys.readouterr().out
+    assert "dropped 1 unreadable image file" in out and "corrupt.jpg" in out
+    assert re.search(r"Female +Male +All\nTraining Set .*\nTest Set ", out), out
+    run = tmp_path / "logs/gender/cnn/version_0"
+    table = pd.read_csv(run / "class_accuracy.csv", index_col=0)
+    assert list(table.columns) == ["Female", "Male", "All"]
+    assert list(table.index) == ["Training Set", "Test Set"]
+    assert table.loc["Training Set", "All"] >= 0.9  # separable photos: far above chance
+    metrics = cli.trainer.callback_metrics
+    assert float(metrics["test/acc"]) >= 0.8 and "test/acc_class_Female" in metrics
+    ckpt = next((run / "checkpoints").glob("best-*.ckpt"))
+
+    new = tmp_path / "new"
+    new.mkdir()
+    truth = {}
+    for i in range(6):
+        photo(i % 2, 500 + i).save(new / f"n{i}.jpg")
+        truth[f"n{i}.jpg"] = ["Female", "Male"][i % 2]
+    (new / "unreadable.png").write_bytes(b"nope")
+    # a new process, no training photos: the run's saved config and the checkpoint suffice
+    result = run_econdl("predict", "--config", str(run / "config.yaml"), "--ckpt_path", str(ckpt),
+                        "--data.root=/nonexistent", f"--data.predict_dir={new}", *QUIET)
+    assert result.returncode == 0, result.stderr
+    assert "skipped 1 unreadable file" in result.stdout and "unreadable.png" in result.stdout
+    written = re.search(r"predictions: 6 rows written to (\S+)", result.stdout)
+    assert written, result.stdout
+    frame = pd.read_csv(written.group(1))
+    assert list(frame.columns) == ["path", "p_female", "p_male", "predicted"]
+    assert len(frame) == 6
+    assert ((frame.p_female + frame.p_male - 1).abs() < 1e-5).all()
+    hits = sum(truth[p.rsplit("/", 1)[-1]] == lab for p, lab in zip(frame.path, frame.predicted))
+    assert hits >= 5
+
+
+def test_compare_puts_mlp_and_cnn_side_by_side_on_a_cleaned_manifest(tmp_path, capsys):
+    csv = write_manifest(tmp_path / "m")
+    result = compare_main([str(CONFIGS / "gender"), "--data.source", "manifest", "--data.path", str(csv),
+                           "--data.path_column=file", "--data.label_column=sex", "--trainer.max_epochs=3",
+                           "--data.image_size=[40, 32]", "--data.batch_size=8"])
+    out = capsys.readouterr().out
+    assert "dropped 3 greyscale images" in out and "dropped 5 rows with missing or uncoded gender" in out
+    table = result.table
+    assert list(table.index) == ["cnn", "mlp"]
+    assert {"test_acc", "acc_Female", "acc_Male", "params"} <= set(table.columns)
+    # the MLP's count at 40 x 32 photos: (3*40*32 + 1)*128 + 129*128 + 129*2
+    assert table.loc["mlp", "params"] == (3 * 40 * 32 + 1) * 128 + 129 * 128 + 129 * 2
+    assert ((table["test_acc"] >= 0) & (table["test_acc"] <= 1)).all()
+
+
+def test_missing_photo_folder_fails_cleanly_naming_it(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", str(CONFIGS / "gender/mlp.yaml"), "--data.root", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1
+    assert "nowhere does not exist" in err and "Traceback" not in err

@@ -1,0 +1,129 @@
+"""MNIST models: parameter counts, baselines against scikit-learn, the class table by hand."""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import BernoulliNB, GaussianNB
+
+from econdl.callbacks import ClassAccuracyTable
+from econdl.data import InMemoryDataModule, MNISTDataModule
+from econdl.nets import MLP, DigitCNN, count_parameters
+from econdl.tasks import Classifier, LassoLogit, NaiveBayes
+from test_mnist_data import write_idx_set
+
+
+def quiet_trainer(**kwargs) -> L.Trainer:
+    defaults = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    return L.Trainer(**{**defaults, **kwargs})
+
+
+def test_parameter_counts_match_the_lecture():
+    mlp = MLP(in_features=784, widths=[128, 128, 128], out_features=10, flatten=True)
+    assert count_parameters(mlp) == 134_794
+    cnn = DigitCNN()
+    assert count_parameters(cnn) == 260_298
+    assert cnn(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+@pytest.fixture
+def digits(tmp_path) -> MNISTDataModule:
+    dm = MNISTDataModule(data_dir=str(write_idx_set(tmp_path / "digits")), val_size=50, batch_size=64)
+    dm.setup("fit")
+    return dm
+
+
+def scaled(dm: MNISTDataModule, split: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = dm.split(split)
+    return (x.reshape(len(x), -1).double() / 255).numpy(), y.numpy()
+
+
+def test_bernoulli_naive_bayes_matches_sklearn(digits):
+    model = NaiveBayes(kind="bernoulli", alpha=1.0, threshold=0.5)
+    quiet_trainer(max_epochs=1).fit(model, digits)
+    x, y = scaled(digits, "train")
+    ref = BernoulliNB(alpha=1.0, binarize=0.5).fit(x, y)
+    np.testing.assert_allclose(model.log_prior.detach().numpy(), ref.class_log_prior_, rtol=1e-10)
+    xt, _ = scaled(digits, "test")
+    ours = torch.softmax(model(torch.from_numpy(xt).float()).detach().double(), 1).numpy()
+    np.testing.assert_allclose(ours, ref.predict_proba(xt), atol=1e-4)
+    assert (ours.argmax(1) == ref.predict(xt)).all()
+
+
+def test_gaussian_naive_bayes_matches_sklearn(digits):
+    model = NaiveBayes(kind="gaussian")
+    quiet_trainer(max_epochs=1).fit(model, digits)
+    x, y = scaled(digits, "train")
+    ref = GaussianNB().fit(x, y)
+    np.testing.assert_allclose(model.center.detach().numpy(), ref.theta_, rtol=1e-6)  # float32 pixels
+    np.testing.assert_allclose(model.spread.detach().numpy(), ref.var_, rtol=1e-5)
+    xt, _ = scaled(digits, "test")
+    ours = model(torch.from_numpy(xt).float()).detach().double().numpy()
+    np.testing.assert_allclose(ours, ref.predict_joint_log_proba(xt), rtol=1e-4)
+
+
+class Blobs(InMemoryDataModule):
+    """Three Gaussian classes in five dimensions, two of them irrelevant (a LASSO fixture)."""
+
+    names = ("inputs", "labels")
+    class_names = ["a", "b", "c"]
+
+    def build(self):
+        gen = self.generator()
+        y = torch.arange(150) % 3
+        x = torch.randn(150, 5, generator=gen)
+        x[:, 0] += 1.5 * (y == 0)
+        x[:, 1] += 1.5 * (y == 1) - 0.5 * (y == 2)
+        return {"train": (x, y), "val": (x[:30], y[:30]), "test": (x[:30], y[:30])}
+
+
+def lasso_objective(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, lam: float) -> float:
+    scores = x @ w.T + b
+    logp = scores - np.log(np.exp(scores - scores.max(1, keepdims=True)).sum(1, keepdims=True)) - scores.max(1, keepdims=True)
+    return float(-logp[np.arange(len(y)), y].mean() + lam * np.abs(w).sum())
+
+
+def test_lasso_logit_matches_sklearn_l1_logistic_regression():
+    lam = 0.02
+    dm = Blobs(batch_size=150)  # one batch: proximal gradient descent proper
+    model = LassoLogit(lam=lam)
+    model.configure_optimizers = lambda: torch.optim.SGD(model.parameters(), lr=2.0)
+    quiet_trainer(max_epochs=50, limit_val_batches=0, num_sanity_val_steps=0).fit(model, dm)
+    x, y = (t.double().numpy() for t in dm.split("train"))
+    y = y.astype(int)
+    ref = LogisticRegression(l1_ratio=1.0, solver="saga", C=1 / (lam * len(y)), tol=1e-10, max_iter=20_000).fit(x, y)
+    w, b = model.weight.detach().double().numpy(), model.bias.detach().double().numpy()
+    ours, theirs = lasso_objective(w, b, x, y, lam), lasso_objective(ref.coef_, ref.intercept_, x, y, lam)
+    assert ours <= theirs + 1e-5
+    np.testing.assert_allclose(w, ref.coef_, atol=2e-3)
+    # the same weights are exactly zero (soft-thresholding), as in scikit-learn's solution
+    assert (w == 0).sum() >= 3
+    np.testing.assert_array_equal(w == 0, np.abs(ref.coef_) < 1e-6)
+
+
+def test_class_table_matches_a_hand_count(digits, tmp_path):
+    model = Classifier(MLP(in_features=784, widths=[8], out_features=10, flatten=True))
+    table_cb = ClassAccuracyTable(on_fit=True)
+    trainer = quiet_trainer(max_epochs=2, callbacks=[table_cb], default_root_dir=str(tmp_path))
+    trainer.fit(model, digits)
+    assert list(table_cb.table.index) == ["Training Set", "Validation Set"]
+    trainer.test(model, digits, verbose=False)
+    table = table_cb.table
+    assert list(table.index) == ["Training Set", "Test Set"]
+    assert list(table.columns) == [str(d) for d in range(10)] + ["All"]
+    model.eval()
+    for split, row in (("train", "Training Set"), ("test", "Test Set")):
+        x, y = digits.split(split)
+        with torch.no_grad():
+            pred = model(x.float() / 255).argmax(1)
+        for k in range(10):
+            hand = float((pred[y == k] == k).double().mean())
+            assert table.loc[row, str(k)] == pytest.approx(hand, abs=1e-6)
+        assert table.loc[row, "All"] == pytest.approx(float((pred == y).double().mean()), abs=1e-6)
+    metrics = trainer.callback_metrics
+    assert float(metrics["test/acc_class_3"]) == pytest.approx(table.loc["Test Set", "3"], abs=1e-6)
+    assert float(metrics["train/acc"]) == pytest.approx(table.loc["Training Set", "All"], abs=1e-6)
