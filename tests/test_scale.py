@@ -137,3 +137,22 @@ def test_16_mixed_on_gpu():
     cli = cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=2",
                     "--trainer.precision=16-mixed", "--trainer.accelerator=gpu", "--run_name=fp16"])
     assert torch.isfinite(cli.trainer.callback_metrics["test/rmse"])
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_give_the_single_process_per_class_table(tmp_path):
+    from test_mnist_data import write_idx_set
+
+    folder = write_idx_set(tmp_path / "digits", n_train=300, n_test=101)
+    base = ["fit", "--config", str(CONFIGS / "mnist/naive_bayes.yaml"), f"--data.init_args.data_dir={folder}",
+            "--data.init_args.val_size=50", "--data.init_args.batch_size=32", "--trainer.accelerator=cpu",
+            "--trainer.enable_progress_bar=false"]
+    one = econdl(*base, "--run_name=one")
+    two = econdl(*base, "--run_name=two", "--trainer.devices=2", "--trainer.strategy=ddp")
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("Test Set") == one.stdout.count("Test Set") == 1  # printed once, by rank 0
+    tables = [pd.read_csv(tmp_path / f"logs/{n}/version_0/class_accuracy.csv", index_col=0) for n in ("one", "two")]
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+    coef = [weights(next((tmp_path / f"logs/{n}/version_0/checkpoints").glob("best-*.ckpt"))) for n in ("one", "two")]
+    assert all(torch.equal(coef[0][k], coef[1][k]) for k in coef[0])

@@ -134,10 +134,11 @@ class ClassAccuracyTable(L.Callback):
         title = self.title or type(getattr(pl_module, "net", pl_module)).__name__
         table.columns.name = title
         self.table = table
+        log_dir = trainer.log_dir  # every rank asks: under DDP it is a collective broadcast
         if not trainer.is_global_zero:
             return table
         print(f"\n{title}: accuracy per class\n{table.to_string(float_format=lambda v: f'{v:.{self.digits}f}')}\n")
-        out = Path(trainer.log_dir) if trainer.log_dir else None
+        out = Path(log_dir) if log_dir else None
         if out is None:
             return table
         out.mkdir(parents=True, exist_ok=True)

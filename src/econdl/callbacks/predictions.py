@@ -27,6 +27,7 @@ class CSVPredictionWriter(BasePredictionWriter):
     def write_on_epoch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Any, batch_indices: Any
     ) -> None:
+        log_dir = trainer.log_dir  # every rank asks: under DDP it is a collective broadcast
         if not trainer.is_global_zero or not predictions:
             return
         batches = predictions[0] if isinstance(predictions[0], list) else predictions
@@ -35,7 +36,7 @@ class CSVPredictionWriter(BasePredictionWriter):
             frame = dm.prediction_frame(batches)
         else:
             frame = default_frame(batches)
-        path = Path(self.path) if self.path else Path(trainer.log_dir or ".") / "predictions.csv"
+        path = Path(self.path) if self.path else Path(log_dir or ".") / "predictions.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False)
         self.written = path

@@ -19,6 +19,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from econdl.tasks.regressor import has_lazy_parameters, materialize
@@ -59,6 +60,8 @@ class ClassificationModel(L.LightningModule):
 
     def _make_metrics(self) -> None:
         k = self.num_classes
+        # losses are averaged by torchmetrics too, so every process logs the same value
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.val_acc = MulticlassAccuracy(num_classes=k, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=k, average="micro")
         self.test_acc_class = MulticlassAccuracy(num_classes=k, average=None)
@@ -72,13 +75,15 @@ class ClassificationModel(L.LightningModule):
 
     # --- steps ------------------------------------------------------------------------
     def loss(self, scores: Tensor, y: Tensor) -> Tensor:
-        return F.cross_entropy(scores.float(), y)
+        """Cross-entropy of each sample (averaged by the loss metrics across batches and ranks)."""
+        return F.cross_entropy(scores.float(), y, reduction="none")
 
     def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         x, y = batch[0], batch[1]
         scores = self(x)
         self.val_acc.update(scores, y)
-        self.log("val/loss", self.loss(scores, y), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.val_loss.update(self.loss(scores, y))
+        self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
@@ -86,7 +91,8 @@ class ClassificationModel(L.LightningModule):
         scores = self(x)
         self.test_acc.update(scores, y)
         self.test_acc_class.update(scores, y)
-        self.log("test/loss", self.loss(scores, y), on_step=False, on_epoch=True, batch_size=len(y))
+        self.test_loss.update(self.loss(scores, y))
+        self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
         # returned so callbacks (ClassAccuracyTable) need no second forward pass
         return {"preds": scores.detach().argmax(dim=1), "target": y}
