@@ -8,7 +8,7 @@ ECONDL := $(BIN)/econdl
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp compare-mnist compare-gender clean
+.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp compare-mnist sweep clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ compare-kink: $(STAMP) ## Kink task: MLP vs polynomial, Chebyshev and ReLU-basis
 
 compare-linear: $(STAMP) ## Linear regression by minibatch SGD vs the true coefficients
 	$(ECONDL) compare configs/linear/
+
+sweep: $(STAMP) ## Optuna sweep of the kink MLP (lr, batch size, widths); best config in logs/sweeps/kink_mlp/
+	$(ECONDL) sweep --config configs/sweeps/kink_mlp.yaml
 
 MNIST_DIR ?= data/mnist
 MNIST_VARIANT ?= mnist

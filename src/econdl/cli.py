@@ -197,12 +197,13 @@ def cli_main(args: list[str] | None = None, **kwargs: Any) -> EconCLI:
     return EconCLI(args=args, **kwargs)
 
 
-USAGE = """usage: econdl {fit,validate,test,predict,compare} ...
+USAGE = """usage: econdl {fit,validate,test,predict,compare,sweep} ...
 
   econdl fit --config configs/kink/mlp.yaml        train (then test the best checkpoint)
   econdl test --config CONFIG --ckpt_path CKPT      evaluate a saved checkpoint
   econdl predict --config CONFIG --ckpt_path CKPT   predictions of a saved checkpoint
   econdl compare configs/kink/                      fit every config in a folder, one table
+  econdl sweep --config configs/sweeps/kink_mlp.yaml  hyper-parameter search (Optuna), best config
 
 Run `econdl SUBCOMMAND --help` for every option of a subcommand.
 """
@@ -218,6 +219,10 @@ def main(argv: list[str] | None = None) -> None:
             from econdl.compare import compare_main
 
             compare_main(argv[1:])
+        elif argv and argv[0] == "sweep":
+            from econdl.sweep import sweep_main
+
+            sweep_main(argv[1:])
         elif not argv or argv[0] in ("-h", "--help"):
             print(USAGE)
         else:

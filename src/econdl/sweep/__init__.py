@@ -1,0 +1,123 @@
+"""``econdl sweep``: hyper-parameter search with Optuna, every trial a normal ``econdl fit``.
+
+    econdl sweep --config configs/sweeps/kink_mlp.yaml
+    econdl sweep --config configs/sweeps/kink_mlp.yaml --storage postgresql://user@host/econdl  # on each machine
+    econdl sweep --config configs/sweeps/kink_mlp.yaml --trainer.max_epochs=5   # any fit key, every trial
+
+Trials never touch the test data (``--test_after_fit=false``); the objective is the
+monitored validation metric.  Results go to ``logs/sweeps/<study>/``: ``trials.csv``,
+``trials.md``, ``sweep.png`` and ``best_config.yaml`` (accepted by ``econdl fit --config``).
+``--test_best`` fits that config once more and tests it.  See ``docs/sweep.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from econdl.sweep.parse import FitParser, check_search_space
+from econdl.sweep.results import best_config, importances, plot_sweep, trials_table, write_atomic
+from econdl.sweep.spec import Param, SweepSpec, load_spec
+from econdl.sweep.study import Worker, budget_used, make_pruner, make_sampler, open_study
+
+__all__ = ["Param", "SweepResult", "SweepSpec", "load_spec", "run_sweep", "sweep_main"]
+
+
+@dataclass
+class SweepResult:
+    """What one worker leaves: the trials table, the output folder and its files."""
+
+    table: pd.DataFrame
+    out_dir: Path
+    best_config: Path | None
+    ran: int
+    files: list[Path] = field(default_factory=list)
+    test_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    extra: list[str] | None = None,
+    out: str | Path | None = None,
+    test_best: bool = False,
+) -> SweepResult:
+    """Run trials of ``spec`` until its shared budget is used, then write the results."""
+    extra = extra or []
+    out_dir = Path(out) if out else Path("logs") / "sweeps" / spec.study_name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parser = FitParser(spec.fit_args(extra=extra))
+    check_search_space(spec, parser, extra)
+    url = spec.storage or f"sqlite:///{(out_dir / 'study.db').resolve()}"
+    direction = spec.direction
+    study = open_study(url, spec.study_name, direction)
+    if study.direction.name.lower() != direction:
+        raise ValueError(
+            f"study {spec.study_name!r} in {url} was created to {study.direction.name.lower()}, "
+            f"the sweep file says {direction}; use another study_name"
+        )
+    sampler_config = dict(spec.sampler)
+    study.sampler = make_sampler(sampler_config, spec, seed_offset=len(study.get_trials(deepcopy=False)))
+    study.pruner = make_pruner(spec.pruner)
+    ran = Worker(spec, study, out_dir, extra).run()
+
+    table = trials_table(study, spec)
+    files = [write_atomic(out_dir / "trials.csv", table.to_csv())]
+    files.append(write_atomic(out_dir / "trials.md", table.to_markdown(floatfmt=".4g") + "\n"))
+    files.append(plot_sweep(table, spec, importances(study), out_dir / "sweep.png"))
+    text = best_config(study, spec, parser, extra)
+    best_path = write_atomic(out_dir / "best_config.yaml", text) if text else None
+    result = SweepResult(table, out_dir, best_path, ran, files)
+    if budget_used(study) > len(table[table["state"].isin(["COMPLETE", "PRUNED"])]):
+        print("[sweep] other workers are still running trials: run the same command again to refresh the results")
+    if test_best and best_path is not None:
+        from econdl.cli import cli_main
+
+        cli = cli_main(["fit", "--config", str(best_path), "--trainer.enable_progress_bar=false"])
+        result.test_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("test/")}
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="econdl sweep",
+        allow_abbrev=False,
+        description="Hyper-parameter search over `econdl fit` with Optuna (see docs/sweep.md).",
+        epilog="Any other --KEY VALUE is an `econdl fit` option given to every trial.",
+    )
+    parser.add_argument("--config", required=True, help="sweep file, e.g. configs/sweeps/kink_mlp.yaml")
+    parser.add_argument("--n_trials", type=int, help="trial budget shared by all workers (overrides the file)")
+    parser.add_argument("--study_name", help="study name (overrides the file; default: the file's name)")
+    parser.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host:5432/econdl")
+    parser.add_argument("--out", help="folder for the results (default logs/sweeps/<study_name>)")
+    parser.add_argument("--test_best", action="store_true", help="afterwards fit the best config once and test it")
+    return parser
+
+
+def sweep_main(argv: list[str]) -> SweepResult:
+    """The ``econdl sweep`` subcommand."""
+    args, extra = build_parser().parse_known_args(argv)
+    spec = load_spec(args.config)
+    if args.n_trials is not None:
+        if args.n_trials < 1:
+            raise ValueError(f"--n_trials={args.n_trials} must be at least 1")
+        spec.n_trials = args.n_trials
+    spec.study_name = args.study_name or spec.study_name
+    spec.storage = args.storage or spec.storage
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    result = run_sweep(spec, extra, args.out, args.test_best)
+    print(f"\n[sweep] {spec.study_name}: this worker ran {result.ran} trial(s)")
+    with pd.option_context("display.width", 160, "display.max_columns", 30, "display.max_colwidth", 40):
+        print(result.table.drop(columns=["error"], errors="ignore").to_string(float_format=lambda v: f"{v:.4g}"))
+    if result.test_metrics:
+        print("[sweep] best config tested: " + ", ".join(f"{k}={v:.4g}" for k, v in result.test_metrics.items()))
+    print("written: " + ", ".join(str(f) for f in result.files))
+    if result.best_config is None:
+        print("no trial completed, so there is no best config", file=sys.stderr)
+    else:
+        print(f"best config: {result.best_config}")
+    return result

@@ -1,0 +1,71 @@
+"""``econdl fit``'s own parser, used without fitting: to check the search space before
+the first trial, and to write the best trial's fully resolved config."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from typing import Any
+
+from econdl.cli import EconCLI
+from econdl.sweep.spec import SweepSpec, cli_value
+
+
+class _Parsed(Exception):
+    """Carries the CLI out of its constructor once the arguments are parsed."""
+
+
+class _ParseOnlyCLI(EconCLI):
+    def before_instantiate_classes(self) -> None:
+        raise _Parsed(self)
+
+
+def _error_text(stderr: str) -> str:
+    """The part of a jsonargparse error after ``error:``, without the usage block."""
+    match = re.search(r"error:(.*)", stderr, flags=re.S)
+    return (match.group(1) if match else stderr).strip()
+
+
+class FitParser:
+    """Parses ``econdl fit`` argument lists exactly as the command does, without running it."""
+
+    def __init__(self, args: list[str]) -> None:
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                _ParseOnlyCLI(args=args)
+        except _Parsed as done:
+            self.cli: Any = done.args[0]
+        except SystemExit:
+            raise ValueError(f"`econdl {' '.join(args)}` is not accepted: {_error_text(err.getvalue())}") from None
+        else:  # pragma: no cover - the constructor always parses first
+            raise RuntimeError("econdl fit parser did not stop after parsing")
+
+    def parse(self, args: list[str]) -> Any:
+        """The ``fit`` namespace for ``args``; ValueError with jsonargparse's reason otherwise."""
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                return self.cli.parser.parse_args(args).fit
+        except SystemExit:
+            raise ValueError(_error_text(err.getvalue())) from None
+
+    def dump(self, config: Any) -> str:
+        """The config as YAML, as ``econdl fit`` saves it in a run directory."""
+        return self.cli._parser("fit").dump(config, skip_validation=True)
+
+
+def check_search_space(spec: SweepSpec, parser: FitParser, extra: list[str]) -> None:
+    """Fail before the first trial if a search-space key or value is not accepted by ``econdl fit``."""
+    base = spec.fit_args(extra=extra)
+    for param in spec.params:
+        for value in param.corners():
+            try:
+                parser.parse([*base, f"--{param.key}={cli_value(value)}"])
+            except ValueError as err:
+                raise ValueError(
+                    f"search_space key {param.key!r} (value {value!r}) is not accepted by "
+                    f"`econdl fit --config {spec.base_config}`: {err}\n"
+                    f"(list every key with `econdl fit --config {spec.base_config} --print_config`)"
+                ) from None

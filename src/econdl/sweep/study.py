@@ -1,0 +1,202 @@
+"""One sweep worker: an Optuna study in a shared storage, each trial a normal ``econdl fit``.
+
+Several workers (processes, machines) may run on the same study at once.  The budget
+is ``n_trials`` trials that are complete, pruned or still running; failed trials do not
+use it up (a replacement is run), and trials of a worker that died are failed through
+Optuna's heartbeat, so its budget is taken up again.  Trial numbers come from the
+storage, so they never repeat; a worker that creates a trial beyond the budget (two
+workers asking at the same instant) marks it failed as ``surplus`` at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import optuna
+import sqlalchemy
+from optuna.trial import TrialState
+
+from econdl.cli import cli_main
+from econdl.sweep.spec import SweepSpec
+
+BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--test_after_fit=false"]
+
+
+class ObjectiveCallback(L.Callback):
+    """Reports the monitored metric to the trial after every validation and stops hopeless
+    trials when the pruner says so (by ``trainer.should_stop``, so logs and checkpoints close
+    normally); keeps the history so the objective is the best value reached."""
+
+    def __init__(self, trial: optuna.Trial, metric: str, direction: str) -> None:
+        self.trial, self.metric, self.direction = trial, metric, direction
+        self.history: list[float] = []
+        self.pruned = False
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
+            return
+        value = float(trainer.callback_metrics[self.metric])
+        self.history.append(value)
+        if not math.isfinite(value):
+            return
+        self.trial.report(value, step=len(self.history) - 1)
+        if self.trial.should_prune():
+            self.pruned = True
+            trainer.should_stop = True
+
+    def best(self) -> float:
+        finite = [v for v in self.history if math.isfinite(v)]
+        if not finite:
+            return float("nan")
+        return min(finite) if self.direction == "minimize" else max(finite)
+
+
+class TrialError(Exception):
+    """A trial's fit failed (bad sampled value, diverged); the sweep goes on without it."""
+
+
+def postgres_driver() -> str:
+    """``psycopg2`` or ``psycopg``, whichever is installed (the former by ``econdl[postgres]``)."""
+    for module in ("psycopg2", "psycopg"):
+        try:
+            __import__(module)
+            return module
+        except ImportError:
+            continue
+    raise ValueError("a postgresql:// storage needs a driver: pip install 'econdl[postgres]'")
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """An RDB storage with a heartbeat, so trials of a killed worker are failed and replaced."""
+    engine: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith(("postgresql://", "postgres://")):
+        # name the installed driver: SQLAlchemy 2.0 defaults to psycopg2, 2.1 to psycopg 3
+        url = f"postgresql+{postgres_driver()}://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": 120}}  # workers wait for each other's writes
+    try:
+        with warnings.catch_warnings():  # the heartbeat is marked experimental since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120)
+    except ImportError as err:
+        raise ValueError(f"storage {url}: {err}; for PostgreSQL run pip install 'econdl[postgres]'") from None
+
+
+def open_study(url: str, name: str, direction: str, tries: int = 8) -> optuna.Study:
+    """Create the study or join it; workers starting at the same instant may race to create
+    the tables or the study, so the loser waits a moment and joins."""
+    for attempt in range(tries):
+        try:
+            return optuna.create_study(
+                study_name=name, storage=open_storage(url), direction=direction, load_if_exists=True
+            )
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError):
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.3 + random.random())
+    raise AssertionError("unreachable")
+
+
+def make_sampler(config: dict[str, Any], spec: SweepSpec, seed_offset: int) -> optuna.samplers.BaseSampler:
+    options = {k: v for k, v in config.items() if k != "name"}
+    name = str(config.get("name", "tpe")).lower()
+    if options.get("seed") is not None:
+        options["seed"] = int(options["seed"]) + seed_offset
+    if name == "tpe":
+        return optuna.samplers.TPESampler(**options)
+    if name == "random":
+        return optuna.samplers.RandomSampler(**options)
+    if name == "grid":
+        return optuna.samplers.GridSampler({p.key: p.grid() for p in spec.params}, **options)
+    raise ValueError(f"sampler.name={name!r} is not known; choose tpe, random or grid")
+
+
+def make_pruner(config: dict[str, Any]) -> optuna.pruners.BasePruner:
+    options = {k: v for k, v in config.items() if k != "name"}
+    name = str(config.get("name", "none")).lower()
+    pruners = {
+        "none": optuna.pruners.NopPruner,
+        "median": optuna.pruners.MedianPruner,
+        "percentile": optuna.pruners.PercentilePruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    }
+    if name not in pruners:
+        raise ValueError(f"pruner.name={name!r} is not known; choose one of {sorted(pruners)}")
+    return pruners[name](**options)
+
+
+def budget_used(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=BUDGET_STATES))
+
+
+def failures(study: optuna.Study) -> int:
+    return sum(
+        1 for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if not t.user_attrs.get("surplus")
+    )
+
+
+class Worker:
+    """Runs trials of ``spec`` on ``study`` until the shared budget is used up."""
+
+    def __init__(self, spec: SweepSpec, study: optuna.Study, out_dir: Path, extra: list[str]) -> None:
+        self.spec, self.study, self.out_dir, self.extra = spec, study, out_dir, extra
+        self.ran: list[int] = []
+
+    def objective(self, trial: optuna.Trial) -> float:
+        ahead = [t for t in self.study.get_trials(deepcopy=False, states=BUDGET_STATES) if t.number < trial.number]
+        if len(ahead) >= self.spec.n_trials:
+            trial.set_user_attr("surplus", True)
+            raise TrialError(f"surplus: the budget of {self.spec.n_trials} trials was taken by other workers")
+        self.ran.append(trial.number)
+        values = {p.key: p.suggest(trial) for p in self.spec.params}
+        run_name = str((self.out_dir / "trials" / f"trial_{trial.number:04d}").resolve())
+        callback = ObjectiveCallback(trial, self.spec.metric, self.spec.direction)
+        args = self.spec.fit_args(values, self.extra) + [*QUIET, f"--run_name={run_name}"]
+        try:
+            cli = cli_main(args, trainer_defaults={"callbacks": [callback]}, verbose_test=False)
+        except Exception as err:  # a failed fit fails this trial only
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
+            raise TrialError(f"{type(err).__name__}: {err}") from err
+        trial.set_user_attr("run_dir", str(cli.trainer.log_dir))
+        trial.set_user_attr("epochs", int(cli.trainer.current_epoch))
+        if not callback.history:
+            logged = sorted(k for k in cli.trainer.callback_metrics if "/" in k)
+            raise ValueError(
+                f"objective.metric={self.spec.metric!r} was never logged by the model; logged: {logged}"
+            )
+        if callback.pruned:
+            raise optuna.TrialPruned(f"pruned after {len(callback.history)} validations")
+        return callback.best()
+
+    def stop_when_done(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if budget_used(study) >= self.spec.n_trials:
+            study.stop()
+        elif failures(study) >= self.spec.max_failures:
+            study.stop()
+
+    def run(self) -> int:
+        """Run trials until the budget is used; return how many this worker ran."""
+        with warnings.catch_warnings():  # a worker killed earlier gives its trials back
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(self.study)
+        if budget_used(self.study) >= self.spec.n_trials:
+            return 0
+        for name in ("lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self.study.optimize(self.objective, callbacks=[self.stop_when_done], catch=(TrialError,))
+        if failures(self.study) >= self.spec.max_failures:
+            reasons = [t.user_attrs["error"] for t in self.study.trials if "error" in t.user_attrs]
+            raise RuntimeError(
+                f"{failures(self.study)} trials failed (max_failures={self.spec.max_failures}); "
+                f"last reason: {reasons[-1] if reasons else 'unknown'}"
+            )
+        return len(self.ran)

@@ -1,0 +1,156 @@
+"""`econdl sweep`: a tiny kink sweep, two workers on one study, bad keys, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import CONFIGS, run_econdl
+from econdl.cli import cli_main
+from econdl.sweep import sweep_main
+from econdl.sweep.study import open_storage
+
+TINY = [
+    "--data.init_args.x_size=256",
+    "--data.init_args.val_size=64",
+    "--data.init_args.test_size=65",
+    "--trainer.max_epochs=2",
+]
+SWEEP = CONFIGS / "sweeps/kink_mlp.yaml"
+
+
+def study_trials(url: str, name: str = "kink_mlp") -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=open_storage(url)).trials
+
+
+def test_four_trial_sweep_writes_table_plot_and_a_best_config_that_fits(tmp_path, capsys):
+    result = sweep_main(["--config", str(SWEEP), "--n_trials", "4", *TINY])
+    out = tmp_path / "logs/sweeps/kink_mlp"
+    table = pd.read_csv(out / "trials.csv", index_col="trial")
+    assert list(table.index) == [0, 1, 2, 3]
+    assert set(table["state"]) <= {"COMPLETE", "PRUNED"} and (table["state"] == "COMPLETE").any()
+    assert {"val/loss", "optimizer.init_args.lr", "data.init_args.batch_size"} <= set(table.columns)
+    assert table["optimizer.init_args.lr"].between(1e-4, 0.1).all()
+    assert (out / "sweep.png").stat().st_size > 10_000
+    # the objective is the best val/loss logged by the trial's own fit; no test metric was logged
+    for trial, row in table[table["state"] == "COMPLETE"].iterrows():
+        metrics = pd.read_csv(next((out / "trials" / f"trial_{trial:04d}").glob("version_*/metrics.csv")))
+        assert row["val/loss"] == pytest.approx(metrics["val/loss"].min(), rel=1e-6)
+        assert not any(c.startswith("test/") for c in metrics.columns)
+    printed = capsys.readouterr().out
+    assert f"best config: {result.best_config}" in printed
+    best = yaml.safe_load(result.best_config.read_text())
+    winner = table["val/loss"].idxmin()
+    assert best["optimizer"]["init_args"]["lr"] == pytest.approx(table.loc[winner, "optimizer.init_args.lr"])
+    assert best["data"]["init_args"]["x_size"] == 256 and best["test_after_fit"] is True
+    # the best config fits as is, reproduces the trial's val/loss and is then tested once
+    cli = cli_main(["fit", "--config", str(result.best_config), "--trainer.enable_progress_bar=false"])
+    assert float(cli.trainer.callback_metrics["test/rmse"]) > 0
+    refit = pd.read_csv(Path(cli.trainer.log_dir) / "metrics.csv")
+    assert refit["val/loss"].min() == pytest.approx(table.loc[winner, "val/loss"], rel=1e-5)
+    # running the same sweep again finds the budget used and runs nothing
+    again = sweep_main(["--config", str(SWEEP), "--n_trials", "4", *TINY])
+    assert again.ran == 0 and len(again.table) == 4
+
+
+def test_two_workers_share_one_sqlite_study_without_duplicates(tmp_path):
+    exe = Path(sys.executable).with_name("econdl")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    args = [str(exe), "sweep", "--config", str(SWEEP), "--n_trials", "5", "--study_name", "pair", *TINY]
+    workers = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=240)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trials = study_trials(f"sqlite:///{tmp_path / 'logs/sweeps/pair/study.db'}", "pair")
+    counted = [t for t in trials if not t.user_attrs.get("surplus")]
+    assert len(counted) == 5
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in counted)
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    ran = [int(o.split("this worker ran ")[1].split()[0]) for o in outputs]
+    assert sum(ran) == len(counted) and min(ran) >= 1, ran  # both workers took part
+
+
+def test_bad_search_space_key_fails_before_any_trial_naming_it(tmp_path):
+    spec = yaml.safe_load(SWEEP.read_text())
+    spec["base_config"] = str(CONFIGS / "kink/mlp.yaml")
+    spec["search_space"]["optimizer.init_args.lrr"] = {"type": "float", "low": 0.001, "high": 0.1}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    result = run_econdl("sweep", "--config", str(bad), *TINY)
+    assert result.returncode == 1
+    assert "optimizer.init_args.lrr" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "logs/sweeps/kink_mlp/trials").exists()
+
+
+def test_bad_search_space_value_and_sampler_are_named(tmp_path):
+    spec = yaml.safe_load(SWEEP.read_text())
+    spec["base_config"] = str(CONFIGS / "kink/mlp.yaml")
+    spec["search_space"]["data.init_args.batch_size"] = {"choices": [64, "many"]}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match="data.init_args.batch_size.*'many'"):
+        sweep_main(["--config", str(bad)])
+    spec["sampler"] = {"name": "bayes"}
+    spec["search_space"]["data.init_args.batch_size"] = [64]
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match="sampler.name='bayes'"):
+        sweep_main(["--config", str(bad), *TINY])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url(tmp_path):
+    """A throw-away PostgreSQL server on localhost, or a skip saying what is missing."""
+    pytest.importorskip("psycopg2", reason="PostgreSQL driver missing: pip install 'econdl[postgres]'")
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) not installed: apt-get install postgresql")
+    as_user: list[str] = []
+    data = tmp_path / "pgdata"
+    if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run the server as")
+        data = Path(f"/tmp/econdl-pg-{os.getpid()}")
+        data.mkdir(mode=0o700)
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    try:
+        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "econdl", "--auth=trust"], check=True,
+                       capture_output=True, timeout=120)
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
+                        f"-p {port} -k {data} -h 127.0.0.1", "start"], check=True, capture_output=True, timeout=120)
+        subprocess.run([*as_user, shutil.which("createdb") or "createdb", "-h", "127.0.0.1", "-p", str(port),
+                        "-U", "econdl", "econdl"], check=True, capture_output=True, timeout=60)
+        yield f"postgresql://econdl@127.0.0.1:{port}/econdl"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=120)
+        time.sleep(0.2)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_sweep_on_a_postgresql_server(postgres_url, tmp_path):
+    result = sweep_main(["--config", str(SWEEP), "--n_trials", "2", "--storage", postgres_url, *TINY])
+    trials = study_trials(postgres_url)
+    assert [t.number for t in trials] == [0, 1] and result.ran == 2
+    assert not (tmp_path / "logs/sweeps/kink_mlp/study.db").exists()  # the study lives on the server
+    assert result.best_config is not None and result.best_config.is_file()
