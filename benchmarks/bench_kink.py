@@ -8,7 +8,8 @@ default econdl fit of configs/kink/mlp.yaml as shipped; the clock stops when its
         first reaches the raw loop's final test MSE
 
 Test MSE is measured after every epoch on the 2,001-point test grid; that evaluation is
-excluded from every clock.
+excluded from every clock.  The same-steps pair runs three times, alternating, and each
+side's fastest run is kept: on a shared virtual machine single timings vary by +-30%.
 """
 
 from __future__ import annotations
@@ -116,11 +117,15 @@ def first_time_at(curve: list[tuple[float, float]], target: float) -> float | No
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    epochs = 10 if quick else 100
-    raw, raw_mem = isolated(raw_loop, epochs)
+    epochs, repeats = (10, 1) if quick else (100, 3)
+    same_steps = ["--optimizer.init_args.lr=0.001", "--lr_scheduler.init_args.patience=50",
+                  f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}"]
+    raws, sames = [], []
+    for _ in range(repeats):  # alternate the two, keep each one's fastest run (timings here are noisy)
+        raws.append(isolated(raw_loop, epochs))
+        sames.append(isolated(econdl_fit, same_steps, None))
+    (raw, raw_mem), (same, same_mem) = (min(runs, key=lambda r: r[0]["seconds"]) for runs in (raws, sames))
     target = raw["curve"][-1][1]
-    same, same_mem = isolated(econdl_fit, ["--optimizer.init_args.lr=0.001", "--lr_scheduler.init_args.patience=50",
-                                           f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}"], None)
     default, _ = isolated(econdl_fit, [], target)
     raw_to_target = first_time_at(raw["curve"], target)
     default_to_target = first_time_at(default["curve"], target)
@@ -135,7 +140,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "throughput": f"{same['steps'] * 256 / same['seconds']:.0f} samples/s (raw {raw['steps'] * 256 / raw['seconds']:.0f})",
             "peak_mem_mb": f"{same_mem:.0f} (raw {raw_mem:.0f})",
             "result": f"test MSE {same_mse:.3g} (raw {target:.3g})",
-            "note": "econdl time includes per-epoch validation, checkpointing and CSV/TensorBoard logging",
+            "note": f"fastest of {repeats} alternating runs each; econdl time includes per-epoch validation, "
+            "checkpointing and CSV/TensorBoard logging",
         },
         {
             "benchmark": "kink MLP",

@@ -14,20 +14,21 @@ class NonFiniteLossError(RuntimeError):
 
 class FiniteLossGuard(L.Callback):
     """Checks the training loss for NaN/inf and stops the fit with a message naming the epoch,
-    the step and the likely causes.  The check runs on the device (no sync per step); the
-    flag is read every ``check_every_n_steps`` steps and always before a checkpoint is written,
-    so the last checkpoint on disk stays the last finite one.
+    the step and the likely causes.  The step only keeps a reference to its loss (no device
+    sync, no extra work); the losses are checked together every ``check_every_n_steps``
+    steps and always before validation and before a checkpoint is written, so the last
+    checkpoint on disk stays the last finite one.
 
     Args:
-        check_every_n_steps: how often to read the flag between checkpoints.
+        check_every_n_steps: how often to check between checkpoints.
     """
 
     def __init__(self, check_every_n_steps: int = 25) -> None:
         if check_every_n_steps < 1:
             raise ValueError(f"check_every_n_steps={check_every_n_steps} must be a positive integer")
         self.every = check_every_n_steps
-        self._first_bad: torch.Tensor | None = None  # global step of the first bad loss, -1 if none
-        self._epoch_of_bad: int | None = None
+        self._losses: list[torch.Tensor] = []
+        self._steps: list[int] = []
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -35,37 +36,41 @@ class FiniteLossGuard(L.Callback):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
-        step = trainer.global_step
-        if self._first_bad is None:
-            self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
-        bad = ~torch.isfinite(loss.detach())
-        self._first_bad = torch.where(bad & (self._first_bad < 0), torch.tensor(step, device=loss.device), self._first_bad)
-        if (batch_idx + 1) % self.every == 0:
-            self._raise_if_bad(trainer, pl_module)
+        self._losses.append(loss.detach())
+        self._steps.append(trainer.global_step)
+        if len(self._losses) >= self.every:
+            self._check(trainer)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._raise_if_bad(trainer, pl_module)
+        self._check(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._raise_if_bad(trainer, pl_module)
+        self._check(trainer)
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        self._raise_if_bad(trainer, pl_module)
+        self._check(trainer)
 
-    def _raise_if_bad(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._first_bad is None:
-            return
-        flag = self._first_bad
+    def _check(self, trainer: L.Trainer) -> None:
+        if not trainer.training and not trainer.validating and not trainer.sanity_checking:
+            return  # checkpoints saved outside fit have no training loss to check
+        losses, steps = self._losses, self._steps
+        self._losses, self._steps = [], []
+        device = trainer.strategy.root_device
+        if losses:
+            bad = ~torch.isfinite(torch.stack([t.float().reshape(()) for t in losses]))
+            first = int(bad.nonzero()[0, 0]) if bool(bad.any()) else -1
+            step = torch.tensor(steps[first] if first >= 0 else -1, device=device)
+        else:
+            step = torch.tensor(-1, device=device)
         if trainer.world_size > 1:  # any rank's bad loss stops every rank
-            flag = trainer.strategy.reduce(flag.float(), reduce_op="max").long()
-        step = int(flag)
-        if step < 0:
+            step = trainer.strategy.reduce(step.float(), reduce_op="max").long()
+        if int(step) < 0:
             return
         lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
-        last = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
+        last = getattr(trainer.checkpoint_callback, "last_model_path", "") or "see checkpoints/last.ckpt"
         raise NonFiniteLossError(
-            f"the training loss became NaN or infinite at epoch {trainer.current_epoch}, optimizer step {step}. "
+            f"the training loss became NaN or infinite at epoch {trainer.current_epoch}, optimizer step {int(step)}. "
             f"Likely causes: a learning rate too high for this model (lr={lrs[0] if lrs else 'n/a'}; try 10x lower, "
             "e.g. --optimizer.init_args.lr), or extreme values in the inputs or targets (standardise them). "
-            f"The last finite checkpoint is kept: {last}"
+            f"No checkpoint was written after it; the last finite one is kept ({last})."
         )

@@ -129,6 +129,7 @@ class Classifier(ClassificationModel):
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         self.label_smoothing = label_smoothing
+        self.train_loss = MeanMetric()
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -144,8 +145,11 @@ class Classifier(ClassificationModel):
         x, y = batch[0], batch[1]
         scores = self(x)
         loss = F.cross_entropy(scores, y, label_smoothing=self.label_smoothing)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.train_loss.update(loss.detach())  # logged once per epoch: a log call per step is slow
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss, prog_bar=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=1e-3)
