@@ -65,26 +65,17 @@ def find_configs(paths: list[str]) -> list[Path]:
     return configs
 
 
-def split_args(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
-    """Separate config paths, ``--out DIR`` and the overrides passed to every fit."""
+def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate config paths from the overrides passed to every fit (``--KEY VALUE``)."""
     paths: list[str] = []
     overrides: list[str] = []
-    out = None
     i = 0
     while i < len(argv):
         token = argv[i]
         if token in ("-h", "--help"):
             print(USAGE)
             sys.exit(0)
-        if token == "--out" or token.startswith("--out="):
-            if "=" in token:
-                out = token.split("=", 1)[1]
-            else:
-                if i + 1 >= len(argv):
-                    raise ValueError("--out needs a folder, e.g. --out results/kink")
-                out = argv[i + 1]
-                i += 1
-        elif token.startswith("--"):
+        if token.startswith("--"):
             overrides.append(token)
             if "=" not in token and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
                 overrides.append(argv[i + 1])
@@ -94,7 +85,7 @@ def split_args(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
         i += 1
     if not paths:
         raise ValueError("econdl compare needs at least one config file or folder, e.g. configs/kink/")
-    return paths, out, overrides
+    return paths, overrides
 
 
 def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
@@ -273,13 +264,14 @@ def compare_main(argv: list[str]) -> Comparison:
     """The ``econdl compare`` subcommand."""
     seeds_arg, argv = pop_option(argv, "seeds")
     relative_to, argv = pop_option(argv, "relative_to")
+    out, argv = pop_option(argv, "out")
     try:
         seeds = int(seeds_arg or 1)
     except ValueError:
         raise ValueError(f"--seeds {seeds_arg}: give a whole number of seeds, e.g. --seeds 5") from None
     if seeds < 1:
         raise ValueError(f"--seeds {seeds} must be at least 1")
-    paths, out, overrides = split_args(argv)
+    paths, overrides = split_args(argv)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     result = compare(paths, overrides, out, seeds, relative_to)

@@ -68,7 +68,7 @@ class GenderImageDataModule(InMemoryDataModule):
         download: let torchvision download CelebA into ``root`` when it is missing.
         predict_dir: a folder of new photos that ``econdl predict`` labels (instead of the
             test split); unreadable files there are skipped and counted.
-        batch_size, eval_batch_size, split_seed, drop_last: see ``InMemoryDataModule``.
+        batch_size, eval_batch_size, split_seed, drop_last, data_on_device: see ``InMemoryDataModule``.
     """
 
     task = "gender"
@@ -97,8 +97,9 @@ class GenderImageDataModule(InMemoryDataModule):
         eval_batch_size: int | None = None,
         split_seed: int = 0,
         drop_last: bool = False,
+        data_on_device: bool | None = None,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, split_seed, drop_last)
+        super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         self.save_hyperparameters()
         if source not in SOURCES:
             raise ValueError(f"source={source!r} is not known; choose one of {list(SOURCES)}")

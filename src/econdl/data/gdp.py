@@ -49,7 +49,7 @@ class GDPDataModule(RegressionDataModule):
         refit_epochs: epochs per refit for gradient-trained models under ``expanding``
             (warm-started from the previous fit).
         relative_to: model name whose test RMSE ``econdl compare`` divides every RMSE by.
-        batch_size, eval_batch_size, split_seed, drop_last: see ``InMemoryDataModule``.
+        batch_size, eval_batch_size, split_seed, drop_last, data_on_device: see ``InMemoryDataModule``.
     """
 
     task = "gdp"
@@ -76,8 +76,9 @@ class GDPDataModule(RegressionDataModule):
         eval_batch_size: int | None = None,
         split_seed: int = 0,
         drop_last: bool = False,
+        data_on_device: bool | None = None,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, split_seed, drop_last)
+        super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         self.save_hyperparameters()
         if source not in SOURCES:
             raise ValueError(f"source={source!r} is not one of {list(SOURCES)}")

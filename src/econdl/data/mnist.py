@@ -86,7 +86,7 @@ class MNISTDataModule(InMemoryDataModule):
             classifies instead of the test set; they are read as greyscale 28 x 28.
         predict_invert: invert the predict images (MNIST digits are light on dark);
             None inverts an image when its mean is light (dark digit on white paper).
-        batch_size, eval_batch_size, split_seed, drop_last: see ``InMemoryDataModule``.
+        batch_size, eval_batch_size, split_seed, drop_last, data_on_device: see ``InMemoryDataModule``.
     """
 
     task = "mnist"
@@ -107,8 +107,9 @@ class MNISTDataModule(InMemoryDataModule):
         eval_batch_size: int | None = 1000,
         split_seed: int = 0,
         drop_last: bool = False,
+        data_on_device: bool | None = None,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, split_seed, drop_last)
+        super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         if variant not in VARIANTS:
             raise ValueError(f"variant={variant!r} is not known; choose one of {sorted(VARIANTS)}")
         if val_size < 1:

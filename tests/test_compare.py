@@ -1,0 +1,32 @@
+"""`econdl compare` on the kink task: one table, files written, the same data for every model."""
+
+import pandas as pd
+import pytest
+
+from conftest import CONFIGS, FAST, run_econdl
+from econdl.compare import compare_main
+
+
+def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
+    result = compare_main([str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--out", str(tmp_path / "cmp")])
+    table = result.table
+    assert list(table.index) == ["chebyshev", "mlp", "polynomial", "relu_basis"]
+    assert {"test_mse", "max_abs_err", "mse_near_break", "params", "fit_s"} <= set(table.columns)
+    # same basis span, same data: the two least-squares polynomials agree
+    assert table.loc["polynomial", "test_mse"] == pytest.approx(table.loc["chebyshev", "test_mse"], rel=1e-6)
+    assert table.loc["polynomial", "params"] == 11 and table.loc["relu_basis", "params"] == 21
+    assert (table["mse_near_break"] > table["mse_away_from_break"]).all()  # error sits at the jump
+    written = pd.read_csv(tmp_path / "cmp/table.csv", index_col=0)
+    assert written.loc["mlp", "test_mse"] == pytest.approx(table.loc["mlp", "test_mse"])
+    assert (tmp_path / "cmp/table.md").read_text().count("|") > 20
+    assert (tmp_path / "cmp/predictions.png").stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "mse_near_break" in out and "relu_basis" in out
+    for model in table.index:  # each model kept its own run directory
+        assert (tmp_path / f"logs/kink/{model}/version_0/checkpoints/last.ckpt").is_file()
+
+
+def test_compare_of_a_missing_folder_fails_naming_it():
+    result = run_econdl("compare", "configs/nowhere/")
+    assert result.returncode == 1
+    assert "configs/nowhere" in result.stderr and "does not exist" in result.stderr
