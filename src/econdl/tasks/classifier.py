@@ -66,6 +66,17 @@ class ClassificationModel(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes=k, average="micro")
         self.test_acc_class = MulticlassAccuracy(num_classes=k, average=None)
 
+    def configure_callbacks(self) -> list[L.Callback]:
+        """Every classification run prints the lecture's per-class table: add a
+        ``ClassAccuracyTable`` unless the trainer already has one (then that one, with its
+        own options, is used).  It reports at test time, which ``econdl fit`` reaches by
+        testing the best checkpoint, so a fit prints the table once."""
+        from econdl.callbacks.class_table import ClassAccuracyTable
+
+        if any(isinstance(cb, ClassAccuracyTable) for cb in self.trainer.callbacks):
+            return []
+        return [ClassAccuracyTable(on_fit=False)]
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["class_names"] = list(self.class_names)
 
