@@ -123,7 +123,7 @@ class ClassAccuracyTable(L.Callback):
             key = f"test/acc_class_{metric_label(name)}"
             if key not in logged and not hasattr(pl_module, "test_acc_class"):
                 values[key] = float(table.loc[ROWS["test"], name])
-        pl_module.log_dict(values, on_epoch=True)
+        pl_module.log_dict(values, on_epoch=True, sync_dist=True)  # equal on every rank already
 
     # --- output -----------------------------------------------------------------------
     def _report(

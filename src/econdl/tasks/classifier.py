@@ -113,6 +113,7 @@ class ClassificationModel(L.LightningModule):
         self.log_dict(
             {f"test/acc_class_{metric_label(n)}": per_class[i] for i, n in enumerate(self.class_names)},
             on_epoch=True,
+            sync_dist=True,  # computed from synced counts: equal on every rank already
         )
         self.test_acc_class.reset()
 
