@@ -86,6 +86,10 @@ def test_missing_files_say_where_and_how(tmp_path):
     msg = str(err.value)
     assert str(tmp_path / "nowhere") in msg and "train-images-idx3-ubyte" in msg
     assert "apt-get install dataset-fashion-mnist" in msg and "download true" in msg
+    digits = MNISTDataModule(data_dir=str(tmp_path / "nowhere"), variant="mnist")
+    with pytest.raises(FileNotFoundError) as err:
+        digits.setup("fit")
+    assert "apt-get" not in str(err.value) and "download true" in str(err.value)  # Debian has no MNIST package
 
 
 def test_truncated_and_corrupt_files_are_named(tmp_path):

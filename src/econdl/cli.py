@@ -38,7 +38,7 @@ for _pattern in (
     r".*Couldn't infer the batch indices fetched from your dataloader.*",
     r".*does not have many workers.*",
     r".*Lazy modules are a new feature.*",
-    r".*`configure_optimizers` returned `None`, this fit will run with no optimizer.*",  # RandomWalk: nothing to fit
+    r".*configure_optimizers` returned `None`, this fit will run with no optimizer.*",  # RandomWalk: nothing to fit
     r".*The number of training batches .* is smaller than the logging interval.*",
 ):
     warnings.filterwarnings("ignore", message=_pattern)
@@ -188,7 +188,8 @@ class EconCLI(LightningCLI):
         self.fit_seconds = time.perf_counter() - self._fit_start
         if not self._config().get("test_after_fit", True) or self.trainer.interrupted:
             return
-        ckpt = "best" if getattr(self.trainer.checkpoint_callback, "best_model_path", "") else None
+        # the path itself, not "best": the defaults hold two ModelCheckpoints (best, last)
+        ckpt = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or None
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=self.verbose_test)
 
 

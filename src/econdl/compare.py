@@ -243,7 +243,7 @@ def compare(
         predictions[name] = run["prediction"]
         for title, block in run.get("blocks", []):
             extra_blocks.setdefault(title, {})[name] = block
-        print(f"[compare] {name}: done in {rows[-1]['fit_s']} s, run in {run['log_dir']}", flush=True)
+        print(f"[compare] {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
 
     table = pd.DataFrame(rows).set_index("model")
     add_relative(table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None)

@@ -147,9 +147,9 @@ class MNISTDataModule(InMemoryDataModule):
         package = VARIANTS[self.variant][2]
         raise FileNotFoundError(
             f"{self.variant} data not found: missing {', '.join(missing)} in {where}. "
-            f"Point --data.init_args.data_dir at a folder holding the four IDX files "
-            f"(e.g. {package} after `apt-get install dataset-{'fashion-mnist' if self.variant == 'fashion' else 'mnist'}`), "
-            f"or pass --data.init_args.download true to fetch them with torchvision"
+            f"Point --data.init_args.data_dir at a folder holding the four IDX files"
+            + (f" (e.g. {package} after `apt-get install dataset-fashion-mnist`)" if self.variant == "fashion" else "")
+            + ", or pass --data.init_args.download true to fetch them with torchvision"
         )
 
     def locate_after_download(self) -> dict[str, Path]:
