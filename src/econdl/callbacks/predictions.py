@@ -40,7 +40,8 @@ class CSVPredictionWriter(BasePredictionWriter):
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False)
         self.written = path
-        print(f"predictions: {len(frame)} rows written to {path}")
+        rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
+        print(f"\npredictions: {rows} written to {path}")
 
 
 def default_frame(batches: list[torch.Tensor]) -> pd.DataFrame:
