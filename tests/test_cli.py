@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import CONFIGS, FAST, run_econdl
+from helpers import CONFIGS, FAST, run_econdl
 from econdl.cli import cli_main
 
 

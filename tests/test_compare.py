@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from conftest import CONFIGS, FAST, run_econdl
+from helpers import CONFIGS, FAST, run_econdl
 from econdl.compare import compare_main
 
 

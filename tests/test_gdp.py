@@ -8,7 +8,7 @@ import pytest
 import torch
 from statsmodels.tsa.ar_model import AutoReg
 
-from conftest import CONFIGS, run_econdl
+from helpers import CONFIGS, run_econdl
 from econdl.cli import cli_main
 from econdl.compare import compare
 from econdl.data.gdp import GDPDataModule

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import CONFIGS, run_econdl
+from helpers import CONFIGS, run_econdl
 from econdl.cli import cli_main, main
 from econdl.compare import compare_main
 from test_gender import photo, write_folder, write_manifest

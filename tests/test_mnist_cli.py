@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import CONFIGS
+from helpers import CONFIGS
 from econdl.cli import cli_main, main
 from econdl.compare import compare_main
 from test_mnist_data import digit_images, write_idx_set

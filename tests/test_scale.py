@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import CONFIGS, FAST, REPO
+from helpers import CONFIGS, FAST, REPO
 from econdl.checkpointing import AtomicCheckpointIO
 from econdl.cli import cli_main
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import CONFIGS, run_econdl
+from helpers import CONFIGS, run_econdl
 from econdl.cli import cli_main
 from econdl.sweep import sweep_main
 from econdl.sweep.study import open_storage
