@@ -36,3 +36,35 @@ def latest_run_with_last(save_dir: Path, name: str) -> Path | None:
     runs = [p for p in root.glob("version_*") if (p / "checkpoints" / "last.ckpt").is_file()]
     numbered = [(int(p.name.split("_", 1)[1]), p) for p in runs if p.name.split("_", 1)[1].isdigit()]
     return max(numbered)[1] if numbered else None
+
+
+#: the loggers' ``save_dir`` in the shipped trainer defaults; ``--trainer.default_root_dir``
+#: moves the loggers that still have it (a save_dir set to anything else is the user's choice)
+DEFAULT_SAVE_DIR = "logs"
+
+
+def follow_default_root_dir(trainer_config: Any) -> None:
+    """``--trainer.default_root_dir DIR``: file loggers left at the default save_dir write
+    under DIR, so the run (logs and checkpoints) lands in ``DIR/<task>/<model>/version_N``.
+    Lightning itself ignores default_root_dir once loggers name their own save_dir."""
+    root = trainer_config.get("default_root_dir")
+    loggers = trainer_config.get("logger")
+    if not root or not isinstance(loggers, list):
+        return
+    for logger in loggers:
+        args = getattr(logger, "init_args", None)
+        if args is not None and str(args.get("save_dir")) == DEFAULT_SAVE_DIR:
+            args.save_dir = str(root)
+
+
+def keep_last_resume_callback(trainer_config: Any) -> None:
+    """A ``ResumeCheckpoint`` added on the command line or in a config replaces the default
+    one (``--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint
+    --trainer.callbacks.every_seconds 0``), rather than writing last.ckpt twice."""
+    callbacks = trainer_config.get("callbacks")
+    if not isinstance(callbacks, list):
+        return
+    is_resume = [str(getattr(c, "class_path", "")).endswith(".ResumeCheckpoint") for c in callbacks]
+    if sum(is_resume) > 1:
+        last = max(i for i, r in enumerate(is_resume) if r)
+        trainer_config.callbacks = [c for i, c in enumerate(callbacks) if not is_resume[i] or i == last]

@@ -1,4 +1,4 @@
-"""Stop a fit whose loss stops being a number, before it overwrites a good checkpoint."""
+"""Stop a fit whose loss or weights stop being numbers, before it validates or saves them."""
 
 from __future__ import annotations
 
@@ -9,15 +9,34 @@ import torch
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss, the validation loss or the weights became NaN or infinite."""
+
+
+def first_non_finite(module: torch.nn.Module) -> str | None:
+    """Name of the first parameter or buffer holding NaN/inf, or None.  One fused reduction
+    per device and dtype (the largest absolute value, which cannot overflow) and one sync."""
+    named = [(n, t) for n, t in (*module.named_parameters(), *module.named_buffers()) if t.is_floating_point()]
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, t) in enumerate(named):
+        groups.setdefault((t.device, t.dtype), []).append(i)
+    for idx in groups.values():
+        maxima = torch.stack(torch._foreach_norm([named[i][1].detach() for i in idx], float("inf")))
+        bad = ~torch.isfinite(maxima)
+        if bool(bad.any()):
+            return named[idx[int(bad.nonzero()[0, 0])]][0]
+    return None
 
 
 class FiniteLossGuard(L.Callback):
     """Checks the training loss for NaN/inf and stops the fit with a message naming the epoch,
     the step and the likely causes.  The step only keeps a reference to its loss (no device
     sync, no extra work); the losses are checked together every ``check_every_n_steps``
-    steps and always before validation and before a checkpoint is written, so the last
-    checkpoint on disk stays the last finite one.
+    steps and always before validation and before a checkpoint is written.
+
+    The loss of step k is computed before update k, so no loss sees the last update of an
+    epoch: the weights themselves (parameters and buffers) are checked before validation
+    and before every checkpoint, and a non-finite ``val/loss`` stops the fit too (before
+    early stopping could end it quietly).  No checkpoint on disk ever holds non-finite weights.
 
     Args:
         check_every_n_steps: how often to check between checkpoints.
@@ -43,12 +62,46 @@ class FiniteLossGuard(L.Callback):
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._check(trainer)
+        self._check_weights(trainer, pl_module, "validation")
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        loss = trainer.callback_metrics.get("val/loss")
+        if loss is not None and not bool(torch.isfinite(loss).all()):
+            raise NonFiniteLossError(
+                f"the validation loss became {float(loss)} at epoch {trainer.current_epoch} (optimizer step "
+                f"{trainer.global_step}) although the weights are finite: the model's outputs overflow. "
+                f"{self._advice(trainer)}"
+            )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._check(trainer)
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         self._check(trainer)
+        self._check_weights(trainer, pl_module, "writing a checkpoint")
+
+    def _check_weights(self, trainer: L.Trainer, pl_module: L.LightningModule, before: str) -> None:
+        name = first_non_finite(pl_module)
+        bad = torch.tensor(0.0 if name is None else 1.0, device=trainer.strategy.root_device)
+        if trainer.world_size > 1 and trainer.state.fn == "fit":  # any rank's bad weights stop every rank
+            bad = trainer.strategy.reduce(bad, reduce_op="max")
+        if not bool(bad):
+            return
+        raise NonFiniteLossError(
+            f"the weights became NaN or infinite ({name or 'on another process'}) by optimizer step "
+            f"{trainer.global_step}, epoch {trainer.current_epoch}; stopped before {before}. {self._advice(trainer)}"
+        )
+
+    @staticmethod
+    def _advice(trainer: L.Trainer) -> str:
+        lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+        return (
+            f"Likely causes: a learning rate too high for this model (lr={lrs[0] if lrs else 'n/a'}; try 10x lower, "
+            "e.g. --optimizer.init_args.lr), or extreme values in the inputs or targets (standardise them). "
+            f"No checkpoint was written after it; the last finite one is kept ({_last_checkpoint(trainer)})."
+        )
 
     def _check(self, trainer: L.Trainer) -> None:
         if not trainer.training and not trainer.validating and not trainer.sanity_checking:
@@ -66,11 +119,15 @@ class FiniteLossGuard(L.Callback):
             step = trainer.strategy.reduce(step.float(), reduce_op="max").long()
         if int(step) < 0:
             return
-        lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
-        last = getattr(trainer.checkpoint_callback, "last_model_path", "") or "see checkpoints/last.ckpt"
         raise NonFiniteLossError(
             f"the training loss became NaN or infinite at epoch {trainer.current_epoch}, optimizer step {int(step)}. "
-            f"Likely causes: a learning rate too high for this model (lr={lrs[0] if lrs else 'n/a'}; try 10x lower, "
-            "e.g. --optimizer.init_args.lr), or extreme values in the inputs or targets (standardise them). "
-            f"No checkpoint was written after it; the last finite one is kept ({last})."
+            f"{self._advice(trainer)}"
         )
+
+
+def _last_checkpoint(trainer: L.Trainer) -> str:
+    """Where the last finite resume point is, for the message."""
+    for cb in trainer.callbacks:
+        if getattr(cb, "last_path", ""):
+            return cb.last_path
+    return getattr(trainer.checkpoint_callback, "best_model_path", "") or "none written yet"

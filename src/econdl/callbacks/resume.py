@@ -1,0 +1,212 @@
+"""``last.ckpt``: the state a killed fit resumes from, exactly.
+
+The checkpoint is taken only at an epoch boundary, after everything that closes an epoch
+has run (validation, early stopping, the best checkpoint, the learning-rate scheduler's
+epoch step), so a resumed fit reruns the interrupted epoch from its start and makes the
+same draws as the uninterrupted one.  Lightning's usual ``last.ckpt`` is written in
+``on_train_epoch_end``, before the scheduler's epoch step; a resumed ReduceLROnPlateau then
+misses that step and the runs part ways after a few epochs.
+
+Writing costs time (the file is flushed to disk), so it happens on a clock: at the first
+epoch boundary ``every_seconds`` after the previous write, at the end of the fit, and when
+the process gets SIGTERM or SIGINT (Ctrl+C), where the running epoch is finished first.
+A SIGKILL loses at most ``every_seconds`` plus one epoch of work.
+"""
+
+from __future__ import annotations
+
+import csv
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from econdl.rng import collect_rng_state, owned_generators, restore_rng_state
+
+STATE_KEY = "econdl_resume"
+
+
+def _train_loaders(trainer: L.Trainer) -> list[Any]:
+    combined = getattr(trainer.fit_loop, "_combined_loader", None)
+    return list(combined.flattened) if combined is not None else []
+
+
+def _loader_seeds(trainer: L.Trainer) -> list[int | None]:
+    """The shuffling seed of each training loader (econdl's batches draw their order from it)."""
+    return [getattr(getattr(dl, "sampler", None), "seed", None) for dl in _train_loaders(trainer)]
+
+
+def keep_rows_before(logger: CSVLogger, step: int) -> None:
+    """Drop the rows of ``metrics.csv`` logged at or after ``step``: the resumed fit logs
+    them again.  An incomplete last line (a kill mid-write) is dropped too."""
+    path = Path(logger.log_dir) / "metrics.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = [r for r in rows if None not in r.values() and r.get("step") not in (None, "") and int(r["step"]) < step]
+    writer = logger.experiment
+    keys = sorted({k for r in rows for k, v in r.items() if v != ""})
+    writer.metrics_keys = keys
+    with open(path, "w", newline="") as handle:
+        out = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
+        out.writeheader()
+        out.writerows(rows)
+
+
+class ResumeCheckpoint(L.Callback):
+    """Writes ``checkpoints/last.ckpt`` at epoch boundaries, every ``every_seconds`` at most,
+    at the end of the fit and on SIGTERM/SIGINT, holding every process's random-number state;
+    restores that state when a fit resumes from it.
+
+    Args:
+        every_seconds: least time between two writes during a fit (0: every epoch).
+        filename: the checkpoint's file name, next to the best checkpoint.
+    """
+
+    def __init__(self, every_seconds: float = 300.0, filename: str = "last.ckpt") -> None:
+        if every_seconds < 0:
+            raise ValueError(f"every_seconds={every_seconds} must be 0 (every epoch) or more")
+        self.every_seconds, self.filename = every_seconds, filename
+        self.last_path = ""
+        self._last_write = 0.0
+        self._boundary = False
+        self._finished = False
+        self._stop_signal: str | None = None
+        self._previous_handlers: dict[int, Any] = {}
+        self._pending: dict[str, Any] | None = None
+
+    # --- when to write ----------------------------------------------------------------
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last_write = time.monotonic()
+        self._install_handlers()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pending is not None:  # the first epoch of a resumed fit: where the saved state was taken
+            self._restore(trainer, pl_module)
+            return
+        if trainer.current_epoch == 0:
+            return
+        due = time.monotonic() - self._last_write >= self.every_seconds
+        flags = torch.tensor([float(due), float(self._stop_signal is not None)], device=pl_module.device)
+        if trainer.world_size > 1:  # every rank must take the same decision (the save is collective)
+            flags = trainer.strategy.reduce(flags, reduce_op="max")
+        if bool(flags.any()):
+            self._save(trainer, boundary=True)
+        if bool(flags[1]):
+            self._stop(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._finished = True
+        self._save(trainer, boundary=False)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers = {}
+
+    # --- signals: finish the epoch, write, stop ------------------------------------------
+    def _install_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous_handlers[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        self._stop_signal = name
+        # a second signal stops at once (Ctrl+C raises KeyboardInterrupt, SIGTERM terminates)
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+        print(
+            f"econdl: {name} received: finishing this epoch, then writing {self.filename} and stopping "
+            f"(send {name} again to stop at once and lose the epoch)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _stop(self, trainer: L.Trainer) -> None:
+        if trainer.is_global_zero:
+            print(f"econdl: stopped by {self._stop_signal or 'a signal'}; resume with --ckpt_path last "
+                  f"({self.last_path})", file=sys.stderr, flush=True)
+        raise KeyboardInterrupt(f"stopped by {self._stop_signal}")
+
+    # --- writing ----------------------------------------------------------------------
+    def dirpath(self, trainer: L.Trainer) -> Path:
+        """The best checkpoint's folder, or ``<log dir>/checkpoints`` as Lightning would choose."""
+        best = trainer.checkpoint_callback
+        if best is not None and getattr(best, "dirpath", None):
+            return Path(best.dirpath)
+        if trainer.loggers:
+            logger = trainer.loggers[0]
+            version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
+            return Path(logger.save_dir or trainer.default_root_dir) / str(logger.name) / version / "checkpoints"
+        return Path(trainer.default_root_dir) / "checkpoints"
+
+    def _save(self, trainer: L.Trainer, boundary: bool) -> None:
+        path = self.dirpath(trainer) / self.filename
+        for logger in trainer.loggers:  # rows logged up to here must be on disk with the checkpoint
+            if isinstance(logger, CSVLogger):
+                logger.save()
+        self._boundary = boundary
+        try:
+            trainer.save_checkpoint(path)
+        finally:
+            self._boundary = False
+        self._last_write = time.monotonic()
+        self.last_path = str(path)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        """Every checkpoint gets each process's random-number state; ``last.ckpt`` also gets
+        the loop counters of a finished epoch (Lightning has already counted the next one as
+        ready when ``on_train_epoch_start`` runs)."""
+        rng = collect_rng_state(owned_generators(trainer.datamodule, pl_module))
+        states = [rng]
+        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            states = [None] * trainer.world_size
+            torch.distributed.all_gather_object(states, rng)
+        checkpoint[STATE_KEY] = {
+            "rng": states,
+            "loader_seeds": _loader_seeds(trainer),
+            "metrics_step": trainer.fit_loop.epoch_loop._batches_that_stepped,
+            "fit_done": self._finished,
+        }
+        if self._boundary:
+            progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]
+            for part in ("total", "current"):
+                progress[part]["ready"] = progress[part]["started"]
+
+    # --- resuming ---------------------------------------------------------------------
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        state = checkpoint.get(STATE_KEY)
+        if state is None or trainer.state.fn != "fit":
+            return
+        if state["fit_done"]:
+            trainer.should_stop = True  # the fit had ended (early stopping included): do not train on
+        self._pending = state
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                if isinstance(logger, CSVLogger):
+                    keep_rows_before(logger, state["metrics_step"])
+
+    def _restore(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        state, self._pending = self._pending, None
+        assert state is not None
+        self._last_write = time.monotonic()
+        not_restored: list[str] = []
+        states = state["rng"]
+        if len(states) == trainer.world_size:
+            not_restored += restore_rng_state(states[trainer.global_rank], owned_generators(trainer.datamodule, pl_module))
+        else:
+            not_restored.append(f"random-number state (saved by {len(states)} processes, resumed on {trainer.world_size})")
+        for loader, seed in zip(_train_loaders(trainer), state["loader_seeds"]):
+            if seed is not None and hasattr(getattr(loader, "sampler", None), "seed"):
+                loader.sampler.seed = seed
+        if not_restored and trainer.is_global_zero:
+            print(f"econdl: resume is not exact: could not restore {'; '.join(not_restored)}", file=sys.stderr)
