@@ -1,0 +1,168 @@
+"""Read a run directory (compare, fit or sweep) into what the report template shows."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from econdl.report.environment import environment, read_run_info
+from econdl.report.table import format_table
+
+
+@dataclass
+class ReportContent:
+    """Everything one report shows; ``kind`` is ``compare``, ``fit`` or ``sweep``."""
+
+    kind: str
+    title: str
+    run_dir: Path
+    table: pd.DataFrame | None = None
+    #: per-class tables: title -> list of (model, table)
+    blocks: dict[str, list[tuple[str, pd.DataFrame]]] = field(default_factory=dict)
+    #: (caption, PNG file or PNG bytes)
+    images: list[tuple[str, Path | bytes]] = field(default_factory=list)
+    #: (name, resolved config YAML)
+    configs: list[tuple[str, str]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def kind_of(run_dir: Path) -> str:
+    """Which command made ``run_dir``, from the files it holds."""
+    if (run_dir / "trials.csv").is_file():
+        return "sweep"
+    if (run_dir / "table.csv").is_file():
+        return "compare"
+    if (run_dir / "config.yaml").is_file() or (run_dir / "metrics.csv").is_file():
+        return "fit"
+    raise FileNotFoundError(
+        f"{run_dir} holds no run: give a folder made by econdl compare (table.csv), "
+        "econdl sweep (trials.csv) or econdl fit (config.yaml, e.g. logs/kink/mlp/version_0)"
+    )
+
+
+def collect(run_dir: Path) -> ReportContent:
+    """The content of the report of ``run_dir``."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist (e.g. logs/kink/compare/version_0)")
+    kind = kind_of(run_dir)
+    content = {"compare": _compare, "fit": _fit, "sweep": _sweep}[kind](run_dir)
+    content.environment = content.environment or {**environment(), "note": "taken when the report was made"}
+    return content
+
+
+def _compare(run_dir: Path) -> ReportContent:
+    info = read_run_info(run_dir)
+    table = pd.read_csv(run_dir / "table.csv", index_col=0)
+    task = run_dir.parent.parent.name if run_dir.parent.name == "compare" else run_dir.name
+    content = ReportContent("compare", f"Comparison: {task}", run_dir, table=table)
+    content.environment = info.get("environment", {})
+    content.command = info.get("command", "")
+    for title, file in info.get("blocks", {}).items():
+        combined = pd.read_csv(run_dir / file, index_col=[0, 1])
+        content.blocks[title] = [(m, combined.loc[m].rename_axis(None)) for m in combined.index.unique(level=0)]
+    content.images += [(_caption(p), p) for p in sorted(run_dir.glob("*.png"))]
+    for model, dirs in info.get("runs", {}).items():
+        first = Path(dirs[0]) if dirs else None
+        if first is None or not first.is_dir():
+            continue
+        content.images += [(f"{model}: {_caption(p)}", p) for p in sorted(first.glob("*.png"))]
+        if (first / "config.yaml").is_file():
+            seeds = f" (seed runs: {', '.join(dirs)})" if len(dirs) > 1 else f" ({first})"
+            content.configs.append((model + seeds, (first / "config.yaml").read_text()))
+    if not info:
+        content.notes.append("run_info.json is missing: configs, environment and command were not recorded")
+    return content
+
+
+def _fit(run_dir: Path) -> ReportContent:
+    name = f"{run_dir.parent.parent.name}/{run_dir.parent.name}" if run_dir.name.startswith("version_") else run_dir.name
+    content = ReportContent("fit", f"Fit: {name}", run_dir)
+    metrics = run_dir / "metrics.csv"
+    if metrics.is_file():
+        frame = pd.read_csv(metrics)
+        last = {c.replace("/", "_"): frame[c].dropna().iloc[-1] for c in frame.columns if c.startswith("test/") and frame[c].notna().any()}
+        if last:
+            content.table = pd.DataFrame([last], index=pd.Index([name], name="model"))
+        curve = loss_curve(frame)
+        if curve is not None:
+            content.images.append(("training and validation loss by epoch", curve))
+    content.images += [(_caption(p), p) for p in sorted(run_dir.glob("*.png"))]
+    table_file = run_dir / "class_accuracy.csv"
+    if table_file.is_file():
+        content.blocks["accuracy per class"] = [(name, pd.read_csv(table_file, index_col=0).rename_axis(None))]
+    if (run_dir / "config.yaml").is_file():
+        content.configs.append((name, (run_dir / "config.yaml").read_text()))
+        content.command = f"econdl fit --config {run_dir / 'config.yaml'}"
+    return content
+
+
+def _sweep(run_dir: Path) -> ReportContent:
+    trials = pd.read_csv(run_dir / "trials.csv", index_col=0)
+    trials.index = [f"trial {i}" for i in trials.index]
+    content = ReportContent("sweep", f"Sweep: {run_dir.name}", run_dir, table=trials)
+    content.images += [(_caption(p), p) for p in sorted(run_dir.glob("*.png"))]
+    best = run_dir / "best_config.yaml"
+    if best.is_file():
+        content.configs.append(("best trial", best.read_text()))
+        content.command = f"econdl fit --config {best}"
+    command = run_dir / "command.txt"
+    if command.is_file():
+        content.command = command.read_text().strip() + (f"\n{content.command}" if content.command else "")
+    return content
+
+
+def _caption(path: Path) -> str:
+    return path.stem.replace("_", " ")
+
+
+def loss_curve(metrics: pd.DataFrame) -> bytes | None:
+    """PNG of train/val loss by epoch from a run's metrics.csv (None when not logged)."""
+    cols = [c for c in ("train/loss", "val/loss") if c in metrics.columns and metrics[c].notna().sum() > 1]
+    if not cols or "epoch" not in metrics.columns:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for col in cols:
+        series = metrics[["epoch", col]].dropna().groupby("epoch")[col].last()
+        ax.plot(series.index, series.values, marker=".", label=col)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if (metrics[cols].min() > 0).all():
+        ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def data_uri(image: Path | bytes) -> str:
+    """A PNG as a ``data:`` URI, so the report needs no other file."""
+    raw = image if isinstance(image, bytes) else Path(image).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
+
+
+def table_html(table: pd.DataFrame) -> tuple[str, list[str]]:
+    """The formatted table as HTML (best values in <strong>) and its caption lines."""
+    formatted = format_table(table)
+    formatted.cells = formatted.cells.map(html.escape)  # "<0.001" is text, not markup
+    formatted.cells.index = [html.escape(str(i)) for i in formatted.cells.index]
+    formatted.best.index = formatted.cells.index
+    cells = formatted.marked(("<strong>", "</strong>"))
+    cells.index.name = None
+    cells.columns.name = "model"
+    return cells.to_html(escape=False, classes="results", border=0), formatted.caption

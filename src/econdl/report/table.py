@@ -1,0 +1,199 @@
+"""The one formatter of comparison tables: the console, ``table.md`` and the HTML report all
+show what ``format_table`` returns.
+
+Rules, so a table says only what the data support:
+
+- scores get 3 significant digits; over several seeds ``mean ± std`` with the std to 2
+  significant digits and the mean rounded to the same decimal place;
+- a ``_std`` column that is zero or empty everywhere is dropped, and so is any all-empty
+  column; a text column that is the same in every row (e.g. the test period) moves to the
+  caption under the table instead of repeating itself;
+- the best value of each score column is marked (lowest error, highest accuracy);
+- a 95% interval ``X_ci_low``/``X_ci_high`` is shown as ``[low, high]`` in one column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+#: readable headings for the columns every task produces
+HEADINGS = {
+    "test_mse": "test MSE",
+    "test_rmse": "test RMSE",
+    "test_mae": "test MAE",
+    "test_acc": "test accuracy",
+    "max_abs_err": "max abs error",
+    "mse_near_break": "MSE near the break",
+    "mse_away_from_break": "MSE elsewhere",
+    "params": "parameters",
+    "fit_s": "fit time",
+    "refit_s": "refit time",
+    "p_vs_best": "McNemar p vs best (Holm)",
+    "p_vs_best_raw": "McNemar p vs best",
+}
+LOWER_IS_BETTER = re.compile(r"(mse|rmse|mae|err|loss)")
+HIGHER_IS_BETTER = re.compile(r"(^|_)acc")
+
+
+@dataclass
+class FormattedTable:
+    """Cells as text (index = model), which cells are best in their column, and a caption."""
+
+    cells: pd.DataFrame
+    best: pd.DataFrame
+    caption: list[str] = field(default_factory=list)
+
+    def marked(self, bold: tuple[str, str]) -> pd.DataFrame:
+        """Cells with the best ones wrapped in ``bold`` (e.g. ``("**", "**")``)."""
+        out = self.cells.copy()
+        for col in out.columns:
+            out[col] = [f"{bold[0]}{v}{bold[1]}" if b else v for v, b in zip(out[col], self.best[col])]
+        return out
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits, in plain notation unless it is tiny or huge."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value == 0:
+        return "0"
+    if math.isinf(value):  # e.g. a conformal interval wider than the calibration data can bound
+        return "∞" if value > 0 else "-∞"
+    if abs(value) >= 10**digits:
+        return f"{round(value):,}"
+    if abs(value) < 1e-4:
+        return f"{value:.{digits - 1}e}"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    return f"{value:.{decimals}f}"
+
+
+def with_std(mean: float, std: float) -> str:
+    """``mean ± std``: the std to 2 significant digits, the mean to the same decimal place."""
+    if std is None or math.isnan(std) or std == 0:
+        return significant(mean)
+    decimals = max(1 - math.floor(math.log10(abs(std))), 0)
+    if abs(mean) < 1e-4 or abs(std) < 1e-4:
+        return f"{mean:.2e} ± {std:.1e}"
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+
+
+def direction(column: str) -> str | None:
+    """``min`` or ``max`` for a score column, None for a column that is not a score."""
+    if column.startswith(("p_vs_best", "params", "fit_s", "refit_s", "seeds")):
+        return None
+    if HIGHER_IS_BETTER.search(column):
+        return "max"
+    if LOWER_IS_BETTER.search(column) or column.startswith("rmse_vs_"):
+        return "min"
+    return None
+
+
+def heading(column: str) -> str:
+    if column in HEADINGS:
+        return HEADINGS[column]
+    if column.startswith("rmse_vs_"):
+        return f"RMSE / {column.removeprefix('rmse_vs_')}"
+    return column.replace("_", " ")
+
+
+def _cell(column: str, value: object, std: float | None) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if column == "params":
+        return f"{int(value):,}"
+    if column in ("fit_s", "refit_s"):
+        return f"{value:.1f} s" if value < 100 else f"{value:,.0f} s"
+    if column.startswith("p_vs_best"):
+        return "<0.001" if value < 0.001 else f"{value:.3f}"
+    if column == "seeds":
+        return str(int(value))
+    if std is not None:
+        return with_std(float(value), std)
+    return significant(float(value))
+
+
+def format_table(table: pd.DataFrame) -> FormattedTable:
+    """Format a raw comparison table (``table.csv``; index = model) for people."""
+    table = table.dropna(axis=1, how="all")
+    caption: list[str] = []
+    columns = [c for c in table.columns if not c.endswith(("_std", "_ci_low", "_ci_high"))]
+    seeds = table["seeds"] if "seeds" in table.columns else pd.Series(1, index=table.index)
+    keep = []
+    if "p_vs_best_raw" in columns and table["p_vs_best_raw"].equals(table.get("p_vs_best")):
+        columns.remove("p_vs_best_raw")  # one comparison: Holm changes nothing
+    for col in columns:
+        values = table[col]
+        if len(table) > 1 and not pd.api.types.is_numeric_dtype(values) and values.nunique(dropna=False) == 1:
+            caption.append(f"{heading(col)}: {values.iloc[0]}")
+        elif col == "seeds" and values.nunique() == 1:
+            if int(values.iloc[0]) > 1:
+                caption.append(f"mean ± std over {int(values.iloc[0])} seeds")
+        else:
+            keep.append(col)
+    cells, best = {}, {}
+    for col in keep:
+        std = table.get(f"{col}_std")
+        if std is not None and not (std.fillna(0) == 0).all():
+            stds = [s if n > 1 else None for s, n in zip(std, seeds)]
+        else:
+            stds = [None] * len(table)
+        texts = [_cell(col, v, s) for v, s in zip(table[col], stds)]
+        if f"{col}_ci_low" in table.columns:
+            lows, highs = table[f"{col}_ci_low"], table[f"{col}_ci_high"]
+            texts = [f"{t} [{significant(lo)}, {significant(hi)}]" for t, lo, hi in zip(texts, lows, highs)]
+        name = heading(col) + (" [95% CI]" if f"{col}_ci_low" in table.columns else "")
+        cells[name] = texts
+        best[name] = _best_mask(table[col], direction(col))
+    if "seeds" in keep and any(n > 1 for n in seeds):
+        caption.append("mean ± std over the seeds shown; models fitted in closed form fit once")
+    if any(c.endswith("_ci_low") for c in table.columns):
+        caption.append("95% CI: bootstrap of the test examples; McNemar: exact test against the most accurate model")
+        if any(n > 1 for n in seeds):
+            caption.append("intervals and tests use each model's first seed")
+    return FormattedTable(pd.DataFrame(cells, index=table.index), pd.DataFrame(best, index=table.index), caption)
+
+
+def _best_mask(values: pd.Series, how: str | None) -> list[bool]:
+    numeric = pd.to_numeric(values, errors="coerce")
+    if how is None or numeric.isna().all() or len(values) < 2 or numeric.nunique() < 2:
+        return [False] * len(values)
+    target = numeric.min() if how == "min" else numeric.max()
+    return [bool(v == target) for v in numeric]
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """``table.md``: the formatted table with the best values in bold, caption below."""
+    formatted = format_table(table)
+    cells = formatted.marked(("**", "**"))
+    text = cells.to_markdown(colalign=("left",) + ("right",) * cells.shape[1])
+    return text + "\n" + "".join(f"\n{line}" for line in formatted.caption) + ("\n" if formatted.caption else "")
+
+
+def to_console(table: pd.DataFrame, title: str | None = None) -> str:
+    """The table as people read it in a terminal: aligned, best values marked with ``*``."""
+    from tabulate import tabulate
+
+    formatted = format_table(table)
+    cells = formatted.marked(("", " *"))
+    body = tabulate(cells, headers="keys", tablefmt="simple", colalign=("left",) + ("right",) * cells.shape[1])
+    lines = [title, ""] if title else []
+    lines.append(body)
+    notes = ["* best in its column", *formatted.caption] if formatted.best.to_numpy().any() else formatted.caption
+    lines += [""] + notes if notes else []
+    return "\n".join(lines)
+
+
+def block_to_console(model: str, block: pd.DataFrame, digits: int = 2) -> str:
+    """A per-class table in the lecture's layout: rows Training Set / Test Set, columns the
+    classes then All, under the model's name."""
+    from tabulate import tabulate
+
+    block = block.rename_axis(None)
+    text = tabulate(block, headers=[model, *map(str, block.columns)], floatfmt=f".{digits}f", tablefmt="plain")
+    return text
