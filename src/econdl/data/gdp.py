@@ -1,10 +1,11 @@
-"""GDP-growth forecasting: predict g_t from its own lags (g_{t-1}, ..., g_{t-p}).
+"""GDP-growth forecasting: predict g_{o+1}, ..., g_{o+H} from the lags (g_o, ..., g_{o-p+1}).
 
 The lecture's "Tiny MLP for GDP forecasting": a nonlinear AR(p) against the
 linear AR(p) fitted by OLS, out of sample, on US real GDP.  Samples are dated by
 their target; the split is chronological (train, then validation, then test), so
 the first p rows of a split read lags from the split before but no target of a
-later period enters an earlier split.  Inputs and targets share one
+later period enters an earlier split; with a horizon H > 1 a sample belongs to a split
+only when all its H targets do.  Inputs and targets share one
 standardisation (the training targets' mean and standard deviation), so AR slope
 coefficients are the same in both units and the random walk stays g_{t-1}.
 """
@@ -20,7 +21,15 @@ import torch
 from torch import Tensor
 
 from econdl.data.base import RegressionDataModule, Splits
-from econdl.data.series import lag_matrix, macrodata_series, read_csv_series, transform_series
+from econdl.data.series import (
+    exog_frame,
+    macrodata_series,
+    origin_inputs,
+    read_csv_series,
+    target_matrix,
+    transform_series,
+)
+from econdl.errors import CheckpointError, ConfigError, DataError
 
 SOURCES = ("macrodata", "csv")
 EVALUATIONS = ("fixed", "expanding")
@@ -38,6 +47,11 @@ class GDPDataModule(RegressionDataModule):
         transform: ``log_diff`` (annualised log growth, x 400 for quarters), ``pct_change``
             (period-on-period percent change) or ``levels`` (no transform).
         lags: p, the number of lags in x_t.
+        horizon: H; every model forecasts the next 1..H periods from each origin (direct
+            multi-output, or iterated by ``LinearAR(method="iterated")``).
+        exog: further series (macrodata or CSV columns, e.g. ``[unemp, tbilrate]``) whose
+            p lags, in levels, join every model's inputs (standardised on the training period).
+        interval_levels: coverage levels (percent) of the prediction intervals.
         val_size, test_size: size of the validation / test periods: a count of samples,
             or a fraction (< 1) of all samples.  ``val_start``/``test_start`` (a date such
             as ``2000Q1`` or ``2000-01-01``) replace them when given.
@@ -63,6 +77,9 @@ class GDPDataModule(RegressionDataModule):
         frequency: str | None = None,
         transform: str = "log_diff",
         lags: int = 4,
+        horizon: int = 1,
+        exog: list[str] | None = None,
+        interval_levels: list[float] = (80, 95),
         val_size: float = 0.15,
         test_size: float = 0.2,
         val_start: str | None = None,
@@ -81,18 +98,25 @@ class GDPDataModule(RegressionDataModule):
         super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         self.save_hyperparameters()
         if source not in SOURCES:
-            raise ValueError(f"source={source!r} is not one of {list(SOURCES)}")
+            raise ConfigError(f"source={source!r} is not one of {list(SOURCES)}")
         if source == "csv" and not path:
-            raise ValueError("source='csv' needs a file: --data.path data/GDPC1.csv")
+            raise ConfigError("source='csv' needs a file: --data.path data/GDPC1.csv")
         if evaluation not in EVALUATIONS:
-            raise ValueError(f"evaluation={evaluation!r} is not one of {list(EVALUATIONS)}")
+            raise ConfigError(f"evaluation={evaluation!r} is not one of {list(EVALUATIONS)}")
         if lags < 1:
-            raise ValueError(f"lags={lags} must be a positive integer")
+            raise ConfigError(f"lags={lags} must be a positive integer")
+        if horizon < 1:
+            raise ConfigError(f"horizon={horizon} must be a positive integer (1 = next period only)")
+        if any(not 0 < level < 100 for level in interval_levels):
+            raise ConfigError(f"interval_levels={list(interval_levels)} must be percentages in (0, 100), e.g. [80, 95]")
         for name, size in (("val_size", val_size), ("test_size", test_size)):
             if size <= 0 or (size >= 1 and size != int(size)):
-                raise ValueError(f"{name}={size} must be a fraction in (0, 1) or a whole number of samples")
+                raise ConfigError(f"{name}={size} must be a fraction in (0, 1) or a whole number of samples")
         self.source, self.path, self.value_column, self.date_column = source, path, value_column, date_column
-        self.frequency, self.transform, self.lags = frequency, transform, lags
+        self.frequency, self.transform, self.lags, self.horizon = frequency, transform, lags, horizon
+        self.exog, self.interval_levels = list(exog or []), [float(v) for v in interval_levels]
+        self.exog_loc: list[float] = []
+        self.exog_scale: list[float] = []
         self.val_size, self.test_size, self.val_start, self.test_start = val_size, test_size, val_start, test_start
         self.dropna, self.standardize, self.evaluation = dropna, standardize, evaluation
         self.refit_epochs, self.relative_to = refit_epochs, relative_to
@@ -101,6 +125,8 @@ class GDPDataModule(RegressionDataModule):
         self.dates: dict[str, pd.PeriodIndex] = {}
         self._raw: dict[str, tuple[Tensor, ...]] = {}
         self._state_loaded = False
+        self.layout: dict[str, int] = {}
+
 
     # --- data --------------------------------------------------------------------------
     def load_series(self) -> pd.Series:
@@ -117,99 +143,143 @@ class GDPDataModule(RegressionDataModule):
             try:
                 first = pd.Period(start, freq=dates.freq)
             except ValueError as err:
-                raise ValueError(f"{start!r} is not a date (e.g. 2000Q1 or 2000-01-01): {err}") from None
+                raise ConfigError(f"{start!r} is not a date (e.g. 2000Q1 or 2000-01-01): {err}") from None
             return int(np.searchsorted(dates.asi8, first.ordinal))
         count = int(round(size * len(dates))) if size < 1 else int(size)
         return end - count
 
+    @property
+    def output_dim(self) -> int:
+        """Outputs every model produces: one forecast per horizon."""
+        return self.horizon
+
     def build(self) -> Splits:
         series = self.load_series()
         self.series = series
-        x, y = lag_matrix(series.to_numpy(dtype=float, copy=True), self.lags)
-        dates = series.index[self.lags :]
-        test_at = self._cut(self.test_size, self.test_start, dates, len(dates))
+        p, horizon = self.lags, self.horizon
+        g = series.to_numpy(dtype=float, copy=True)
+        exog = None
+        if self.exog:
+            exog = exog_frame(self.source, self.exog, series.index, self.path, self.date_column,
+                              self.frequency, self.dropna).to_numpy(dtype=float)
+        x = origin_inputs(g, p, exog)  # row i: origin p-1+i, the last row forecasts beyond the data
+        y = target_matrix(g, p, horizon)
+        dates = series.index[p:]  # row i's first target period
+        n = len(dates)
+        test_at = self._cut(self.test_size, self.test_start, dates, n)
         val_at = self._cut(self.val_size, self.val_start, dates, test_at)
-        counts = {"train": val_at, "val": test_at - val_at, "test": len(dates) - test_at}
-        if counts["train"] < self.lags + 2 or counts["val"] < 1 or counts["test"] < 1:
-            raise ValueError(
-                f"{len(series)} observations of {series.name} are too few for lags={self.lags} and the splits "
-                f"(samples per split: {counts}; training needs at least lags + 2 = {self.lags + 2}, validation "
-                "and test at least 1): lower lags, val_size or test_size, move val_start/test_start, or use a longer series"
+        # a sample belongs to a split only if all its targets lie in that split's period
+        cuts = {"train": (0, val_at - horizon + 1), "val": (val_at, test_at - horizon + 1),
+                "test": (test_at, n - horizon + 1)}
+        counts = {name: max(b - a, 0) for name, (a, b) in cuts.items()}
+        need = x.shape[1] + 2
+        if counts["train"] < need or counts["val"] < 1 or counts["test"] < 1:
+            raise ConfigError(
+                f"{len(series)} observations of {series.name} are too few for lags={p}, horizon={horizon} "
+                f"and the splits (samples per split: {counts}; training needs at least inputs + 2 = {need}, "
+                "validation and test at least 1): lower lags, horizon, val_size or test_size, move "
+                "val_start/test_start, or use a longer series"
             )
-        cuts = {"train": (0, val_at), "val": (val_at, test_at), "test": (test_at, len(dates))}
         as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
-        self._raw = {name: (as_t(x[a:b]), as_t(y[a:b]).unsqueeze(1)) for name, (a, b) in cuts.items()}
+        self._raw = {name: (as_t(x[a:b]), as_t(y[a:b])) for name, (a, b) in cuts.items()}
+        self._raw["all"] = (as_t(x[: len(y)]), as_t(y))  # every sample, for rolling-origin refits
+        # every origin whose forecasts reach a validation or test period, then the latest one
+        first = max(0, val_at - horizon + 1)
+        self._raw["eval"] = (as_t(x[first:]),)
+        self.layout = {"val_at": val_at, "test_at": test_at, "n": n, "eval_from": first}
         self.dates = {name: dates[a:b] for name, (a, b) in cuts.items()}
-        # the forecast of the period after the last observation, from the latest p observations
-        self._raw["forecast"] = (as_t(series.to_numpy()[::-1][: self.lags].copy()).unsqueeze(0),)
-        self.dates["forecast"] = pd.PeriodIndex([series.index[-1] + 1])
+        self.dates["origins"] = series.index[p - 1 + first :]
+        self.dates["forecast"] = pd.period_range(series.index[-1] + 1, periods=horizon, freq=series.index.freq)
         if self.standardize and not self._state_loaded:
-            y_train = self._raw["train"][1]
-            self.target_loc, self.target_scale = float(y_train.mean()), float(y_train.std())
+            train = slice(p, p + val_at)  # the training period's observations, nothing later
+            self.target_loc, self.target_scale = float(g[train].mean()), float(g[train].std(ddof=1))
             if not self.target_scale > 0:
-                raise ValueError(f"the training targets of {series.name} are constant; nothing to forecast")
+                raise DataError(f"the training targets of {series.name} are constant; nothing to forecast")
+            if exog is not None:
+                self.exog_loc = exog[train].mean(0).tolist()
+                self.exog_scale = exog[train].std(0, ddof=1).tolist()
+                flat = [n for n, s in zip(self.exog, self.exog_scale) if not s > 0]
+                if flat:
+                    raise DataError(f"exog {flat} are constant over the training period; drop them")
         return self._scaled()
 
+    def input_scaling(self) -> tuple[Tensor, Tensor]:
+        """Per input column (loc, scale): the target's for the lags of g, each exog's own."""
+        k, p = len(self.exog), self.lags
+        locs = self.exog_loc or [0.0] * k
+        scales = self.exog_scale or [1.0] * k
+        loc = [self.target_loc] * p + [v for v in locs for _ in range(p)]
+        scale = [self.target_scale] * p + [v for v in scales for _ in range(p)]
+        return torch.tensor(loc, dtype=torch.float64), torch.tensor(scale, dtype=torch.float64)
+
     def _scaled(self) -> Splits:
-        loc, scale = self.target_loc, self.target_scale
-        return {name: tuple(((t - loc) / scale).float() for t in ts) for name, ts in self._raw.items()}
+        loc, scale = self.input_scaling()
+        out = {}
+        for name, (x, *rest) in self._raw.items():
+            ys = [((t - self.target_loc) / self.target_scale).float() for t in rest]
+            out[name] = (((x - loc) / scale).float(), *ys)
+        return out
 
     # --- state: the standardisation travels in checkpoints ------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"target_loc": self.target_loc, "target_scale": self.target_scale}
+        return {"target_loc": self.target_loc, "target_scale": self.target_scale,
+                "exog_loc": list(self.exog_loc), "exog_scale": list(self.exog_scale)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Reuse the training standardisation of a checkpoint (also on a newer series)."""
         self.target_loc = float(state_dict["target_loc"])
         self.target_scale = float(state_dict["target_scale"])
+        self.exog_loc = list(state_dict.get("exog_loc", []))
+        self.exog_scale = list(state_dict.get("exog_scale", []))
+        if len(self.exog_loc) != len(self.exog):
+            raise CheckpointError(f"the checkpoint was trained with {len(self.exog_loc)} exog series, this run asks "
+                             f"for exog={self.exog}; use the same --data.exog as the fit")
         self._state_loaded = True
         if self._raw:
             self.splits = self._scaled()
 
     # --- predict, score, plot -----------------------------------------------------------
     def predict_dataloader(self):  # noqa: ANN201 (a TensorBatches)
-        return self.loader(self.predict_split)
+        return self.loader("eval")
 
     def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:
-        """Dated forecasts (in the series' units, e.g. percentage points) for predictions.csv."""
-        pred = torch.cat([b.detach().cpu().reshape(-1) for b in batches]).double().numpy()
-        frame = pd.DataFrame({"date": self.dates[self.predict_split].astype(str), "forecast": pred})
+        """predictions.csv: under ``econdl predict`` the next H periods with their interval
+        bounds; under ``econdl compare`` every validation and test forecast, long format."""
+        from econdl.forecast.evaluate import forecast_frame, long_frame
+
+        pred = torch.cat([b.detach().cpu().reshape(len(b), -1) for b in batches]).double()
+        model = self.trainer.lightning_module if self.trainer is not None else None
         if self.predict_split == "forecast":
-            frame.insert(1, "last_observation", str(self.series.index[-1]))
-        else:
-            frame["actual"] = self.test_targets().reshape(-1).double().numpy()
-        return frame
+            return forecast_frame(self, pred, model)
+        return long_frame(self, pred, model)
+
+    def score(self, pred: Tensor) -> dict[str, float]:
+        """One-step-ahead test errors of the forecasts made on the ``eval`` origins."""
+        from econdl.forecast.evaluate import errors_by_horizon, long_frame
+
+        return errors_by_horizon(long_frame(self, pred))[1]
 
     def describe_model(self, model: torch.nn.Module) -> dict[str, Any]:
-        return {"evaluation": self.evaluation, "test_period": f"{self.dates['test'][0]}-{self.dates['test'][-1]}"}
+        return {"evaluation": self.evaluation, "test_period": f"{self.dates['test'][0]}-{self.series.index[-1]}"}
 
     def rolling_predictions(self, trainer: Any, model: Any) -> Tensor | None:
-        """Expanding-window test forecasts; None under ``evaluation='fixed'``."""
+        """Expanding-window forecasts on the ``eval`` origins; None under ``evaluation='fixed'``."""
         if self.evaluation == "fixed":
             return None
         from econdl.data.rolling import expanding_window_forecasts
 
         return expanding_window_forecasts(self, trainer, model, self.refit_epochs)
 
+    def horizon_table(self, table: pd.DataFrame, runs: dict[str, list[dict]], reference: str | None,
+                      explicit: bool, out_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
+        """``econdl compare``'s table with one row per model and horizon, tests against
+        ``reference``, intervals and recession RMSE; writes predictions.csv and the plots."""
+        from econdl.forecast.evaluate import horizon_table
+
+        return horizon_table(self, table, runs, reference, explicit, out_dir)
+
     def plot_predictions(self, predictions: dict[str, Tensor], path: Path) -> Path:
-        """Actual growth and every model's forecast over the test period."""
-        import matplotlib
+        """Actual growth and every model's one-step forecast over the test period."""
+        from econdl.forecast.plots import plot_test_forecasts
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        when = self.dates["test"].to_timestamp()
-        fig, ax = plt.subplots(figsize=(9, 4.5))
-        ax.plot(when, self.test_targets().reshape(-1).numpy(), color="black", lw=2.2, label="actual")
-        for name, pred in predictions.items():
-            ax.plot(when, pred.reshape(-1).numpy(), lw=1.2, label=name)
-        ax.axhline(0, color="grey", lw=0.6)
-        units = {"log_diff": "annualised growth, %", "pct_change": "% change", "levels": "level"}[self.transform]
-        ax.set_ylabel(f"{self.series.name} ({units})")
-        ax.set_title(f"{self.series.name}: test-period forecasts with {self.lags} lags ({self.evaluation} window)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+        return plot_test_forecasts(self, predictions, path)

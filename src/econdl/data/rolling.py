@@ -1,7 +1,8 @@
 """Rolling-origin (expanding-window) evaluation of a forecasting model.
 
-For each test period t the model is re-fitted on every sample dated before t
-(training, validation and earlier test periods), then forecasts t.  Closed-form
+For each forecast origin o whose forecasts reach the test period the model is
+re-fitted on every sample whose targets (all H of them) were observed by o
+(training, validation and earlier test periods), then forecasts o+1..o+H.  Closed-form
 models (``exact_pass``) refit exactly in one pass; gradient-trained models are
 warm-started from their previous fit and trained ``refit_epochs`` more epochs
 (no validation, hence no early stopping, inside the loop).  The standardisation
@@ -17,21 +18,32 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from econdl.errors import ConfigError
+
+
+def _predict(model: L.LightningModule, x: Tensor) -> Tensor:
+    model.eval()
+    with torch.no_grad():
+        return model.predict_step((x.to(model.device),), 0).detach().cpu().reshape(len(x), -1)
+
 
 def expanding_window_forecasts(dm: Any, trainer: L.Trainer, model: L.LightningModule, refit_epochs: int) -> Tensor:
-    """Test-period forecasts, in the data's units, each from a model refitted up to the period before."""
+    """Forecasts on the DataModule's ``eval`` origins, in the data's units: every origin whose
+    forecasts reach the test period (and the latest) from a model refitted on all samples
+    whose H targets were observed by then; earlier origins from the model as fitted."""
     if refit_epochs < 0:
-        raise ValueError(f"refit_epochs={refit_epochs} must be zero or positive")
+        raise ConfigError(f"refit_epochs={refit_epochs} must be zero or positive")
     saved = dict(dm.splits)
-    x_all = torch.cat([saved[s][0] for s in ("train", "val", "test")])
-    y_all = torch.cat([saved[s][1] for s in ("train", "val", "test")])
-    start = len(saved["train"][0]) + len(saved["val"][0])
+    x_all, y_all = saved["all"]
+    x_eval = saved["eval"][0]
+    horizon, first = dm.horizon, dm.layout["eval_from"]
+    forecasts = _predict(model, x_eval)  # origins that only feed the validation period keep these
     epochs = 1 if getattr(model, "exact_pass", False) else refit_epochs
     accelerator = "gpu" if model.device.type == "cuda" else "cpu"
-    forecasts = []
     try:
-        for i in range(len(saved["test"][0])):
-            dm.splits = {**saved, "train": (x_all[: start + i], y_all[: start + i])}
+        for row in range(max(dm.layout["test_at"] - horizon + 1 - first, 0), len(x_eval)):
+            known = first + row - horizon + 1  # samples whose every target precedes this origin's forecasts
+            dm.splits = {**saved, "train": (x_all[:known], y_all[:known])}
             if epochs > 0:
                 model.train()
                 refit = L.Trainer(
@@ -46,12 +58,9 @@ def expanding_window_forecasts(dm: Any, trainer: L.Trainer, model: L.LightningMo
                     num_sanity_val_steps=0,
                 )
                 refit.fit(model, datamodule=dm)
-            model.eval()
-            with torch.no_grad():
-                x = saved["test"][0][i : i + 1].to(model.device)
-                forecasts.append(model.predict_step((x,), 0).detach().cpu().reshape(1, -1))
+            forecasts[row] = _predict(model, x_eval[row : row + 1])[0]
     finally:
         dm.splits = saved
         dm.trainer = trainer
         model.trainer = trainer
-    return torch.cat(forecasts)
+    return forecasts

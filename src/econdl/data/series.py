@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from econdl.errors import ConfigError, DataError, DataFileNotFound
+
 DATE_COLUMNS = ("observation_date", "DATE", "date", "Date")
 #: periods per year, used to annualise growth rates
 PER_YEAR = {"Q": 4, "M": 12, "Y": 1}
@@ -30,7 +32,7 @@ def macrodata_series(column: str = "realgdp") -> pd.Series:
 
     frame = macrodata.load_pandas().data
     if column not in frame.columns:
-        raise ValueError(f"value_column={column!r} is not in macrodata; choose one of {list(frame.columns)}")
+        raise ConfigError(f"value_column={column!r} is not in macrodata; choose one of {list(frame.columns)}")
     index = pd.PeriodIndex(
         [pd.Period(year=int(y), quarter=int(q), freq="Q") for y, q in zip(frame["year"], frame["quarter"])]
     )
@@ -40,12 +42,12 @@ def macrodata_series(column: str = "realgdp") -> pd.Series:
 def infer_frequency(dates: pd.DatetimeIndex) -> str:
     """``Q``, ``M`` or ``Y`` from the median spacing of the dates."""
     if len(dates) < 2:
-        raise ValueError("cannot infer the frequency from fewer than 2 dates; give data.frequency (Q or M)")
+        raise DataError("cannot infer the frequency from fewer than 2 dates; give data.frequency (Q or M)")
     gap = float(np.median(np.diff(dates.values).astype("timedelta64[s]").astype(float))) / 86_400  # days
     for freq, (low, high) in {"M": (27, 32), "Q": (85, 95), "Y": (360, 370)}.items():
         if low <= gap <= high:
             return freq
-    raise ValueError(f"dates are about {gap:.0f} days apart, not monthly, quarterly or yearly; give data.frequency")
+    raise DataError(f"dates are about {gap:.0f} days apart, not monthly, quarterly or yearly; give data.frequency")
 
 
 def read_csv_series(
@@ -58,51 +60,51 @@ def read_csv_series(
     """Read one series from a FRED-style CSV, failing with a message that names the problem."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"data.path={str(path)!r} does not exist; place the CSV there (see data/README.md)")
+        raise DataFileNotFound(f"data.path={str(path)!r} does not exist; place the CSV there (see data/README.md)")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     columns = list(frame.columns)
     if date_column is None:
         date_column = next((c for c in DATE_COLUMNS if c in columns), None)
         if date_column is None:
-            raise ValueError(f"{path} has no date column named one of {list(DATE_COLUMNS)} (columns: {columns}); "
+            raise DataError(f"{path} has no date column named one of {list(DATE_COLUMNS)} (columns: {columns}); "
                              "give it with --data.date_column NAME")
     elif date_column not in columns:
-        raise ValueError(f"date_column={date_column!r} is not a column of {path}; columns: {columns}")
+        raise ConfigError(f"date_column={date_column!r} is not a column of {path}; columns: {columns}")
     if value_column is None:
         others = [c for c in columns if c != date_column]
         if len(others) != 1:
-            raise ValueError(f"{path} has value columns {others}; choose one with --data.value_column NAME")
+            raise DataError(f"{path} has value columns {others}; choose one with --data.value_column NAME")
         value_column = others[0]
     elif value_column not in columns:
-        raise ValueError(f"value_column={value_column!r} is not a column of {path}; columns: {columns}")
+        raise ConfigError(f"value_column={value_column!r} is not a column of {path}; columns: {columns}")
 
     lines = np.arange(len(frame)) + 2  # file line numbers (line 1 is the header)
     dates = pd.to_datetime(frame[date_column].str.strip(), errors="coerce")
     if dates.isna().any():
         bad = dates.isna().to_numpy()
-        raise ValueError(f"{path}: column {date_column!r} has values that are not dates on lines {_listed(list(lines[bad]))}")
+        raise DataError(f"{path}: column {date_column!r} has values that are not dates on lines {_listed(list(lines[bad]))}")
     values = pd.to_numeric(frame[value_column].str.strip(), errors="coerce")
     missing = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
     if missing.any():
         where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing])]
         if not dropna:
-            raise ValueError(f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; "
+            raise DataError(f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; "
                              "fix the file or pass --data.dropna true to drop those rows")
         dates, values = dates[~missing], values[~missing]
     dates = pd.DatetimeIndex(dates)
     if dates.has_duplicates:
         dup = sorted({str(d.date()) for d in dates[dates.duplicated()]})
-        raise ValueError(f"{path}: duplicated dates {_listed(dup)}; keep one observation per period")
+        raise DataError(f"{path}: duplicated dates {_listed(dup)}; keep one observation per period")
     if not dates.is_monotonic_increasing:
         first = int(np.argmax(np.diff(dates.asi8) < 0)) + 1
-        raise ValueError(f"{path}: dates are not sorted: {dates[first].date()} comes after {dates[first - 1].date()}; "
+        raise DataError(f"{path}: dates are not sorted: {dates[first].date()} comes after {dates[first - 1].date()}; "
                          "sort the file by date")
     freq = (frequency or infer_frequency(dates)).upper()
     if freq not in PER_YEAR:
-        raise ValueError(f"frequency={frequency!r} is not one of {list(PER_YEAR)}")
+        raise ConfigError(f"frequency={frequency!r} is not one of {list(PER_YEAR)}")
     periods = dates.to_period(freq)
     if periods.has_duplicates:
-        raise ValueError(f"{path}: several dates fall in the same {freq} period ({periods[periods.duplicated()][0]}); "
+        raise DataError(f"{path}: several dates fall in the same {freq} period ({periods[periods.duplicated()][0]}); "
                          "is frequency right?")
     return pd.Series(values.to_numpy(dtype=float), index=periods, name=value_column)
 
@@ -115,19 +117,60 @@ def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Serie
     if transform == "log_diff":
         if (series <= 0).any():
             bad = [str(p) for p in series.index[(series <= 0).to_numpy()]]
-            raise ValueError(f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; "
+            raise DataError(f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; "
                              "use transform='pct_change' or 'levels'")
         factor = 100.0 * PER_YEAR[series.index.freqstr[0]]
         return (factor * np.log(series).diff()).iloc[1:]
     if transform == "pct_change":
         return (100.0 * series.pct_change()).iloc[1:]
-    raise ValueError(f"transform={transform!r} is not one of {list(TRANSFORMS)}")
+    raise ConfigError(f"transform={transform!r} is not one of {list(TRANSFORMS)}")
 
 
 def lag_matrix(values: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows x_t = (g_{t-1}, ..., g_{t-lags}) and targets y_t = g_t for t = lags..T-1."""
     if lags < 1:
-        raise ValueError(f"lags={lags} must be a positive integer")
+        raise ConfigError(f"lags={lags} must be a positive integer")
     n = len(values) - lags
     x = np.stack([values[lags - k : lags - k + n] for k in range(1, lags + 1)], axis=1)
     return x, values[lags:]
+
+
+def origin_inputs(values: np.ndarray, lags: int, exog: np.ndarray | None = None) -> np.ndarray:
+    """One input row per forecast origin o = lags-1 .. T-1: (g_o, ..., g_{o-lags+1}) then the
+    same lags of every exogenous column (``exog``, shape (T, k)), series by series."""
+    columns = [values] if exog is None else [values, *np.asarray(exog, dtype=float).T]
+    rows = len(values) - lags + 1
+    return np.column_stack(
+        [col[lags - 1 - k : lags - 1 - k + rows] for col in columns for k in range(lags)]
+    )
+
+
+def target_matrix(values: np.ndarray, lags: int, horizon: int) -> np.ndarray:
+    """Row i = (g_{lags+i}, ..., g_{lags+i+horizon-1}): the next ``horizon`` values after origin
+    lags-1+i, for every origin whose targets are all observed."""
+    rows = len(values) - lags - horizon + 1
+    return np.column_stack([values[lags + h : lags + h + rows] for h in range(horizon)])
+
+
+def exog_frame(source: str, names: list[str], index: pd.PeriodIndex, path: str | None = None,
+               date_column: str | None = None, frequency: str | None = None, dropna: bool = False) -> pd.DataFrame:
+    """Further series (in levels, e.g. the unemployment rate) aligned on ``index``; fails
+    naming a column that does not exist and the columns that do."""
+    if source == "macrodata":
+        from statsmodels.datasets import macrodata
+
+        available = [c for c in macrodata.load_pandas().data.columns if c not in ("year", "quarter")]
+    else:
+        header = pd.read_csv(path, nrows=0).columns
+        date_column = date_column or next((c for c in DATE_COLUMNS if c in header), None)
+        available = [c for c in header if c != date_column]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ConfigError(f"exog={unknown} not found in the {source} data; available columns: {available}")
+    read = (lambda n: macrodata_series(n)) if source == "macrodata" else (
+        lambda n: read_csv_series(path, n, date_column, frequency, dropna))
+    frame = pd.DataFrame({n: read(n) for n in names}).reindex(index)
+    if frame.isna().any().any():
+        missing = frame.index[frame.isna().any(axis=1)].astype(str).tolist()
+        raise DataError(f"exog={names} have no value at {_listed(missing)}; fill them or drop those periods")
+    return frame

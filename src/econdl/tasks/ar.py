@@ -2,8 +2,8 @@
 
 ``LinearAR`` is AR(p) with intercept by ordinary least squares, ``TrainingMean``
 the intercept-only regression (forecast = training-sample mean), both solved in
-closed form by ``LeastSquares``.  ``RandomWalk`` forecasts g_t = g_{t-1} and has
-nothing to fit.  They assume inputs and target share one scale (as
+closed form by ``LeastSquares``.  ``RandomWalk`` forecasts g_{t+h} = g_{t-1} for every
+horizon and has nothing to fit.  They assume inputs and target share one scale (as
 ``GDPDataModule`` standardises them), so the first input column is the last
 observation on the target's scale.
 """
@@ -13,23 +13,60 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from econdl.errors import ConfigError
 from econdl.tasks.least_squares import LeastSquares
 from econdl.tasks.regression import RegressionModel
+
+
+METHODS = ("iterated", "direct")
+
+
+def horizon_of(module: nn.Module) -> int:
+    """Forecast horizon H of the DataModule the model is attached to (1 without one)."""
+    dm = getattr(module.trainer, "datamodule", None) if module._trainer is not None else None
+    return int(getattr(dm, "output_dim", 1) if dm is not None else 1)
 
 
 class LinearAR(LeastSquares):
     """AR(p) by OLS: g_t = c + phi_1 g_{t-1} + ... + phi_p g_{t-p}; p = the data's lag count.
 
+    With exogenous inputs (``GDPDataModule(exog=...)``) the same OLS on every input column
+    is an ARX model.  For horizons h = 1..H (``GDPDataModule(horizon=H)``):
+
+    - ``iterated``: one one-step equation, applied recursively (forecasts feed later lags);
+      needs the inputs to be lags of the target alone, so ARX at H > 1 must be ``direct``;
+    - ``direct``: one OLS equation per horizon, g_{t+h-1} on the lags at t-1.
+
     Args:
+        method: ``iterated`` or ``direct`` (the same model at H = 1).
         ridge: optional L2 penalty (0 = OLS).
     """
 
-    def __init__(self, ridge: float = 0.0) -> None:
+    data_buffers = ("resid_var",)
+
+    def __init__(self, method: str = "iterated", ridge: float = 0.0) -> None:
         super().__init__(ridge)
+        if method not in METHODS:
+            raise ConfigError(f"method={method!r} is not one of {list(METHODS)}")
         self.save_hyperparameters()
+        self.method = method
+        self.horizon = 1
+        self.register_buffer("resid_var", torch.zeros(1, dtype=torch.float64))  # 0: not fitted yet
 
     def describe(self) -> str:
-        return f"LinearAR(p={max(self.coef.shape[0] - 1, 0) or '?'})"
+        return f"LinearAR(p={max(self.coef.shape[0] - 1, 0) or '?'}, {self.method})"
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        self.horizon = horizon_of(self)
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if self.method == "iterated" and self.horizon > 1 and getattr(dm, "exog", None):
+            raise ConfigError(
+                f"LinearAR(method='iterated') cannot forecast {self.horizon} periods ahead with exog={dm.exog}: "
+                "it would need forecasts of the exogenous series; use --model.init_args.method direct"
+            )
+        if stage == "fit" and self.method == "iterated":
+            self.coef = nn.Parameter(torch.zeros(self.coef.shape[0], 1, dtype=torch.float64))
 
     def n_features(self, input_dim: int) -> int:
         return 1 + input_dim
@@ -37,8 +74,44 @@ class LinearAR(LeastSquares):
     def basis(self, x: Tensor) -> Tensor:
         return torch.cat([torch.ones(len(x), 1, dtype=x.dtype, device=x.device), x], dim=1)
 
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        x, y = batch[0], batch[1]
+        # the iterated model fits the one-step equation only
+        return super().training_step((x, y[:, : self.coef.shape[1]]), batch_idx)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.method == "direct" or self.horizon == 1:
+            return super().forward(x)
+        state, steps = x.reshape(len(x), -1), []
+        for _ in range(self.horizon):
+            steps.append(super().forward(state))
+            state = torch.cat([steps[-1], state[:, :-1]], dim=1)
+        return torch.cat(steps, dim=1)
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        x, y = self.trainer.datamodule.split("train")[:2]
+        with torch.no_grad():
+            design = self._design(x.to(self.coef.device))
+            resid = y.double().to(self.coef.device)[:, : self.coef.shape[1]] - design @ self.coef
+        self.resid_var = (resid**2).sum(0) / max(len(resid) - self.coef.shape[0], 1)
+
+    def forecast_std(self) -> Tensor:
+        """Standard deviation of the h-step forecast error, h = 1..H, in the data's units
+        (OLS residual variance; iterated: sigma^2 times the summed squared MA weights)."""
+        if not bool((self.resid_var > 0).all()):
+            raise RuntimeError("LinearAR has no residual variance: fit it first")
+        var = self.resid_var.double()
+        if self.method == "iterated":
+            phi = self.coef.detach().double()[1:, 0].cpu()
+            psi = [1.0]
+            for j in range(1, self.horizon):
+                psi.append(sum(float(phi[i - 1]) * psi[j - i] for i in range(1, min(j, len(phi)) + 1)))
+            var = var[0].cpu() * torch.cumsum(torch.tensor(psi, dtype=torch.float64) ** 2, 0)
+        return var.sqrt().cpu() * float(self.y_scale)
+
     def ar_coefficients(self) -> tuple[float, list[float]]:
-        """(c, [phi_1, ..., phi_p]) in the data's units.
+        """(c, [phi_1, ..., phi_p]) in the data's units (no exog; one-step equation).
 
         With z = (g - m) / s on inputs and target, z_t = b_0 + sum b_i z_{t-i} gives
         phi_i = b_i and c = s b_0 + m (1 - sum b_i).
@@ -50,7 +123,10 @@ class LinearAR(LeastSquares):
 
 
 class TrainingMean(LeastSquares):
-    """Forecast = mean of the training targets (intercept-only least squares)."""
+    """Forecast = mean of the training targets (intercept-only least squares), per horizon."""
+
+    #: restricted versions of these models (Clark-West applies to the pair)
+    nested_in = ("LinearAR",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -73,14 +149,20 @@ class RandomWalk(RegressionModel):
     """
 
     exact_pass = True
+    nested_in = ("LinearAR",)
 
     def __init__(self) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.unused = nn.Parameter(torch.zeros(0))
+        self.horizon = 1
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        self.horizon = horizon_of(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.reshape(len(x), -1)[:, :1]
+        return x.reshape(len(x), -1)[:, :1].expand(-1, self.horizon)
 
     def configure_optimizers(self) -> None:
         return None
