@@ -226,6 +226,7 @@ def compare(
     configs = find_configs(paths)
     overrides = overrides or []
     rows, predictions, dm = [], {}, None
+    all_runs: dict[str, list[dict[str, Any]]] = {}
     extra_blocks: dict[str, dict[str, pd.DataFrame]] = {}
     for config in configs:
         name = config.stem
@@ -241,6 +242,7 @@ def compare(
         dm = run["data"]
         rows.append(summary_row(name, runs, seeds))
         predictions[name] = run["prediction"]
+        all_runs[name] = runs
         for title, block in run.get("blocks", []):
             extra_blocks.setdefault(title, {})[name] = block
         print(f"[compare] {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
@@ -250,6 +252,10 @@ def compare(
     task = getattr(dm, "task", "task")
     out_dir = Path(out) if out else Path("logs") / task / "compare" / f"version_{next_version(Path('logs') / task / 'compare')}"
     out_dir.mkdir(parents=True, exist_ok=True)
+    forecast_files: list[Path] = []
+    if hasattr(dm, "horizon_table"):  # forecasts: a row per model and horizon, tests against the reference
+        reference = relative_to or getattr(dm, "relative_to", None)
+        table, forecast_files = dm.horizon_table(table, all_runs, reference, relative_to is not None, out_dir)
     files = [out_dir / "table.csv", out_dir / "table.md"]
     table.to_csv(files[0])
     files[1].write_text(table.to_markdown(floatfmt=".4g") + "\n")
@@ -257,7 +263,7 @@ def compare(
     if plot is not None:
         files.append(plot)
     blocks, block_files = write_blocks(extra_blocks, out_dir)
-    return Comparison(table, out_dir, files + block_files, blocks)
+    return Comparison(table, out_dir, files + forecast_files + block_files, blocks)
 
 
 def compare_main(argv: list[str]) -> Comparison:

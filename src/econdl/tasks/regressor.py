@@ -26,6 +26,20 @@ def materialize(module: nn.Module, example: Tensor) -> None:
     module.train(was_training)
 
 
+def match_output_width(net: nn.Module, width: int) -> None:
+    """Widen a network's last linear layer from 1 output to the ``width`` targets the data has
+    (e.g. one forecast per horizon), so one config serves every target width."""
+    last = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    if not last or last[-1].out_features == width:
+        return
+    if last[-1].out_features != 1:
+        raise ValueError(f"the network has {last[-1].out_features} outputs but the data have {width} targets; "
+                         f"set out_features: {width} (or 1, widened to the data)")
+    parent = next(m for m in net.modules() if any(c is last[-1] for c in m.children()))
+    name = next(k for k, c in parent.named_children() if c is last[-1])
+    setattr(parent, name, nn.Linear(last[-1].in_features, width, device=last[-1].weight.device))
+
+
 class Regressor(RegressionModel):
     """Fits ``net`` to the DataModule's targets by minimising ``loss``.
 
@@ -54,6 +68,8 @@ class Regressor(RegressionModel):
         dm = self.trainer.datamodule if self._trainer is not None else None
         if dm is not None and hasattr(dm, "example_input"):
             materialize(self.net, dm.example_input())
+        if dm is not None and hasattr(dm, "output_dim"):
+            match_output_width(self.net, dm.output_dim)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
