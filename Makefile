@@ -8,7 +8,7 @@ ECONDL := $(BIN)/econdl
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp compare-mnist sweep clean
+.PHONY: help install lint demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp compare-mnist sweep clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,11 @@ compare-gender: $(STAMP) ## Gender from photos: MLP vs CNN, Female/Male/All (pho
 
 compare-gdp: $(STAMP) ## GDP growth: MLP (5 seeds) vs AR(4) by OLS, random walk and mean, on US real GDP
 	$(ECONDL) compare configs/gdp/ --seeds 5
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy on src/, configured in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP) ## Run the whole test suite (tiny fixtures, CPU only)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,10 +3,13 @@ configs are, a fast set of overrides, and the real ``econdl`` command run as a u
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -33,3 +36,49 @@ def run_econdl(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run the `econdl` command as a user would, in the current folder."""
     exe = Path(sys.executable).with_name("econdl")
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=econdl_env())
+
+
+def fixture_script(task: str) -> ModuleType:
+    """``tests/data/<task>/make.py`` as a module (the script that writes a task's tiny data)."""
+    spec = importlib.util.spec_from_file_location(f"fixture_{task}", REPO / "tests" / "data" / task / "make.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_fixture(task: str, out: Path) -> Path:
+    """Write ``task``'s tiny data set into ``out/<task>-fixture`` with its script; return that folder."""
+    return fixture_script(task).make(out / f"{task}-fixture")
+
+
+# Overrides that make any config of a task folder run on tiny data (generated, embedded or
+# written by tests/data/<task>/make.py).  A new task folder under configs/ adds its entry.
+TINY_DATA: dict[str, Callable[[Path], list[str]]] = {
+    "kink": lambda tmp: ["--data.x_size=256", "--data.val_size=64", "--data.test_size=65", "--data.batch_size=64"],
+    "linear": lambda tmp: ["--data.n=300"],
+    "gdp": lambda tmp: [],  # the embedded US series: 203 quarters, small already
+    "mnist": lambda tmp: [f"--data.data_dir={make_fixture('mnist', tmp)}", "--data.val_size=10", "--data.batch_size=16"],
+    "gender": lambda tmp: [f"--data.root={make_fixture('gender', tmp)}", "--data.image_size=[20, 16]",
+                           "--data.batch_size=8"],
+}
+
+
+def tiny_data(folder: str, config: Path, tmp: Path) -> list[str]:
+    """``TINY_DATA[folder]``, or a failure telling the config's author what to add."""
+    if folder not in TINY_DATA:
+        raise AssertionError(
+            f"{config} is in a task folder the tests do not know, {folder!r}: add an entry "
+            f"{folder!r}: lambda tmp: [...overrides...] to TINY_DATA in tests/helpers.py that makes its data "
+            f"tiny (for data read from files, also a tests/data/{folder}/make.py that writes them; see CONTRIBUTING.md)"
+        )
+    return TINY_DATA[folder](tmp)
+
+
+def printed_metric(stdout: str, name: str) -> float:
+    """The value printed for metric ``name`` (e.g. ``test/rmse``) in Lightning's results table."""
+    import re
+
+    found = re.findall(rf"^[\s│|]*{re.escape(name)}[\s│|]+([-+0-9.eE]+|nan)[\s│|]*$", stdout, flags=re.MULTILINE)
+    assert found, f"{name} is not printed in:\n{stdout[-2000:]}"
+    return float(found[-1])

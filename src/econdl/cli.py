@@ -13,6 +13,7 @@ configs/kink/mlp.yaml``) and any key can be overridden on the command line
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning_utilities.core.rank_zero import log as rank_zero_log
 
 from econdl.checkpointing import AtomicCheckpointIO, latest_run_with_last
 
@@ -42,6 +44,17 @@ for _pattern in (
     r".*The number of training batches .* is smaller than the logging interval.*",
 ):
     warnings.filterwarnings("ignore", message=_pattern)
+
+
+class _WithoutCloudLoggerTip(logging.Filter):
+    """Drops Lightning's advertisement for a cloud logger, printed on every run: it says
+    nothing about the run and hides the lines that do."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "seamless cloud logging" not in record.getMessage()
+
+
+rank_zero_log.addFilter(_WithoutCloudLoggerTip())
 
 
 def next_version(root: Path) -> int:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+__all__ = ["ACTIVATIONS", "MLP", "DigitCNN", "FaceCNN", "count_parameters", "make_activation"]
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,

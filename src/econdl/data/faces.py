@@ -179,17 +179,27 @@ class GenderImageDataModule(InMemoryDataModule):
         paths = [Path(p) if Path(p).is_absolute() else csv.parent / p for p in kept[self.path_column]]
         return paths, [int(c) for c in codes[codes.notna()]]
 
+    def prepare_data(self) -> None:
+        """Download CelebA when ``download`` is set.  Lightning calls this once per machine,
+        not in every DDP process (which would all write into ``root`` at once)."""
+        if self.source == "celeba" and self.download:
+            from torchvision.datasets import CelebA
+
+            CelebA(str(self.root), split="all", target_type="attr", download=True)
+
     def _from_celeba(self) -> tuple[list[Path], list[int]]:
         from torchvision.datasets import CelebA
 
         root = Path(self.root)
-        try:
-            data = CelebA(str(root), split="all", target_type="attr", download=self.download)
+        try:  # read only: the download, if asked for, ran in prepare_data
+            data = CelebA(str(root), split="all", target_type="attr", download=False)
         except (RuntimeError, OSError) as err:
+            fix = ("the download (prepare_data) did not complete: check the network and that the folder is writable"
+                   if self.download else "download them there, or pass --data.download true")
             raise FileNotFoundError(
                 f"CelebA is missing or incomplete in {root / 'celeba'} ({err}); it needs img_align_celeba/ and "
                 "list_attr_celeba.txt, list_eval_partition.txt, identity_CelebA.txt, list_bbox_celeba.txt, "
-                "list_landmarks_align_celeba.txt: download them there, or pass --data.download true"
+                f"list_landmarks_align_celeba.txt: {fix}"
             ) from None
         if len(self.class_names) != 2:
             raise ValueError(f"source='celeba' has two classes (Male = 0, 1), got classes={self.class_names}")

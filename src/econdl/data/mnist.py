@@ -130,31 +130,35 @@ class MNISTDataModule(InMemoryDataModule):
         folder_name = VARIANTS[self.variant][0]
         return [self.data_dir, self.data_dir / "raw", self.data_dir / folder_name / "raw"]
 
+    def prepare_data(self) -> None:
+        """Download the files with torchvision when ``download`` is set and they are missing.
+
+        Lightning calls this once per machine (not in every DDP process, which would all
+        write into ``data_dir`` at once); ``setup`` then only reads."""
+        if not self.download or all(find_idx(self.folders(), stem) for stem in FILES.values()):
+            return
+        import torchvision
+
+        cls = torchvision.datasets.MNIST if self.variant == "mnist" else torchvision.datasets.FashionMNIST
+        cls(str(self.data_dir), train=True, download=True)
+        cls(str(self.data_dir), train=False, download=True)
+
     def locate(self) -> dict[str, Path]:
-        """Paths of the four IDX files; downloads them first when ``download`` is set."""
+        """Paths of the four IDX files (read only: downloads happen in ``prepare_data``)."""
         found = {key: find_idx(self.folders(), stem) for key, stem in FILES.items()}
         if all(found.values()):
             return found  # type: ignore[return-value]
-        if self.download:
-            import torchvision
-
-            cls = torchvision.datasets.MNIST if self.variant == "mnist" else torchvision.datasets.FashionMNIST
-            cls(str(self.data_dir), train=True, download=True)
-            cls(str(self.data_dir), train=False, download=True)
-            return self.locate_after_download()
         missing = [FILES[k] + "[.gz]" for k, v in found.items() if v is None]
         where = ", ".join(str(f) for f in self.folders())
         package = VARIANTS[self.variant][2]
-        raise FileNotFoundError(
-            f"{self.variant} data not found: missing {', '.join(missing)} in {where}. "
-            f"Point --data.init_args.data_dir at a folder holding the four IDX files"
+        fix = (
+            "the download (prepare_data) did not write them: check the network and that data_dir is writable"
+            if self.download
+            else "Point --data.data_dir at a folder holding the four IDX files"
             + (f" (e.g. {package} after `apt-get install dataset-fashion-mnist`)" if self.variant == "fashion" else "")
-            + ", or pass --data.init_args.download true to fetch them with torchvision"
+            + ", or pass --data.download true to fetch them with torchvision"
         )
-
-    def locate_after_download(self) -> dict[str, Path]:
-        self.download = False
-        return self.locate()
+        raise FileNotFoundError(f"{self.variant} data not found: missing {', '.join(missing)} in {where}. {fix}")
 
     # --- data ---------------------------------------------------------------------------
     def build(self) -> Splits:

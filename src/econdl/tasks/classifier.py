@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regressor import has_lazy_parameters, materialize
 
 
@@ -138,7 +139,7 @@ class Classifier(ClassificationModel):
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing={label_smoothing} must lie in [0, 1)")
-        self.save_hyperparameters(ignore=["net"])
+        self.save_hyperparameters(ignore=unsaved_module_args("net"))
         self.net = net
         self.label_smoothing = label_smoothing
         self.train_loss = MeanMetric()

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regression import RegressionModel
 
 LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
@@ -56,7 +57,7 @@ class Regressor(RegressionModel):
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r} is not known; choose one of {sorted(LOSSES)}")
-        self.save_hyperparameters(ignore=["net"])
+        self.save_hyperparameters(ignore=unsaved_module_args("net"))
         self.net = net
         self.loss_fn = LOSSES[loss]()
         # Averaged on the device and logged once per epoch: a self.log call per step costs

@@ -1,0 +1,72 @@
+"""Downloads happen once per machine, in ``prepare_data``; ``setup`` only reads.
+
+Lightning calls ``prepare_data`` on one process per node but ``setup`` in every process,
+so a download in ``setup`` (or ``build``) would run in every DDP process into the same
+folder at once.  Offline stand-ins for torchvision's datasets count their calls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pytest
+import torchvision
+
+from econdl.data import GenderImageDataModule, MNISTDataModule
+from econdl.nets import MLP
+from econdl.tasks import Classifier
+from helpers import fixture_script
+
+
+class FakeMNIST:
+    """Stands in for ``torchvision.datasets.MNIST``: writes tiny IDX files where torchvision
+    would (``root/MNIST/raw``) and records every call."""
+
+    calls: list[tuple[str, bool, bool]] = []
+
+    def __init__(self, root: str, train: bool = True, download: bool = False) -> None:
+        FakeMNIST.calls.append((root, train, download))
+        if download:
+            fixture_script("mnist").make(Path(root) / "MNIST" / "raw")
+
+
+def tiny_fit(dm: L.LightningDataModule, tmp: Path) -> None:
+    model = Classifier(net=MLP(widths=[8], in_features=784, out_features=10, flatten=True))
+    L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, default_root_dir=tmp).fit(model, datamodule=dm)
+
+
+def test_mnist_downloads_once_in_prepare_data_and_setup_only_reads(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    monkeypatch.setattr(FakeMNIST, "calls", [])
+    folder = tmp_path / "mnist"
+
+    fresh = MNISTDataModule(data_dir=str(folder), download=True, val_size=10, batch_size=16)
+    with pytest.raises(FileNotFoundError, match="prepare_data"):
+        fresh.setup("fit")  # setup never downloads; it says the download has not run
+    assert FakeMNIST.calls == []
+
+    tiny_fit(MNISTDataModule(data_dir=str(folder), download=True, val_size=10, batch_size=16), tmp_path)
+    assert FakeMNIST.calls == [(str(folder), True, True), (str(folder), False, True)]  # one download: both files
+
+    tiny_fit(MNISTDataModule(data_dir=str(folder), download=True, val_size=10, batch_size=16), tmp_path)
+    assert len(FakeMNIST.calls) == 2  # the files are there: nothing downloaded again
+
+
+def test_celeba_downloads_in_prepare_data_only(tmp_path: Path, monkeypatch: Any) -> None:
+    calls: list[bool] = []
+
+    def fake_celeba(root: str, split: str, target_type: str, download: bool) -> None:
+        calls.append(download)
+        raise RuntimeError("Dataset not found or corrupted.")
+
+    monkeypatch.setattr(torchvision.datasets, "CelebA", fake_celeba)
+    dm = GenderImageDataModule(source="celeba", root=str(tmp_path), download=True)
+    with pytest.raises(FileNotFoundError, match="prepare_data"):
+        dm.setup("fit")
+    assert calls == [False]  # setup only reads
+    with pytest.raises(RuntimeError):
+        dm.prepare_data()
+    assert calls == [False, True]
