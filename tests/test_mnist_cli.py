@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import CONFIGS
-from econdl.cli import cli_main, main
+from helpers import CONFIGS, run_econdl
+from econdl.cli import cli_main
+from econdl.main import main
 from econdl.compare import compare_main
 from test_mnist_data import digit_images, write_idx_set
 
@@ -43,10 +44,18 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     metrics = pd.read_csv(run / "metrics.csv")
     assert {"test/acc_class_0", "test/acc_class_9", "val/acc", "train/loss"} <= set(metrics.columns)
 
-    # `econdl test` with a fresh model rebuilt from the checkpoint reproduces the accuracy
+    # `econdl test` in a new process, on a different training split (other standardisation
+    # statistics), uses the checkpoint's statistics and reproduces the accuracy
     ckpt = next((run / "checkpoints").glob("best-*.ckpt"))
-    main(["test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *fast(folder), "--ckpt_path", str(ckpt)])
-    again = re.search(r"test/acc\s+([0-9.]+)", capsys.readouterr().out)
+    stats = torch.load(ckpt, weights_only=False)["MNISTDataModule"]
+    assert stats["mean"] == pytest.approx(float(cli.datamodule.split("train")[0].double().mean() / 255), abs=1e-6)
+    other = [*fast(folder), "--data.init_args.split_seed=3", "--data.init_args.val_size=0.5"]
+    done = run_econdl("test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
+    assert done.returncode == 0, done.stderr
+    fresh = re.search(r"with mean ([0-9.]+), std", done.stdout)
+    assert fresh is not None and abs(float(fresh.group(1)) - stats["mean"]) > 1e-4  # a split that differs
+    assert f"the checkpoint's mean {stats['mean']:.4f}, std {stats['std']:.4f}" in done.stdout
+    again = re.search(r"test/acc\s+([0-9.]+)", done.stdout)
     assert again is not None and float(again.group(1)) == pytest.approx(acc, abs=1e-6)
 
     # predict a folder of PNG digits of other sizes, dark on light (inverted on reading)

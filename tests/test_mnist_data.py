@@ -8,9 +8,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
 from econdl.data import MNISTDataModule
 from econdl.data.mnist import read_idx
@@ -53,7 +55,7 @@ def write_idx_set(folder: Path, n_train: int = 400, n_test: int = 200, gz: bool 
 @pytest.mark.parametrize("gz", [False, True])
 def test_reads_raw_and_gz_layouts_into_uint8_splits(tmp_path, gz):
     folder = write_idx_set(tmp_path / "digits", gz=gz)
-    dm = MNISTDataModule(data_dir=str(folder), val_size=50)
+    dm = MNISTDataModule(data_dir=str(folder), val_size=50, normalize=False)
     dm.setup("fit")
     (xt, yt), (xv, yv), (xs, ys) = dm.split("train"), dm.split("val"), dm.split("test")
     assert xt.dtype == torch.uint8 and xt.shape == (350, 1, 28, 28)
@@ -71,12 +73,57 @@ def test_reads_raw_and_gz_layouts_into_uint8_splits(tmp_path, gz):
     assert x.dtype == torch.float32 and torch.allclose(x, xt[:8].float() / 255)
 
 
-def test_torchvision_layout_and_normalisation(tmp_path):
+def test_torchvision_layout_and_normalisation_on_by_default(tmp_path):
     write_idx_set(tmp_path / "root" / "FashionMNIST" / "raw", gz=True)
-    dm = MNISTDataModule(data_dir=str(tmp_path / "root"), variant="fashion", val_size=40, normalize=True)
+    dm = MNISTDataModule(data_dir=str(tmp_path / "root"), variant="fashion", val_size=40)
     x = dm.on_after_batch_transfer(dm.split("train")[:2], 0)[0]
     assert abs(float(x.mean())) < 1e-4 and abs(float(x.std()) - 1) < 1e-3
     assert dm.class_names[0] == "T-shirt/top" and len(dm.class_names) == 10
+    # the statistics are the training split's alone: validation and test rows do not enter
+    train = dm.split("train")[0].double() / 255
+    assert dm.mean == pytest.approx(float(train.mean()), abs=1e-6)
+    assert dm.std == pytest.approx(float(train.std()), abs=1e-6)
+    everything = torch.cat([dm.split(s)[0] for s in ("train", "val", "test")]).double() / 255
+    assert abs(dm.mean - float(everything.mean())) > 1e-5  # 30 x the tolerance above
+
+
+@pytest.mark.parametrize(
+    ("val_size", "train_size", "counts"),
+    [
+        (1 / 12, None, (367, 33)),  # the default: the lecture's 5,000 of 60,000, at any size
+        (0.25, None, (300, 100)),
+        (50, None, (350, 50)),
+        (0.1, 200, (180, 20)),  # a random subset of 200, then a tenth of it held out
+        (30, 0.5, (170, 30)),
+    ],
+)
+def test_split_sizes_are_fractions_or_counts_and_are_printed(tmp_path, capsys, val_size, train_size, counts):
+    folder = write_idx_set(tmp_path / "digits")
+    dm = MNISTDataModule(data_dir=str(folder), val_size=val_size, train_size=train_size)
+    dm.setup("fit")
+    assert (len(dm.split("train")[0]), len(dm.split("val")[0])) == counts
+    assert f"{counts[0]} train / {counts[1]} val / 200 test images" in capsys.readouterr().out
+    if train_size is not None:  # a random subset drawn with the split generator, not the first rows
+        chosen = torch.cat([dm.split("train")[0], dm.split("val")[0]]).reshape(sum(counts), -1)
+        first = torch.from_numpy(digit_images(400, 0)[0][: sum(counts)]).reshape(sum(counts), -1)
+        assert sorted(map(tuple, chosen.tolist())) != sorted(map(tuple, first.tolist()))
+        again = MNISTDataModule(data_dir=str(folder), val_size=val_size, train_size=train_size)
+        assert torch.equal(again.split("train")[0], dm.split("train")[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"val_size": 0}, "val_size=0 must be a fraction in \\(0, 1\\) or a whole count"),
+        ({"val_size": -5}, "val_size=-5"),
+        ({"val_size": 1.0}, "val_size=1.0 is ambiguous"),
+        ({"val_size": 2.5}, "val_size=2.5"),
+        ({"train_size": 0.0}, "train_size=0.0"),
+    ],
+)
+def test_bad_split_sizes_are_refused_at_once(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MNISTDataModule(**kwargs)
 
 
 def test_missing_files_say_where_and_how(tmp_path):
@@ -113,16 +160,78 @@ def test_bad_settings_are_refused(tmp_path):
     with pytest.raises(ValueError, match="variant='digits'"):
         MNISTDataModule(variant="digits")
     folder = write_idx_set(tmp_path / "digits")
-    with pytest.raises(ValueError, match="val_size=400"):
+    with pytest.raises(ValueError, match="val_size=400 must be smaller than the 400 training images"):
         MNISTDataModule(data_dir=str(folder), val_size=400).setup("fit")
+    with pytest.raises(ValueError, match="val_size=0.001 of 400 training images rounds to 0"):
+        MNISTDataModule(data_dir=str(folder), val_size=0.001).setup("fit")
+    with pytest.raises(ValueError, match="train_size=500 must be smaller than the 400"):
+        MNISTDataModule(data_dir=str(folder), train_size=500).setup("fit")
 
 
-def test_augmentation_only_moves_training_batches(tmp_path):
-    from econdl.data.mnist import random_affine
+def blob_images(n: int) -> np.ndarray:
+    """Smooth images (one Gaussian blob each, at distinct places): a small shift keeps an
+    image nearer to itself than to any other, which noise images would not."""
+    rows, cols = np.mgrid[0:28, 0:28]
+    centres = [(6 + 5 * (i // 4 % 4), 6 + 5 * (i % 4)) for i in range(n)]  # 16 places, repeated
+    return np.stack([255 * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / 18) for r, c in centres]).astype(np.uint8)
 
-    torch.manual_seed(0)
-    x = torch.rand(16, 1, 28, 28)
-    moved = random_affine(x)
-    assert moved.shape == x.shape and not torch.allclose(moved, x)
-    # small transforms: most of the mass stays put
-    assert float((moved - x).abs().mean()) < float(x.abs().mean())
+
+class RecordingMNIST(MNISTDataModule):
+    """Remembers the last batch as the loader cut it (uint8), before scaling."""
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        self.raw = batch[0].clone()
+        return super().on_after_batch_transfer(batch, dataloader_idx)
+
+
+class Recorder(L.LightningModule):
+    """Keeps every batch as the loader cut it and as the step sees it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.seen: dict[str, list[tuple[Tensor, Tensor]]] = {"train": [], "val": [], "predict": []}
+
+    def _keep(self, split: str, x: Tensor) -> None:
+        self.seen[split].append((self.trainer.datamodule.raw, x.detach().clone()))
+
+    def training_step(self, batch, batch_idx):
+        self._keep("train", batch[0])
+        return (self.w * batch[0].mean()).sum()
+
+    def validation_step(self, batch, batch_idx):
+        self._keep("val", batch[0])
+
+    def predict_step(self, batch, batch_idx):
+        self._keep("predict", batch[0])
+        return batch[0][:, 0, 0, 0]
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.0)
+
+
+def test_augmentation_moves_training_batches_only(tmp_path):
+    folder = tmp_path / "blobs"
+    folder.mkdir()
+    for part, n in (("train", 48), ("t10k", 16)):
+        write_idx(folder / f"{part}-images-idx3-ubyte", blob_images(n), gz=False)
+        write_idx(folder / f"{part}-labels-idx1-ubyte", np.arange(n) % 10, gz=False)
+    dm = RecordingMNIST(data_dir=str(folder), val_size=16, augment=True, batch_size=16, eval_batch_size=16)
+    model = Recorder()
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, accelerator="cpu")
+    trainer.fit(model, dm)
+    trainer.predict(model, dm)
+    # validation and prediction: exactly the scaled images, in order (the `training` gate)
+    for split in ("val", "predict"):
+        assert model.seen[split]
+        for raw, x in model.seen[split]:
+            assert torch.equal(x, dm.scale(raw))
+    # training: every image moved, yet each stays nearest to its own original (a small
+    # transform of that very image, not a shuffle of the batch)
+    assert model.seen["train"]
+    for raw, x in model.seen["train"]:
+        plain = dm.scale(raw)
+        assert not torch.equal(x, plain)
+        distance = torch.cdist(x.flatten(1), plain.flatten(1))
+        assert (distance.diagonal() <= distance.min(dim=1).values).all()  # ties: repeated images

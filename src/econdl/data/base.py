@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from econdl.data.loader import TensorBatches
+from econdl.errors import ConfigError, DataError
 
 Splits = dict[str, tuple[Tensor, ...]]
 SPLITS = ("train", "val", "test")
@@ -34,10 +35,33 @@ def check_finite(split: str, names: tuple[str, ...], tensors: tuple[Tensor, ...]
             continue
         bad = ~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)
         if bad.any():
-            raise ValueError(
+            raise DataError(
                 f"{split} {name} hold NaN or infinite values in rows {_rows(bad)}; "
                 "drop or impute those rows before training"
             )
+
+
+def resolve_count(name: str, value: float | int, n: int, what: str = "images") -> int:
+    """A split size given as a fraction in (0, 1) of ``n`` or as a whole count, as a count
+    in [1, n - 1]; a ValueError naming ``name``, the value and the fix otherwise.
+
+    ``1.0`` is refused as ambiguous (all of the data, or one item?)."""
+    hint = f"pass a fraction in (0, 1) such as 0.1, or a whole count of {what} such as 500"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigError(f"{name}={value!r} is not a number; {hint}")
+    if isinstance(value, float) and value == 1.0:
+        raise ConfigError(f"{name}=1.0 is ambiguous (all {n} {what}, or one?); {hint}")
+    if 0 < value < 1:
+        count = round(value * n)
+        if not 1 <= count <= n - 1:
+            raise ConfigError(f"{name}={value} of {n} {what} rounds to {count}, outside 1..{n - 1}; {hint}")
+        return count
+    if value <= 0 or value != int(value):
+        raise ConfigError(f"{name}={value} must be a fraction in (0, 1) or a whole count >= 1; {hint}")
+    if value >= n:
+        raise ConfigError(f"{name}={int(value)} must be smaller than the {n} {what} available; "
+                         f"pass a count below {n} or a fraction such as 0.1")
+    return int(value)
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -67,7 +91,7 @@ class InMemoryDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"batch_size={batch_size} must be a positive integer")
+            raise ConfigError(f"batch_size={batch_size} must be a positive integer")
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or 4 * batch_size
         self.split_seed = split_seed
@@ -94,7 +118,7 @@ class InMemoryDataModule(L.LightningDataModule):
             if split not in splits:
                 raise ValueError(f"{type(self).__name__}.build() returned no {split!r} split")
             if len(splits[split][0]) == 0:
-                raise ValueError(f"the {split} split of {type(self).__name__} is empty")
+                raise DataError(f"the {split} split of {type(self).__name__} is empty")
         for split, tensors in splits.items():
             check_finite(split, self.names, tensors)
         self.splits = splits

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, Splits
+from econdl.data.base import InMemoryDataModule, Splits, resolve_count
 from econdl.data.loader import TensorBatches
+from econdl.errors import ConfigError, DataError, DataFileNotFound
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -40,17 +41,17 @@ def read_idx(path: Path) -> Tensor:
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise ValueError(f"{path} is not a readable (gzip) IDX file ({err}); download it again") from None
+        raise DataError(f"{path} is not a readable (gzip) IDX file ({err}); download it again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or not 1 <= raw[3] <= 4:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad header); download it again")
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad header); download it again")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path} is truncated (incomplete header); download it again")
+        raise DataError(f"{path} is truncated (incomplete header); download it again")
     shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     expected = header + int(torch.tensor(shape).prod())
     if len(raw) != expected:
-        raise ValueError(
+        raise DataError(
             f"{path} is truncated or corrupt: its header announces shape {shape} "
             f"({expected} bytes) but the file holds {len(raw)} bytes; download it again"
         )
@@ -78,10 +79,14 @@ class MNISTDataModule(InMemoryDataModule):
             ``data_dir/raw`` and torchvision's ``data_dir/<MNIST|FashionMNIST>/raw``.
         variant: ``mnist`` or ``fashion``.
         download: fetch the files with torchvision into ``data_dir`` when missing.
-        val_size: training images held out for validation.
-        normalize: after scaling to [0, 1], standardise with the training mean and std.
+        val_size: images of the training file held out for validation: a fraction in
+            (0, 1) (default 1/12, the lecture's 5,000 of 60,000, at any data size) or a count.
+        normalize: after scaling to [0, 1], standardise with the mean and std of the training
+            split (kept in the DataModule's state, so checkpoints carry them to test/predict).
+            Closed-form baselines that read raw pixels (Bernoulli naive Bayes) set it false.
         augment: small random affine shifts/rotations of training batches (for CNNs).
-        train_size: use only the first N training images (quick runs); None = all.
+        train_size: use only a random subset of the training file (a fraction in (0, 1) or a
+            count, drawn with the split generator), before the validation split; None = all.
         predict_dir: folder of image files (png/jpg/bmp, any size) that ``econdl predict``
             classifies instead of the test set; they are read as greyscale 28 x 28.
         predict_invert: invert the predict images (MNIST digits are light on dark);
@@ -97,10 +102,10 @@ class MNISTDataModule(InMemoryDataModule):
         data_dir: str = "data/mnist",
         variant: str = "mnist",
         download: bool = False,
-        val_size: int = 5000,
-        normalize: bool = False,
+        val_size: float | int = 1 / 12,
+        normalize: bool = True,
         augment: bool = False,
-        train_size: int | None = None,
+        train_size: float | int | None = None,
         predict_dir: str | None = None,
         predict_invert: bool | None = None,
         batch_size: int = 128,
@@ -111,9 +116,10 @@ class MNISTDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         if variant not in VARIANTS:
-            raise ValueError(f"variant={variant!r} is not known; choose one of {sorted(VARIANTS)}")
-        if val_size < 1:
-            raise ValueError(f"val_size={val_size} must be a positive integer")
+            raise ConfigError(f"variant={variant!r} is not known; choose one of {sorted(VARIANTS)}")
+        resolve_count("val_size", val_size, 2**62)  # fail early on 0, negatives, 1.0, 2.5
+        if train_size is not None:
+            resolve_count("train_size", train_size, 2**62)
         self.save_hyperparameters()
         self.data_dir = Path(data_dir).expanduser()
         self.variant, self.download = variant, download
@@ -123,7 +129,9 @@ class MNISTDataModule(InMemoryDataModule):
         self.predict_paths: list[Path] = []
         self._predict_images: Tensor | None = None
         self.class_names = list(VARIANTS[variant][1])
+        # standardisation: identity until fitted on the training split or read from a checkpoint
         self.mean, self.std = 0.0, 1.0
+        self.stats_source: str | None = None
 
     # --- files ------------------------------------------------------------------------
     def folders(self) -> list[Path]:
@@ -158,7 +166,7 @@ class MNISTDataModule(InMemoryDataModule):
             + (f" (e.g. {package} after `apt-get install dataset-fashion-mnist`)" if self.variant == "fashion" else "")
             + ", or pass --data.download true to fetch them with torchvision"
         )
-        raise FileNotFoundError(f"{self.variant} data not found: missing {', '.join(missing)} in {where}. {fix}")
+        raise DataFileNotFound(f"{self.variant} data not found: missing {', '.join(missing)} in {where}. {fix}")
 
     # --- data ---------------------------------------------------------------------------
     def build(self) -> Splits:
@@ -167,46 +175,58 @@ class MNISTDataModule(InMemoryDataModule):
         for part in ("train", "test"):
             images, labels = data[f"{part}_images"], data[f"{part}_labels"]
             if images.dim() != 3 or labels.dim() != 1 or len(images) != len(labels):
-                raise ValueError(
+                raise DataError(
                     f"{files[part + '_images']} and {files[part + '_labels']} do not match: images of "
                     f"shape {list(images.shape)}, labels of shape {list(labels.shape)}"
                 )
             if int(labels.max()) >= len(self.class_names):
-                raise ValueError(f"{files[part + '_labels']} holds label {int(labels.max())}; expected 0-9")
+                raise DataError(f"{files[part + '_labels']} holds label {int(labels.max())}; expected 0-9")
         x, y = data["train_images"].unsqueeze(1), data["train_labels"].long()
-        if self.train_size is not None:
-            x, y = x[: self.train_size], y[: self.train_size]
-        if self.val_size >= len(x):
-            raise ValueError(f"val_size={self.val_size} must be smaller than the {len(x)} training images")
+        # one permutation gives the subset and then the validation split, so a given
+        # (split_seed, train_size, val_size) always selects the same images
         order = torch.randperm(len(x), generator=self.generator())
-        val, train = order[: self.val_size], order[self.val_size :]
-        if self.normalize:
+        if self.train_size is not None:
+            order = order[: resolve_count("train_size", self.train_size, len(x), "training images")]
+        n_val = resolve_count("val_size", self.val_size, len(order), "training images")
+        val, train = order[:n_val], order[n_val:]
+        if self.normalize and self.stats_source != "checkpoint":
             pixels = x[train].float() / 255.0
             self.mean, self.std = float(pixels.mean()), float(pixels.std())
-        return {
+            self.stats_source = "training split"
+        splits = {
             "train": (x[train], y[train]),
             "val": (x[val], y[val]),
             "test": (data["test_images"].unsqueeze(1), data["test_labels"].long()),
         }
+        if self._ranks()[0] == 0:
+            counts = " / ".join(f"{len(splits[k][0]):,} {k}" for k in ("train", "val", "test"))
+            stats = f"; inputs standardised with mean {self.mean:.4f}, std {self.std:.4f}" if self.normalize else ""
+            print(f"{self.variant}: {counts} images (val_size={self.val_size:g} of {len(order):,}){stats}", flush=True)
+        return splits
 
-    def scale(self, images: Tensor) -> Tensor:
-        """uint8 images -> float in [0, 1] (standardised when ``normalize``)."""
+    def scale(self, images: Tensor, augment: bool = False) -> Tensor:
+        """uint8 images -> float in [0, 1] (augmented there when asked, so shifted-in
+        borders are background), standardised with the stored mean and std.
+
+        A checkpoint's statistics win over ``normalize``: the model sees its inputs on the
+        scale it was trained on (identity, 0 and 1, for a model trained without)."""
         x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-        return (x - self.mean) / self.std if self.normalize else x
+        if augment:
+            x = random_affine(x)
+        if self.normalize and self.stats_source is None:
+            self.setup()  # fit the statistics on the training split before the first batch
+        return (x - self.mean) / self.std if (self.mean, self.std) != (0.0, 1.0) else x
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        x = self.scale(batch[0])
         trainer = self.trainer
-        if self.augment and trainer is not None and trainer.training:
-            x = random_affine(x)
-        return (x, *batch[1:])
+        augment = self.augment and trainer is not None and trainer.training
+        return (self.scale(batch[0], augment), *batch[1:])
 
     # --- predict on a folder of images --------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if stage == "predict" and self.predict_dir is not None:
             self._read_predict_images()
-            if not self.normalize:  # nothing to learn from the training data
-                return
+            return  # the statistics come from the checkpoint (or, without one, the training split)
         super().setup(stage)
 
     def _read_predict_images(self) -> None:
@@ -215,10 +235,10 @@ class MNISTDataModule(InMemoryDataModule):
         assert self.predict_dir is not None
         paths = list_images(self.predict_dir)
         if not paths:
-            raise FileNotFoundError(f"no png/jpg/bmp images in predict_dir {self.predict_dir}")
+            raise DataFileNotFound(f"no png/jpg/bmp images in predict_dir {self.predict_dir}")
         images, self.predict_paths, failed = read_images(paths, size=(28, 28), mode="L")
         if not self.predict_paths:
-            raise ValueError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {failed[:3]}")
+            raise DataError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {failed[:3]}")
         light = images.float().mean(dim=(1, 2, 3)) > 127
         invert = light if self.predict_invert is None else torch.full_like(light, self.predict_invert)
         images[invert] = 255 - images[invert]
@@ -255,10 +275,15 @@ class MNISTDataModule(InMemoryDataModule):
         return {"test_acc": float((pred.reshape(len(y), -1).argmax(dim=1) == y).double().mean())}
 
     def state_dict(self) -> dict[str, Any]:
+        """The standardisation the model was trained with (0 and 1: none), saved in checkpoints."""
         return {"mean": self.mean, "std": self.std}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.mean, self.std = float(state.get("mean", 0.0)), float(state.get("std", 1.0))
+        """Use a checkpoint's statistics, whatever the current training split would give."""
+        mean, std = float(state.get("mean", 0.0)), float(state.get("std", 1.0))
+        if (mean, std) != (self.mean, self.std) and self._ranks()[0] == 0:
+            print(f"{self.variant}: inputs standardised with the checkpoint's mean {mean:.4f}, std {std:.4f}", flush=True)
+        self.mean, self.std, self.stats_source = mean, std, "checkpoint"
 
 
 def random_affine(x: Tensor, max_shift: float = 2.0 / 28, max_degrees: float = 8.0) -> Tensor:
