@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from econdl.cli import cli_main, next_version
+from econdl.metrics import column_name
 from econdl.nets import count_parameters
 
 USAGE = """usage: econdl compare PATH [PATH ...] [--out DIR] [--KEY VALUE ...]
@@ -143,7 +144,7 @@ def row_for(name: str, run: dict[str, Any]) -> dict[str, Any]:
     if hasattr(dm, "score"):
         row.update(dm.score(run["prediction"]))
     else:
-        row.update({k.replace("/", "_"): v for k, v in run["metrics"].items()})
+        row.update({column_name(k): v for k, v in run["metrics"].items()})
     if hasattr(dm, "describe_model"):
         row.update(dm.describe_model(model))
     row["params"] = count_parameters(model)
@@ -178,7 +179,7 @@ def summary_row(name: str, runs: list[dict[str, Any]], seeds: int) -> dict[str, 
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col])
         row[col] = frame[col].mean() if numeric else frame[col].iloc[0]
-        if numeric and col.replace("/", "_") in [k.replace("/", "_") for k in scored]:
+        if numeric and column_name(col) in {column_name(k) for k in scored}:
             row[f"{col}_std"] = frame[col].std(ddof=1) if len(frame) > 1 else 0.0
     row["seeds"] = len(runs)
     return row

@@ -99,7 +99,7 @@ class FiniteLossGuard(L.Callback):
         lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
         return (
             f"Likely causes: a learning rate too high for this model (lr={lrs[0] if lrs else 'n/a'}; try 10x lower, "
-            "e.g. --optimizer.init_args.lr), or extreme values in the inputs or targets (standardise them). "
+            "e.g. --optimizer.lr), or extreme values in the inputs or targets (standardise them). "
             f"No checkpoint was written after it; the last finite one is kept ({_last_checkpoint(trainer)})."
         )
 

@@ -63,7 +63,7 @@ class LinearAR(LeastSquares):
         if self.method == "iterated" and self.horizon > 1 and getattr(dm, "exog", None):
             raise ConfigError(
                 f"LinearAR(method='iterated') cannot forecast {self.horizon} periods ahead with exog={dm.exog}: "
-                "it would need forecasts of the exogenous series; use --model.init_args.method direct"
+                "it would need forecasts of the exogenous series; use --model.method direct"
             )
         if stage == "fit" and self.method == "iterated":
             self.coef = nn.Parameter(torch.zeros(self.coef.shape[0], 1, dtype=torch.float64))

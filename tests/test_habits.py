@@ -1,0 +1,61 @@
+"""Small habits users notice: `--version`, `python -m econdl`, one metric naming rule, and
+messages that name CLI keys the way users type them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from econdl.metrics import column_name, logged_name
+from helpers import REPO, econdl_env, run_econdl
+
+
+def test_version_names_econdl_torch_lightning_and_python() -> None:
+    result = run_econdl("--version", timeout=120)
+    assert result.returncode == 0, result.stderr
+    for name in ("econdl", "torch", "lightning", "Python"):
+        assert re.search(rf"^{name} \d+\.\d+", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_python_dash_m_econdl_works_like_econdl() -> None:
+    module = subprocess.run([sys.executable, "-m", "econdl", "--version"], capture_output=True, text=True,
+                            timeout=120, env=econdl_env())
+    assert module.returncode == 0 and module.stdout == run_econdl("--version", timeout=120).stdout
+    usage = subprocess.run([sys.executable, "-m", "econdl", "--help"], capture_output=True, text=True,
+                           timeout=120, env=econdl_env())
+    assert usage.returncode == 0 and "usage: econdl" in usage.stdout
+
+
+@pytest.mark.parametrize(
+    ("logged", "column"),
+    [("test/rmse", "test_rmse"), ("val/loss", "val_loss"), ("train/loss", "train_loss"),
+     ("test/acc_class_T-shirt_top", "test_acc_class_T-shirt_top"), ("sparsity", "sparsity"), ("lr-AdamW", "lr-AdamW")],
+)
+def test_logged_names_and_table_columns_map_one_to_one(logged: str, column: str) -> None:
+    assert column_name(logged) == column and logged_name(column) == logged
+
+
+def test_no_other_code_converts_metric_names_by_hand() -> None:
+    hand_made = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in sorted((REPO / "src" / "econdl").rglob("*.py"))
+        if path.name != "metrics.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if 'replace("/", "_")' in line or 'replace("_", "/")' in line
+    ]
+    assert not hand_made, f"use econdl.metrics.column_name / logged_name instead: {hand_made}"
+
+
+def test_messages_name_cli_keys_as_users_type_them() -> None:
+    # `--data.data_dir`, as in the README and Makefile, not the long form `--data.init_args.data_dir`
+    long_form = re.compile(r"--(?:data|model|optimizer|lr_scheduler)\.init_args\.")
+    found = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in sorted((REPO / "src" / "econdl").rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if long_form.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert not found, "\n".join(found)
