@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import CONFIGS, FAST, run_econdl
+from helpers import CONFIGS, FAST, printed_metric, run_econdl
 from econdl.cli import cli_main
 
 
@@ -42,7 +42,7 @@ def test_test_subcommand_in_a_later_process_reproduces_fit_metrics(tmp_path):
     ckpt = next((tmp_path / "logs/kink/relu_basis/version_0/checkpoints").glob("best-*.ckpt"))
     result = run_econdl("test", "--config", str(CONFIGS / "kink/relu_basis.yaml"), *FAST, "--ckpt_path", str(ckpt))
     assert result.returncode == 0, result.stderr
-    assert f"{fitted:.6f}"[:7] in result.stdout
+    assert printed_metric(result.stdout, "test/rmse") == pytest.approx(fitted, rel=1e-6)
 
 
 def test_predict_returns_predictions_in_data_units():

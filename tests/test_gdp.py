@@ -8,7 +8,7 @@ import pytest
 import torch
 from statsmodels.tsa.ar_model import AutoReg
 
-from helpers import CONFIGS, run_econdl
+from helpers import CONFIGS, printed_metric, run_econdl
 from econdl.cli import cli_main
 from econdl.compare import compare
 from econdl.data.gdp import GDPDataModule
@@ -17,15 +17,18 @@ from econdl.data.series import lag_matrix
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 
 
-def fred_csv(path: Path, n: int = 40, seed: int = 0, **edits: str) -> Path:
-    """A FRED-style quarterly level series whose growth follows an AR(1); ``edits`` replace cells."""
+def fred_csv(path: Path, n: int = 40, seed: int = 0, start: str = "1990Q1", unrate: bool = False, **edits: str) -> Path:
+    """A FRED-style quarterly level series whose growth follows an AR(1) (and, with ``unrate``,
+    an unemployment rate that moves against growth); ``edits`` replace cells."""
     rng = np.random.default_rng(seed)
     growth = np.zeros(n)
     for t in range(1, n):
         growth[t] = 0.8 + 0.4 * growth[t - 1] + 0.5 * rng.standard_normal()
     levels = 10_000 * np.exp(np.cumsum(growth) / 100)
-    dates = pd.period_range("1990Q1", periods=n, freq="Q").to_timestamp().strftime("%Y-%m-%d")
+    dates = pd.period_range(start, periods=n, freq="Q").to_timestamp().strftime("%Y-%m-%d")
     frame = pd.DataFrame({"observation_date": dates, "GDPC1": [f"{v:.3f}" for v in levels]})
+    if unrate:
+        frame["UNRATE"] = [f"{v:.2f}" for v in 6 - 0.5 * np.cumsum(growth - growth.mean()) / 4]
     for row, value in edits.items():
         frame.loc[int(row.removeprefix("row")), "GDPC1"] = value
     frame.to_csv(path, index=False)
@@ -58,14 +61,19 @@ def test_csv_source_growth_lags_and_chronological_splits(tmp_path):
     assert str(dm.dates["forecast"][0]) == "2000Q1"  # 40 quarters from 1990Q1 end in 1999Q4
 
 
-def test_changing_a_test_value_changes_no_training_statistic(tmp_path):
-    base = GDPDataModule(source="csv", path=str(fred_csv(tmp_path / "a.csv")))
-    edited = GDPDataModule(source="csv", path=str(fred_csv(tmp_path / "b.csv", row39="99999.0")))
+@pytest.mark.parametrize("horizon", [1, 3])
+@pytest.mark.parametrize(("row", "split"), [(39, "test"), (30, "val"), (28, "val")])
+def test_changing_a_later_value_changes_no_training_statistic(tmp_path, row, split, horizon):
+    """Levels row 28 is the first validation target's level (35 samples: 23 train, 5 val, 7 test):
+    no validation or test value may move the standardisation or the training tensors."""
+    kwargs = {"source": "csv", "val_size": 5, "test_size": 7, "horizon": horizon}
+    base = GDPDataModule(path=str(fred_csv(tmp_path / "a.csv")), **kwargs)
+    edited = GDPDataModule(path=str(fred_csv(tmp_path / "b.csv", **{f"row{row}": "99999.0"})), **kwargs)
     base.setup(), edited.setup()
     for t_base, t_edit in zip(base.split("train"), edited.split("train")):
         assert torch.equal(t_base, t_edit)
     assert (base.target_loc, base.target_scale) == (edited.target_loc, edited.target_scale)
-    assert not torch.equal(base.split("test")[1], edited.split("test")[1])  # the edit did reach the data
+    assert not torch.equal(base.split(split)[1], edited.split(split)[1])  # the edit did reach that split
 
 
 @pytest.mark.parametrize("source", ["csv", "macrodata"])
@@ -84,12 +92,19 @@ def test_fit_test_predict_on_the_csv_source(tmp_path):
     cli = cli_main(["fit", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(path), *QUIET], verbose_test=False)
     rmse = float(cli.trainer.callback_metrics["test/rmse"])
     dm = cli.datamodule
-    pred = cli.model.unscale(cli.model(dm.split("test")[0])).detach().reshape(-1)
-    assert rmse == pytest.approx(float(((pred - dm.test_targets().reshape(-1)) ** 2).mean().sqrt()), rel=1e-4)
+    # oracle on the original scale, from the file alone: growth, AutoReg on the training
+    # window (presample + 23 training targets), one-step forecasts of the 7 test quarters
+    growth = 400 * np.diff(np.log(pd.read_csv(path)["GDPC1"].to_numpy()))
+    params = AutoReg(growth[: 4 + 23], lags=4, trend="c").fit().params
+    forecasts = [params[0] + params[1:] @ growth[t - 4 : t][::-1] for t in range(len(growth) - 7, len(growth))]
+    oracle = float(np.sqrt(np.mean((np.array(forecasts) - growth[-7:]) ** 2)))
+    assert len(dm.split("train")[0]) == 23 and rmse == pytest.approx(oracle, rel=1e-5)
+    logged = pd.read_csv(tmp_path / "logs/gdp/ar/version_0/metrics.csv")["test/rmse"].dropna()
+    assert float(logged.iloc[-1]) == pytest.approx(oracle, rel=1e-5)
     ckpt = str(next((tmp_path / "logs/gdp/ar/version_0/checkpoints").glob("best-*.ckpt")))
     result = run_econdl("test", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(path), "--ckpt_path", ckpt)
     assert result.returncode == 0, result.stderr
-    assert f"{rmse:.5f}"[:6] in result.stdout
+    assert printed_metric(result.stdout, "test/rmse") == pytest.approx(oracle, rel=1e-5)
 
     # predict on a longer series: the forecast uses the latest 4 values and the checkpoint's scaling
     longer = fred_csv(tmp_path / "longer.csv", n=44)
@@ -100,6 +115,9 @@ def test_fit_test_predict_on_the_csv_source(tmp_path):
     intercept, phi = cli.model.ar_coefficients()
     latest = pcli.datamodule.series.to_numpy()[::-1][:4]
     assert frame["forecast"][0] == pytest.approx(intercept + float(np.dot(phi, latest)), abs=1e-4)
+    for level in ("80", "95"):
+        assert frame[f"lower_{level}"][0] < frame["forecast"][0] < frame[f"upper_{level}"][0]
+    assert frame["upper_95"][0] - frame["lower_95"][0] > frame["upper_80"][0] - frame["lower_80"][0]
 
 
 def test_naive_benchmarks_fit_and_forecast(tmp_path):
@@ -188,3 +206,108 @@ def test_monthly_csv_is_annualised_by_12(tmp_path):
     dm.setup()
     np.testing.assert_allclose(dm.series.to_numpy(), 1200 * np.diff(np.log(levels)), rtol=1e-10)
     assert str(dm.dates["forecast"][0]) == "2002-07"
+
+
+def _fit(config: str, *extra: str):  # noqa: ANN202
+    return cli_main(["fit", "--config", str(CONFIGS / f"gdp/{config}.yaml"), *extra, *QUIET], verbose_test=False)
+
+
+def test_iterated_ar_equals_statsmodels_forecasts_and_direct_an_independent_lstsq(tmp_path):
+    path = fred_csv(tmp_path / "gdp.csv", n=60)
+    args = [*csv_args(path), "--data.horizon=3", "--data.val_size=8", "--data.test_size=10"]
+    iterated, direct = _fit("ar", *args), _fit("ar_direct", *args)
+    dm = iterated.datamodule
+    growth = 400 * np.diff(np.log(pd.read_csv(path)["GDPC1"].to_numpy()))  # 59 quarters
+    n_train = len(dm.split("train")[0])  # samples whose 3 targets precede the validation period
+    x_test = dm.split("test")[0]
+    first = 4 + dm.layout["test_at"]  # growth index of the first test target
+    # iterated: AutoReg's own dynamic forecasts from every test origin, parameters from the training window
+    model = AutoReg(growth, lags=4, trend="c")
+    params = AutoReg(growth[: 4 + n_train], lags=4, trend="c").fit().params
+    oracle = np.stack([model.predict(params, start=t, end=t + 2, dynamic=True) for t in range(first, first + len(x_test))])
+    got = iterated.model.unscale(iterated.model(x_test)).detach().double().numpy()
+    np.testing.assert_allclose(got, oracle, atol=1e-5)
+    # direct: one least-squares fit per horizon on the raw lags, no econdl code
+    lags = np.stack([growth[t - 4 : t][::-1] for t in range(4, len(growth))])
+    design = np.column_stack([np.ones(len(lags)), lags])
+    for h in range(3):
+        beta = np.linalg.lstsq(design[:n_train], growth[4 + h : 4 + h + n_train], rcond=None)[0]
+        expected = design[dm.layout["test_at"] : dm.layout["test_at"] + len(x_test)] @ beta
+        got = direct.model.unscale(direct.model(x_test)).detach().double().numpy()[:, h]
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert not np.allclose(oracle[:, 2], direct.model.unscale(direct.model(x_test)).detach().numpy()[:, 2], atol=1e-3)
+
+
+def test_compare_by_horizon_can_be_recomputed_from_predictions_csv(tmp_path):
+    from statsmodels.tsa.stattools import diebold_mariano_test
+
+    path = fred_csv(tmp_path / "gdp.csv", n=80)  # test period 2006Q2-2009Q4 holds the 2008-09 recession
+    configs = [str(CONFIGS / f"gdp/{m}.yaml") for m in ("ar", "ar_direct", "random_walk", "mean")]
+    result = compare(configs, [*csv_args(path), "--data.horizon=2", "--data.val_size=20"], out="cmp")
+    table = result.table
+    assert list(table.index) == [m for m in ("ar", "ar_direct", "random_walk", "mean") for _ in (1, 2)]
+    assert list(table["horizon"]) == [1, 2] * 4 and set(table["n_test"]) == {15}  # same target quarters
+    assert table["rmse_recession"].notna().all() and table["rmse_expansion"].notna().all()
+    assert table.loc["ar", "dm_pvalue"].isna().all() and table.loc["ar_direct", "cw_pvalue"].isna().all()
+    assert table.loc["mean", "cw_pvalue"].notna().all() and table.loc["random_walk", "cw_pvalue"].notna().all()
+    frame = pd.read_csv(result.out_dir / "predictions.csv")
+    test = frame[frame["split"] == "test"]
+    for name in ("ar_direct", "random_walk", "mean"):
+        for h in (1, 2):
+            own = test.query("model == @name and horizon == @h").set_index("date")
+            ref = test.query("model == 'ar' and horizon == @h").set_index("date").loc[own.index]
+            dm = diebold_mariano_test(own["actual"], own["forecast"], ref["forecast"], harvey_adj=True, horizon=h)
+            row = table.loc[name].set_index("horizon").loc[h]
+            if name == "ar_direct" and h == 1:  # the same one-step equation as ar: no test to run
+                assert np.isnan(row["dm_stat"]) and np.allclose(own["forecast"], ref["forecast"])
+            else:
+                assert row["dm_stat"] == pytest.approx(dm.statistic) and row["dm_pvalue"] == pytest.approx(dm.pvalue)
+            inside = (own["lower_80"] <= own["actual"]) & (own["actual"] <= own["upper_80"])
+            assert row["coverage_80"] == pytest.approx(inside.mean())
+            assert row["test_rmse"] == pytest.approx(np.sqrt(((own["forecast"] - own["actual"]) ** 2).mean()))
+    # conformal bounds: the validation errors' quantile, the same at every origin of a horizon
+    val = frame.query("model == 'ar' and horizon == 2 and split == 'val'")
+    q = np.sort((val["actual"] - val["forecast"]).abs())[int(np.ceil(0.8 * (len(val) + 1))) - 1]
+    assert np.allclose(val["upper_80"] - val["forecast"], q)
+    ols = table.loc["ar"].set_index("horizon")
+    assert ols.loc[2, "width_ols_95"] > ols.loc[1, "width_ols_95"] > ols.loc[1, "width_ols_80"]
+    assert (result.out_dir / "fan_chart.png").is_file()
+
+
+def test_exog_changes_the_inputs_of_ar_and_mlp_and_predict_reuses_its_scaling(tmp_path):
+    path = fred_csv(tmp_path / "gdp.csv", unrate=True)
+    args = [*csv_args(path), "--data.value_column=GDPC1", "--data.horizon=2"]
+    ar = _fit("ar_direct", *args, "--data.exog=[UNRATE]")
+    assert ar.model.coef.shape == (1 + 8, 2)  # intercept, 4 growth lags, 4 unemployment lags; 2 horizons
+    x = ar.datamodule.split("train")[0]
+    assert x.shape[1] == 8 and abs(float(x[:, 4:].mean())) < 0.2  # the unemployment lags, standardised
+    mlp = _fit("mlp", *args, "--data.exog=[UNRATE]", "--trainer.max_epochs=2")
+    first = next(m for m in mlp.model.net.modules() if isinstance(m, torch.nn.Linear))
+    last = [m for m in mlp.model.net.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert (first.in_features, last.out_features) == (8, 2)
+    ckpt = str(next((tmp_path / "logs/gdp/mlp/version_0/checkpoints").glob("best-*.ckpt")))
+    pcli = cli_main(["predict", "--config", str(CONFIGS / "gdp/mlp.yaml"), *args, "--data.exog=[UNRATE]", "--ckpt_path", ckpt, *QUIET])
+    assert pcli.datamodule.exog_loc == mlp.datamodule.exog_loc
+    frame = pd.read_csv(next(p for p in (tmp_path / "logs/gdp/mlp").glob("version_*/predictions.csv")))
+    assert list(frame["horizon"]) == [1, 2] and list(frame["date"]) == ["2000Q1", "2000Q2"]
+    with pytest.raises(ValueError, match=r"exog=\['unemployment'\] not found.*available columns: \['GDPC1', 'UNRATE'\]"):
+        GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["unemployment"]).setup()
+    # iterated ARX: a VAR(p) of growth and unemployment; its first step is the direct ARX's first equation
+    var = _fit("ar", *args, "--data.exog=[UNRATE]")
+    x_test = var.datamodule.split("test")[0]
+    iterated, direct = var.model(x_test).detach(), ar.model(x_test).detach()
+    torch.testing.assert_close(iterated[:, 0], direct[:, 0], atol=1e-5, rtol=0)
+    assert var.model.exog_coef.shape == (9, 1) and not torch.allclose(iterated[:, 1], direct[:, 1], atol=1e-3)
+    # its second step feeds the first step's growth and unemployment forecasts back as lags
+    step = torch.cat([iterated[:, :1], x_test[:, :3], (var.model._design(x_test) @ var.model.exog_coef).float(), x_test[:, 4:7]], 1)
+    torch.testing.assert_close(iterated[:, 1], var.model(step).detach()[:, 0], atol=1e-5, rtol=0)
+
+
+def test_macrodata_exog_and_horizon_layout():
+    dm = GDPDataModule(exog=["unemp", "tbilrate"], horizon=4)
+    dm.setup()
+    x, y = dm.split("train")
+    assert x.shape[1] == 12 and y.shape[1] == 4
+    # a row's targets are the next four quarters of the same series: the next row's first targets
+    torch.testing.assert_close(y[1:, :3], y[:-1, 1:])
+    assert dm.dates["test"][0] == pd.Period("1999Q4") and str(dm.dates["forecast"][-1]) == "2010Q3"

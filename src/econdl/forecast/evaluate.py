@@ -73,7 +73,8 @@ def _forecast_std(model: Any) -> np.ndarray | None:
 def forecast_frame(dm: Any, pred: Tensor, model: Any = None) -> pd.DataFrame:
     """The forecasts beyond the data (the next H periods) with their bounds, for ``econdl predict``."""
     frame = long_frame(dm, pred, model)
-    ahead = frame[frame["split"] == "ahead"].drop(columns=["split", "actual"]).reset_index(drop=True)
+    latest = frame[(frame["split"] == "ahead") & (frame["origin"] == str(dm.series.index[-1]))]
+    ahead = latest.drop(columns=["split", "actual"]).reset_index(drop=True)
     ahead.insert(1, "last_observation", str(dm.series.index[-1]))
     return ahead.drop(columns=["origin"])
 

@@ -34,7 +34,8 @@ class LinearAR(LeastSquares):
     is an ARX model.  For horizons h = 1..H (``GDPDataModule(horizon=H)``):
 
     - ``iterated``: one one-step equation, applied recursively (forecasts feed later lags);
-      needs the inputs to be lags of the target alone, so ARX at H > 1 must be ``direct``;
+      with exogenous inputs each exogenous series gets its own one-step OLS equation on the
+      same inputs, so the model iterated is a VAR(p) of the target and the exogenous series;
     - ``direct``: one OLS equation per horizon, g_{t+h-1} on the lags at t-1.
 
     Args:
@@ -42,7 +43,7 @@ class LinearAR(LeastSquares):
         ridge: optional L2 penalty (0 = OLS).
     """
 
-    data_buffers = ("resid_var",)
+    data_buffers = ("resid_var", "exog_coef")
 
     def __init__(self, method: str = "iterated", ridge: float = 0.0) -> None:
         super().__init__(ridge)
@@ -52,6 +53,8 @@ class LinearAR(LeastSquares):
         self.method = method
         self.horizon = 1
         self.register_buffer("resid_var", torch.zeros(1, dtype=torch.float64))  # 0: not fitted yet
+        self.register_buffer("exog_coef", torch.zeros(0, 0, dtype=torch.float64))  # iterated ARX only
+        self.lags, self.n_exog = 0, 0
 
     def describe(self) -> str:
         return f"LinearAR(p={max(self.coef.shape[0] - 1, 0) or '?'}, {self.method})"
@@ -60,11 +63,8 @@ class LinearAR(LeastSquares):
         super().setup(stage)
         self.horizon = horizon_of(self)
         dm = self.trainer.datamodule if self._trainer is not None else None
-        if self.method == "iterated" and self.horizon > 1 and getattr(dm, "exog", None):
-            raise ConfigError(
-                f"LinearAR(method='iterated') cannot forecast {self.horizon} periods ahead with exog={dm.exog}: "
-                "it would need forecasts of the exogenous series; use --model.method direct"
-            )
+        self.lags = int(getattr(dm, "lags", 0) or 0)
+        self.n_exog = len(getattr(dm, "exog", None) or [])
         if stage == "fit" and self.method == "iterated":
             self.coef = nn.Parameter(torch.zeros(self.coef.shape[0], 1, dtype=torch.float64))
 
@@ -83,22 +83,43 @@ class LinearAR(LeastSquares):
         if self.method == "direct" or self.horizon == 1:
             return super().forward(x)
         state, steps = x.reshape(len(x), -1), []
+        p = self.lags or state.shape[1]
         for _ in range(self.horizon):
             steps.append(super().forward(state))
-            state = torch.cat([steps[-1], state[:, :-1]], dim=1)
+            blocks = [steps[-1], state[:, : p - 1]]
+            if self.n_exog:  # each exogenous series' own forecast enters its lags
+                fitted = self.exog_coef.numel() > 0  # not before the first solve (sanity check)
+                nxt = (self._design(state) @ self.exog_coef).to(state.dtype) if fitted else state.new_zeros(len(state), self.n_exog)
+                for j in range(self.n_exog):
+                    blocks += [nxt[:, j : j + 1], state[:, p * (1 + j) : p * (2 + j) - 1]]
+            state = torch.cat(blocks, dim=1)
         return torch.cat(steps, dim=1)
 
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
+    def _solve(self) -> None:
+        solved = bool(self._rows)
+        super()._solve()
+        if solved:
+            self._fit_extras()
+
+    def _fit_extras(self) -> None:
+        """Residual variances for the intervals and, for iterated ARX, the exogenous equations."""
         x, y = self.trainer.datamodule.split("train")[:2]
         with torch.no_grad():
             design = self._design(x.to(self.coef.device))
             resid = y.double().to(self.coef.device)[:, : self.coef.shape[1]] - design @ self.coef
         self.resid_var = (resid**2).sum(0) / max(len(resid) - self.coef.shape[0], 1)
+        if self.method == "iterated" and self.n_exog:
+            # training rows are consecutive origins: the next row's first lag of each exogenous
+            # series is this row's one-step target
+            now = [self.lags * (1 + j) for j in range(self.n_exog)]
+            target = design[1:, 1:][:, now]
+            self.exog_coef = torch.linalg.lstsq(design[:-1], target).solution
 
     def forecast_std(self) -> Tensor:
         """Standard deviation of the h-step forecast error, h = 1..H, in the data's units
         (OLS residual variance; iterated: sigma^2 times the summed squared MA weights)."""
+        if self.method == "iterated" and self.n_exog and self.horizon > 1:
+            raise RuntimeError("no closed-form interval for an iterated ARX model; use the conformal ones")
         if not bool((self.resid_var > 0).all()):
             raise RuntimeError("LinearAR has no residual variance: fit it first")
         var = self.resid_var.double()

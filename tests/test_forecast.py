@@ -1,0 +1,76 @@
+"""Forecast evaluation pieces on hand-made numbers: Clark-West, DM, Mincer-Zarnowitz,
+conformal half-widths and the NBER business-cycle states."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.tsa.stattools import diebold_mariano_test
+
+from econdl.forecast import (
+    clark_west,
+    conformal_halfwidth,
+    diebold_mariano,
+    gaussian_halfwidth,
+    mincer_zarnowitz,
+    recession_mask,
+)
+
+
+def test_clark_west_equals_a_hand_computation():
+    y = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+    small = np.array([1.5, 1.5, 1.5, 1.5, 1.5])  # e.g. the training mean
+    large = np.array([1.2, 1.8, 0.9, 2.5, 1.4])
+    # f_t = (y - small)^2 - [(y - large)^2 - (small - large)^2], by hand:
+    f = [0.25 - (0.04 - 0.09), 0.25 - (0.04 - 0.09), 1.0 - (0.16 - 0.36), 2.25 - (0.25 - 1.0), 0.0 - (0.01 - 0.01)]
+    t = np.mean(f) / (np.std(f, ddof=1) / math.sqrt(5))
+    stat, p = clark_west(y, small, large, horizon=1)
+    assert stat == pytest.approx(t, rel=1e-10)
+    assert p == pytest.approx(1 - stats.norm.cdf(t), rel=1e-10)  # one-sided: the larger model is better
+    assert all(math.isnan(v) for v in clark_west(y, large, large))  # one model twice: undefined, not 0
+
+
+def test_clark_west_at_longer_horizons_uses_newey_west():
+    rng = np.random.default_rng(0)
+    y, small, large = rng.standard_normal((3, 60))
+    f = (y - small) ** 2 - ((y - large) ** 2 - (small - large) ** 2)
+    d, n, lags = f - f.mean(), len(f), 3
+    var = d @ d / n + 2 * sum((1 - k / (lags + 1)) * (d[k:] @ d[:-k]) / n for k in range(1, lags + 1))
+    assert clark_west(y, small, large, horizon=4)[0] == pytest.approx(f.mean() / math.sqrt(var / n), rel=1e-8)
+
+
+def test_diebold_mariano_is_statsmodels_with_the_harvey_correction():
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal(40)
+    a, b = y + rng.standard_normal(40), y + 0.5 * rng.standard_normal(40)
+    expected = diebold_mariano_test(y, a, b, criterion="mse", harvey_adj=True, horizon=2)
+    assert diebold_mariano(y, a, b, horizon=2) == (pytest.approx(expected.statistic), pytest.approx(expected.pvalue))
+    assert diebold_mariano(y, a, b)[0] > 0  # a has the larger errors
+    assert all(math.isnan(v) for v in diebold_mariano(y, a, a))  # identical forecasts: undefined
+
+
+def test_mincer_zarnowitz_tells_a_rational_forecast_from_a_biased_one():
+    rng = np.random.default_rng(2)
+    signal = rng.standard_normal(80)
+    y = signal + 0.3 * rng.standard_normal(80)
+    assert mincer_zarnowitz(y, signal) > 0.05
+    assert mincer_zarnowitz(y, 2 * signal + 1) < 1e-6
+    assert math.isnan(mincer_zarnowitz(y, np.full(80, y.mean())))  # a constant forecast has no slope
+
+
+def test_conformal_and_gaussian_halfwidths():
+    errors = np.arange(1.0, 10.0)  # 9 calibration errors
+    assert conformal_halfwidth(errors, 80) == 8.0  # the ceil(10 x 0.8) = 8th smallest
+    assert conformal_halfwidth(errors, 50) == 5.0
+    assert conformal_halfwidth(errors, 95) == math.inf  # 9 errors cannot bound 95 %
+    assert gaussian_halfwidth(2.0, 95) == pytest.approx(1.959964 * 2.0, rel=1e-6)
+
+
+def test_nber_states_follow_peak_exclusive_trough_inclusive():
+    quarters = pd.PeriodIndex(["1959Q4", "2007Q4", "2008Q1", "2009Q2", "2009Q3", "2020Q2", "2021Q1"], freq="Q")
+    np.testing.assert_array_equal(recession_mask(quarters), [np.nan, 0, 1, 1, 0, 1, 0])
+    months = pd.PeriodIndex(["2001-03", "2001-04", "2001-12", "2002-01"], freq="M")
+    np.testing.assert_array_equal(recession_mask(months), [0, 1, 1, 0])
+    assert np.isnan(recession_mask(pd.PeriodIndex(["2008"], freq="Y"))).all()
