@@ -4,7 +4,7 @@ One test per file under ``configs/`` (the test id is its path there), so a confi
 to a folder is tested with no change here.  Each config is used the way users use it:
 
 - an experiment (``configs/<task>/<model>.yaml``): ``fit``, then ``test`` and ``predict``
-  from the best checkpoint that fit wrote;
+  from the best checkpoint that fit wrote (``last.ckpt`` when there is no best one);
 - the trainer defaults (``configs/trainer/``): the same, with the file given explicitly
   before the kink MLP's config;
 - a sweep (``configs/sweeps/``): ``sweep`` with two tiny trials, then ``fit``, ``test`` and
@@ -64,17 +64,19 @@ from importlib.metadata import entry_points
 (script,) = entry_points(group="console_scripts", name="econdl")
 econdl = script.load()
 
-def newest(pattern):
-    found = sorted(glob.glob(pattern, recursive=True), key=os.path.getmtime)
-    if not found:
-        sys.exit(f"no file matches {pattern} after the previous command")
-    return found[-1]
+def newest(*patterns):
+    for pattern in patterns:  # in order of preference
+        found = sorted(glob.glob(pattern, recursive=True), key=os.path.getmtime)
+        if found:
+            return found[-1]
+    sys.exit(f"no file matches {' or '.join(patterns)} after the previous command")
 
 for step in json.loads(sys.argv[1]):
     argv = []
     for arg in step:
         if "{ckpt}" in arg:
-            arg = arg.replace("{ckpt}", newest("logs/**/checkpoints/best-*.ckpt"))
+            # the best epoch; a model with nothing to fit takes no step, so it has last.ckpt only
+            arg = arg.replace("{ckpt}", newest("logs/**/checkpoints/best-*.ckpt", "logs/**/checkpoints/last.ckpt"))
         if "{best_config}" in arg:
             arg = arg.replace("{best_config}", newest("logs/sweeps/**/best_config.yaml"))
         argv.append(arg)

@@ -116,6 +116,7 @@ def test_checkpoint_alone_rebuilds_model_and_data(config: Path, fitted: Any, tmp
 
     model = type(run.model).load_from_checkpoint(run.ckpt, map_location="cpu")
     dm = type(run.dm).load_from_checkpoint(run.ckpt, map_location="cpu")
+    assert dm.state_dict() == state  # from the checkpoint, before any data are read
     def scalars(m: L.LightningModule) -> dict[str, Any]:  # not LightningCLI's keys; the net by its shapes below
         return {k: v for k, v in m.hparams.items() if not k.startswith("_") and k != "net"}
 
