@@ -110,3 +110,9 @@ def test_config_fits_tests_and_predicts_through_econdl(config: Path, tmp_path: P
     assert len(predictions) == 1, output[-4000:]
     assert len(pd.read_csv(predictions[0])) > 0
     assert "Tip: For seamless cloud logging" not in output
+
+
+def test_a_config_in_an_unknown_task_folder_says_what_to_add(tmp_path: Path) -> None:
+    config = CONFIGS / "newtask" / "model.yaml"  # not created: only its folder name matters
+    with pytest.raises(AssertionError, match=r"'newtask'.*TINY_DATA in tests/helpers.py.*tests/data/newtask/make.py"):
+        steps_for(config, tmp_path)
