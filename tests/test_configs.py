@@ -109,7 +109,7 @@ def test_config_fits_tests_and_predicts_through_econdl(config: Path, tmp_path: P
     predictions = sorted((tmp_path / "logs").rglob("predictions.csv"))
     assert len(predictions) == 1, output[-4000:]
     assert len(pd.read_csv(predictions[0])) > 0
-    assert "Tip: For seamless cloud logging" not in output
+    assert "Tip: For seamless cloud" not in output  # Lightning's advertisements, silenced
 
 
 def test_a_config_in_an_unknown_task_folder_says_what_to_add(tmp_path: Path) -> None:

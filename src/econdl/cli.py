@@ -47,11 +47,12 @@ for _pattern in (
 
 
 class _WithoutCloudLoggerTip(logging.Filter):
-    """Drops Lightning's advertisement for a cloud logger, printed on every run: it says
-    nothing about the run and hides the lines that do."""
+    """Drops Lightning's advertisements for its cloud logger and model registry ("Tip: For
+    seamless cloud ..."), printed on every run: they say nothing about the run and hide the
+    lines that do."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "seamless cloud logging" not in record.getMessage()
+        return "Tip: For seamless cloud" not in record.getMessage()
 
 
 rank_zero_log.addFilter(_WithoutCloudLoggerTip())
