@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from econdl.metrics import column_name
 from econdl.report.environment import environment, read_run_info
 from econdl.report.table import format_table
 
@@ -89,7 +90,7 @@ def _fit(run_dir: Path) -> ReportContent:
     metrics = run_dir / "metrics.csv"
     if metrics.is_file():
         frame = pd.read_csv(metrics)
-        last = {c.replace("/", "_"): frame[c].dropna().iloc[-1] for c in frame.columns if c.startswith("test/") and frame[c].notna().any()}
+        last = {column_name(c): frame[c].dropna().iloc[-1] for c in frame.columns if c.startswith("test/") and frame[c].notna().any()}
         if last:
             content.table = pd.DataFrame([last], index=pd.Index([name], name="model"))
         curve = loss_curve(frame)
