@@ -109,17 +109,32 @@ def test_greyscale_mask_finds_single_channel_and_equal_channel_images(tmp_path):
 
 
 # --- the DataModule -------------------------------------------------------------------------
-def test_split_sizes_reproduce_the_lecture():
-    assert split_sizes(40_932, LECTURE_TEST_SHARE, 0.0) == (35_935, 0, 4_997)
-    train, val, test = split_sizes(40_932, LECTURE_TEST_SHARE, 0.1)
-    assert test == 4_997 and val == round(0.1 * 35_935) and train + val == 35_935
+def test_split_sizes_hold_the_lecture_share_on_other_counts():
+    # 4,997 / 40,932 = 12.208% of any collection: 10,000 photos -> 1,220.8 -> 1,221 test photos,
+    # then a tenth of the 8,779 left (877.9 -> 878) for validation
+    assert split_sizes(10_000, LECTURE_TEST_SHARE, 0.1) == (7_901, 878, 1_221)
+    assert split_sizes(1_000, LECTURE_TEST_SHARE, 0.0) == (878, 0, 122)  # 122.08 -> 122
+    assert split_sizes(1_000, LECTURE_TEST_SHARE, 50) == (828, 50, 122)  # a count of photos
+    assert split_sizes(40_932, LECTURE_TEST_SHARE, 0.0) == (35_935, 0, 4_997)  # the lecture's own split
+
+
+def test_val_size_vocabulary_and_its_errors(tmp_path):
+    with pytest.warns(DeprecationWarning, match="val_size 0.2"):
+        old = GenderImageDataModule(root=str(tmp_path), val_share=0.2)
+    assert old.val_size == 0.2
+    for bad, message in ((1.0, "val_size=1.0 is ambiguous"), (-3, "val_size=-3"), (2.5, "val_size=2.5")):
+        with pytest.raises(ValueError, match=message):
+            GenderImageDataModule(root=str(tmp_path), val_size=bad)
+    with pytest.raises(ValueError, match="val_size=900 must be smaller than the 878 remaining photos"):
+        split_sizes(1_000, LECTURE_TEST_SHARE, 900)
 
 
 def test_folder_source_splits_deterministically_and_keeps_uint8(tmp_path, capsys):
     root = write_folder(tmp_path / "photos")
     dm = GenderImageDataModule(root=str(root), image_size=(40, 32), batch_size=8)
     dm.setup("fit")
-    assert "dropped 1 unreadable image file" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dropped 1 unreadable image file" in out and "gender: 19 train / 2 val / 3 test photos" in out
     x, y = dm.split("train")
     assert x.dtype == torch.uint8 and x.shape[1:] == (3, 40, 32)
     sizes = tuple(len(dm.split(s)[1]) for s in ("train", "val", "test"))

@@ -21,8 +21,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, Splits
+from econdl.data.base import InMemoryDataModule, Splits, resolve_count
 from econdl.data.images import greyscale_mask, list_images, read_images
+from econdl.errors import ConfigError, DataError, DataFileNotFound
 
 SOURCES = ("folder", "manifest", "celeba")
 DEFAULT_CODES = {"F": "Female", "M": "Male"}
@@ -33,13 +34,20 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def split_sizes(n: int, test_share: float, val_share: float) -> tuple[int, int, int]:
-    """(train, val, test) counts: ``test_share`` of ``n`` for testing, then ``val_share``
-    of the rest for validation; 40,932 photos and the defaults give the lecture's 4,997 test photos."""
+def split_sizes(n: int, test_share: float, val_size: float | int) -> tuple[int, int, int]:
+    """(train, val, test) counts: ``test_share`` of ``n`` for testing, then ``val_size`` of
+    the rest for validation (a fraction, at least one photo, or a count; 0: none);
+    40,932 photos and the defaults give the lecture's 4,997 test photos."""
     n_test = max(1, round(test_share * n))
-    n_val = max(1, round(val_share * (n - n_test))) if val_share > 0 else 0
+    rest = n - n_test
+    if val_size == 0:
+        n_val = 0
+    elif 0 < val_size < 1:
+        n_val = max(1, round(val_size * rest))
+    else:
+        n_val = resolve_count("val_size", val_size, rest, "remaining photos")
     if n - n_test - n_val < 1:
-        raise ValueError(f"{n} photos are too few to split into train/val/test; add photos")
+        raise DataError(f"{n} photos are too few to split into train/val/test; add photos")
     return n - n_test - n_val, n_val, n_test
 
 
@@ -59,7 +67,9 @@ class GenderImageDataModule(InMemoryDataModule):
             Other values, and empty cells, count as uncoded.
         image_size: (height, width) every photo is resized to.
         test_share: share of the cleaned photos held out for testing.
-        val_share: share of the remaining photos used for validation.
+        val_size: photos held out for validation from those left after the test split: a
+            fraction in (0, 1) or a count (0: validate on the test photos).
+        val_share: deprecated name of ``val_size`` (a fraction).
         drop_greyscale: drop single-channel photos and RGB photos with equal channels.
         on_error: ``skip`` (warn, naming the files) or ``raise`` on unreadable images.
         flip: random horizontal flips of training batches (augmentation).
@@ -85,7 +95,8 @@ class GenderImageDataModule(InMemoryDataModule):
         codes: dict[str, str] | None = None,
         image_size: tuple[int, int] = (135, 110),
         test_share: float = LECTURE_TEST_SHARE,
-        val_share: float = 0.1,
+        val_size: float | int = 0.1,
+        val_share: float | None = None,
         drop_greyscale: bool = True,
         on_error: str = "skip",
         flip: bool = False,
@@ -102,23 +113,29 @@ class GenderImageDataModule(InMemoryDataModule):
         super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         self.save_hyperparameters()
         if source not in SOURCES:
-            raise ValueError(f"source={source!r} is not known; choose one of {list(SOURCES)}")
+            raise ConfigError(f"source={source!r} is not known; choose one of {list(SOURCES)}")
         if source in ("folder", "celeba") and not root:
-            raise ValueError(f"source={source!r} needs a folder: pass --data.root DIR")
+            raise ConfigError(f"source={source!r} needs a folder: pass --data.root DIR")
         if source == "manifest" and not path:
-            raise ValueError("source='manifest' needs the CSV file: pass --data.path FILE.csv")
+            raise ConfigError("source='manifest' needs the CSV file: pass --data.path FILE.csv")
         if len(classes) < 2 or len({c.lower() for c in classes}) != len(classes):
-            raise ValueError(f"classes={list(classes)} must name at least two different classes")
+            raise ConfigError(f"classes={list(classes)} must name at least two different classes")
         lookup = {c.lower(): c for c in classes}
         if codes is None:  # the lecture's F/M, for whichever of Female/Male are classes
             codes = {k: v for k, v in DEFAULT_CODES.items() if v.lower() in lookup}
         for code, cls in codes.items():
             if cls.lower() not in lookup:
-                raise ValueError(f"codes maps {code!r} to {cls!r}, which is not one of classes={list(classes)}")
-        if not 0 < test_share < 1 or not 0 <= val_share < 1:
-            raise ValueError(f"test_share={test_share} must lie in (0, 1) and val_share={val_share} in [0, 1)")
+                raise ConfigError(f"codes maps {code!r} to {cls!r}, which is not one of classes={list(classes)}")
+        if val_share is not None:  # the old name: one vocabulary with the other DataModules
+            warnings.warn(f"val_share is deprecated; pass --data.val_size {val_share} instead", DeprecationWarning,
+                          stacklevel=2)
+            val_size = val_share
+        if not 0 < test_share < 1:
+            raise ConfigError(f"test_share={test_share} must lie in (0, 1), e.g. 0.12 for 12% of the photos")
+        if val_size != 0:
+            resolve_count("val_size", val_size, 2**62, "photos")  # 0 is allowed here: no validation split
         if on_error not in ("skip", "raise"):
-            raise ValueError(f"on_error={on_error!r} must be 'skip' or 'raise'")
+            raise ConfigError(f"on_error={on_error!r} must be 'skip' or 'raise'")
         self.source, self.root, self.path = source, root, path
         self.path_column, self.label_column = path_column, label_column
         self.class_names = list(classes)
@@ -127,7 +144,7 @@ class GenderImageDataModule(InMemoryDataModule):
         for code, cls in codes.items():
             self.codes[code.strip().lower()] = self.class_names.index(lookup[cls.lower()])
         self.image_size = (int(image_size[0]), int(image_size[1]))
-        self.test_share, self.val_share = test_share, val_share
+        self.test_share, self.val_size = test_share, val_size
         self.drop_greyscale, self.on_error, self.flip = drop_greyscale, on_error, flip
         self.workers, self.max_images, self.download = workers, max_images, download
         self.predict_dir = predict_dir
@@ -141,7 +158,7 @@ class GenderImageDataModule(InMemoryDataModule):
     def _from_folder(self) -> tuple[list[Path], list[int]]:
         root = Path(self.root)
         if not root.is_dir():
-            raise FileNotFoundError(
+            raise DataFileNotFound(
                 f"image root {root} does not exist; give the folder holding one subfolder per class"
             )
         subfolders = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
@@ -149,13 +166,13 @@ class GenderImageDataModule(InMemoryDataModule):
         for k, name in enumerate(self.class_names):
             folder = subfolders.get(name.lower())
             if folder is None:
-                raise FileNotFoundError(
+                raise DataFileNotFound(
                     f"class folder {root / name} does not exist; lay photos out as "
                     f"{root}/<class>/*.jpg for classes {self.class_names} (found {sorted(subfolders)})"
                 )
             found = list_images(folder)
             if not found:
-                raise ValueError(f"class folder {folder} holds no .jpg/.jpeg/.png/.bmp images")
+                raise DataError(f"class folder {folder} holds no .jpg/.jpeg/.png/.bmp images")
             paths += found
             labels += [k] * len(found)
         self.report["rows"] = len(paths)
@@ -164,11 +181,11 @@ class GenderImageDataModule(InMemoryDataModule):
     def _from_manifest(self) -> tuple[list[Path], list[int]]:
         csv = Path(self.path)
         if not csv.is_file():
-            raise FileNotFoundError(f"manifest {csv} does not exist")
+            raise DataFileNotFound(f"manifest {csv} does not exist")
         frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
         missing = [c for c in (self.path_column, self.label_column) if c not in frame.columns]
         if missing:
-            raise ValueError(
+            raise DataError(
                 f"manifest {csv} has no column(s) {missing} (columns: {list(frame.columns)}); "
                 "name them with --data.path_column / --data.label_column"
             )
@@ -196,13 +213,13 @@ class GenderImageDataModule(InMemoryDataModule):
         except (RuntimeError, OSError) as err:
             fix = ("the download (prepare_data) did not complete: check the network and that the folder is writable"
                    if self.download else "download them there, or pass --data.download true")
-            raise FileNotFoundError(
+            raise DataFileNotFound(
                 f"CelebA is missing or incomplete in {root / 'celeba'} ({err}); it needs img_align_celeba/ and "
                 "list_attr_celeba.txt, list_eval_partition.txt, identity_CelebA.txt, list_bbox_celeba.txt, "
                 f"list_landmarks_align_celeba.txt: {fix}"
             ) from None
         if len(self.class_names) != 2:
-            raise ValueError(f"source='celeba' has two classes (Male = 0, 1), got classes={self.class_names}")
+            raise ConfigError(f"source='celeba' has two classes (Male = 0, 1), got classes={self.class_names}")
         male = data.attr[:, data.attr_names.index("Male")]
         folder = root / "celeba" / "img_align_celeba"
         self.report["rows"] = len(data.filename)
@@ -233,7 +250,7 @@ class GenderImageDataModule(InMemoryDataModule):
         print(self.describe_cleaning(), flush=True)
         empty = [name for name, count in self.class_counts.items() if count == 0]
         if empty:
-            raise ValueError(
+            raise DataError(
                 f"no usable {empty} photos are left in {self.root or self.path} ({self.describe_cleaning()}); "
                 "add photos of every class"
             )
@@ -261,7 +278,10 @@ class GenderImageDataModule(InMemoryDataModule):
     def build(self) -> Splits:
         images, y, paths = self.load()
         n = len(y)
-        n_train, n_val, n_test = split_sizes(n, self.test_share, self.val_share)
+        n_train, n_val, n_test = split_sizes(n, self.test_share, self.val_size)
+        if self._ranks()[0] == 0:
+            print(f"gender: {n_train:,} train / {n_val:,} val / {n_test:,} test photos "
+                  f"(test_share={self.test_share:.4g}, val_size={self.val_size:g})", flush=True)
         order = torch.randperm(n, generator=self.generator())
         parts = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
         if n_val == 0:  # no validation share: validate on the test photos
@@ -295,7 +315,7 @@ class GenderImageDataModule(InMemoryDataModule):
                 msg += f"; skipped {_plural(len(failed), 'unreadable file')}: " + ", ".join(str(p) for p, _ in failed)
             print(msg, flush=True)
             if not kept:
-                raise ValueError(f"predict_dir {self.predict_dir} holds no readable .jpg/.jpeg/.png/.bmp images")
+                raise DataError(f"predict_dir {self.predict_dir} holds no readable .jpg/.jpeg/.png/.bmp images")
 
     def example_input(self, n: int = 2) -> Tensor:
         if self.splits is None and self.predict_images is not None:
