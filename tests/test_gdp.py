@@ -70,7 +70,7 @@ def test_changing_a_later_value_changes_no_training_statistic(tmp_path, row, spl
     base = GDPDataModule(path=str(fred_csv(tmp_path / "a.csv")), **kwargs)
     edited = GDPDataModule(path=str(fred_csv(tmp_path / "b.csv", **{f"row{row}": "99999.0"})), **kwargs)
     base.setup(), edited.setup()
-    for t_base, t_edit in zip(base.split("train"), edited.split("train")):
+    for t_base, t_edit in zip(base.split("train"), edited.split("train"), strict=True):
         assert torch.equal(t_base, t_edit)
     assert (base.target_loc, base.target_scale) == (edited.target_loc, edited.target_scale)
     assert not torch.equal(base.split(split)[1], edited.split(split)[1])  # the edit did reach that split
@@ -108,7 +108,8 @@ def test_fit_test_predict_on_the_csv_source(tmp_path):
 
     # predict on a longer series: the forecast uses the latest 4 values and the checkpoint's scaling
     longer = fred_csv(tmp_path / "longer.csv", n=44)
-    pcli = cli_main(["predict", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(longer), "--ckpt_path", ckpt, *QUIET])
+    pcli = cli_main(["predict", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(longer), "--ckpt_path", ckpt,
+                     *QUIET])
     assert (pcli.datamodule.target_loc, pcli.datamodule.target_scale) == (dm.target_loc, dm.target_scale)
     frame = pd.read_csv(next((tmp_path / "logs/gdp/ar").glob("version_*/predictions.csv")))
     assert list(frame["date"]) == ["2001Q1"] and list(frame["last_observation"]) == ["2000Q4"]
@@ -122,7 +123,7 @@ def test_fit_test_predict_on_the_csv_source(tmp_path):
 
 def test_naive_benchmarks_fit_and_forecast(tmp_path):
     path = fred_csv(tmp_path / "gdp.csv")
-    rw = cli_main(["fit", "--config", str(CONFIGS / "gdp/random_walk.yaml"), *csv_args(path), *QUIET], verbose_test=False)
+    rw = _fit("random_walk", *csv_args(path))
     assert rw.trainer.global_step == 0  # nothing to fit, no optimizer step
     dm = rw.datamodule
     x_test = dm.split("test")[0]
@@ -184,7 +185,9 @@ def test_dropna_drops_the_bad_rows(tmp_path):
     assert len(dm.series) == 38 and "1991Q4" not in dm.series.index.astype(str)
 
 
-@pytest.mark.parametrize(("swap", "message"), [("unsorted", "dates are not sorted"), ("duplicated", "duplicated dates")])
+@pytest.mark.parametrize(
+    ("swap", "message"), [("unsorted", "dates are not sorted"), ("duplicated", "duplicated dates")]
+)
 def test_unsorted_or_duplicated_dates_fail_through_the_cli(tmp_path, swap, message):
     path = fred_csv(tmp_path / "gdp.csv")
     frame = pd.read_csv(path, dtype=str)
@@ -224,7 +227,8 @@ def test_iterated_ar_equals_statsmodels_forecasts_and_direct_an_independent_lsts
     # iterated: AutoReg's own dynamic forecasts from every test origin, parameters from the training window
     model = AutoReg(growth, lags=4, trend="c")
     params = AutoReg(growth[: 4 + n_train], lags=4, trend="c").fit().params
-    oracle = np.stack([model.predict(params, start=t, end=t + 2, dynamic=True) for t in range(first, first + len(x_test))])
+    origins = range(first, first + len(x_test))
+    oracle = np.stack([model.predict(params, start=t, end=t + 2, dynamic=True) for t in origins])
     got = iterated.model.unscale(iterated.model(x_test)).detach().double().numpy()
     np.testing.assert_allclose(got, oracle, atol=1e-5)
     # direct: one least-squares fit per horizon on the raw lags, no econdl code
@@ -286,11 +290,13 @@ def test_exog_changes_the_inputs_of_ar_and_mlp_and_predict_reuses_its_scaling(tm
     last = [m for m in mlp.model.net.modules() if isinstance(m, torch.nn.Linear)][-1]
     assert (first.in_features, last.out_features) == (8, 2)
     ckpt = str(next((tmp_path / "logs/gdp/mlp/version_0/checkpoints").glob("best-*.ckpt")))
-    pcli = cli_main(["predict", "--config", str(CONFIGS / "gdp/mlp.yaml"), *args, "--data.exog=[UNRATE]", "--ckpt_path", ckpt, *QUIET])
+    predict = ["predict", "--config", str(CONFIGS / "gdp/mlp.yaml"), *args, "--data.exog=[UNRATE]"]
+    pcli = cli_main([*predict, "--ckpt_path", ckpt, *QUIET])
     assert pcli.datamodule.exog_loc == mlp.datamodule.exog_loc
     frame = pd.read_csv(next(p for p in (tmp_path / "logs/gdp/mlp").glob("version_*/predictions.csv")))
     assert list(frame["horizon"]) == [1, 2] and list(frame["date"]) == ["2000Q1", "2000Q2"]
-    with pytest.raises(ValueError, match=r"exog=\['unemployment'\] not found.*available columns: \['GDPC1', 'UNRATE'\]"):
+    listed = r"exog=\['unemployment'\] not found.*available columns: \['GDPC1', 'UNRATE'\]"
+    with pytest.raises(ValueError, match=listed):
         GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["unemployment"]).setup()
     # iterated ARX: a VAR(p) of growth and unemployment; its first step is the direct ARX's first equation
     var = _fit("ar", *args, "--data.exog=[UNRATE]")
@@ -299,7 +305,8 @@ def test_exog_changes_the_inputs_of_ar_and_mlp_and_predict_reuses_its_scaling(tm
     torch.testing.assert_close(iterated[:, 0], direct[:, 0], atol=1e-5, rtol=0)
     assert var.model.exog_coef.shape == (9, 1) and not torch.allclose(iterated[:, 1], direct[:, 1], atol=1e-3)
     # its second step feeds the first step's growth and unemployment forecasts back as lags
-    step = torch.cat([iterated[:, :1], x_test[:, :3], (var.model._design(x_test) @ var.model.exog_coef).float(), x_test[:, 4:7]], 1)
+    unemployment = (var.model._design(x_test) @ var.model.exog_coef).float()
+    step = torch.cat([iterated[:, :1], x_test[:, :3], unemployment, x_test[:, 4:7]], 1)
     torch.testing.assert_close(iterated[:, 1], var.model(step).detach()[:, 0], atol=1e-5, rtol=0)
 
 

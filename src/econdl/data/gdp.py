@@ -198,7 +198,7 @@ class GDPDataModule(RegressionDataModule):
             if exog is not None:
                 self.exog_loc = exog[train].mean(0).tolist()
                 self.exog_scale = exog[train].std(0, ddof=1).tolist()
-                flat = [n for n, s in zip(self.exog, self.exog_scale) if not s > 0]
+                flat = [n for n, s in zip(self.exog, self.exog_scale, strict=True) if not s > 0]
                 if flat:
                     raise DataError(f"exog {flat} are constant over the training period; drop them")
         return self._scaled()

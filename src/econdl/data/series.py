@@ -34,7 +34,7 @@ def macrodata_series(column: str = "realgdp") -> pd.Series:
     if column not in frame.columns:
         raise ConfigError(f"value_column={column!r} is not in macrodata; choose one of {list(frame.columns)}")
     index = pd.PeriodIndex(
-        [pd.Period(year=int(y), quarter=int(q), freq="Q") for y, q in zip(frame["year"], frame["quarter"])]
+        [pd.Period(year=int(y), quarter=int(q), freq="Q") for y, q in zip(frame["year"], frame["quarter"], strict=True)]
     )
     return pd.Series(frame[column].to_numpy(dtype=float), index=index, name=column)
 
@@ -82,11 +82,13 @@ def read_csv_series(
     dates = pd.to_datetime(frame[date_column].str.strip(), errors="coerce")
     if dates.isna().any():
         bad = dates.isna().to_numpy()
-        raise DataError(f"{path}: column {date_column!r} has values that are not dates on lines {_listed(list(lines[bad]))}")
+        raise DataError(
+            f"{path}: column {date_column!r} has values that are not dates on lines {_listed(list(lines[bad]))}"
+        )
     values = pd.to_numeric(frame[value_column].str.strip(), errors="coerce")
     missing = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
     if missing.any():
-        where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing])]
+        where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing], strict=True)]
         if not dropna:
             raise DataError(f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; "
                              "fix the file or pass --data.dropna true to drop those rows")

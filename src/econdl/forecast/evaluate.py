@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import Tensor
 
 from econdl.forecast.intervals import conformal_halfwidth, gaussian_halfwidth
@@ -85,7 +84,8 @@ def errors_by_horizon(frame: pd.DataFrame, split: str = "test") -> dict[int, dic
     for h, part in frame[frame["split"] == split].groupby("horizon"):
         err = (part["forecast"] - part["actual"]).abs().to_numpy()
         mse = float(np.mean(err**2))
-        out[int(h)] = {"test_mse": mse, "test_rmse": mse**0.5, "test_mae": float(err.mean()), "max_abs_err": float(err.max())}
+        out[int(h)] = {"test_mse": mse, "test_rmse": mse**0.5, "test_mae": float(err.mean()),
+                       "max_abs_err": float(err.max())}
     return out
 
 
@@ -114,10 +114,10 @@ def pair_tests(frame: pd.DataFrame, ref: pd.DataFrame, h: int, nested: str | Non
     own, other = pick(frame), pick(ref)
     other = other.loc[own.index]
     y, f, r = own["actual"].to_numpy(), own["forecast"].to_numpy(), other["forecast"].to_numpy()
-    row = dict(zip(("dm_stat", "dm_pvalue"), diebold_mariano(y, f, r, h)))
+    row = dict(zip(("dm_stat", "dm_pvalue"), diebold_mariano(y, f, r, h), strict=True))
     if nested is not None:
         small, large = (f, r) if nested == "self" else (r, f)
-        row.update(zip(("cw_stat", "cw_pvalue"), clark_west(y, small, large, h)))
+        row.update(zip(("cw_stat", "cw_pvalue"), clark_west(y, small, large, h), strict=True))
     return row
 
 
@@ -156,6 +156,7 @@ def horizon_table(dm: Any, table: pd.DataFrame, runs: dict[str, list[dict]], ref
             row.update({c: table.loc[name, c] for c in DESCRIPTIVE if c in table.columns})
             rows.append(row)
     result = pd.DataFrame(rows).set_index("model")
+    result[["horizon", "n_test"]] = result[["horizon", "n_test"]].astype(int)
     front = [c for c in ("horizon", "test_rmse", "test_rmse_std", f"rmse_vs_{reference}", "dm_stat", "dm_pvalue",
                          "cw_stat", "cw_pvalue", "mz_pvalue") if c in result.columns]
     result = result[front + [c for c in result.columns if c not in front]]

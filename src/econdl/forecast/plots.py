@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
@@ -25,7 +24,7 @@ def _pyplot():  # noqa: ANN202
 
 def _shade_recessions(ax: Any, start: pd.Period, end: pd.Period) -> None:
     label = "NBER recession"
-    for peak, trough in zip(nber_cycles()["peak"], nber_cycles()["trough"]):
+    for peak, trough in zip(nber_cycles()["peak"], nber_cycles()["trough"], strict=True):
         if trough.ordinal >= start.asfreq("Q").ordinal and peak.ordinal <= end.asfreq("Q").ordinal:
             ax.axvspan(peak.end_time, trough.end_time, color="grey", alpha=0.25, lw=0, label=label)
             label = None

@@ -41,6 +41,6 @@ def recession_mask(periods: pd.PeriodIndex) -> np.ndarray:
     quarters = periods.asfreq("Q").asi8
     cycles = nber_cycles()
     out[quarters >= cycles["peak"][0].ordinal] = 0.0
-    for peak, trough in zip(cycles["peak"], cycles["trough"]):
+    for peak, trough in zip(cycles["peak"], cycles["trough"], strict=True):
         out[(quarters > peak.ordinal) & (quarters <= trough.ordinal)] = 1.0
     return out

@@ -28,7 +28,9 @@ def _arrays(*values: np.ndarray) -> list[np.ndarray]:
     return arrays
 
 
-def diebold_mariano(actual: np.ndarray, forecast: np.ndarray, reference: np.ndarray, horizon: int = 1) -> tuple[float, float]:
+def diebold_mariano(
+    actual: np.ndarray, forecast: np.ndarray, reference: np.ndarray, horizon: int = 1
+) -> tuple[float, float]:
     """(statistic, p-value) of H0: equal mean squared error; statistic > 0: ``forecast`` is worse."""
     y, f, r = _arrays(actual, forecast, reference)
     if len(y) < 3 or np.allclose(f, r, rtol=0, atol=1e-12):
@@ -51,7 +53,8 @@ def clark_west(actual: np.ndarray, nested: np.ndarray, larger: np.ndarray, horiz
     if np.ptp(adjusted) == 0:
         return NAN2
     ones = np.ones((len(y), 1))
-    fit = sm.OLS(adjusted, ones).fit(**({"cov_type": "HAC", "cov_kwds": {"maxlags": horizon - 1}} if horizon > 1 else {}))
+    robust = {"cov_type": "HAC", "cov_kwds": {"maxlags": horizon - 1}} if horizon > 1 else {}
+    fit = sm.OLS(adjusted, ones).fit(**robust)
     stat = float(fit.tvalues[0])
     return stat, float(stats.norm.sf(stat))
 

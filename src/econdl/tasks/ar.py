@@ -89,7 +89,11 @@ class LinearAR(LeastSquares):
             blocks = [steps[-1], state[:, : p - 1]]
             if self.n_exog:  # each exogenous series' own forecast enters its lags
                 fitted = self.exog_coef.numel() > 0  # not before the first solve (sanity check)
-                nxt = (self._design(state) @ self.exog_coef).to(state.dtype) if fitted else state.new_zeros(len(state), self.n_exog)
+                nxt = (
+                    (self._design(state) @ self.exog_coef).to(state.dtype)
+                    if fitted
+                    else state.new_zeros(len(state), self.n_exog)
+                )
                 for j in range(self.n_exog):
                     blocks += [nxt[:, j : j + 1], state[:, p * (1 + j) : p * (2 + j) - 1]]
             state = torch.cat(blocks, dim=1)
