@@ -8,7 +8,8 @@ from econdl.compare import compare_main
 
 
 def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
-    result = compare_main([str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--out", str(tmp_path / "cmp")])
+    result = compare_main([str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--workers", "1",
+                           "--out", str(tmp_path / "cmp")])
     table = result.table
     assert list(table.index) == ["chebyshev", "mlp", "polynomial", "relu_basis"]
     assert {"test_mse", "max_abs_err", "mse_near_break", "params", "fit_s"} <= set(table.columns)
@@ -21,7 +22,17 @@ def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
     assert (tmp_path / "cmp/table.md").read_text().count("|") > 20
     assert (tmp_path / "cmp/predictions.png").stat().st_size > 10_000
     out = capsys.readouterr().out
-    assert "mse_near_break" in out and "relu_basis" in out
+    # one progress line per fit, then the table as in the README: readable headings, 3
+    # significant digits, the best value of each column marked, no column of zero stds
+    assert "[1/4] kink/chebyshev" in out and "[4/4] kink/relu_basis" in out
+    printed = out[out.index("test MSE"):]
+    assert "MSE near the break" in printed and "relu_basis" in printed and "_std" not in printed
+    assert " *" in printed and "best in its column" in printed
+    relu_rows = " ".join(line for line in printed.splitlines() if line.startswith("relu_basis"))  # wide: 2 parts
+    assert f"{table.loc['relu_basis', 'params']:,.0f}" in relu_rows and "fit time" in printed
+    assert "**" in (tmp_path / "cmp/table.md").read_text()  # best values in bold
+    report = (tmp_path / "cmp/report.html").read_text()
+    assert "MSE near the break" in report and 'src="data:image/png;base64,' in report
     for model in table.index:  # each model kept its own run directory
         assert (tmp_path / f"logs/kink/{model}/version_0/checkpoints/last.ckpt").is_file()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from econdl.errors import ConfigError
 from econdl.report.collect import ReportContent, collect, data_uri, table_html
 
 __all__ = ["render_body", "render_report", "write_report", "report_main"]
@@ -30,7 +31,9 @@ the command that reproduces the run) for a directory made by
 _templates = Environment(loader=PackageLoader("econdl.report", "templates"), autoescape=select_autoescape(["j2"]))
 
 
-def _block_html(block: pd.DataFrame) -> str:
+def _block_html(model: str, block: pd.DataFrame) -> str:
+    """A per-class table in the lecture's layout: the model's name in the corner."""
+    block = block.rename_axis(None).rename_axis(model, axis=1)
     return block.to_html(float_format=lambda v: f"{v:.2f}", border=0, classes="per-class")
 
 
@@ -45,7 +48,7 @@ def render_body(content: ReportContent) -> str:
         table_html=table,
         best_marked="<strong>" in table,
         caption=caption,
-        blocks={t: [(m, _block_html(b)) for m, b in per] for t, per in content.blocks.items()},
+        blocks={t: [_block_html(m, b) for m, b in per] for t, per in content.blocks.items()},
         images=[(caption, data_uri(image)) for caption, image in content.images],
         configs=content.configs,
         command=content.command,
@@ -68,10 +71,10 @@ def write_report(run_dir: str | Path) -> Path:
 
 def report_main(argv: list[str]) -> list[Path]:
     """The ``econdl report`` subcommand."""
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:
+        raise ConfigError("econdl report needs a run directory, e.g. econdl report logs/kink/compare/version_0")
+    if argv[0] in ("-h", "--help"):
         print(USAGE)
-        if not argv:
-            raise ValueError("econdl report needs a run directory, e.g. econdl report logs/kink/compare/version_0")
         sys.exit(0)
     written = [write_report(run_dir) for run_dir in argv]
     for path in written:

@@ -124,10 +124,13 @@ def check_page(html: Path, screenshot: Path | None = None, width: int = 1200) ->
             tools.call("Page.enable")
             tools.call("Page.navigate", url=html.as_uri())
             tools.wait_for("Page.loadEventFired")
-            value = json.loads(tools.call("Runtime.evaluate", expression=IMAGES_JS, returnByValue=True)["result"]["value"])
+            answer = tools.call("Runtime.evaluate", expression=IMAGES_JS, returnByValue=True)
+            value = json.loads(answer["result"]["value"])
             if screenshot is not None:
                 height = min(int(value["height"]), 16000)
-                tools.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+                tools.call(
+                    "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+                )
                 shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
                 import base64
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from econdl.errors import ConfigError
 from econdl.metrics import column_name
 from econdl.report.environment import environment, read_run_info
 from econdl.report.table import format_table
@@ -43,7 +44,7 @@ def kind_of(run_dir: Path) -> str:
         return "compare"
     if (run_dir / "config.yaml").is_file() or (run_dir / "metrics.csv").is_file():
         return "fit"
-    raise FileNotFoundError(
+    raise ConfigError(
         f"{run_dir} holds no run: give a folder made by econdl compare (table.csv), "
         "econdl sweep (trials.csv) or econdl fit (config.yaml, e.g. logs/kink/mlp/version_0)"
     )
@@ -53,7 +54,7 @@ def collect(run_dir: Path) -> ReportContent:
     """The content of the report of ``run_dir``."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"run directory {run_dir} does not exist (e.g. logs/kink/compare/version_0)")
+        raise ConfigError(f"run directory {run_dir} does not exist (e.g. logs/kink/compare/version_0)")
     kind = kind_of(run_dir)
     content = {"compare": _compare, "fit": _fit, "sweep": _sweep}[kind](run_dir)
     content.environment = content.environment or {**environment(), "note": "taken when the report was made"}
@@ -77,7 +78,8 @@ def _compare(run_dir: Path) -> ReportContent:
             continue
         content.images += [(f"{model}: {_caption(p)}", p) for p in sorted(first.glob("*.png"))]
         if (first / "config.yaml").is_file():
-            seeds = f" (seed runs: {', '.join(dirs)})" if len(dirs) > 1 else f" ({first})"
+            short = [str(Path(*Path(d).parts[-4:])) for d in dirs]  # logs/<task>/<model>/version_N
+            seeds = f" (seed runs: {', '.join(short)})" if len(dirs) > 1 else f" ({short[0]})"
             content.configs.append((model + seeds, (first / "config.yaml").read_text()))
     if not info:
         content.notes.append("run_info.json is missing: configs, environment and command were not recorded")
@@ -85,12 +87,14 @@ def _compare(run_dir: Path) -> ReportContent:
 
 
 def _fit(run_dir: Path) -> ReportContent:
-    name = f"{run_dir.parent.parent.name}/{run_dir.parent.name}" if run_dir.name.startswith("version_") else run_dir.name
+    versioned = run_dir.name.startswith("version_")
+    name = f"{run_dir.parent.parent.name}/{run_dir.parent.name}" if versioned else run_dir.name
     content = ReportContent("fit", f"Fit: {name}", run_dir)
     metrics = run_dir / "metrics.csv"
     if metrics.is_file():
         frame = pd.read_csv(metrics)
-        last = {column_name(c): frame[c].dropna().iloc[-1] for c in frame.columns if c.startswith("test/") and frame[c].notna().any()}
+        tested = [c for c in frame.columns if c.startswith("test/") and frame[c].notna().any()]
+        last = {column_name(c): frame[c].dropna().iloc[-1] for c in tested}
         if last:
             content.table = pd.DataFrame([last], index=pd.Index([name], name="model"))
         curve = loss_curve(frame)
@@ -108,7 +112,7 @@ def _fit(run_dir: Path) -> ReportContent:
 
 def _sweep(run_dir: Path) -> ReportContent:
     trials = pd.read_csv(run_dir / "trials.csv", index_col=0)
-    trials.index = [f"trial {i}" for i in trials.index]
+    trials.index.name = "trial"
     content = ReportContent("sweep", f"Sweep: {run_dir.name}", run_dir, table=trials)
     content.images += [(_caption(p), p) for p in sorted(run_dir.glob("*.png"))]
     best = run_dir / "best_config.yaml"
@@ -165,5 +169,5 @@ def table_html(table: pd.DataFrame) -> tuple[str, list[str]]:
     formatted.best.index = formatted.cells.index
     cells = formatted.marked(("<strong>", "</strong>"))
     cells.index.name = None
-    cells.columns.name = "model"
+    cells.columns.name = table.index.name or "model"
     return cells.to_html(escape=False, classes="results", border=0), formatted.caption

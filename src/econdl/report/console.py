@@ -21,9 +21,13 @@ def planned_fits(configs: list[Path], seeds: int) -> int:
     a closed-form model (read from the class its config names)."""
     if seeds <= 1:
         return len(configs)
+    return sum(1 if _closed_form(c) else seeds for c in configs)
+
+
+def _closed_form(config: Path) -> bool:
     from econdl.parallel import closed_form
 
-    return sum(1 if closed_form(c) else seeds for c in configs)
+    return closed_form(Path(config))
 
 
 class Progress:
@@ -36,12 +40,22 @@ class Progress:
     def line(self, config: Path, seed: int | None = None, seeds: int = 1) -> str:
         self.done += 1
         text = f"[{self.done}/{self.total}] {run_label(config)}"
-        if seed is not None and seeds > 1:
+        if seed is not None and seeds > 1 and not _closed_form(config):  # fitted once, whatever the seeds
             text += f" seed {seed} of 0..{seeds - 1}"
         return text
 
     def __call__(self, config: Path, seed: int | None = None, seeds: int = 1) -> None:
         print(self.line(config, seed, seeds), flush=True)
+
+
+def done_line(done: int, total: int, config: Path, seeds_run: list[int | None], seeds: int) -> str:
+    """``[5/8] gdp/mlp seeds 2..4 of 0..4 done``: a job of a parallel comparison has finished."""
+    text = f"[{done}/{total}] {run_label(config)}"
+    if seeds > 1 and seeds_run and seeds_run[0] is not None:
+        first, last = seeds_run[0], seeds_run[-1]
+        which = f"seed {first}" if first == last else f"seeds {first}..{last}"
+        text += f" {which} of 0..{seeds - 1}"
+    return text + " done"
 
 
 def comparison_text(table: pd.DataFrame, blocks: dict[str, pd.DataFrame], title: str | None = None) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -35,6 +36,9 @@ HEADINGS = {
     "p_vs_best": "McNemar p vs best (Holm)",
     "p_vs_best_raw": "McNemar p vs best",
 }
+#: words of column names written as people write them
+ACRONYMS = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "dm": "DM", "cw": "CW", "mz": "MZ", "ols": "OLS",
+            "pvalue": "p", "acc": "accuracy"}
 LOWER_IS_BETTER = re.compile(r"(mse|rmse|mae|err|loss)")
 HIGHER_IS_BETTER = re.compile(r"(^|_)acc")
 
@@ -51,7 +55,7 @@ class FormattedTable:
         """Cells with the best ones wrapped in ``bold`` (e.g. ``("**", "**")``)."""
         out = self.cells.copy()
         for col in out.columns:
-            out[col] = [f"{bold[0]}{v}{bold[1]}" if b else v for v, b in zip(out[col], self.best[col])]
+            out[col] = [f"{bold[0]}{v}{bold[1]}" if b else v for v, b in zip(out[col], self.best[col], strict=True)]
         return out
 
 
@@ -97,7 +101,10 @@ def heading(column: str) -> str:
         return HEADINGS[column]
     if column.startswith("rmse_vs_"):
         return f"RMSE / {column.removeprefix('rmse_vs_')}"
-    return column.replace("_", " ")
+    if "." in column or "/" in column:  # a config key or metric name as users type it (optimizer.init_args.lr)
+        return column
+    words = [ACRONYMS.get(w, w) for w in column.split("_")]
+    return " ".join(words)
 
 
 def _cell(column: str, value: object, std: float | None) -> str:
@@ -105,17 +112,18 @@ def _cell(column: str, value: object, std: float | None) -> str:
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    value = float(value)  # type: ignore[arg-type]  # a number from a pandas column
     if column == "params":
         return f"{int(value):,}"
     if column in ("fit_s", "refit_s"):
         return f"{value:.1f} s" if value < 100 else f"{value:,.0f} s"
-    if column.startswith("p_vs_best"):
+    if column.startswith("p_vs_best") or column.endswith(("pvalue", "p_value")):
         return "<0.001" if value < 0.001 else f"{value:.3f}"
     if column == "seeds":
         return str(int(value))
     if std is not None:
-        return with_std(float(value), std)
-    return significant(float(value))
+        return with_std(value, std)
+    return significant(value)
 
 
 def format_table(table: pd.DataFrame) -> FormattedTable:
@@ -131,6 +139,11 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
         values = table[col]
         if len(table) > 1 and not pd.api.types.is_numeric_dtype(values) and values.nunique(dropna=False) == 1:
             caption.append(f"{heading(col)}: {values.iloc[0]}")
+        elif len(table) > 1 and direction(col) is None and values.nunique(dropna=False) == 1 and col not in (
+            "params", "fit_s", "refit_s", "seeds") and not col.startswith("p_vs_best"):
+            value = values.iloc[0]
+            value = int(value) if float(value).is_integer() else _cell(col, value, None)
+            caption.append(f"{heading(col)}: {value}")  # e.g. the forecast horizon, the test size
         elif col == "seeds" and values.nunique() == 1:
             if int(values.iloc[0]) > 1:
                 caption.append(f"mean ± std over {int(values.iloc[0])} seeds")
@@ -140,13 +153,14 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
     for col in keep:
         std = table.get(f"{col}_std")
         if std is not None and not (std.fillna(0) == 0).all():
-            stds = [s if n > 1 else None for s, n in zip(std, seeds)]
+            stds = [s if n > 1 else None for s, n in zip(std, seeds, strict=True)]
         else:
             stds = [None] * len(table)
-        texts = [_cell(col, v, s) for v, s in zip(table[col], stds)]
+        texts = [_cell(col, v, s) for v, s in zip(table[col], stds, strict=True)]
         if f"{col}_ci_low" in table.columns:
             lows, highs = table[f"{col}_ci_low"], table[f"{col}_ci_high"]
-            texts = [f"{t} [{significant(lo)}, {significant(hi)}]" for t, lo, hi in zip(texts, lows, highs)]
+            bounds = zip(texts, lows, highs, strict=True)
+            texts = [f"{t} [{significant(lo)}, {significant(hi)}]" for t, lo, hi in bounds]
         name = heading(col) + (" [95% CI]" if f"{col}_ci_low" in table.columns else "")
         cells[name] = texts
         best[name] = _best_mask(table[col], direction(col))
@@ -171,22 +185,39 @@ def to_markdown(table: pd.DataFrame) -> str:
     """``table.md``: the formatted table with the best values in bold, caption below."""
     formatted = format_table(table)
     cells = formatted.marked(("**", "**"))
-    text = cells.to_markdown(colalign=("left",) + ("right",) * cells.shape[1])
+    text = cells.to_markdown(colalign=("left",) + ("right",) * cells.shape[1], disable_numparse=True)
     return text + "\n" + "".join(f"\n{line}" for line in formatted.caption) + ("\n" if formatted.caption else "")
 
 
-def to_console(table: pd.DataFrame, title: str | None = None) -> str:
-    """The table as people read it in a terminal: aligned, best values marked with ``*``."""
-    from tabulate import tabulate
-
+def to_console(table: pd.DataFrame, title: str | None = None, width: int | None = None) -> str:
+    """The table as people read it in a terminal: aligned, best values marked with ``*``; a
+    table wider than the terminal is cut into column groups, each under the model names."""
     formatted = format_table(table)
     cells = formatted.marked(("", " *"))
-    body = tabulate(cells, headers="keys", tablefmt="simple", colalign=("left",) + ("right",) * cells.shape[1])
+    width = width or max(shutil.get_terminal_size((120, 24)).columns, 80)
     lines = [title, ""] if title else []
-    lines.append(body)
+    lines.append("\n\n".join(_console_parts(cells, width)))
     notes = ["* best in its column", *formatted.caption] if formatted.best.to_numpy().any() else formatted.caption
     lines += [""] + notes if notes else []
     return "\n".join(lines)
+
+
+def _console_parts(cells: pd.DataFrame, width: int) -> list[str]:
+    from tabulate import tabulate
+
+    def render(columns: list[str]) -> str:
+        part = cells[columns]
+        return tabulate(part, headers="keys", tablefmt="simple", disable_numparse=True,
+                        colalign=("left",) + ("right",) * len(columns))
+
+    parts: list[str] = []
+    group: list[str] = []
+    for col in cells.columns:
+        if group and max(map(len, render([*group, col]).splitlines())) > width:
+            parts.append(render(group))
+            group = []
+        group.append(col)
+    return [*parts, render(group)] if group else parts
 
 
 def block_to_console(model: str, block: pd.DataFrame, digits: int = 2) -> str:

@@ -110,6 +110,11 @@ def sweep_main(argv: list[str]) -> SweepResult:
     spec.storage = args.storage or spec.storage
     optuna.logging.set_verbosity(optuna.logging.INFO)
     result = run_sweep(spec, extra, args.out, args.test_best)
+    from econdl.report import write_report
+    from econdl.report.environment import command_line
+
+    (result.out_dir / "command.txt").write_text(command_line("sweep", argv) + "\n")  # for the report
+    result.files.append(write_report(result.out_dir))
     print(f"\n[sweep] {spec.study_name}: this worker ran {result.ran} trial(s)")
     with pd.option_context("display.width", 160, "display.max_columns", 30, "display.max_colwidth", 40):
         print(result.table.drop(columns=["error"], errors="ignore").to_string(float_format=lambda v: f"{v:.4g}"))

@@ -1,0 +1,178 @@
+"""Reports as people read them: table formatting, significance against hand computations,
+report.html of compare, fit and sweep directories, and the page as headless Chromium shows it."""
+
+from __future__ import annotations
+
+import os
+from math import comb
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import CONFIGS
+from econdl.report import report_main, write_report
+from econdl.report.console import comparison_text
+from econdl.report.browser import check_page, find_chromium, not_blank
+from econdl.report.significance import bootstrap_interval, mcnemar_p, significance_table
+from econdl.report.table import format_table, significant, to_console, with_std
+from test_mnist_data import digit_images, write_idx
+
+
+# --- significance -------------------------------------------------------------------------
+def exact_mcnemar(b: int, c: int) -> float:
+    """Two-sided exact McNemar by hand: twice the binomial tail of the smaller discordant count."""
+    n, k = b + c, min(b, c)
+    return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2**n)
+
+
+def test_mcnemar_and_holm_match_a_hand_computation():
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2])
+    best = y.copy()  # 12/12 right
+    a = y.copy()
+    a[[0, 1, 2, 3, 4, 5]] = (a[[0, 1, 2, 3, 4, 5]] + 1) % 3  # 6/12: discordant (best right, a wrong) = 6
+    b = y.copy()
+    b[[0, 1]] = (b[[0, 1]] + 1) % 3  # 10/12: discordant = 2
+    assert mcnemar_p(best == y, a == y) == pytest.approx(exact_mcnemar(6, 0)) == pytest.approx(2 / 64)
+    assert mcnemar_p(best == y, b == y) == pytest.approx(exact_mcnemar(2, 0)) == pytest.approx(0.5)
+    frame = significance_table({"a": a, "best": best, "b": b}, y, n_boot=200)
+    assert frame.attrs["best"] == "best" and np.isnan(frame.loc["best", "p_vs_best"])
+    # Holm with 2 tests: the smaller p times 2, the larger times 1, never below the one before
+    assert frame.loc["a", "p_vs_best"] == pytest.approx(2 * (2 / 64))
+    assert frame.loc["b", "p_vs_best"] == pytest.approx(max(0.5, 2 * (2 / 64)))
+    assert frame.loc["a", "p_vs_best_raw"] == pytest.approx(2 / 64)
+    assert frame.loc["b", "test_acc"] == pytest.approx(10 / 12)
+
+
+def test_bootstrap_interval_is_seeded_and_as_wide_as_the_sampling_error():
+    correct = np.r_[np.ones(320), np.zeros(80)]  # accuracy 0.8 on 400 examples: se = 0.02
+    low, high = bootstrap_interval(correct, seed=3)
+    assert (low, high) == bootstrap_interval(correct, seed=3)
+    assert low < 0.8 < high
+    assert high - low == pytest.approx(2 * 1.96 * 0.02, rel=0.15)
+    assert bootstrap_interval(np.ones(50)) == (1.0, 1.0)
+
+
+# --- the one formatter --------------------------------------------------------------------
+def test_format_keeps_what_the_data_support_and_marks_the_best():
+    table = pd.DataFrame(
+        {
+            "test_rmse": [2.638826, 2.9923, 3.03066],
+            "test_rmse_std": [0.0, 0.2143, 0.0],
+            "max_abs_err": [7.1, 7.9, 7.3],
+            "max_abs_err_std": [0.0, 0.0, 0.0],  # says nothing: dropped
+            "empty": [np.nan] * 3,  # says nothing: dropped
+            "test_period": ["1999Q4-2009Q3"] * 3,  # the same everywhere: into the caption
+            "params": [5.0, 225.0, 0.0],
+            "fit_s": [0.39, 9.04, 0.13],
+            "seeds": [1, 5, 1],
+        },
+        index=pd.Index(["ar", "mlp", "random_walk"], name="model"),
+    )
+    formatted = format_table(table)
+    cells = formatted.cells
+    assert list(cells.columns) == ["test RMSE", "max abs error", "parameters", "fit time", "seeds"]
+    assert cells.loc["mlp", "test RMSE"] == "2.99 ± 0.21"
+    assert cells.loc["ar", "test RMSE"] == "2.64"  # one seed: no ± 0
+    assert cells.loc["mlp", "parameters"] == "225" and cells.loc["mlp", "fit time"] == "9.0 s"
+    assert formatted.best.loc["ar", "test RMSE"] and not formatted.best["parameters"].any()
+    assert "test period: 1999Q4-2009Q3" in formatted.caption
+    text = to_console(table)
+    assert "std" not in text.split("\n")[0] and "2.64 *" in text and "best in its column" in text
+    assert [significant(v) for v in (0.00073, 4.0e-5, 5601.0, 0.1951)] == ["0.000730", "4.00e-05", "5,601", "0.195"]
+    assert with_std(0.000731, 0.0000512) == "7.31e-04 ± 5.1e-05"
+
+
+# --- report.html of a classification comparison --------------------------------------------
+def write_noisy_digits(folder: Path, noise: float = 0.45) -> Path:
+    """MNIST files of synthetic digits with ``noise`` of the pixels replaced at random, so that
+    naive Bayes and a one-epoch LASSO logit reach different accuracies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, n, seed in (("train", 400, 0), ("t10k", 200, 1)):
+        images, labels = digit_images(n, seed)
+        rng = np.random.default_rng(seed + 10)
+        hit = rng.random(images.shape) < noise
+        images[hit] = rng.integers(0, 256, size=int(hit.sum()))
+        write_idx(folder / f"{part}-images-idx3-ubyte", images, False)
+        write_idx(folder / f"{part}-labels-idx1-ubyte", labels, False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def digits_compare(tmp_path_factory):
+    """naive Bayes and LASSO logit on 400 synthetic digits, compared once for this module."""
+    from econdl.compare import compare_main
+
+    root = tmp_path_factory.mktemp("digits_compare")
+    folder = write_noisy_digits(root / "digits")
+    configs = [str(CONFIGS / f"mnist/{m}.yaml") for m in ("naive_bayes", "lasso")]
+    fast = [f"--data.init_args.data_dir={folder}", "--data.init_args.val_size=50", "--trainer.max_epochs=1",
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+    here = os.getcwd()
+    os.chdir(root)  # the fits' logs/ stay in this module's folder
+    try:
+        result = compare_main([*configs, *fast, "--workers", "1", "--out", str(root / "cmp")])
+    finally:
+        os.chdir(here)
+    return root, result
+
+
+def test_classification_table_has_intervals_and_mcnemar(digits_compare):
+    root, result = digits_compare
+    table = result.table
+    assert {"test_acc_ci_low", "test_acc_ci_high", "p_vs_best"} <= set(table.columns)
+    assert (table["test_acc_ci_low"] <= table["test_acc"]).all()
+    assert (table["test_acc"] <= table["test_acc_ci_high"]).all()
+    assert table["p_vs_best"].isna().sum() == 1  # the best model is not tested against itself
+    assert table["test_acc"].nunique() == 2 and table["p_vs_best"].min() < 0.05
+    console = comparison_text(result.table, result.blocks)
+    best = table["test_acc"].idxmax()
+    best_line = next(line for line in console.splitlines() if line.startswith(best))
+    assert "] *" in best_line  # interval shown, best marked
+    assert "McNemar p vs best (Holm)" in console and "Training Set" in console
+    md = (result.out_dir / "table.md").read_text()
+    assert "test accuracy [95% CI]" in md and "McNemar p vs best (Holm)" in md and "**" in md
+    assert (result.out_dir / "command.txt").read_text().startswith("econdl compare ")
+
+
+def test_compare_report_holds_every_part(digits_compare):
+    root, result = digits_compare
+    html = (result.out_dir / "report.html").read_text()
+    for part in ("test accuracy [95% CI]", "Training Set", "Test Set", "<details>", "naive_bayes", "lightning",
+                 "econdl compare ", "git commit", "class_path"):
+        assert part in html, part
+    assert html.count('src="data:image/png;base64,') == 2  # each model's confusion matrix
+    assert "naive_bayes: confusion matrix" in html and "lasso: confusion matrix" in html
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_econdl_report_on_a_fit_and_a_sweep_directory(digits_compare, tmp_path):
+    root, result = digits_compare
+    fit_dir = next((root / "logs/mnist/lasso").glob("version_*"))
+    sweep = tmp_path / "sweeps/kink_mlp"
+    sweep.mkdir(parents=True)
+    pd.DataFrame({"trial": [0, 1], "state": ["COMPLETE", "PRUNED"], "val/loss": [0.01, 0.2], "duration_s": [3.0, 1.0]}
+                 ).to_csv(sweep / "trials.csv", index=False)
+    (sweep / "best_config.yaml").write_text("trainer:\n  max_epochs: 30\n")
+    (sweep / "sweep.png").write_bytes(next(fit_dir.glob("*.png")).read_bytes())
+    written = report_main([str(fit_dir), str(sweep)])
+    fit_html, sweep_html = (p.read_text() for p in written)
+    assert "Fit: mnist/lasso" in fit_html and "Training Set" in fit_html and "data:image/png" in fit_html
+    assert "Sweep: kink_mlp" in sweep_html and "val/loss" in sweep_html and "max_epochs: 30" in sweep_html
+    with pytest.raises(ValueError, match="holds no run"):
+        write_report(tmp_path)
+
+
+NO_CHROMIUM = "no chromium binary (Debian: apt-get install -y chromium); .ci/run installs it"
+
+
+@pytest.mark.skipif(find_chromium() is None, reason=NO_CHROMIUM)
+def test_report_renders_in_headless_chromium_offline(digits_compare, tmp_path):
+    pytest.importorskip("websocket", reason="the DevTools check needs websocket-client (dev extras)")
+    root, result = digits_compare
+    shot = tmp_path / "report.png"
+    page = check_page(result.out_dir / "report.html", shot)
+    assert page.images == 2 and page.decoded == page.images
+    assert page.requests == []  # nothing but the file itself was loaded
+    assert page.text_chars > 500 and not_blank(shot)
