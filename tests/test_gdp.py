@@ -318,3 +318,23 @@ def test_macrodata_exog_and_horizon_layout():
     # a row's targets are the next four quarters of the same series: the next row's first targets
     torch.testing.assert_close(y[1:, :3], y[:-1, 1:])
     assert dm.dates["test"][0] == pd.Period("1999Q4") and str(dm.dates["forecast"][-1]) == "2010Q3"
+
+
+def test_expanding_window_with_horizons_refits_on_what_each_origin_knew(tmp_path):
+    path = fred_csv(tmp_path / "gdp.csv", n=50)
+    args = [*csv_args(path), "--data.horizon=2", "--data.evaluation=expanding"]
+    table = compare([str(CONFIGS / "gdp/ar_direct.yaml")], args, out="rolled").table
+    growth = 400 * np.diff(np.log(pd.read_csv(path)["GDPC1"].to_numpy()))
+    origins = np.stack([growth[i : i + 4][::-1] for i in range(len(growth) - 3)])  # row i: origin 3 + i
+    lags = np.column_stack([np.ones(len(origins)), origins])
+    n = len(growth) - 4  # samples by first target; sample k's targets: growth[4 + k], growth[5 + k]
+    test_at = n - int(round(0.2 * n))
+    for h in (1, 2):
+        errors = []
+        for j in range(test_at, n):  # target growth[4 + j] from origin row i = j - h + 1
+            i = j - h + 1
+            known = i - 1  # samples whose two targets precede this origin's first forecast
+            beta = np.linalg.lstsq(lags[:known], growth[4 + h - 1 : 4 + h - 1 + known], rcond=None)[0]
+            errors.append(lags[i] @ beta - growth[4 + j])
+        row = table.set_index("horizon").loc[h]
+        assert row["test_rmse"] == pytest.approx(float(np.sqrt(np.mean(np.square(errors)))), rel=1e-5)
