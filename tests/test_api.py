@@ -47,3 +47,22 @@ def test_notebook_runs_on_tiny_settings(tmp_path, monkeypatch):
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2  # the fit's plot and the GDP figure
     assert (tmp_path / "logs/kink/compare/version_0/report.html").is_file()
     assert (tmp_path / "logs/gdp/compare/version_0/report.html").is_file()
+
+
+def test_imports_run_one_way_from_data_to_tasks_to_callbacks():
+    import ast
+
+    src = REPO / "src/econdl"
+
+    def imported(folder: str) -> set[str]:
+        names = set()
+        for path in (src / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names.add(node.module)
+                elif isinstance(node, ast.Import):
+                    names.update(alias.name for alias in node.names)
+        return names
+
+    assert not {m for m in imported("callbacks") if m.startswith("econdl.tasks")}
+    assert not {m for m in imported("data") if m.startswith(("econdl.callbacks", "econdl.tasks"))}

@@ -9,6 +9,8 @@ ModelCheckpoint see.  Tables (``econdl compare``, reports, pandas) name the same
 
 from __future__ import annotations
 
+import re
+
 STAGES = ("train", "val", "test", "predict")
 
 
@@ -16,6 +18,12 @@ def column_name(logged: str) -> str:
     """``test/rmse`` -> ``test_rmse``; a name without a stage (``sparsity``, ``lr-AdamW``) is unchanged."""
     stage, sep, name = logged.partition("/")
     return f"{stage}_{name}" if sep and stage in STAGES and name else logged
+
+
+def metric_label(name: str) -> str:
+    """A class name made safe for a metric key (``T-shirt/top`` -> ``T-shirt_top``), as in
+    ``test/acc_class_<label>``; models and callbacks both name per-class metrics with it."""
+    return re.sub(r"[^0-9A-Za-z_.-]+", "_", str(name)).strip("_") or "class"
 
 
 def logged_name(column: str) -> str:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from econdl.tasks.classifier import metric_label
+from econdl.metrics import metric_label  # not from tasks: tasks import callbacks, never the reverse
 
 ROWS = {"train": "Training Set", "val": "Validation Set", "test": "Test Set"}
 

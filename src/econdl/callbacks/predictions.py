@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import pandas as pd
-import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
+
+from econdl.data.frames import default_frame
 
 
 class CSVPredictionWriter(BasePredictionWriter):
@@ -43,9 +43,3 @@ class CSVPredictionWriter(BasePredictionWriter):
         rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
         print(f"\npredictions: {rows} written to {path}")
 
-
-def default_frame(batches: list[torch.Tensor]) -> pd.DataFrame:
-    """One column per output (``prediction`` when there is one)."""
-    values = torch.cat([b.detach().float().cpu().reshape(len(b), -1) for b in batches]).numpy()
-    cols = ["prediction"] if values.shape[1] == 1 else [f"prediction_{k}" for k in range(values.shape[1])]
-    return pd.DataFrame(values, columns=cols)

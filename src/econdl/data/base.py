@@ -204,7 +204,7 @@ class InMemoryDataModule(L.LightningDataModule):
         """The predict split's inputs (when few) beside the model's predictions, for predictions.csv."""
         import pandas as pd
 
-        from econdl.callbacks.predictions import default_frame
+        from econdl.data.frames import default_frame
 
         frame = default_frame(batches)
         x = self.split("test")[0]

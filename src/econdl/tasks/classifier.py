@@ -12,7 +12,6 @@ stored in checkpoints, so ``econdl test/predict --ckpt_path`` work in a new proc
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import lightning as L
@@ -22,13 +21,9 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from econdl.metrics import metric_label
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regressor import has_lazy_parameters, materialize
-
-
-def metric_label(name: str) -> str:
-    """A class name made safe for a metric key (``T-shirt/top`` -> ``T-shirt_top``)."""
-    return re.sub(r"[^0-9A-Za-z_.-]+", "_", str(name)).strip("_") or "class"
 
 
 class ClassificationModel(L.LightningModule):
