@@ -8,6 +8,7 @@ as data URIs, no script, font or link, so it opens from an e-mail attachment off
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` and return its path."""
     content = collect(Path(run_dir))
     path = Path(run_dir) / "report.html"
-    path.write_text(render_report(content), encoding="utf-8")
+    tmp = path.with_name(f".report.html.{os.getpid()}.tmp")  # sweep workers finishing together
+    tmp.write_text(render_report(content), encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 
