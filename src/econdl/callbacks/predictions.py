@@ -17,11 +17,13 @@ class CSVPredictionWriter(BasePredictionWriter):
 
     Args:
         path: output file; default ``predictions.csv`` in the run's log directory.
+        quiet: write without printing where (``econdl compare`` lists its files at the end).
     """
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, quiet: bool = False) -> None:
         super().__init__(write_interval="epoch")
         self.path = path
+        self.quiet = quiet
         self.written: Path | None = None
 
     def write_on_epoch_end(
@@ -41,5 +43,6 @@ class CSVPredictionWriter(BasePredictionWriter):
         frame.to_csv(path, index=False)
         self.written = path
         rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
-        print(f"\npredictions: {rows} written to {path}")
+        if not self.quiet:
+            print(f"\npredictions: {rows} written to {path}")
 
