@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from helpers import CONFIGS, run_econdl
-from econdl.cli import cli_main, main
+from econdl.cli import cli_main
+from econdl.main import main
 from econdl.compare import compare_main
 from test_gender import photo, write_folder, write_manifest
 
@@ -58,7 +59,7 @@ def test_compare_puts_mlp_and_cnn_side_by_side_on_a_cleaned_manifest(tmp_path, c
     csv = write_manifest(tmp_path / "m")
     result = compare_main([str(CONFIGS / "gender"), "--data.source", "manifest", "--data.path", str(csv),
                            "--data.path_column=file", "--data.label_column=sex", "--trainer.max_epochs=3",
-                           "--data.image_size=[40, 32]", "--data.batch_size=8"])
+                           "--data.image_size=[40, 32]", "--data.batch_size=8", "--workers", "1"])
     out = capsys.readouterr().out
     assert "dropped 3 greyscale images" in out and "dropped 5 rows with missing or uncoded gender" in out
     table = result.table
@@ -66,7 +67,9 @@ def test_compare_puts_mlp_and_cnn_side_by_side_on_a_cleaned_manifest(tmp_path, c
     assert {"test_acc", "acc_Female", "acc_Male", "params"} <= set(table.columns)
     # the MLP's count at 40 x 32 photos: (3*40*32 + 1)*128 + 129*128 + 129*2
     assert table.loc["mlp", "params"] == (3 * 40 * 32 + 1) * 128 + 129 * 128 + 129 * 2
-    assert ((table["test_acc"] >= 0) & (table["test_acc"] <= 1)).all()
+    # the two classes differ in their dominant colour channel, which both nets find in 3
+    # epochs: every one of the 2 test photos (12% of the 20 kept) is classified right
+    assert table["test_acc"].tolist() == [1.0, 1.0], table
 
 
 def test_missing_photo_folder_fails_cleanly_naming_it(tmp_path, capsys):
