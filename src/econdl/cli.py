@@ -1,4 +1,5 @@
-"""The ``econdl`` command.
+"""The LightningCLI behind ``econdl fit|validate|test|predict`` (the command itself is
+``econdl.main``).
 
 ``econdl fit|validate|test|predict`` is a LightningCLI: the model and the
 DataModule are chosen by class path in a YAML config (``--config
@@ -16,7 +17,6 @@ import csv
 import logging
 import os
 import re
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -103,9 +103,10 @@ class EconCLI(LightningCLI):
     def __init__(self, *args: Any, verbose_test: bool = True, **kwargs: Any) -> None:
         self.verbose_test = verbose_test
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        defaults = {"default_config_files": [str(TRAINER_DEFAULTS)]}
+        # exit_on_error=False: a rejected option raises ArgumentError, which `econdl` prints as one line
+        defaults = {"default_config_files": [str(TRAINER_DEFAULTS)], "exit_on_error": False}
         if kwargs.get("run", True):
-            kwargs.setdefault("parser_kwargs", {c: defaults for c in SUBCOMMANDS})
+            kwargs.setdefault("parser_kwargs", {"exit_on_error": False, **{c: defaults for c in SUBCOMMANDS}})
         else:  # no subcommand: one parser, built for driving the trainer from Python
             kwargs.setdefault("parser_kwargs", defaults)
         kwargs.setdefault("subclass_mode_model", True)
@@ -210,45 +211,3 @@ class EconCLI(LightningCLI):
 def cli_main(args: list[str] | None = None, **kwargs: Any) -> EconCLI:
     """Run the LightningCLI part of ``econdl`` (``args`` as on the command line)."""
     return EconCLI(args=args, **kwargs)
-
-
-USAGE = """usage: econdl {fit,validate,test,predict,compare,sweep} ...
-
-  econdl fit --config configs/kink/mlp.yaml        train (then test the best checkpoint)
-  econdl test --config CONFIG --ckpt_path CKPT      evaluate a saved checkpoint
-  econdl predict --config CONFIG --ckpt_path CKPT   predictions of a saved checkpoint
-  econdl compare configs/kink/                      fit every config in a folder, one table
-  econdl sweep --config configs/sweeps/kink_mlp.yaml  hyper-parameter search (Optuna), best config
-
-Run `econdl SUBCOMMAND --help` for every option of a subcommand.
-"""
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``econdl`` console script."""
-    from_sys = argv is None
-    argv = sys.argv[1:] if argv is None else argv
-    debug = os.environ.get("ECONDL_DEBUG") == "1"
-    try:
-        if argv and argv[0] == "compare":
-            from econdl.compare import compare_main
-
-            compare_main(argv[1:])
-        elif argv and argv[0] == "sweep":
-            from econdl.sweep import sweep_main
-
-            sweep_main(argv[1:])
-        elif not argv or argv[0] in ("-h", "--help"):
-            print(USAGE)
-        else:
-            cli_main(None if from_sys else argv)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        if debug:
-            raise
-        print(f"econdl: error: {err}", file=sys.stderr)
-        print("(set ECONDL_DEBUG=1 to see the full traceback)", file=sys.stderr)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

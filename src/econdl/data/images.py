@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from econdl.errors import ConfigError, DataError, DataFileNotFound
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 MODES = {"RGB": 3, "L": 1}
 ON_ERROR = ("skip", "raise")
@@ -36,7 +38,7 @@ def list_images(folder: Path | str) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist (or is not a folder)")
+        raise DataFileNotFound(f"image folder {folder} does not exist (or is not a folder)")
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -85,12 +87,12 @@ def read_images(
         those N images in order, and ``(path, reason)`` for every file left out.
     """
     if mode not in MODES:
-        raise ValueError(f"mode={mode!r} is not supported; choose one of {sorted(MODES)}")
+        raise ConfigError(f"mode={mode!r} is not supported; choose one of {sorted(MODES)}")
     if on_error not in ON_ERROR:
-        raise ValueError(f"on_error={on_error!r} must be one of {list(ON_ERROR)}")
+        raise ConfigError(f"on_error={on_error!r} must be one of {list(ON_ERROR)}")
     height, width = int(size[0]), int(size[1])
     if height < 1 or width < 1:
-        raise ValueError(f"size={tuple(size)} must be two positive integers (height, width)")
+        raise ConfigError(f"size={tuple(size)} must be two positive integers (height, width)")
     paths = [Path(p) for p in paths]
     jobs = [(str(p), (height, width), mode) for p in paths]
     if workers > 0 and len(jobs) > 1:
@@ -109,7 +111,7 @@ def read_images(
     for path, (array, reason) in zip(paths, results):
         if array is None:
             if on_error == "raise":
-                raise ValueError(
+                raise DataError(
                     f"cannot read image {path} ({reason}); remove or replace the file, "
                     "or set on_error='skip' to leave unreadable files out"
                 )

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from econdl.data.base import RegressionDataModule, Splits
+from econdl.errors import ConfigError
 
 BREAK = 0.5
 
@@ -77,17 +78,17 @@ class KinkDataModule(RegressionDataModule):
         self.save_hyperparameters()
         for name, value in (("x_size", x_size), ("val_size", val_size), ("test_size", test_size)):
             if value < 2:
-                raise ValueError(f"{name}={value} must be at least 2")
+                raise ConfigError(f"{name}={value} must be at least 2")
         if dim < 1:
-            raise ValueError(f"dim={dim} must be a positive integer")
+            raise ConfigError(f"dim={dim} must be a positive integer")
         if alpha <= 0:
-            raise ValueError(f"alpha={alpha} must be positive (x**alpha on [0, 1])")
+            raise ConfigError(f"alpha={alpha} must be positive (x**alpha on [0, 1])")
         if noise < 0:
-            raise ValueError(f"noise={noise} is a standard deviation and cannot be negative")
+            raise ConfigError(f"noise={noise} is a standard deviation and cannot be negative")
         if sampling not in ("random", "grid"):
-            raise ValueError(f"sampling={sampling!r} must be 'random' or 'grid'")
+            raise ConfigError(f"sampling={sampling!r} must be 'random' or 'grid'")
         if sampling == "grid" and dim > 1:
-            raise ValueError(f"sampling='grid' is for dim=1; with dim={dim} use sampling='random'")
+            raise ConfigError(f"sampling='grid' is for dim=1; with dim={dim} use sampling='random'")
         self.x_size, self.alpha, self.beta, self.noise = x_size, alpha, beta, noise
         self.dim, self.sampling = dim, sampling
         self.val_size, self.test_size, self.break_window = val_size, test_size, break_window

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from econdl.data.base import RegressionDataModule, Splits
+from econdl.errors import ConfigError
 
 
 class LinearDataModule(RegressionDataModule):
@@ -42,16 +43,16 @@ class LinearDataModule(RegressionDataModule):
         super().__init__(batch_size, eval_batch_size, split_seed)
         self.save_hyperparameters()
         if len(proportions) != 3 or any(p <= 0 for p in proportions) or abs(sum(proportions) - 1) > 1e-6:
-            raise ValueError(
+            raise ConfigError(
                 f"proportions={list(proportions)} must be three positive shares (train, val, test) summing to 1"
             )
         if theta is not None and len(theta) != m:
-            raise ValueError(f"theta has {len(theta)} entries but m={m}; give one coefficient per regressor")
+            raise ConfigError(f"theta has {len(theta)} entries but m={m}; give one coefficient per regressor")
         if sigma < 0:
-            raise ValueError(f"sigma={sigma} is a standard deviation and cannot be negative")
+            raise ConfigError(f"sigma={sigma} is a standard deviation and cannot be negative")
         sizes = [int(round(p * n)) for p in proportions[:2]]
         if min(sizes) < 1 or n - sum(sizes) < 1:
-            raise ValueError(f"n={n} is too small for proportions={list(proportions)}: a split would be empty")
+            raise ConfigError(f"n={n} is too small for proportions={list(proportions)}: a split would be empty")
         self.n, self.m, self.sigma, self.proportions = n, m, sigma, tuple(proportions)
         self._theta = None if theta is None else torch.tensor(theta, dtype=torch.float32)
 

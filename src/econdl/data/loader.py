@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
+from econdl.errors import ConfigError
+
 
 class EpochShuffler:
     """Deterministic per-epoch permutation, sharded by process rank.
@@ -88,7 +90,7 @@ class TensorBatches:
         pad: bool | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size={batch_size} must be a positive integer")
+            raise ConfigError(f"batch_size={batch_size} must be a positive integer")
         n = len(tensors[0])
         for t in tensors[1:]:
             if len(t) != n:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from argparse import ArgumentError
 from typing import Any
 
 from econdl.cli import EconCLI
+from econdl.diagnose import one_line
+from econdl.errors import ConfigError
 from econdl.sweep.spec import SweepSpec, cli_value
 
 
@@ -37,6 +40,8 @@ class FitParser:
                 _ParseOnlyCLI(args=args)
         except _Parsed as done:
             self.cli: Any = done.args[0]
+        except ArgumentError as err:
+            raise ConfigError(f"`econdl {' '.join(args)}` is not accepted: {one_line(str(err))}") from None
         except SystemExit:
             raise ValueError(f"`econdl {' '.join(args)}` is not accepted: {_error_text(err.getvalue())}") from None
         else:  # pragma: no cover - the constructor always parses first
@@ -48,6 +53,8 @@ class FitParser:
         try:
             with contextlib.redirect_stderr(err):
                 return self.cli.parser.parse_args(args).fit
+        except ArgumentError as err:
+            raise ConfigError(one_line(str(err))) from None
         except SystemExit:
             raise ValueError(_error_text(err.getvalue())) from None
 
@@ -64,8 +71,8 @@ def check_search_space(spec: SweepSpec, parser: FitParser, extra: list[str]) -> 
             try:
                 parser.parse([*base, f"--{param.key}={cli_value(value)}"])
             except ValueError as err:
-                raise ValueError(
+                raise ConfigError(
                     f"search_space key {param.key!r} (value {value!r}) is not accepted by "
-                    f"`econdl fit --config {spec.base_config}`: {err}\n"
+                    f"`econdl fit --config {spec.base_config}`: {err} "
                     f"(list every key with `econdl fit --config {spec.base_config} --print_config`)"
                 ) from None

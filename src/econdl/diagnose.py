@@ -1,0 +1,158 @@
+"""Tell the user's mistakes from econdl's bugs, for the one place that reports failures.
+
+``diagnose(err)`` reads an exception and its causes and returns what the user should see:
+the user's own message for a mistake (digging it out of jsonargparse's wrappers), a line
+naming the fix for a resource that ran out, or ``kind="bug"`` for everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from econdl.errors import EcondlError
+
+Kind = Literal["user", "resource", "bug"]
+
+# What jsonargparse puts around the reason when a value or a constructor call fails.
+_WRAPPERS = (
+    "Does not validate against any of the Union subtypes",
+    "Problem with given class_path",
+    "Parser key",
+    "Validation failed",
+)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """How a failure is reported: its kind, the one-line message, the exit code."""
+
+    kind: Kind
+    message: str = ""
+    exit_code: int = 1
+
+
+def causes(err: BaseException) -> Iterator[BaseException]:
+    """``err``, then what it was raised from, outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+
+
+def one_line(text: str) -> str:
+    """Collapse a message onto one line (our messages are short; jsonargparse's are not)."""
+    return re.sub(r"\s*\n\s*", "; ", str(text).strip()).strip("; ")
+
+
+def _is_wrapper(err: BaseException) -> bool:
+    return isinstance(err, (ValueError, TypeError, argparse.ArgumentError)) and str(err).lstrip().startswith(
+        _WRAPPERS
+    )
+
+
+def _resource(err: BaseException) -> str | None:
+    """The fix for a resource the user can give more of, or None."""
+    text = str(err)
+    if type(err).__name__ == "OutOfMemoryError" or (isinstance(err, RuntimeError) and "out of memory" in text):
+        return (
+            "the GPU ran out of memory; use a smaller --data.batch_size (or a smaller network, "
+            "or --trainer.precision 16-mixed)"
+        )
+    if isinstance(err, RuntimeError) and "can't allocate memory" in text:
+        return "the machine ran out of memory; use a smaller --data.batch_size or a smaller data set or network"
+    if isinstance(err, MemoryError):
+        return "the machine ran out of memory; use a smaller --data.batch_size or a smaller data set or network"
+    if isinstance(err, OSError) and err.errno in (errno.EMFILE, errno.ENFILE):
+        return (
+            "too many open files; raise the limit (`ulimit -n 4096`) or use fewer data-loading "
+            "workers (--data.num_workers 0)"
+        )
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" while writing {err.filename}" if err.filename else ""
+        return (
+            f"the disk is full{where}; free some space or write the runs elsewhere "
+            "(--trainer.default_root_dir DIR)"
+        )
+    return None
+
+
+_STRUCTURE = re.compile(
+    r"^(Does not validate against any of the Union subtypes|Subtypes:|Errors:|Given value|Expected a <class 'NoneType'>)"
+)
+
+
+def _argument_message(err: argparse.ArgumentError) -> str:
+    """jsonargparse's reason for refusing an option, as one line: the key path, the class it was
+    given to and the innermost reason, without the Union preamble and the value dumps."""
+    # The message is an indented tree: 'Parser key "k":' and "Problem with given class_path 'C':"
+    # nodes, reasons as leaves.  The deepest leaf is the most specific reason.
+    stack: list[tuple[int, str]] = []
+    best: tuple[int, str, list[str]] | None = None
+    given = re.search(r"^\s*Given value: (.*)$", str(err), flags=re.M)
+    for raw in str(err).splitlines():
+        text = raw.strip().removeprefix("- ").strip()
+        if not text or _STRUCTURE.match(text):
+            continue
+        indent = len(raw) - len(raw.lstrip(" -"))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        inline = re.match(r'(Parser key "[^"]+":)\s*(\S.*)$', text)  # 'Parser key "config": File does not exist'
+        if inline:
+            stack.append((indent, inline.group(1)))
+            text, indent = inline.group(2), indent + 1
+        if re.match(r'(Parser key "[^"]+":|Problem with given class_path .*:)$', text):
+            stack.append((indent, text))
+        elif best is None or indent > best[0]:
+            best = (indent, text, [node for _, node in stack])
+    if best is None:
+        return one_line(str(err))
+    _, reason, nodes = best
+    keys = [m.group(1) for n in nodes if (m := re.match(r'Parser key "([^"]+)"', n))]
+    classes = [m.group(1) for n in nodes if (m := re.match(r"Problem with given class_path '([^']+)'", n))]
+    where = f"--{'.'.join(keys)}" if keys else ""
+    if classes and classes[-1] not in reason:
+        where = f"{where} ({classes[-1]})" if where else classes[-1]
+    reason = re.sub(r"Expected a <class '([\w.]+)'>", r"expected \1", reason)
+    if re.search(r"has no attribute|No module named|does not correspond to a subclass", reason) and classes:
+        reason = f"class {classes[-1]!r} does not exist ({reason})"
+        where = f"--{'.'.join(keys)}.class_path" if keys else ""
+    value = given.group(1) if given else ""
+    if value and "Got value" not in reason and "NestedArg" not in value and not re.search(
+        rf"(?<![\w.]){re.escape(value)}(?![\w.])", reason
+    ):
+        reason = f"{reason}, got {value!r}"
+    return f"{where}: {reason}" if where else reason
+
+
+def diagnose(err: BaseException) -> Diagnosis:
+    """What the user should see for ``err`` (see the module docstring)."""
+    chain = list(causes(err))
+    for item in chain:
+        if isinstance(item, EcondlError):
+            return Diagnosis("user", one_line(str(item)), item.exit_code)
+    for item in chain:
+        fix = _resource(item)
+        if fix:
+            return Diagnosis("resource", fix, 1)
+    if isinstance(err, argparse.ArgumentError):  # the parser refused an option: always the user's
+        return Diagnosis("user", _argument_message(err), 2)
+    if _is_wrapper(err) and len(chain) > 1:
+        # a constructor refused a value: its check is the message (ValueError by convention)
+        inner = [c for c in chain[1:] if not _is_wrapper(c)]
+        if inner and isinstance(inner[-1], ValueError):
+            return Diagnosis("user", one_line(str(inner[-1])), 1)
+        if inner:
+            return Diagnosis("bug")
+    for item in chain:
+        if type(item).__name__ == "MisconfigurationException":  # Lightning refusing a trainer setting
+            return Diagnosis("user", one_line(str(item)), 1)
+    if isinstance(err, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)) and err.filename:
+        return Diagnosis("user", f"{err.filename}: {err.strerror or err}", 1)
+    return Diagnosis("bug")

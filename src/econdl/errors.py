@@ -1,0 +1,55 @@
+"""The user's mistakes, as exception types of their own.
+
+Code that checks the user's input (files, config values, checkpoints) raises one of
+these; the ``econdl`` command prints them as one line, ``econdl: error: MESSAGE``.
+Anything else that escapes is treated as a bug in econdl and shown with its
+traceback.  Each class still derives from the builtin a caller would catch today
+(``ValueError``, ``FileNotFoundError``), so library users lose nothing.
+
+The message names the bad value and the fix, e.g.
+``DataError("gdp.csv: column 'GDPC1' not found; columns are DATE, GDP; pass --data.column GDP")``.
+"""
+
+from __future__ import annotations
+
+
+class EcondlError(ValueError):
+    """A mistake in what the user gave econdl: printed as one line, no traceback, exit code 1
+    (options the parser itself refuses exit with 2, as argparse does)."""
+
+    exit_code: int = 1
+
+
+class ConfigError(EcondlError):
+    """A config value or command-line option that cannot work (bad size, unknown name, ...)."""
+
+
+class DataError(EcondlError):
+    """A data file or folder that cannot be read as the task expects."""
+
+
+class DataFileNotFound(DataError, FileNotFoundError):
+    """A data file or folder that does not exist."""
+
+
+class CheckpointError(EcondlError):
+    """A checkpoint that is not one, or that was written for another task or model."""
+
+
+class CheckpointNotFound(CheckpointError, FileNotFoundError):
+    """A ``--ckpt_path`` that does not exist."""
+
+
+class ResourceError(EcondlError):
+    """The machine ran out of something the user can give more of (memory, file handles, disk)."""
+
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointNotFound",
+    "ConfigError",
+    "DataError",
+    "DataFileNotFound",
+    "EcondlError",
+    "ResourceError",
+]

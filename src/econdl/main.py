@@ -1,0 +1,128 @@
+"""The ``econdl`` command: one table of subcommands, and one place that reports failures.
+
+This module imports the commands; none of them imports it.  A failure ends one of three ways:
+
+- the user's mistake (an ``EcondlError``, a rejected option, a config value a constructor
+  refuses, a trainer setting Lightning refuses) prints one line, ``econdl: error: MESSAGE``;
+- a resource the user can give more of (GPU memory, file handles, disk) prints one line
+  naming the fix;
+- anything else is a bug in econdl: its traceback, then one line on how to report it.
+
+``ECONDL_DEBUG=1`` re-raises every failure with its full traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from econdl.diagnose import Diagnosis, diagnose
+
+Handler = Callable[[list[str]], Any]
+
+USAGE = """usage: econdl {fit,validate,test,predict,compare,sweep} ...
+
+  econdl fit --config configs/kink/mlp.yaml        train (then test the best checkpoint)
+  econdl test --config CONFIG --ckpt_path CKPT      evaluate a saved checkpoint
+  econdl predict --config CONFIG --ckpt_path CKPT   predictions of a saved checkpoint
+  econdl compare configs/kink/                      fit every config in a folder, one table
+  econdl sweep --config configs/sweeps/kink_mlp.yaml  hyper-parameter search (Optuna), best config
+
+Run `econdl SUBCOMMAND --help` for every option of a subcommand.
+"""
+
+DEBUG_HINT = "(set ECONDL_DEBUG=1 to see the full traceback)"
+ISSUES_URL = "https://github.com/econdl/econdl/issues"
+
+
+def _lightning(subcommand: str) -> Handler:
+    def run(rest: list[str]) -> Any:
+        from econdl.cli import cli_main
+
+        return cli_main([subcommand, *rest])
+
+    run.__doc__ = f"``econdl {subcommand}``: LightningCLI's {subcommand} with econdl's defaults."
+    return run
+
+
+def _compare(rest: list[str]) -> Any:
+    from econdl.compare import compare_main
+
+    return compare_main(rest)
+
+
+def _sweep(rest: list[str]) -> Any:
+    from econdl.sweep import sweep_main
+
+    return sweep_main(rest)
+
+
+def _usage(rest: list[str]) -> None:
+    print(USAGE)
+
+
+# Subcommand -> handler of the arguments after it.  Imports happen inside the handlers so
+# `econdl --help` stays fast and a broken optional command cannot break the others.
+COMMANDS: dict[str, Handler] = {
+    "fit": _lightning("fit"),
+    "validate": _lightning("validate"),
+    "test": _lightning("test"),
+    "predict": _lightning("predict"),
+    "compare": _compare,
+    "sweep": _sweep,
+    "-h": _usage,
+    "--help": _usage,
+}
+
+
+def dispatch(argv: list[str]) -> Any:
+    """Run the subcommand named by ``argv[0]`` with the rest of ``argv``."""
+    if not argv:
+        print(USAGE)
+        return None
+    handler = COMMANDS.get(argv[0])
+    if handler is None:
+        from econdl.errors import ConfigError
+
+        names = ", ".join(k for k in COMMANDS if not k.startswith("-"))
+        raise ConfigError(f"unknown command {argv[0]!r}; choose one of {names} (see `econdl --help`)")
+    return handler(argv[1:])
+
+
+def report(err: BaseException, argv: list[str]) -> int:
+    """Print ``err`` as the user should see it; returns the exit code."""
+    found: Diagnosis = diagnose(err)
+    if found.kind == "bug":
+        traceback.print_exception(err, file=sys.stderr)
+        command = shlex.join(["econdl", *argv])
+        print(
+            f"econdl: this looks like a bug in econdl, not a mistake in your input ({type(err).__name__}). "
+            f"Please report it at {ISSUES_URL} with the command `{command}`, the traceback above "
+            "and the output of `econdl --version`.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"econdl: error: {found.message}", file=sys.stderr)
+    print(DEBUG_HINT, file=sys.stderr)
+    return found.exit_code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``econdl`` console script and of ``python -m econdl``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        dispatch(argv)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        if os.environ.get("ECONDL_DEBUG") == "1":
+            raise
+        sys.exit(report(err, argv))
+
+
+if __name__ == "__main__":
+    main()
