@@ -32,7 +32,8 @@ def test_parameter_counts_match_the_lecture():
 
 @pytest.fixture
 def digits(tmp_path) -> MNISTDataModule:
-    dm = MNISTDataModule(data_dir=str(write_idx_set(tmp_path / "digits")), val_size=50, batch_size=64)
+    # raw [0, 1] pixels, as the baselines' configs set (Bernoulli naive Bayes binarises them)
+    dm = MNISTDataModule(data_dir=str(write_idx_set(tmp_path / "digits")), val_size=50, batch_size=64, normalize=False)
     dm.setup("fit")
     return dm
 
@@ -105,6 +106,34 @@ def test_lasso_logit_matches_sklearn_l1_logistic_regression():
     np.testing.assert_array_equal(w == 0, np.abs(ref.coef_) < 1e-6)
 
 
+# Constant-step minibatch proximal SGD (the shipped lasso.yaml: lr 0.1, batch 128) does not
+# converge to the exact minimiser; it stalls in a noise band around it.  Measured on this
+# fixture after 150 epochs (450 steps): objective 0.026 against scikit-learn's 0.013, all
+# test predictions equal, 40% of the weights exactly zero.  Without the proximal step no
+# weight is zero; a wrong gradient or threshold leaves the band.
+LASSO_OBJECTIVE_GAP = 0.02
+
+
+def test_shipped_lasso_config_reaches_sklearn_l1_logit_within_its_sgd_noise(tmp_path):
+    from econdl.cli import cli_main
+    from helpers import CONFIGS
+
+    folder = write_idx_set(tmp_path / "digits")
+    cli = cli_main(["fit", "--config", str(CONFIGS / "mnist/lasso.yaml"), f"--data.init_args.data_dir={folder}",
+                    "--data.init_args.val_size=50", "--trainer.max_epochs=150", "--trainer.enable_progress_bar=false",
+                    "--trainer.enable_model_summary=false", "--test_after_fit=false"])
+    model, dm = cli.model, cli.datamodule
+    assert isinstance(cli.trainer.optimizers[0], torch.optim.SGD) and dm.batch_size == 128  # the shipped recipe
+    x, y = scaled(dm, "train")
+    ref = LogisticRegression(l1_ratio=1.0, solver="saga", C=1 / (model.lam * len(y)), tol=1e-8, max_iter=5000).fit(x, y)
+    w, b = model.weight.detach().double().numpy(), model.bias.detach().double().numpy()
+    ours, theirs = lasso_objective(w, b, x, y, model.lam), lasso_objective(ref.coef_, ref.intercept_, x, y, model.lam)
+    assert theirs <= ours <= theirs + LASSO_OBJECTIVE_GAP
+    xt, _ = scaled(dm, "test")
+    assert ((xt @ w.T + b).argmax(1) == ref.predict(xt)).mean() >= 0.98
+    assert (w == 0).mean() >= 0.3  # soft-thresholding: exact zeros, as LASSO's solution has
+
+
 def test_class_table_matches_a_hand_count(digits, tmp_path):
     model = Classifier(MLP(in_features=784, widths=[8], out_features=10, flatten=True))
     table_cb = ClassAccuracyTable(on_fit=True)
@@ -127,3 +156,24 @@ def test_class_table_matches_a_hand_count(digits, tmp_path):
     metrics = trainer.callback_metrics
     assert float(metrics["test/acc_class_3"]) == pytest.approx(table.loc["Test Set", "3"], abs=1e-6)
     assert float(metrics["train/acc"]) == pytest.approx(table.loc["Training Set", "All"], abs=1e-6)
+
+
+def test_one_cycle_schedule_is_sized_by_the_trainer_and_refuses_to_run_unsized():
+    from econdl.schedules import OneCycleLR
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = OneCycleLR(opt, max_lr=0.01, pct_start=0.25)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01 / 25)  # the start, before sizing
+    sched.set_total_steps(101)
+    lrs = []
+    for _ in range(100):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert max(lrs) == pytest.approx(0.01) and lrs.index(max(lrs)) == 24  # peak at 25 of 100 steps
+    assert lrs[-1] == pytest.approx(0.01 / 25 / 1e4)  # ends near zero
+    unsized = OneCycleLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
+    with pytest.raises(RuntimeError, match="does not know the run's length"):
+        unsized.step()
+    with pytest.raises(ValueError, match="set --trainer.max_epochs"):
+        unsized.set_total_steps(float("inf"))

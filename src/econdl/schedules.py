@@ -34,6 +34,11 @@ class StepSchedule(LRScheduler):
     def progress(self) -> float:
         """Share of the run done, in [0, 1] (0 before the schedule is sized)."""
         if not self.total_steps:
+            if self.last_epoch > 0:  # stepping an unsized schedule would hold the start rate
+                raise RuntimeError(
+                    f"{type(self).__name__} does not know the run's length: run it through `econdl` "
+                    "(which sizes it from trainer.estimated_stepping_batches) or pass total_steps"
+                )
             return 0.0
         return min(1.0, self.last_epoch / max(1, self.total_steps - 1))
 
