@@ -32,7 +32,8 @@ USAGE = """usage: econdl {fit,validate,test,predict,compare,sweep} ...
   econdl compare configs/kink/                      fit every config in a folder, one table
   econdl sweep --config configs/sweeps/kink_mlp.yaml  hyper-parameter search (Optuna), best config
 
-Run `econdl SUBCOMMAND --help` for every option of a subcommand.
+Run `econdl SUBCOMMAND --help` for every option of a subcommand; `econdl --version` prints the
+versions of econdl, torch, lightning and Python (include them in a bug report).
 """
 
 DEBUG_HINT = "(set ECONDL_DEBUG=1 to see the full traceback)"
@@ -65,6 +66,12 @@ def _usage(rest: list[str]) -> None:
     print(USAGE)
 
 
+def _version(rest: list[str]) -> None:
+    from econdl.about import versions
+
+    print(versions())
+
+
 # Subcommand -> handler of the arguments after it.  Imports happen inside the handlers so
 # `econdl --help` stays fast and a broken optional command cannot break the others.
 COMMANDS: dict[str, Handler] = {
@@ -76,6 +83,7 @@ COMMANDS: dict[str, Handler] = {
     "sweep": _sweep,
     "-h": _usage,
     "--help": _usage,
+    "--version": _version,
 }
 
 
