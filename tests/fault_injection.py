@@ -5,6 +5,7 @@ import os
 import signal
 
 import lightning as L
+import torch
 
 
 class KillAtEpoch(L.Callback):
@@ -29,3 +30,18 @@ class BlowUpAtEpoch(L.Callback):
             for opt in trainer.optimizers:
                 for group in opt.param_groups:
                     group["lr"] *= self.factor
+
+
+class NaNAfterLastStep(L.Callback):
+    """Fill every parameter with NaN right after the last optimizer step of ``epoch``: the
+    update that no training loss ever sees (the loss of step k is computed before update k)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        last = batch_idx + 1 == trainer.num_training_batches
+        if trainer.current_epoch == self.epoch and last:
+            with torch.no_grad():
+                for p in pl_module.parameters():
+                    p.fill_(float("nan"))

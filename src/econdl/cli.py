@@ -26,7 +26,12 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning_utilities.core.rank_zero import log as rank_zero_log
 
-from econdl.checkpointing import AtomicCheckpointIO, latest_run_with_last
+from econdl.checkpointing import (
+    AtomicCheckpointIO,
+    follow_default_root_dir,
+    keep_last_resume_callback,
+    latest_run_with_last,
+)
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -62,6 +67,20 @@ def next_version(root: Path) -> int:
     """The first N for which ``root/version_N`` does not exist yet."""
     found = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
     return max(found, default=-1) + 1
+
+
+def reserve_version(root: Path) -> str:
+    """Create ``root/version_N`` for the first free N and return its name.  Creating it at
+    once (mkdir fails if it exists) keeps fits running side by side, e.g. the seeds of
+    ``econdl compare --workers``, from choosing the same directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    n = next_version(root)
+    while True:
+        try:
+            (root / f"version_{n}").mkdir()
+            return f"version_{n}"
+        except FileExistsError:
+            n += 1
 
 
 def run_name_from(config: Any) -> str:
@@ -130,6 +149,8 @@ class EconCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self._config()
+        follow_default_root_dir(config.trainer)  # before looking for last.ckpt: it looks there too
+        keep_last_resume_callback(config.trainer)
         self._resume_version = self._resolve_last_checkpoint(config)
         if config.trainer.get("enable_progress_bar") is False and config.trainer.get("callbacks"):
             # `--trainer.enable_progress_bar false` wins over the default config's progress bar
@@ -159,6 +180,18 @@ class EconCLI(LightningCLI):
         print(f"resuming from {config.ckpt_path}")
         return runs[0].name
 
+    @staticmethod
+    def configure_optimizers(lightning_module: Any, optimizer: Any, lr_scheduler: Any = None) -> Any:
+        """As LightningCLI's, except that a per-step schedule (``econdl.schedules``) is sized
+        from the trainer's total of optimizer steps and stepped after each of them, so a
+        config's one-cycle schedule fits any data size, batch size or number of devices."""
+        from econdl.schedules import StepSchedule
+
+        if isinstance(lr_scheduler, StepSchedule):
+            lr_scheduler.set_total_steps(lightning_module.trainer.estimated_stepping_batches)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
+        return LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         if not self._get(self.config_init, "trainer", default={}).get("plugins"):
             kwargs.setdefault("plugins", [AtomicCheckpointIO()])  # a kill mid-save keeps the old file
@@ -183,7 +216,7 @@ class EconCLI(LightningCLI):
             logger._name = name
             if logger._version is None:
                 if version is None:
-                    version = f"version_{next_version(Path(logger.save_dir) / name)}"
+                    version = reserve_version(Path(logger.save_dir) / name)
                 logger._version = version
         if version is not None:
             os.environ["ECONDL_RUN_VERSION"] = version
@@ -203,7 +236,7 @@ class EconCLI(LightningCLI):
         self.fit_seconds = time.perf_counter() - self._fit_start
         if not self._config().get("test_after_fit", True) or self.trainer.interrupted:
             return
-        # the path itself, not "best": the defaults hold two ModelCheckpoints (best, last)
+        # the path itself, not "best": a config may add ModelCheckpoints of its own
         ckpt = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or None
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=self.verbose_test)
 

@@ -3,5 +3,6 @@
 from econdl.callbacks.class_table import ClassAccuracyTable
 from econdl.callbacks.guards import FiniteLossGuard, NonFiniteLossError
 from econdl.callbacks.predictions import CSVPredictionWriter
+from econdl.callbacks.resume import ResumeCheckpoint
 
-__all__ = ["ClassAccuracyTable", "CSVPredictionWriter", "FiniteLossGuard", "NonFiniteLossError"]
+__all__ = ["ClassAccuracyTable", "CSVPredictionWriter", "FiniteLossGuard", "NonFiniteLossError", "ResumeCheckpoint"]

@@ -7,9 +7,12 @@ from typing import Any
 import lightning as L
 import torch
 
+from econdl.errors import EcondlError
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss, the validation loss or the weights became NaN or infinite."""
+
+class NonFiniteLossError(EcondlError, RuntimeError):
+    """The training loss, the validation loss or the weights became NaN or infinite: the
+    fit's settings or data, not econdl, so ``econdl`` prints it as one line (exit status 1)."""
 
 
 def first_non_finite(module: torch.nn.Module) -> str | None:

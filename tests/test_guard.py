@@ -1,0 +1,53 @@
+"""The non-finite guard: a diverged fit stops with the guard's message and exit status 1,
+whatever else would stop it, and no checkpoint on disk ever holds a NaN or infinite value."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from helpers import CONFIGS, FAST, REPO, econdl_env
+
+ECONDL = str(Path(sys.executable).with_name("econdl"))
+EVERY_EPOCH = ["--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint", "--trainer.callbacks.every_seconds=0"]
+
+
+def econdl(*args: str) -> subprocess.CompletedProcess:
+    env = {**econdl_env(), "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([ECONDL, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def non_finite_tensors(ckpt: Path) -> list[str]:
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    return [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def test_nan_weights_from_the_last_update_of_an_epoch_stop_the_fit_before_any_checkpoint(tmp_path):
+    """The kink MLP's parameters become NaN right after the last optimizer step of epoch 1, an
+    update that no training loss sees.  Before, validation ran on them, early stopping ended the
+    fit on the NaN val/loss with exit status 0, and best/last checkpoints held NaN weights."""
+    result = econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=3",
+                    "--trainer.limit_train_batches=10", "--trainer.enable_progress_bar=false", *EVERY_EPOCH,
+                    "--trainer.callbacks+=fault_injection.NaNAfterLastStep", "--trainer.callbacks.epoch=1")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "the weights became NaN or infinite" in result.stderr and "epoch 1" in result.stderr
+    assert "stopped before validation" in result.stderr and "Traceback" not in result.stderr
+    ckpts = sorted((tmp_path / "logs/kink/mlp/version_0/checkpoints").glob("*.ckpt"))
+    assert {p.name for p in ckpts} == {"best-epoch000.ckpt", "last.ckpt"}  # both from epoch 0
+    assert all(non_finite_tensors(p) == [] for p in ckpts)
+    assert torch.load(ckpts[1], weights_only=False)["epoch"] == 1  # last.ckpt: one epoch done
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(tmp_path):
+    result = econdl("fit", "--config", str(CONFIGS / "linear/sgd.yaml"), "--trainer.max_epochs=6",
+                    "--data.init_args.n=2000", "--trainer.enable_progress_bar=false", *EVERY_EPOCH,
+                    "--trainer.callbacks+=fault_injection.BlowUpAtEpoch", "--trainer.callbacks.epoch=2")
+    assert result.returncode == 1
+    assert "became NaN or infinite at epoch 2" in result.stderr
+    assert "learning rate" in result.stderr and "Traceback" not in result.stderr
+    last = tmp_path / "logs/linear/sgd/version_0/checkpoints/last.ckpt"
+    assert torch.load(last, weights_only=False)["epoch"] == 2  # written when epoch 2 started
+    for ckpt in last.parent.glob("*.ckpt"):
+        assert non_finite_tensors(ckpt) == []
