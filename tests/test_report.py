@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from helpers import CONFIGS
-from econdl.report import report_main, write_report
+from econdl.main import main
+from econdl.report import write_report
 from econdl.report.console import comparison_text
 from econdl.report.browser import check_page, find_chromium, not_blank
 from econdl.report.significance import bootstrap_interval, mcnemar_p, significance_table
@@ -156,8 +157,8 @@ def test_econdl_report_on_a_fit_and_a_sweep_directory(digits_compare, tmp_path):
                  ).to_csv(sweep / "trials.csv", index=False)
     (sweep / "best_config.yaml").write_text("trainer:\n  max_epochs: 30\n")
     (sweep / "sweep.png").write_bytes(next(fit_dir.glob("*.png")).read_bytes())
-    written = report_main([str(fit_dir), str(sweep)])
-    fit_html, sweep_html = (p.read_text() for p in written)
+    main(["report", str(fit_dir), str(sweep)])  # as `econdl report FIT_DIR SWEEP_DIR`
+    fit_html, sweep_html = ((d / "report.html").read_text() for d in (fit_dir, sweep))
     assert "Fit: mnist/lasso" in fit_html and "Training Set" in fit_html and "data:image/png" in fit_html
     assert "Sweep: kink_mlp" in sweep_html and "val/loss" in sweep_html and "max_epochs: 30" in sweep_html
     with pytest.raises(ValueError, match="holds no run"):

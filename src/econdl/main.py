@@ -24,13 +24,14 @@ from econdl.diagnose import Diagnosis, diagnose
 
 Handler = Callable[[list[str]], Any]
 
-USAGE = """usage: econdl {fit,validate,test,predict,compare,sweep} ...
+USAGE = """usage: econdl {fit,validate,test,predict,compare,sweep,report} ...
 
   econdl fit --config configs/kink/mlp.yaml        train (then test the best checkpoint)
   econdl test --config CONFIG --ckpt_path CKPT      evaluate a saved checkpoint
   econdl predict --config CONFIG --ckpt_path CKPT   predictions of a saved checkpoint
   econdl compare configs/kink/                      fit every config in a folder, one table
   econdl sweep --config configs/sweeps/kink_mlp.yaml  hyper-parameter search (Optuna), best config
+  econdl report RUN_DIR                             report.html of a compare, fit or sweep run
 
 Run `econdl SUBCOMMAND --help` for every option of a subcommand; `econdl --version` prints the
 versions of econdl, torch, lightning and Python (include them in a bug report).
@@ -62,6 +63,12 @@ def _sweep(rest: list[str]) -> Any:
     return sweep_main(rest)
 
 
+def _report(rest: list[str]) -> Any:
+    from econdl.report import report_main
+
+    return report_main(rest)
+
+
 def _usage(rest: list[str]) -> None:
     print(USAGE)
 
@@ -81,6 +88,7 @@ COMMANDS: dict[str, Handler] = {
     "predict": _lightning("predict"),
     "compare": _compare,
     "sweep": _sweep,
+    "report": _report,
     "-h": _usage,
     "--help": _usage,
     "--version": _version,
