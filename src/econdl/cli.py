@@ -26,6 +26,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning_utilities.core.rank_zero import log as rank_zero_log
 
+from econdl.checkpoint_check import SPECIAL_PATHS, check_fits, explain_load_failure, read_checkpoint
 from econdl.checkpointing import (
     AtomicCheckpointIO,
     follow_default_root_dir,
@@ -191,6 +192,32 @@ class EconCLI(LightningCLI):
             lr_scheduler.set_total_steps(lightning_module.trainer.estimated_stepping_batches)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
         return LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+
+    def _parse_ckpt_path(self) -> None:
+        """Check ``--ckpt_path`` before Lightning reads the model's hyper-parameters from it."""
+        self._check_checkpoint()
+        super()._parse_ckpt_path()
+
+    def _check_checkpoint(self) -> None:
+        """A missing file, a file that is no checkpoint, or a checkpoint of another model or
+        data set fails here, in the user's terms, before any weight is loaded."""
+        if not self.config.get("subcommand"):
+            return
+        config = self.config[self.config.subcommand]
+        path = config.get("ckpt_path")
+        if not path or str(path) in SPECIAL_PATHS or "://" in str(path) or str(path).startswith("registry"):
+            return
+        check_fits(path, read_checkpoint(path), config.get("model"), config.get("data"))
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except RuntimeError as err:  # weights that do not fit the network this data sizes
+            path = self._config().get("ckpt_path")
+            explained = explain_load_failure(path, err) if path else None
+            if explained is None:
+                raise
+            raise explained from err
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         if not self._get(self.config_init, "trainer", default={}).get("plugins"):
