@@ -1,0 +1,167 @@
+"""Independent fits of ``econdl compare`` in parallel worker processes.
+
+A comparison is a list of independent fits: every config, and every seed of a
+gradient-trained config.  ``fit_all`` spreads them over ``workers`` processes.  Each
+worker is a long-lived process that runs several fits one after another, so the
+imports (torch, Lightning) are paid once per worker rather than once per fit, and
+the seeds of one config are cut into consecutive chunks, one chunk per job.
+
+Every fit is the same call as in a sequential run (``compare.fit_one`` with the same
+overrides and ``--seed_everything``) with the same number of intra-op threads as this
+process (a reduction split over a different number of threads rounds differently), so
+the table equals a sequential run's bit for bit, timing columns aside.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from econdl.report.console import done_line
+
+Run = dict[str, Any]
+#: one unit of work: a config and the seeds it fits in one go (None: the config's own seed)
+Job = tuple[Path, list[int | None]]
+
+
+def cpu_slots() -> int:
+    """CPU cores this process may use (its affinity mask, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(overrides: list[str], jobs: int) -> int:
+    """How many fits to run at once: one per CPU core, at most one per job; one inside a
+    data-parallel launch, when a fit asks for several devices itself, or when a GPU is
+    present (fits would contend for it)."""
+    if any(k in os.environ for k in ("LOCAL_RANK", "WORLD_SIZE")):
+        return 1
+    joined = " ".join(overrides)
+    if "--trainer.devices" in joined and not any(
+        f"--trainer.devices{sep}1" in joined for sep in ("=", " ")
+    ):
+        return 1
+    if "ddp" in joined:
+        return 1
+    import torch
+
+    if torch.cuda.is_available():
+        return 1
+    return max(1, min(cpu_slots(), jobs))
+
+
+def closed_form(config: Path) -> bool:
+    """Whether the config's model is fitted in one exact pass (``exact_pass``), read from
+    the class named in the YAML; False when it cannot tell (the fit then decides)."""
+    import importlib
+
+    import yaml
+
+    try:
+        spec = yaml.safe_load(config.read_text()) or {}
+        class_path = str(spec["model"]["class_path"])
+        module, name = class_path.rsplit(".", 1)
+        return bool(getattr(getattr(importlib.import_module(module), name), "exact_pass", False))
+    except (KeyError, TypeError, ValueError, ImportError, AttributeError, OSError, yaml.YAMLError):
+        return False
+
+
+def plan(configs: list[Path], seeds: int, workers: int) -> list[Job]:
+    """Jobs, longest first: each gradient-trained config's seeds in up to ``workers``
+    chunks of consecutive seeds, each closed-form config as one fit."""
+    if seeds <= 1:
+        return [(c, [None]) for c in sorted(configs, key=closed_form)]
+    jobs: list[Job] = []
+    for config in configs:
+        if closed_form(config):
+            jobs.append((config, [0]))
+            continue
+        chunks = min(workers, seeds)
+        bounds = [round(i * seeds / chunks) for i in range(chunks + 1)]
+        jobs += [(config, list(range(lo, hi))) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+    return sorted(jobs, key=lambda job: (-len(job[1]), closed_form(job[0])))
+
+
+def detach(run: Run) -> Run:
+    """The run without its Trainer, so it can travel back to the parent process."""
+    run["model"].trainer = None
+    data = run["data"]
+    if getattr(data, "trainer", None) is not None:
+        data.trainer = None
+    if hasattr(data, "_device_cache"):
+        data._device_cache = {}
+    return run
+
+
+def start_context(threads: int) -> Any:
+    """How to start workers.  Forking is instant (torch is already imported) and safe when
+    each worker computes on one thread: a child then never enters the OpenMP thread pool
+    that the parent may have started, which GNU OpenMP does not survive across fork (the
+    child hangs).  With more threads per worker, a fork server: it imports econdl once, in
+    a process that never computed, and forks clean workers from it."""
+    if sys.platform == "linux" and threads == 1:
+        return mp.get_context("fork")
+    if sys.platform == "linux":
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["econdl.compare"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _init_worker(threads: int) -> None:
+    import logging
+
+    import torch
+
+    torch.set_num_threads(threads)
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _run_job(fit_one: Callable[[Path, list[str]], Run], job: Job, overrides: list[str]) -> list[Run]:
+    config, seeds = job
+    runs = []
+    for seed in seeds:
+        extra = [] if seed is None else [f"--seed_everything={seed}"]
+        runs.append(detach(fit_one(config, [*overrides, *extra])))
+        if runs[0]["model"] is not None and getattr(runs[0]["model"], "exact_pass", False):
+            break  # a closed-form model fits once, whatever the seeds
+    return runs
+
+
+def fit_all(
+    configs: list[Path],
+    overrides: list[str],
+    seeds: int,
+    workers: int,
+    fit_one: Callable[[Path, list[str]], Run],
+) -> dict[Path, list[Run]]:
+    """Fit every (config, seed) in ``workers`` processes; runs per config in seed order,
+    as ``compare.fit_seeds`` returns them."""
+    jobs = plan(configs, seeds, workers)
+    import torch
+
+    threads = torch.get_num_threads()
+    results: dict[Path, list[tuple[int, list[Run]]]] = {c: [] for c in configs}
+    with ProcessPoolExecutor(workers, start_context(threads), _init_worker, (threads,)) as pool:
+        futures = {pool.submit(_run_job, fit_one, job, overrides): job for job in jobs}
+        total, done = sum(len(chunk) for _, chunk in jobs), 0
+        for future in as_completed(futures):
+            config, chunk = futures[future]
+            results[config].append((chunk[0] or 0, future.result()))
+            done += len(chunk)
+            print(done_line(done, total, config, chunk, 1 if closed_form(config) else seeds), flush=True)
+    by_config = {}
+    for config, parts in results.items():
+        runs = [run for _, chunk in sorted(parts, key=lambda p: p[0]) for run in chunk]
+        if runs and getattr(runs[0]["model"], "exact_pass", False):
+            runs = runs[:1]
+        by_config[config] = runs
+    return by_config

@@ -1,0 +1,58 @@
+"""`econdl compare --workers N`: fits in worker processes give the sequential run's table."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import CONFIGS, FAST
+
+from econdl import parallel
+from econdl.compare import compare_main
+
+TIMING = ["fit_s", "refit_s"]
+
+
+def scores(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=[c for c in TIMING if c in table.columns])
+
+
+def test_parallel_compare_equals_sequential_bit_for_bit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = [str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--seeds", "2"]
+    tables = {}
+    for workers in (1, 2):
+        folder = tmp_path / f"workers{workers}"
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        tables[workers] = compare_main([*args, "--workers", str(workers), "--out", "cmp"]).table
+    # same fits, same seeds, same numbers: not approximately, exactly
+    pd.testing.assert_frame_equal(scores(tables[1]), scores(tables[2]), check_exact=True)
+    assert tables[2].loc["mlp", "seeds"] == 2
+    # the two seeds of the MLP ran side by side, each in its own run directory
+    runs = sorted(p.name for p in (tmp_path / "workers2/logs/kink/mlp").iterdir())
+    assert runs == ["version_0", "version_1"]
+    for run in runs:
+        assert (tmp_path / f"workers2/logs/kink/mlp/{run}/checkpoints/last.ckpt").is_file()
+
+
+def test_plan_chunks_seeds_of_trained_models_and_fits_closed_forms_once(tmp_path: Path) -> None:
+    kink = CONFIGS / "kink"
+    jobs = parallel.plan([kink / "mlp.yaml", kink / "polynomial.yaml"], seeds=5, workers=2)
+    chunks = [seeds for config, seeds in jobs if config.stem == "mlp"]
+    assert sorted(s for chunk in chunks for s in chunk) == [0, 1, 2, 3, 4] and sorted(map(len, chunks)) == [2, 3]
+    assert jobs[0][1] == [2, 3, 4] and jobs[-1] == (kink / "polynomial.yaml", [0])  # longest first
+    assert parallel.plan([kink / "polynomial.yaml"], seeds=1, workers=4) == [(kink / "polynomial.yaml", [None])]
+
+
+def test_workers_default_to_one_inside_a_data_parallel_launch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "cpu_slots", lambda: 8)
+    assert parallel.default_workers([], jobs=3) == 3
+    assert parallel.default_workers(["--trainer.devices=2"], jobs=3) == 1
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert parallel.default_workers([], jobs=3) == 1
+
+
+def test_workers_must_be_a_positive_whole_number() -> None:
+    with pytest.raises(ValueError, match="--workers 0 must be at least 1"):
+        compare_main([str(CONFIGS / "kink"), "--workers", "0"])
+    with pytest.raises(ValueError, match="--workers two: give a whole number"):
+        compare_main([str(CONFIGS / "kink"), "--workers", "two"])
