@@ -175,7 +175,8 @@ class ResumeCheckpoint(L.Callback):
             "rng": states,
             "loader_seeds": _loader_seeds(trainer),
             "metrics_step": trainer.fit_loop.epoch_loop._batches_that_stepped,
-            "fit_done": self._finished,
+            # stopped early (not by max_epochs, which a resume may raise): do not train on
+            "fit_done": self._finished and trainer.should_stop,
         }
         if self._boundary:
             progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]

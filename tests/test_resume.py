@@ -1,0 +1,158 @@
+"""Resume: a fit SIGKILLed at random moments and resumed with ``--ckpt_path last`` ends exactly
+as the uninterrupted fit (weights, best checkpoint, every metrics.csv row, test metrics);
+last.ckpt is written atomically, on SIGTERM/SIGINT, and under --trainer.default_root_dir."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from econdl.checkpointing import AtomicCheckpointIO
+from econdl.cli import cli_main
+from helpers import CONFIGS, FAST, REPO, econdl_env
+from test_mnist_data import write_idx_set
+
+ECONDL = str(Path(sys.executable).with_name("econdl"))
+EVERY_EPOCH = ["--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint", "--trainer.callbacks.every_seconds=0"]
+# several learning-rate reductions (patience 0) and early-stopping counters running
+KINK = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=12",
+        "--lr_scheduler.init_args.patience=0", *EVERY_EPOCH]
+
+
+def env() -> dict[str, str]:
+    return {**econdl_env(), "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+
+
+def econdl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([ECONDL, *args], capture_output=True, text=True, timeout=300, env=env())
+
+
+def mtime(path: Path) -> int:
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: float) -> int:
+    """Run ``econdl fit`` and SIGKILL it ``kills`` times, each a seeded random time (up to
+    ``window`` seconds) after the process has written last.ckpt, resuming with --ckpt_path last
+    after each kill.  Returns how many kills landed before the fit ended by itself."""
+    rng, landed, last = random.Random(seed), 0, run / "checkpoints/last.ckpt"
+    log = open(run.parent / f"stderr-{seed}.txt", "w")
+    proc = subprocess.Popen([ECONDL, *args], stdout=subprocess.DEVNULL, stderr=log, env=env())
+    for _ in range(kills):
+        before = mtime(last)
+        while proc.poll() is None and mtime(last) == before:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, window))
+        if proc.poll() is not None:
+            break
+        proc.kill()
+        proc.wait()
+        landed += 1
+        proc = subprocess.Popen([ECONDL, *args, "--ckpt_path=last"], stdout=subprocess.DEVNULL, stderr=log, env=env())
+    assert proc.wait(timeout=300) == 0, (run.parent / f"stderr-{seed}.txt").read_text()[-3000:]
+    return landed
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Final weights, the best checkpoint's name and weights, and every logged row are equal."""
+    pd.testing.assert_frame_equal(pd.read_csv(a / "metrics.csv"), pd.read_csv(b / "metrics.csv"))
+    best = {r: sorted(p.name for p in (r / "checkpoints").glob("best-*.ckpt")) for r in (a, b)}
+    assert best[a] == best[b] and len(best[a]) == 1
+    for name in (best[a][0], "last.ckpt"):
+        x, y = (torch.load(r / "checkpoints" / name, weights_only=False)["state_dict"] for r in (a, b))
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
+
+
+def kill_and_compare(tmp_path: Path, args: list[str], seed: int, kills: int, window: float) -> None:
+    assert econdl(*args, "--run_name=straight").returncode == 0
+    run = tmp_path / "logs/killed/version_0"
+    run.parent.mkdir(parents=True)
+    landed = fit_with_kills([*args, "--run_name=killed"], run, seed, kills, window)
+    assert landed >= 1  # really killed at least once
+    assert not (tmp_path / "logs/killed/version_1").exists()  # resumed in place
+    assert_same_run(tmp_path / "logs/straight/version_0", run)
+    assert "test/loss" in pd.read_csv(run / "metrics.csv").columns
+
+
+@pytest.mark.slow
+def test_kink_mlp_killed_at_random_moments_resumes_exactly(tmp_path):
+    kill_and_compare(tmp_path, KINK, seed=1, kills=3, window=1.5)
+
+
+@pytest.mark.slow
+def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_path):
+    folder = write_idx_set(tmp_path / "digits", n_train=300, n_test=100)
+    args = ["fit", "--config", str(CONFIGS / "mnist/cnn.yaml"), f"--data.init_args.data_dir={folder}",
+            "--data.init_args.augment=true", "--data.init_args.batch_size=32", "--trainer.max_epochs=6",
+            "--model.init_args.net.init_args.channels=[4, 4]", "--model.init_args.net.init_args.widths=[16]",
+            "--model.init_args.net.init_args.dropout=0.3", "--trainer.enable_progress_bar=false",
+            "--trainer.enable_model_summary=false", *EVERY_EPOCH]
+    kill_and_compare(tmp_path, args, seed=2, kills=2, window=1.0)
+
+
+def test_sigterm_and_sigint_write_last_ckpt_at_the_end_of_the_running_epoch(tmp_path):
+    """With no timed write due, an interrupt still leaves a last.ckpt to resume from."""
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=100000",
+            "--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint", "--trainer.callbacks.every_seconds=100000"]
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        run = tmp_path / f"logs/{sig.name}/version_0"
+        proc = subprocess.Popen([ECONDL, *args, f"--run_name={sig.name}"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env=env())
+        while proc.poll() is None and not list((run / "checkpoints").glob("best-*.ckpt")):
+            time.sleep(0.02)  # training is under way once the first best checkpoint exists
+        assert not (run / "checkpoints/last.ckpt").exists()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1 and f"{sig.name} received" in err, err[-2000:]
+        ckpt = torch.load(run / "checkpoints/last.ckpt", weights_only=False)
+        assert ckpt["epoch"] >= 1 and "econdl_resume" in ckpt
+
+
+def test_default_root_dir_holds_the_run_and_ckpt_path_last_finds_it(tmp_path):
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.default_root_dir=out",
+            "--test_after_fit=false"]
+    assert econdl(*args, "--trainer.max_epochs=2").returncode == 0
+    run = tmp_path / "out/kink/mlp/version_0"
+    assert (run / "metrics.csv").is_file() and (run / "checkpoints/last.ckpt").is_file()
+    assert not (tmp_path / "logs").exists()
+    resumed = econdl(*args, "--trainer.max_epochs=3", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming from {Path('out/kink/mlp/version_0/checkpoints/last.ckpt')}" in resumed.stdout
+    assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 3
+
+
+def test_a_real_fit_writes_checkpoints_through_the_atomic_writer(tmp_path):
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=1",
+                    "--test_after_fit=false"])
+    assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    assert (tmp_path / "logs/kink/mlp/version_0/checkpoints/last.ckpt").is_file()
+
+
+def test_atomic_save_keeps_previous_checkpoint_when_a_save_dies(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    target = tmp_path / "last.ckpt"
+    io.save_checkpoint({"epoch": 1}, target)
+
+    def dying_save(obj, handle):
+        handle.write(b"partial bytes")
+        raise KeyboardInterrupt("killed mid-save")
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"epoch": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target, weights_only=False) == {"epoch": 1}
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+def test_resume_without_a_previous_run_says_what_to_do():
+    result = econdl(*KINK, "--run_name=nothing_here", "--ckpt_path=last")
+    assert result.returncode == 1
+    assert "no <save_dir>/nothing_here/version_*/checkpoints/last.ckpt found" in result.stderr
