@@ -34,6 +34,8 @@ PATH     a config file, or a folder whose *.yaml files are all fitted (in name o
 --seeds N     fit each gradient-trained config with seeds 0..N-1 (--seed_everything) and report
               the mean and standard deviation (_std) of the score columns; closed-form models fit once
 --relative_to MODEL   add test RMSE / test RMSE of MODEL (default: the DataModule's relative_to)
+--workers N   fits run at once in worker processes (default: one per CPU core, 1 with a GPU
+              or several devices); the table equals a sequential run's (--workers 1)
 --KEY VALUE   any `econdl fit` option, passed to every fit (e.g. --trainer.max_epochs 3)
 """
 
@@ -167,6 +169,20 @@ def fit_seeds(config: Path, overrides: list[str], seeds: int) -> list[dict[str, 
     return runs
 
 
+def fit_in_parallel(
+    configs: list[Path], overrides: list[str], seeds: int, workers: int | None
+) -> dict[Path, list[dict[str, Any]]] | None:
+    """Every config's runs fitted in worker processes, or None when one process does it all."""
+    from econdl import parallel
+
+    jobs = len(parallel.plan(configs, seeds, parallel.cpu_slots()))
+    n = parallel.default_workers(overrides, jobs) if workers is None else min(workers, jobs)
+    if n <= 1:
+        return None
+    print(f"[compare] fitting {len(configs)} configs in {n} worker processes ...", flush=True)
+    return parallel.fit_all(configs, overrides, seeds, n, fit_one)
+
+
 def summary_row(name: str, runs: list[dict[str, Any]], seeds: int) -> dict[str, Any]:
     """One table row: the run's scores, or over several seeds their mean and std (``_std``)."""
     rows = [row_for(name, run) for run in runs]
@@ -221,18 +237,22 @@ def compare(
     out: str | None = None,
     seeds: int = 1,
     relative_to: str | None = None,
+    workers: int | None = None,
 ) -> Comparison:
     """Fit every config under ``paths`` (``seeds`` times for gradient-trained ones) and
-    write the comparison table and plot."""
+    write the comparison table and plot.  ``workers`` fits run at once in separate
+    processes (None: ``parallel.default_workers``; 1: all in this process, in order)."""
     configs = find_configs(paths)
     overrides = overrides or []
+    fitted = fit_in_parallel(configs, overrides, seeds, workers)
     rows, predictions, dm = [], {}, None
     all_runs: dict[str, list[dict[str, Any]]] = {}
     extra_blocks: dict[str, dict[str, pd.DataFrame]] = {}
     for config in configs:
         name = config.stem
-        print(f"[compare] fitting {name} ({config}) ...", flush=True)
-        runs = fit_seeds(config, overrides, seeds)
+        if fitted is None:
+            print(f"[compare] fitting {name} ({config}) ...", flush=True)
+        runs = fit_seeds(config, overrides, seeds) if fitted is None else fitted[config]
         run = runs[0]
         if dm is not None and hasattr(dm, "test_targets"):
             if not torch.equal(dm.test_targets(), run["data"].test_targets()):
@@ -272,6 +292,13 @@ def compare_main(argv: list[str]) -> Comparison:
     seeds_arg, argv = pop_option(argv, "seeds")
     relative_to, argv = pop_option(argv, "relative_to")
     out, argv = pop_option(argv, "out")
+    workers_arg, argv = pop_option(argv, "workers")
+    try:
+        workers = None if workers_arg is None else int(workers_arg)
+    except ValueError:
+        raise ValueError(f"--workers {workers_arg}: give a whole number of processes, e.g. --workers 2") from None
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers} must be at least 1 (1 fits everything in this process)")
     try:
         seeds = int(seeds_arg or 1)
     except ValueError:
@@ -281,7 +308,7 @@ def compare_main(argv: list[str]) -> Comparison:
     paths, overrides = split_args(argv)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    result = compare(paths, overrides, out, seeds, relative_to)
+    result = compare(paths, overrides, out, seeds, relative_to, workers)
     with pd.option_context("display.width", 160, "display.max_columns", 30):
         print()
         print(result.table.to_string(float_format=lambda v: f"{v:.4g}"))
