@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from helpers import CONFIGS, FAST, REPO, econdl_env
+from helpers import CONFIGS, REPO, econdl_env
 
 ECONDL = str(Path(sys.executable).with_name("econdl"))
 EVERY_EPOCH = ["--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint", "--trainer.callbacks.every_seconds=0"]

@@ -43,7 +43,7 @@ def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: fl
     ``window`` seconds) after the process has written last.ckpt, resuming with --ckpt_path last
     after each kill.  Returns how many kills landed before the fit ended by itself."""
     rng, landed, last = random.Random(seed), 0, run / "checkpoints/last.ckpt"
-    log = open(run.parent / f"stderr-{seed}.txt", "w")
+    log = open(run.parent / f"stderr-{seed}.txt", "w")  # noqa: SIM115 (outlives the processes it records)
     proc = subprocess.Popen([ECONDL, *args], stdout=subprocess.DEVNULL, stderr=log, env=env())
     for _ in range(kills):
         before = mtime(last)

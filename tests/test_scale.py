@@ -1,5 +1,4 @@
-"""Trust at scale: exact resume after a kill, atomic checkpoints, non-finite guard,
-data-parallel runs equal to one process, mixed precision."""
+"""Trust at scale: data-parallel runs equal to one process, mixed precision."""
 
 import json
 import os
@@ -12,7 +11,6 @@ import pytest
 import torch
 
 from helpers import CONFIGS, FAST, REPO
-from econdl.checkpointing import AtomicCheckpointIO
 from econdl.cli import cli_main
 
 ECONDL = str(Path(sys.executable).with_name("econdl"))
@@ -28,64 +26,7 @@ def weights(ckpt: Path) -> dict[str, torch.Tensor]:
     return torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
 
 
-MLP_RUN = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=5",
-           "--trainer.min_epochs=5", "--trainer.deterministic=true", "--test_after_fit=false"]
-
-
-@pytest.mark.slow
-def test_fit_killed_after_epoch_two_and_resumed_ends_with_identical_weights(tmp_path):
-    straight = econdl(*MLP_RUN, "--run_name=straight")
-    assert straight.returncode == 0, straight.stderr
-    killed = econdl(*MLP_RUN, "--run_name=resumed",
-                    "--trainer.callbacks+=fault_injection.KillAtEpoch", "--trainer.callbacks.epoch=2")
-    assert killed.returncode == -9  # really killed, not a clean exit
-    run = tmp_path / "logs/resumed/version_0"
-    assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 1
-    resumed = econdl(*MLP_RUN, "--run_name=resumed", "--ckpt_path=last")
-    assert resumed.returncode == 0, resumed.stderr
-    assert not (tmp_path / "logs/resumed/version_1").exists()  # resumed in place
-    a = weights(tmp_path / "logs/straight/version_0/checkpoints/last.ckpt")
-    b = weights(run / "checkpoints/last.ckpt")
-    assert a.keys() == b.keys()
-    assert max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].numel()) == 0.0
-    epochs = pd.read_csv(run / "metrics.csv")["epoch"].dropna().astype(int)
-    assert set(epochs) == {0, 1, 2, 3, 4}  # the rows logged before the kill are kept
-
-
-def test_resume_without_a_previous_run_says_what_to_do():
-    result = econdl(*MLP_RUN, "--run_name=nothing_here", "--ckpt_path=last")
-    assert result.returncode == 1
-    assert "no <save_dir>/nothing_here/version_*/checkpoints/last.ckpt found" in result.stderr
-
-
-def test_atomic_save_keeps_previous_checkpoint_when_a_save_dies(tmp_path, monkeypatch):
-    io = AtomicCheckpointIO()
-    target = tmp_path / "last.ckpt"
-    io.save_checkpoint({"epoch": 1}, target)
-
-    def dying_save(obj, handle):
-        handle.write(b"partial bytes")
-        raise KeyboardInterrupt("killed mid-save")
-
-    monkeypatch.setattr(torch, "save", dying_save)
-    with pytest.raises(KeyboardInterrupt):
-        io.save_checkpoint({"epoch": 2}, target)
-    monkeypatch.undo()
-    assert torch.load(target, weights_only=False) == {"epoch": 1}
-    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
-
-
-def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(tmp_path):
-    result = econdl("fit", "--config", str(CONFIGS / "linear/sgd.yaml"), "--trainer.max_epochs=6",
-                    "--data.init_args.n=2000", "--trainer.enable_progress_bar=false",
-                    "--trainer.callbacks+=fault_injection.BlowUpAtEpoch", "--trainer.callbacks.epoch=2")
-    assert result.returncode == 1
-    assert "became NaN or infinite at epoch 2" in result.stderr
-    assert "learning rate" in result.stderr and "Traceback" not in result.stderr
-    last = tmp_path / "logs/linear/sgd/version_0/checkpoints/last.ckpt"
-    ckpt = torch.load(last, weights_only=False)
-    assert ckpt["epoch"] == 1
-    assert all(torch.isfinite(t).all() for t in ckpt["state_dict"].values() if t.is_floating_point())
+# Resume, atomic checkpoints and the non-finite guard: tests/test_resume.py, tests/test_guard.py
 
 
 @pytest.mark.slow

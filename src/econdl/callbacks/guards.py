@@ -18,7 +18,8 @@ class NonFiniteLossError(EcondlError, RuntimeError):
 def first_non_finite(module: torch.nn.Module) -> str | None:
     """Name of the first parameter or buffer holding NaN/inf, or None.  One fused reduction
     per device and dtype (the largest absolute value, which cannot overflow) and one sync."""
-    named = [(n, t) for n, t in (*module.named_parameters(), *module.named_buffers()) if t.is_floating_point() and t.numel()]
+    tensors = (*module.named_parameters(), *module.named_buffers())
+    named = [(n, t) for n, t in tensors if t.is_floating_point() and t.numel()]
     groups: dict[tuple, list[int]] = {}
     for i, (_, t) in enumerate(named):
         groups.setdefault((t.device, t.dtype), []).append(i)

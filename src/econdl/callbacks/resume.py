@@ -203,10 +203,13 @@ class ResumeCheckpoint(L.Callback):
         not_restored: list[str] = []
         states = state["rng"]
         if len(states) == trainer.world_size:
-            not_restored += restore_rng_state(states[trainer.global_rank], owned_generators(trainer.datamodule, pl_module))
+            generators = owned_generators(trainer.datamodule, pl_module)
+            not_restored += restore_rng_state(states[trainer.global_rank], generators)
         else:
-            not_restored.append(f"random-number state (saved by {len(states)} processes, resumed on {trainer.world_size})")
-        for loader, seed in zip(_train_loaders(trainer), state["loader_seeds"]):
+            not_restored.append(
+                f"random-number state (saved by {len(states)} processes, resumed on {trainer.world_size})"
+            )
+        for loader, seed in zip(_train_loaders(trainer), state["loader_seeds"], strict=False):
             if seed is not None and hasattr(getattr(loader, "sampler", None), "seed"):
                 loader.sampler.seed = seed
         if not_restored and trainer.is_global_zero:
