@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,13 @@ from typing import Any
 import pandas as pd
 import torch
 
+from econdl.api import make_callable
 from econdl.cli import cli_main, next_version
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
+from econdl.report.console import Progress, planned_fits, print_comparison
+from econdl.report.environment import command_line
+from econdl.report.outputs import add_significance, finish_compare
 
 USAGE = """usage: econdl compare PATH [PATH ...] [--out DIR] [--KEY VALUE ...]
 
@@ -98,6 +103,9 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     if hasattr(dm, "predict_split"):  # a DataModule whose `predict` forecasts beyond the test split
         dm.predict_split = "test"
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]  # one line per fit, not one per file
+        if hasattr(callback, "quiet"):
+            callback.quiet = True
     batches = trainer.predict(model, datamodule=dm)
     prediction = torch.cat([b.detach().cpu() for b in batches]) if batches else torch.empty(0)
     refit_s = None
@@ -156,15 +164,20 @@ def row_for(name: str, run: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def fit_seeds(config: Path, overrides: list[str], seeds: int) -> list[dict[str, Any]]:
-    """Fit ``config`` with seeds 0..seeds-1; a closed-form model (``exact_pass``) only once."""
+def fit_seeds(
+    config: Path, overrides: list[str], seeds: int, progress: Callable[..., None] | None = None
+) -> list[dict[str, Any]]:
+    """Fit ``config`` with seeds 0..seeds-1; a closed-form model (``exact_pass``) only once.
+    ``progress(config, seed, seeds)`` is called before each fit (one line per fit)."""
+    progress = progress or (lambda *args: None)
+    progress(config, 0 if seeds > 1 else None, seeds)
     if seeds <= 1:
         return [fit_one(config, overrides)]
     runs = [fit_one(config, [*overrides, "--seed_everything=0"])]
     if getattr(runs[0]["model"], "exact_pass", False):
         return runs
     for seed in range(1, seeds):
-        print(f"[compare] {config.stem}: seed {seed} of 0..{seeds - 1}", flush=True)
+        progress(config, seed, seeds)
         runs.append(fit_one(config, [*overrides, f"--seed_everything={seed}"]))
     return runs
 
@@ -238,21 +251,23 @@ def compare(
     seeds: int = 1,
     relative_to: str | None = None,
     workers: int | None = None,
+    command: str | None = None,
 ) -> Comparison:
     """Fit every config under ``paths`` (``seeds`` times for gradient-trained ones) and
     write the comparison table and plot.  ``workers`` fits run at once in separate
-    processes (None: ``parallel.default_workers``; 1: all in this process, in order)."""
+    processes (None: ``parallel.default_workers``; 1: all in this process, in order).
+    ``command`` is recorded in the run directory as the way to reproduce it."""
     configs = find_configs(paths)
     overrides = overrides or []
     fitted = fit_in_parallel(configs, overrides, seeds, workers)
     rows, predictions, dm = [], {}, None
     all_runs: dict[str, list[dict[str, Any]]] = {}
+    run_dirs: dict[str, list[str]] = {}
+    progress = Progress(planned_fits(configs, seeds))
     extra_blocks: dict[str, dict[str, pd.DataFrame]] = {}
     for config in configs:
         name = config.stem
-        if fitted is None:
-            print(f"[compare] fitting {name} ({config}) ...", flush=True)
-        runs = fit_seeds(config, overrides, seeds) if fitted is None else fitted[config]
+        runs = fit_seeds(config, overrides, seeds, progress) if fitted is None else fitted[config]
         run = runs[0]
         if dm is not None and hasattr(dm, "test_targets"):
             if not torch.equal(dm.test_targets(), run["data"].test_targets()):
@@ -264,12 +279,14 @@ def compare(
         rows.append(summary_row(name, runs, seeds))
         predictions[name] = run["prediction"]
         all_runs[name] = runs
+        run_dirs[name] = [str(r["log_dir"]) for r in runs]
         for title, block in run.get("blocks", []):
             extra_blocks.setdefault(title, {})[name] = block
-        print(f"[compare] {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
+        print(f"      {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
 
     table = pd.DataFrame(rows).set_index("model")
     add_relative(table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None)
+    table = add_significance(table, predictions, dm)
     task = getattr(dm, "task", "task")
     out_dir = Path(out) if out else Path("logs") / task / "compare" / f"version_{next_version(Path('logs') / task / 'compare')}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -277,18 +294,22 @@ def compare(
     if hasattr(dm, "horizon_table"):  # forecasts: a row per model and horizon, tests against the reference
         reference = relative_to or getattr(dm, "relative_to", None)
         table, forecast_files = dm.horizon_table(table, all_runs, reference, relative_to is not None, out_dir)
-    files = [out_dir / "table.csv", out_dir / "table.md"]
+    files = [out_dir / "table.csv"]
     table.to_csv(files[0])
-    files[1].write_text(table.to_markdown(floatfmt=".4g") + "\n")
     plot = dm.plot_predictions(predictions, out_dir / "predictions.png") if dm is not None else None
     if plot is not None:
         files.append(plot)
     blocks, block_files = write_blocks(extra_blocks, out_dir)
+    block_csvs = dict(zip(blocks, block_files[::2], strict=True))  # (csv, md) per title
+    seeds_arg = ["--seeds", str(seeds)] if seeds > 1 else []
+    command = command or command_line("compare", [*map(str, paths), *overrides, *seeds_arg])
+    files += finish_compare(out_dir, table, run_dirs, block_csvs, command)
     return Comparison(table, out_dir, files + forecast_files + block_files, blocks)
 
 
 def compare_main(argv: list[str]) -> Comparison:
     """The ``econdl compare`` subcommand."""
+    command = command_line("compare", argv)
     seeds_arg, argv = pop_option(argv, "seeds")
     relative_to, argv = pop_option(argv, "relative_to")
     out, argv = pop_option(argv, "out")
@@ -308,13 +329,10 @@ def compare_main(argv: list[str]) -> Comparison:
     paths, overrides = split_args(argv)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    result = compare(paths, overrides, out, seeds, relative_to, workers)
-    with pd.option_context("display.width", 160, "display.max_columns", 30):
-        print()
-        print(result.table.to_string(float_format=lambda v: f"{v:.4g}"))
-        for title, combined in result.blocks.items():
-            print(f"\n{title}:")
-            for model in combined.index.unique(level=0):
-                print(f"\n{model}\n{combined.loc[model].rename_axis(None).to_string(float_format=lambda v: f'{v:.2f}')}")
-    print("\nwritten: " + ", ".join(str(f) for f in result.files))
+    result = compare(paths, overrides, out, seeds, relative_to, workers, command=command)
+    print_comparison(result)
     return result
+
+
+# `econdl.compare(paths, ...)` is the Python API although this module has the same name.
+make_callable(sys.modules[__name__])
