@@ -24,7 +24,7 @@ def test_multidimensional_variant_breaks_on_coordinate_zero():
 def test_splits_shapes_grid_and_no_overlap():
     dm = KinkDataModule(x_size=300, val_size=50, test_size=101, dim=1, split_seed=1)
     dm.setup()
-    (xt, yt), (xv, yv), (xs, ys) = dm.split("train"), dm.split("val"), dm.split("test")
+    (xt, yt), (xv, _), (xs, _) = dm.split("train"), dm.split("val"), dm.split("test")
     assert xt.shape == (300, 1) and yt.shape == (300, 1)
     assert xv.shape == (50, 1) and xs.shape == (101, 1)
     assert torch.allclose(xs.flatten(), torch.linspace(0, 1, 101))  # dense grid for plots

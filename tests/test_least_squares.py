@@ -12,8 +12,12 @@ from econdl.tasks.least_squares import total_degree_terms
 
 def fit(model, dm, **trainer_kwargs):
     trainer = L.Trainer(
-        max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, **trainer_kwargs,
+        max_epochs=5,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **trainer_kwargs,
     )
     trainer.fit(model, datamodule=dm)
     return trainer
@@ -38,7 +42,9 @@ def test_polynomial_matches_numpy_polyfit():
     oracle = np.polynomial.Polynomial.fit(x, y, 6)
     xs = dm.split("test")[0]
     assert np.allclose(predict(model, xs), oracle(xs.numpy().ravel()), atol=1e-5)
-    assert np.allclose(model.coef.detach().numpy().ravel(), np.polynomial.polynomial.polyfit(x, y, 6), rtol=1e-6, atol=1e-6)
+    assert np.allclose(
+        model.coef.detach().numpy().ravel(), np.polynomial.polynomial.polyfit(x, y, 6), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_chebyshev_matches_numpy_chebyshev_fit_on_training_range():
@@ -76,7 +82,9 @@ def test_multidimensional_polynomial_uses_total_degree_terms():
 
 def test_too_few_points_for_the_degree_fails_naming_both():
     dm = KinkDataModule(x_size=30, val_size=5, test_size=5)
-    with pytest.raises(ValueError, match=r"PolynomialLS\(degree=40\) has 41 coefficients and needs at least 41 training points, got 30"):
+    with pytest.raises(
+        ValueError, match=r"PolynomialLS\(degree=40\) has 41 coefficients and needs at least 41 training points, got 30"
+    ):
         fit(PolynomialLS(degree=40), dm)
 
 

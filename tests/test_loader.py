@@ -66,8 +66,9 @@ def test_datamodule_keeps_data_on_an_accelerator_once_and_reuses_it():
 
     from econdl.data import KinkDataModule
 
-    fake_trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")),
-                                   global_rank=0, world_size=1, lightning_module=None)
+    fake_trainer = SimpleNamespace(
+        strategy=SimpleNamespace(root_device=torch.device("meta")), global_rank=0, world_size=1, lightning_module=None
+    )
     on = KinkDataModule(x_size=32, val_size=4, test_size=5, data_on_device=True)
     on.trainer = fake_trainer
     first, second = on.train_dataloader(), on.train_dataloader()

@@ -68,8 +68,9 @@ def test_two_workers_share_one_sqlite_study_without_duplicates(tmp_path):
     exe = Path(sys.executable).with_name("econdl")
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     args = [str(exe), "sweep", "--config", str(SWEEP), "--n_trials", "5", "--study_name", "pair", *TINY]
-    workers = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=240)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     trials = study_trials(f"sqlite:///{tmp_path / 'logs/sweeps/pair/study.db'}", "pair")
@@ -135,12 +136,45 @@ def postgres_url(tmp_path):
         as_user = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     try:
-        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "econdl", "--auth=trust"], check=True,
-                       capture_output=True, timeout=120)
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-                        f"-p {port} -k {data} -h 127.0.0.1", "start"], check=True, capture_output=True, timeout=120)
-        subprocess.run([*as_user, shutil.which("createdb") or "createdb", "-h", "127.0.0.1", "-p", str(port),
-                        "-U", "econdl", "econdl"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [*as_user, initdb, "-D", str(data), "-U", "econdl", "--auth=trust"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            [
+                *as_user,
+                pg_ctl,
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(data / "log"),
+                "-o",
+                f"-p {port} -k {data} -h 127.0.0.1",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            [
+                *as_user,
+                shutil.which("createdb") or "createdb",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "econdl",
+                "econdl",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         yield f"postgresql://econdl@127.0.0.1:{port}/econdl"
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=120)

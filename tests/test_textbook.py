@@ -24,12 +24,12 @@ def test_toy_network_forward_and_backward_pass():
     y_ = sigmoid(2.0 * h_)
     dz2 = (y_ - 0.0) * y_ * (1 - y_)
     dz1 = dz2 * 2.0 * h_ * (1 - h_)
-    assert math.isclose(float(loss), 0.5 * y_**2, rel_tol=1e-6)
+    assert math.isclose(loss.item(), 0.5 * y_**2, rel_tol=1e-6)
     assert math.isclose(float(w2.grad), dz2 * h_, rel_tol=1e-6)
     assert math.isclose(float(w1.grad), dz1 * 1.0, rel_tol=1e-6)
     # and the rounded numbers quoted in the lecture
-    assert round(float(h), 2) == 0.62 and round(float(y), 2) == 0.78
-    assert round(float(loss), 2) == 0.30
+    assert round(h.item(), 2) == 0.62 and round(y.item(), 2) == 0.78
+    assert round(loss.item(), 2) == 0.30
     assert round(float(w2.grad), 2) == 0.08 and round(float(w1.grad), 2) == 0.06
     # one SGD step with learning rate 0.1
     assert round(0.5 - 0.1 * float(w1.grad), 3) == 0.494
@@ -40,7 +40,7 @@ def test_reverse_mode_example_gradient():
     x = torch.tensor([2.0, 3.0], requires_grad=True)
     f = x[0] * x[1] + 3 * x[0] ** 2
     f.backward()
-    assert float(f) == 18.0
+    assert f.item() == 18.0
     assert x.grad.tolist() == [15.0, 2.0]  # (x2 + 6 x1, x1)
 
 

@@ -132,14 +132,14 @@ class KinkDataModule(RegressionDataModule):
 
         x, y = self.split("test")[:2]
         order = torch.argsort(x[:, 0])
-        x0, y = x[order, 0].numpy(), y[order, 0].numpy()
+        x0, y0 = x[order, 0].numpy(), y[order, 0].numpy()
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
-        top.plot(x0, y, color="black", lw=2.5, label="true f(x)")
+        top.plot(x0, y0, color="black", lw=2.5, label="true f(x)")
         styles = ["-", "--", "-.", ":"]  # fits that coincide (polynomial, Chebyshev) stay visible
         for i, (name, pred) in enumerate(predictions.items()):
             p = pred.reshape(-1)[order].numpy()
             top.plot(x0, p, lw=1.4, ls=styles[i % 4], label=name)
-            bottom.plot(x0, p - y, lw=1.1, ls=styles[i % 4], label=name)
+            bottom.plot(x0, p - y0, lw=1.1, ls=styles[i % 4], label=name)
         for ax in (top, bottom):
             ax.axvline(BREAK, color="grey", ls=":", lw=1)
         top.set_ylabel("f(x)")

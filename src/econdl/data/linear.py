@@ -72,7 +72,7 @@ class LinearDataModule(RegressionDataModule):
         n_train = int(round(self.proportions[0] * self.n))
         n_val = int(round(self.proportions[1] * self.n))
         cuts = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, self.n)]
-        return {name: (x[a:b], y[a:b]) for name, (a, b) in zip(("train", "val", "test"), cuts)}
+        return {name: (x[a:b], y[a:b]) for name, (a, b) in zip(("train", "val", "test"), cuts, strict=True)}
 
     def describe_model(self, model: nn.Module) -> dict[str, float]:
         """``theta_error`` = ||theta - theta_hat|| for a model whose net is one linear layer."""

@@ -34,29 +34,29 @@ class FitParser:
     """Parses ``econdl fit`` argument lists exactly as the command does, without running it."""
 
     def __init__(self, args: list[str]) -> None:
-        err = io.StringIO()
+        stderr = io.StringIO()
         try:
-            with contextlib.redirect_stderr(err):
+            with contextlib.redirect_stderr(stderr):
                 _ParseOnlyCLI(args=args)
         except _Parsed as done:
             self.cli: Any = done.args[0]
         except ArgumentError as err:
             raise ConfigError(f"`econdl {' '.join(args)}` is not accepted: {one_line(str(err))}") from None
         except SystemExit:
-            raise ValueError(f"`econdl {' '.join(args)}` is not accepted: {_error_text(err.getvalue())}") from None
+            raise ValueError(f"`econdl {' '.join(args)}` is not accepted: {_error_text(stderr.getvalue())}") from None
         else:  # pragma: no cover - the constructor always parses first
             raise RuntimeError("econdl fit parser did not stop after parsing")
 
     def parse(self, args: list[str]) -> Any:
         """The ``fit`` namespace for ``args``; ValueError with jsonargparse's reason otherwise."""
-        err = io.StringIO()
+        stderr = io.StringIO()
         try:
-            with contextlib.redirect_stderr(err):
+            with contextlib.redirect_stderr(stderr):
                 return self.cli.parser.parse_args(args).fit
         except ArgumentError as err:
             raise ConfigError(one_line(str(err))) from None
         except SystemExit:
-            raise ValueError(_error_text(err.getvalue())) from None
+            raise ValueError(_error_text(stderr.getvalue())) from None
 
     def dump(self, config: Any) -> str:
         """The config as YAML, as ``econdl fit`` saves it in a run directory."""

@@ -45,7 +45,7 @@ def importances(study: optuna.Study) -> dict[str, float]:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 2:
         return {}
-    evaluators = []
+    evaluators: list[optuna.importance.BaseImportanceEvaluator] = []
     try:
         import sklearn  # noqa: F401  (fANOVA's random forest)
 

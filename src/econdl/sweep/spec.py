@@ -21,14 +21,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
 
+Direction = Literal["minimize", "maximize"]
+
 TOP_KEYS = {
-    "study_name", "base_config", "n_trials", "objective", "sampler", "pruner",
-    "storage", "fixed", "search_space", "max_failures",
+    "study_name",
+    "base_config",
+    "n_trials",
+    "objective",
+    "sampler",
+    "pruner",
+    "storage",
+    "fixed",
+    "search_space",
+    "max_failures",
 }
 TYPES = ("float", "int", "categorical")
 
@@ -59,6 +69,13 @@ class Param:
         """Optuna stores only scalars as categorical choices: lists are stored as JSON text."""
         return any(isinstance(c, (list, dict)) for c in self.choices)
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a numeric range; categorical parameters have none."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"search_space.{self.key}: a {self.type} parameter needs `low` and `high`")
+        return self.low, self.high
+
     def optuna_choices(self) -> list[Any]:
         return [json.dumps(c) for c in self.choices] if self.encoded else list(self.choices)
 
@@ -70,8 +87,9 @@ class Param:
         if self.type == "categorical":
             return self.decode(trial.suggest_categorical(self.key, self.optuna_choices()))
         if self.type == "int":
-            return trial.suggest_int(self.key, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
+            low, high = self.bounds
+            return trial.suggest_int(self.key, int(low), int(high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.key, *self.bounds, step=self.step, log=self.log)
 
     def grid(self) -> list[Any]:
         """Every value of this dimension, for the grid sampler."""
@@ -82,7 +100,8 @@ class Param:
                 f"search_space.{self.key}: the grid sampler needs `choices` or a `step` (without log) "
                 f"for a {self.type} range"
             )
-        values = np.arange(self.low, self.high + self.step / 2, self.step)
+        low, high = self.bounds
+        values = np.arange(low, high + self.step / 2, self.step)
         return [int(v) for v in values] if self.type == "int" else [float(v) for v in values]
 
     def corners(self) -> list[Any]:
@@ -90,7 +109,7 @@ class Param:
         if self.type == "categorical":
             return list(self.choices)
         cast = int if self.type == "int" else float
-        return [cast(self.low), cast(self.high)]
+        return [cast(bound) for bound in self.bounds]
 
 
 def parse_param(key: str, raw: Any) -> Param:
@@ -131,7 +150,7 @@ class SweepSpec:
     base_config: Path
     n_trials: int
     metric: str
-    direction: str
+    direction: Direction
     sampler: dict[str, Any]
     pruner: dict[str, Any]
     storage: str | None
@@ -175,8 +194,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not isinstance(space, dict) or not space:
         raise ValueError(f"{path}: search_space must map CLI keys (e.g. optimizer.init_args.lr) to ranges")
     objective = {"metric": "val/loss", "direction": "minimize", **(raw.get("objective") or {})}
-    if objective["direction"] not in ("minimize", "maximize"):
-        raise ValueError(f"objective.direction={objective['direction']!r} must be 'minimize' or 'maximize'")
+    direction = objective["direction"]
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"objective.direction={direction!r} must be 'minimize' or 'maximize'")
     n_trials = int(raw.get("n_trials", 20))
     if n_trials < 1:
         raise ValueError(f"n_trials={n_trials} must be at least 1")
@@ -188,7 +208,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         base_config=_resolve(str(raw["base_config"]), path.parent),
         n_trials=n_trials,
         metric=str(objective["metric"]),
-        direction=str(objective["direction"]),
+        direction=direction,
         sampler=dict(raw.get("sampler") or {"name": "tpe"}),
         pruner=dict(raw.get("pruner") or {"name": "none"}),
         storage=raw.get("storage"),

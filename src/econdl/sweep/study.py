@@ -24,7 +24,7 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from econdl.cli import cli_main
-from econdl.sweep.spec import SweepSpec
+from econdl.sweep.spec import Direction, SweepSpec
 
 BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--test_after_fit=false"]
@@ -90,7 +90,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         raise ValueError(f"storage {url}: {err}; for PostgreSQL run pip install 'econdl[postgres]'") from None
 
 
-def open_study(url: str, name: str, direction: str, tries: int = 8) -> optuna.Study:
+def open_study(url: str, name: str, direction: Direction, tries: int = 8) -> optuna.Study:
     """Create the study or join it; workers starting at the same instant may race to create
     the tables or the study, so the loser waits a moment and joins."""
     for attempt in range(tries):
@@ -170,17 +170,13 @@ class Worker:
         trial.set_user_attr("epochs", int(cli.trainer.current_epoch))
         if not callback.history:
             logged = sorted(k for k in cli.trainer.callback_metrics if "/" in k)
-            raise ValueError(
-                f"objective.metric={self.spec.metric!r} was never logged by the model; logged: {logged}"
-            )
+            raise ValueError(f"objective.metric={self.spec.metric!r} was never logged by the model; logged: {logged}")
         if callback.pruned:
             raise optuna.TrialPruned(f"pruned after {len(callback.history)} validations")
         return callback.best()
 
     def stop_when_done(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if budget_used(study) >= self.spec.n_trials:
-            study.stop()
-        elif failures(study) >= self.spec.max_failures:
+        if budget_used(study) >= self.spec.n_trials or failures(study) >= self.spec.max_failures:
             study.stop()
 
     def run(self) -> int:

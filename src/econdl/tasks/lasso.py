@@ -46,7 +46,8 @@ class LassoLogit(ClassificationModel):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        # Lightning attaches Trainer.datamodule at fit time without declaring the attribute
+        dm = getattr(self._trainer, "datamodule", None)
         if stage == "fit" and dm is not None and self.weight.numel() == 0:
             # Resized in place (not replaced): LightningCLI builds the optimizer from the
             # config before setup, holding these very Parameter objects.  Zeros are the
@@ -69,15 +70,19 @@ class LassoLogit(ClassificationModel):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         x, y = batch[0], batch[1]
         opt = self.optimizers()
+        if isinstance(opt, list):
+            raise TypeError(f"LassoLogit expects one optimizer, got {len(opt)}")
         loss = F.cross_entropy(self(x), y)
         opt.zero_grad()
         self.manual_backward(loss)
         opt.step()
         with torch.no_grad():
-            for group in opt.optimizer.param_groups if hasattr(opt, "optimizer") else opt.param_groups:
+            for group in opt.optimizer.param_groups:
                 if any(p is self.weight for p in group["params"]):
                     self.weight.copy_(soft_threshold(self.weight, group["lr"] * self.lam))
-        self.log("train/loss", loss + self.penalty().detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log(
+            "train/loss", loss + self.penalty().detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y)
+        )
         return loss
 
     def on_train_epoch_end(self) -> None:

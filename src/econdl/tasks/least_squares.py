@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import itertools
 from math import comb
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
 from econdl.tasks.regression import RegressionModel
@@ -78,7 +80,8 @@ class LeastSquares(RegressionModel):
     # --- Lightning hooks -----------------------------------------------------------
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        # Lightning attaches Trainer.datamodule at fit time without declaring the attribute
+        dm = getattr(self._trainer, "datamodule", None)
         if stage != "fit" or dm is None:
             return
         x, y = dm.split("train")[:2]
@@ -93,7 +96,7 @@ class LeastSquares(RegressionModel):
         outputs = y.reshape(len(y), -1).shape[1]
         self.coef = nn.Parameter(torch.zeros(p, outputs, dtype=torch.float64))
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False) -> Any:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
         """Size the coefficients and fitted buffers like the saved ones first: an unfitted
         model (a new process, a spawned worker) holds empty ones."""
         if "coef" in state_dict and self.coef.shape != state_dict["coef"].shape:
@@ -127,7 +130,14 @@ class LeastSquares(RegressionModel):
         x, y = batch[0], batch[1]
         with torch.no_grad():
             self._rows.append(torch.cat([self._design(x), y.reshape(len(y), -1).double()], dim=1))
-        self.optimizers().step()
+        self._optimizer().step()
+
+    def _optimizer(self) -> LightningOptimizer:
+        """The single optimizer of configure_optimizers (Lightning's type also allows a list)."""
+        opt = self.optimizers()
+        if isinstance(opt, list):
+            raise TypeError(f"{self.describe()} expects one optimizer, got {len(opt)}")
+        return opt
 
     def on_validation_epoch_start(self) -> None:
         self._solve()
@@ -149,10 +159,11 @@ class LeastSquares(RegressionModel):
         if world == 1:
             return rows
         count = torch.tensor(len(rows), device=rows.device)
-        counts = self.all_gather(count).reshape(-1)
+        # all_gather returns the input's type for a tensor; Lightning's return type is any collection
+        counts = cast(Tensor, self.all_gather(count)).reshape(-1)
         longest = int(counts.max())
         padded = torch.cat([rows, rows.new_zeros(longest - len(rows), rows.shape[1])])
-        shards = self.all_gather(padded).reshape(world, longest, rows.shape[1])
+        shards = cast(Tensor, self.all_gather(padded)).reshape(world, longest, rows.shape[1])
         return shards.transpose(0, 1).reshape(world * longest, -1)[: int(counts.sum())]
 
     def _solve(self) -> None:
@@ -287,13 +298,19 @@ class ReLUBasisLS(LeastSquares):
 
     def fit_domain(self, x_train: Tensor) -> None:
         x = x_train.double()
-        low, high = (x.min(0).values, x.max(0).values) if self.domain is None else (
-            torch.full((x.shape[1],), float(self.domain[0]), dtype=torch.float64),
-            torch.full((x.shape[1],), float(self.domain[1]), dtype=torch.float64),
+        low, high = (
+            (x.min(0).values, x.max(0).values)
+            if self.domain is None
+            else (
+                torch.full((x.shape[1],), float(self.domain[0]), dtype=torch.float64),
+                torch.full((x.shape[1],), float(self.domain[1]), dtype=torch.float64),
+            )
         )
         steps = torch.arange(self.knots, dtype=torch.float64).unsqueeze(1) / self.knots
         self.knot_points = low + steps * (high - low)  # (knots, d), first knot at the low end
 
     def basis(self, x: Tensor) -> Tensor:
         relus = torch.relu(x.unsqueeze(1) - self.knot_points)  # (n, knots, d)
-        return torch.cat([torch.ones(len(x), 1, dtype=x.dtype, device=x.device), relus.transpose(1, 2).reshape(len(x), -1)], dim=1)
+        return torch.cat(
+            [torch.ones(len(x), 1, dtype=x.dtype, device=x.device), relus.transpose(1, 2).reshape(len(x), -1)], dim=1
+        )

@@ -18,7 +18,7 @@ after solving), so DistributedDataParallel accepts the module; no optimizer is u
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -40,7 +40,9 @@ class NaiveBayes(ClassificationModel):
 
     exact_pass = True  # every training row exactly once: the counts must be exact
 
-    def __init__(self, kind: str = "bernoulli", alpha: float = 1.0, threshold: float = 0.5, var_smoothing: float = 1e-9) -> None:
+    def __init__(
+        self, kind: str = "bernoulli", alpha: float = 1.0, threshold: float = 0.5, var_smoothing: float = 1e-9
+    ) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind={kind!r} is not known; choose one of {list(KINDS)}")
@@ -56,13 +58,16 @@ class NaiveBayes(ClassificationModel):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        # Lightning attaches Trainer.datamodule at fit time without declaring the attribute
+        dm = getattr(self._trainer, "datamodule", None)
         if stage != "fit" or dm is None:
             return
         k, d = self.num_classes, int(dm.input_dim)
         self.log_prior = nn.Parameter(torch.full((k,), -math.log(k), dtype=torch.float64))
         self.center = nn.Parameter(torch.zeros(k, d, dtype=torch.float64))
-        self.spread = nn.Parameter(torch.ones(k, d, dtype=torch.float64) * (1.0 if self.kind == "gaussian" else -math.log(2)))
+        self.spread = nn.Parameter(
+            torch.ones(k, d, dtype=torch.float64) * (1.0 if self.kind == "gaussian" else -math.log(2))
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
@@ -103,7 +108,10 @@ class NaiveBayes(ClassificationModel):
             # per class: count | sum of features | sum of squared features
             stats = torch.cat([onehot.sum(0, keepdim=True).T, onehot.T @ f, onehot.T @ f**2], dim=1)
             self._stats = stats if self._stats is None else self._stats + stats
-        self.optimizers().step()
+        opt = self.optimizers()
+        if isinstance(opt, list):
+            raise TypeError(f"NaiveBayes expects one optimizer, got {len(opt)}")
+        opt.step()
 
     def on_validation_epoch_start(self) -> None:
         self._solve()
@@ -117,7 +125,8 @@ class NaiveBayes(ClassificationModel):
             return
         stats, self._stats = self._stats, None
         if self.trainer.world_size > 1:
-            stats = self.all_gather(stats).reshape(-1, *stats.shape).sum(0)
+            # all_gather returns a tensor for a tensor; Lightning's return type is any collection
+            stats = cast(Tensor, self.all_gather(stats)).reshape(-1, *stats.shape).sum(0)
         d = self.center.shape[1]
         count, s1, s2 = stats[:, 0], stats[:, 1 : 1 + d], stats[:, 1 + d :]
         if (count == 0).any():
