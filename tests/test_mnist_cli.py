@@ -52,11 +52,12 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     ckpt = next((run / "checkpoints").glob("best-*.ckpt"))
     stats = torch.load(ckpt, weights_only=False)["MNISTDataModule"]
     assert stats["mean"] == pytest.approx(float(cli.datamodule.split("train")[0].double().mean() / 255), abs=1e-6)
-    other = [*fast(folder), "--data.init_args.split_seed=3", "--data.init_args.val_size=0.5"]
+    other = [*fast(folder), "--data.init_args.split_seed=3", "--data.init_args.train_size=60",
+             "--data.init_args.val_size=10"]  # 50 other training images: other statistics
     done = run_econdl("test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
     assert done.returncode == 0, done.stderr
     fresh = re.search(r"with mean ([0-9.]+), std", done.stdout)
-    assert fresh is not None and abs(float(fresh.group(1)) - stats["mean"]) > 1e-4  # a split that differs
+    assert fresh is not None and abs(float(fresh.group(1)) - stats["mean"]) > 2e-4  # 0.1718 against 0.1721
     assert f"the checkpoint's mean {stats['mean']:.4f}, std {stats['std']:.4f}" in done.stdout
     again = re.search(r"test/acc\s+([0-9.]+)", done.stdout)
     assert again is not None and float(again.group(1)) == pytest.approx(acc, abs=1e-6)
