@@ -61,7 +61,10 @@ def read_csv_series(
     path = Path(path)
     if not path.is_file():
         raise DataFileNotFound(f"data.path={str(path)!r} does not exist; place the CSV there (see data/README.md)")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; it needs a header line (e.g. DATE,GDPC1) and one line per period") from None
     columns = list(frame.columns)
     if date_column is None:
         date_column = next((c for c in DATE_COLUMNS if c in columns), None)

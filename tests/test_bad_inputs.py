@@ -1,0 +1,212 @@
+"""Every mistake a user can make gets one line that names it: a table of bad inputs run through
+the real ``econdl`` command.
+
+Each case gives the arguments, the files it makes and the words its ``econdl: error:`` line must
+hold.  Every case asserts a non-zero exit, no traceback, one error line naming the bad value, and
+that an earlier run (checkpoints, logs, config) is left byte for byte as it was.  The commands run
+concurrently once per session (they are mostly interpreter start-up), then each test reads its result.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import CONFIGS, REPO
+
+ECONDL = Path(sys.executable).with_name("econdl")
+KINK_TINY = ["--data.x_size=64", "--data.val_size=16", "--data.test_size=16", "--trainer.max_epochs=1",
+             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+
+
+def idx(shape: list[int]) -> bytes:
+    """An IDX file of unsigned bytes (zeros) of ``shape``."""
+    dims = b"".join(d.to_bytes(4, "big") for d in shape)
+    n = 1
+    for d in shape:
+        n *= d
+    return bytes([0, 0, 8, len(shape)]) + dims + bytes(n)
+
+
+def csv(rows: list[str]) -> str:
+    return "\n".join(rows) + "\n"
+
+
+QUARTERS = [f"{y}-{m:02d}-01" for y in range(2000, 2010) for m in (1, 4, 7, 10)]
+GOOD_CSV = csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS)]])
+SWEEP = yaml.safe_load((CONFIGS / "sweeps/kink_mlp.yaml").read_text())
+
+
+def sweep_with(**changes: object) -> str:
+    spec = {**SWEEP, "base_config": str(CONFIGS / "kink/mlp.yaml"), **changes}
+    return yaml.safe_dump(spec)
+
+
+@dataclass
+class Case:
+    """One bad input: ``args`` ({dir}: the case's folder, {ckpt}: the earlier run's checkpoint),
+    the files it makes in {dir}, and the words the error line must contain."""
+
+    id: str
+    args: list[str]
+    words: list[str]
+    files: dict[str, str | bytes] = field(default_factory=dict)
+
+
+G, K = str(CONFIGS / "gdp/mlp.yaml"), str(CONFIGS / "kink/mlp.yaml")
+GAR, M, GEN, LIN = str(CONFIGS / "gdp/ar.yaml"), str(CONFIGS / "mnist/mlp.yaml"), str(CONFIGS / "gender/mlp.yaml"), \
+    str(CONFIGS / "linear/sgd.yaml")
+GCSV = ["fit", "--config", GAR, "--data.source", "csv", "--data.path"]
+MNIST_OK = {"train-labels-idx1-ubyte": idx([20]), "t10k-images-idx3-ubyte": idx([10, 28, 28]),
+            "t10k-labels-idx1-ubyte": idx([10])}
+
+CASES = [
+    # options and config values
+    Case("gdp-negative-lags", ["fit", "--config", G, "--data.lags", "-1"], ["lags=-1"]),
+    Case("kink-zero-batch", ["fit", "--config", K, "--data.batch_size", "0"], ["batch_size=0"]),
+    Case("kink-negative-size", ["fit", "--config", K, "--data.x_size", "-5"], ["x_size=-5"]),
+    Case("kink-negative-noise", ["fit", "--config", K, "--data.noise", "-1"], ["noise=-1"]),
+    Case("kink-bad-sampling", ["fit", "--config", K, "--data.sampling", "diagonal"], ["diagonal"]),
+    Case("gdp-val-fraction-too-big", ["fit", "--config", G, "--data.val_size", "1.5"], ["val_size=1.5"]),
+    Case("gdp-lags-longer-than-data", ["fit", "--config", GAR, "--data.lags", "500"], ["lags=500"]),
+    Case("gdp-test-start-not-a-date", ["fit", "--config", G, "--data.test_start", "notadate"], ["notadate"]),
+    Case("mnist-unknown-variant", ["fit", "--config", M, "--data.variant", "kmnist"], ["kmnist"]),
+    Case("linear-bad-proportions", ["fit", "--config", LIN, "--data.proportions", "[0.5,0.5,0.5]"], ["proportions"]),
+    Case("linear-negative-sigma", ["test", "--config", LIN, "--data.sigma", "-1"], ["sigma=-1"]),
+    Case("gender-one-class", ["fit", "--config", GEN, "--data.classes", "[Male]"], ["classes"]),
+    Case("unknown-model-class", ["fit", "--config", K, "--model.class_path", "econdl.tasks.Nope"], ["econdl.tasks.Nope"]),
+    Case("unknown-option", ["fit", "--config", K, "--trainer.max_epochz", "3"], ["max_epochz"]),
+    Case("not-a-number", ["fit", "--config", K, "--trainer.max_epochs", "many"], ["max_epochs", "many"]),
+    Case("missing-config-file", ["fit", "--config", "{dir}/nope.yaml"], ["nope.yaml"]),
+    Case("config-names-missing-class", ["fit", "--config", "{dir}/bad.yaml"], ["econdl.nets.Nope"],
+         {"bad.yaml": (Path(K).read_text().replace("econdl.nets.MLP", "econdl.nets.Nope"))}),
+    Case("unknown-command", ["frobnicate"], ["frobnicate"]),
+    # checkpoints
+    Case("ckpt-not-a-checkpoint", ["test", "--config", G, "--ckpt_path", "{dir}/junk.ckpt"],
+         ["junk.ckpt", "not an econdl/Lightning checkpoint"], {"junk.ckpt": "hello, I am text"}),
+    Case("ckpt-of-kink-into-gdp", ["test", "--config", G, "--ckpt_path", "{ckpt}"],
+         ["KinkDataModule", "GDPDataModule", "widths [100, 50]"]),
+    Case("ckpt-missing", ["predict", "--config", K, "--ckpt_path", "{dir}/nope.ckpt"], ["nope.ckpt", "does not exist"]),
+    Case("ckpt-other-widths", ["test", "--config", K, "--ckpt_path", "{ckpt}", "--model.net.init_args.widths", "[8]"],
+         ["widths [100, 50]", "widths [8]"]),
+    # CSV files (GDP)
+    Case("csv-missing", [*GCSV, "{dir}/GDPC1.csv"], ["GDPC1.csv"]),
+    Case("csv-empty", [*GCSV, "{dir}/empty.csv"], ["empty.csv"], {"empty.csv": ""}),
+    Case("csv-one-column", [*GCSV, "{dir}/one.csv"], ["one.csv"], {"one.csv": csv(["DATE", *QUARTERS])}),
+    Case("csv-semicolons", [*GCSV, "{dir}/semi.csv"], ["semi.csv"],
+         {"semi.csv": GOOD_CSV.replace(",", ";")}),
+    Case("csv-unsorted-dates", [*GCSV, "{dir}/unsorted.csv"], ["not sorted"],
+         {"unsorted.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[::-1])]])}),
+    Case("csv-duplicated-dates", [*GCSV, "{dir}/dup.csv"], ["duplicated dates", "2001-01-01"],
+         {"dup.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[:5] + QUARTERS[4:])]])}),
+    Case("csv-unknown-column", [*GCSV, "{dir}/g.csv", "--data.value_column", "GDPX"], ["GDPX"], {"g.csv": GOOD_CSV}),
+    Case("csv-text-values", [*GCSV, "{dir}/text.csv"], ["text.csv", "abc"],
+         {"text.csv": GOOD_CSV.replace(",103\n", ",abc\n")}),
+    # IDX files (MNIST)
+    Case("idx-count-mismatch", ["fit", "--config", M, "--data.data_dir", "{dir}"], ["do not match"],
+         {"train-images-idx3-ubyte": idx([21, 28, 28]), **MNIST_OK}),
+    Case("idx-truncated-gzip", ["fit", "--config", M, "--data.data_dir", "{dir}"], ["train-images-idx3-ubyte.gz"],
+         {"train-images-idx3-ubyte.gz": gzip.compress(idx([20, 28, 28]))[:200], **MNIST_OK}),
+    Case("mnist-missing-folder", ["fit", "--config", M, "--data.data_dir", "{dir}/none"], ["none"]),
+    Case("mnist-predict-no-images", ["predict", "--config", M, "--data.data_dir", "{dir}", "--data.predict_dir",
+                                     "{dir}/photos"], ["photos"],
+         {"train-images-idx3-ubyte": idx([20, 28, 28]), **MNIST_OK, "photos/notes.txt": "no images here"}),
+    # photos (gender)
+    Case("gender-missing-root", ["fit", "--config", GEN, "--data.root", "{dir}/nowhere"], ["nowhere"]),
+    Case("gender-manifest-absent-photos", ["fit", "--config", GEN, "--data.source", "manifest", "--data.path",
+                                           "{dir}/photos.csv"], ["photos.csv"],
+         {"photos.csv": csv(["path,gender", *[f"/no/such/dir/{i}.jpg,{'Male' if i % 2 else 'Female'}" for i in range(8)]])}),
+    # compare and sweep
+    Case("compare-zero-seeds", ["compare", str(CONFIGS / "kink"), "--seeds", "0"], ["seeds"]),
+    Case("compare-missing-folder", ["compare", "{dir}/nothere"], ["nothere"]),
+    Case("sweep-unknown-key", ["sweep", "--config", "{dir}/sweep.yaml"], ["optimizer.init_args.lrr"],
+         {"sweep.yaml": sweep_with(search_space={"optimizer.init_args.lrr": {"type": "float", "low": 0.1, "high": 1}})}),
+    Case("sweep-missing-config", ["sweep", "--config", "{dir}/no_sweep.yaml"], ["no_sweep.yaml"]),
+]
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ECONDL), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Run every case once (3 at a time) in a folder holding an earlier kink run."""
+    work = tmp_path_factory.mktemp("bad_inputs")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO / "tests")}
+    env.pop("ECONDL_DEBUG", None)
+    env.pop("ECONDL_RUN_VERSION", None)
+    earlier = run(["fit", "--config", K, *KINK_TINY], work, env)
+    assert earlier.returncode == 0, earlier.stderr[-3000:]
+    ckpt = next((work / "logs/kink/mlp").rglob("last.ckpt"))
+    before = digest(work / "logs")
+    jobs = {}
+    for case in CASES:
+        folder = work / "cases" / case.id
+        folder.mkdir(parents=True)
+        for name, content in case.files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+        jobs[case.id] = [a.replace("{dir}", str(folder)).replace("{ckpt}", str(ckpt)) for a in case.args]
+    bug = [sys.executable, "-c", (
+        "import sys, torch\n"
+        "def broken(*a, **k): raise RuntimeError('injected bug in backward')\n"
+        "torch.Tensor.backward = broken\n"
+        "from econdl.main import main\n"
+        f"sys.argv = ['econdl', 'fit', '--config', {K!r}, *{KINK_TINY!r}]\n"
+        "main()\n")]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {key: pool.submit(run, args, work, env) for key, args in jobs.items()}
+        futures["bug"] = pool.submit(
+            lambda: subprocess.run(bug, cwd=work, env=env, capture_output=True, text=True, timeout=300))
+        done = {key: f.result() for key, f in futures.items()}
+    done["unchanged"] = (before, digest(work / "logs"))
+    return done
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_gives_one_line_naming_it(case: Case, results: dict) -> None:
+    result = results[case.id]
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    assert "Traceback" not in output, output[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("econdl: error: ")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    for word in case.words:
+        assert word in lines[0], lines[0]
+
+
+def test_no_earlier_file_changed(results: dict) -> None:
+    before, after = results["unchanged"]
+    assert before and {k: after.get(k) for k in before} == before
+
+
+def test_a_bug_shows_its_traceback_and_asks_for_a_report(results: dict) -> None:
+    result = results["bug"]
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "injected bug in backward" in result.stderr
+    assert "econdl: error:" not in result.stderr
+    assert "looks like a bug in econdl" in result.stderr and "econdl --version" in result.stderr
+
+
+def test_enough_cases_over_every_task_and_command() -> None:
+    joined = [" ".join(c.args) for c in CASES]
+    assert len(CASES) >= 30
+    for task in ("kink", "gdp", "mnist", "gender", "linear"):
+        assert any(f"configs/{task}" in j for j in joined), task
+    for command in ("fit", "test", "predict", "compare", "sweep"):
+        assert any(c.args[0] == command for c in CASES), command
