@@ -1,31 +1,35 @@
-"""Gender photos: is reading the images, or training, the bottleneck?
+"""Gender photos CNN (configs/gender/cnn.yaml): one econdl epoch against the plain PyTorch
+loop, same recipe, on generated photos.
 
-decode  econdl.data.images.read_images on a folder of generated 250 x 200 JPEG photos,
-        resized to 135 x 110 uint8 (in the main process, then in 2 worker processes),
-        against the lecture-style torchvision ImageFolder + DataLoader (Resize, ToTensor,
-        float32, per-sample __getitem__)
-train   one epoch of the lecture's CNN on the 135 x 110 photos already in memory: econdl's
-        Classifier under a Trainer against a raw PyTorch loop (Adam 1e-3, batch 64)
-
-Peak memory is each variant's own process (resident set, including the Python/torch baseline).
+Photos: colour JPEGs of 250 x 200 written to a scratch folder (Female/, Male/).  Both
+sides decode and resize them to 135 x 110 uint8 with the GenderImageDataModule before the
+clock, with the same number of decode workers (the config's), and take the same
+train/validation split.  Inside the clock, both sides: batches of 64 sliced from one
+``randperm`` per epoch, scaled to [0, 1] per batch; the lecture's CNN (two blocks of
+3x3 convolution with 64 channels, ReLU, 2x2 max-pool; a linear head), seed 42; Adam lr
+1e-3 (torch defaults otherwise), no schedule; cross-entropy; one epoch; validation after
+it (batches of 256); float32; the same number of torch threads.  The raw loop keeps the
+best weights in memory; econdl (as users run it) writes the best checkpoint, logs to CSV
+and TensorBoard, and keeps last.ckpt.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from benchmarks.common import isolated, quiet_lightning
+from benchmarks.pair import (REPO_CONFIGS, SEED, Pair, RawJob, accuracy, close_losses, datamodule_from,
+                             econdl_cli, econdl_fit, econdl_settings, load_config, materialized)
 
-SIZE = (135, 110)
+CONFIG = str(REPO_CONFIGS / "gender" / "cnn.yaml")
 
 
-def make_photos(folder: Path, n: int) -> Path:
-    """``n`` colour JPEGs of 250 x 200 split between folder/Female and folder/Male."""
+def make_photos(folder: Path, n: int) -> str:
+    """``n`` colour JPEGs of 250 x 200, alternately in folder/Female and folder/Male."""
     import numpy as np
     from PIL import Image
 
@@ -34,115 +38,62 @@ def make_photos(folder: Path, n: int) -> Path:
         cls = ("Female", "Male")[k % 2]
         (folder / cls).mkdir(parents=True, exist_ok=True)
         base = rng.integers(0, 255, (25, 20, 3), dtype=np.uint8)  # smooth-ish, photo-like JPEG sizes
-        img = Image.fromarray(base).resize((200, 250), Image.Resampling.BICUBIC)
-        img.save(folder / cls / f"{k:05d}.jpg", quality=90)
-    return folder
+        Image.fromarray(base).resize((200, 250), Image.Resampling.BICUBIC).save(folder / cls / f"{k:05d}.jpg",
+                                                                                 quality=90)
+    return str(folder)
 
 
-def econdl_decode(folder: str, workers: int) -> dict[str, Any]:
-    from econdl.data.images import list_images, read_images
-
-    paths = list_images(Path(folder) / "Female") + list_images(Path(folder) / "Male")
-    start = time.perf_counter()
-    images, kept, _ = read_images(paths, SIZE, workers=workers)
-    return {"seconds": time.perf_counter() - start, "n": len(kept), "mb": images.numel() / 2**20}
-
-
-def raw_decode(folder: str) -> dict[str, Any]:
-    from torch.utils.data import DataLoader
-    from torchvision import datasets, transforms
-
-    # one intra-op thread: ToTensor's float conversion otherwise oversubscribes a busy machine
-    # (measured 26 ms instead of 3 ms per photo on 2 loaded cores), which would flatter econdl
-    torch.set_num_threads(1)
-    data = datasets.ImageFolder(folder, transforms.Compose([transforms.Resize(SIZE), transforms.ToTensor()]))
-    start = time.perf_counter()
-    batches = [x for x, _ in DataLoader(data, batch_size=64)]
-    images = torch.cat(batches)
-    return {"seconds": time.perf_counter() - start, "n": len(images), "mb": images.numel() * 4 / 2**20}
-
-
-def train_epoch(n: int, use_econdl: bool) -> dict[str, Any]:
-    quiet_lightning()
+def raw_job(root: str, epochs: int = 1) -> tuple[RawJob, Any]:
     from econdl.nets import FaceCNN
 
-    torch.manual_seed(0)
-    x = torch.randint(0, 256, (n, 3, *SIZE), dtype=torch.uint8)
-    y = torch.randint(0, 2, (n,))
-    net = FaceCNN()
-    if use_econdl:
-        import lightning as L
+    cfg = load_config(CONFIG)
+    dm = datamodule_from(cfg, root=root)
 
-        from econdl.data.loader import TensorBatches
-        from econdl.tasks import Classifier
+    def inputs(x: torch.Tensor) -> torch.Tensor:
+        return x.float() / 255
 
-        class Data(L.LightningDataModule):
-            class_names = ["Female", "Male"]
+    torch.manual_seed(SEED)
+    net = FaceCNN(**cfg["model"]["init_args"]["net"]["init_args"])
+    x, y = dm.split("train")[:2]
+    materialized(net, inputs(x[:2]))
+    lr = cfg["optimizer"]["init_args"]["lr"]
 
-            def train_dataloader(self) -> TensorBatches:
-                return TensorBatches((x, y), 64, shuffle=True)
+    def recipe(net: nn.Module, steps: int) -> tuple[Any, None, str, None]:
+        return torch.optim.Adam(net.parameters(), lr=lr), None, "epoch", None
 
-            def on_after_batch_transfer(self, batch: Any, idx: int) -> Any:
-                return (batch[0].float() / 255, batch[1])
-
-            def example_input(self) -> torch.Tensor:
-                return x[:2].float() / 255
-
-        trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
-        model = Classifier(net)
-        start = time.perf_counter()
-        trainer.fit(model, datamodule=Data())
-        return {"seconds": time.perf_counter() - start}
-    net(x[:2].float() / 255)  # size the lazy head
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    start = time.perf_counter()
-    for idx in torch.randperm(n).split(64):
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(net(x[idx].float() / 255), y[idx])
-        loss.backward()
-        opt.step()
-    return {"seconds": time.perf_counter() - start}
+    job = RawJob((x, y), dm.split("val")[:2], net, nn.functional.cross_entropy, recipe,
+                 cfg["data"]["init_args"]["batch_size"], epochs, inputs=inputs)
+    return job, dm
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
-    n = 200 if quick else 2_000
-    n_train = 256 if quick else 1_024
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = str(make_photos(Path(tmp) / "photos", n))
-        raw, raw_mem = isolated(raw_decode, folder)
-        for workers in (0, 2):
-            ours, mem = isolated(econdl_decode, folder, workers)
-            rows.append({
-                "benchmark": "gender photos",
-                "what": f"decode+resize {n} JPEGs 250x200 -> 135x110 ({'main process' if not workers else f'{workers} workers'})",
-                "econdl_s": ours["seconds"],
-                "raw_s": raw["seconds"],
-                "ratio": ours["seconds"] / raw["seconds"],
-                "throughput": f"{ours['n'] / ours['seconds']:.0f} images/s (raw {raw['n'] / raw['seconds']:.0f})",
-                "peak_mem_mb": f"{mem:.0f} (raw {raw_mem:.0f})",
-                "result": f"{ours['mb']:.0f} MB uint8 in memory (raw {raw['mb']:.0f} MB float32)",
-                "note": "raw = torchvision ImageFolder + Resize + ToTensor through a DataLoader (1 torch thread)",
-            })
-    ours, mem = isolated(train_epoch, n_train, True)
-    raw, raw_mem = isolated(train_epoch, n_train, False)
-    rows.append({
-        "benchmark": "gender photos",
-        "what": f"CNN training, one epoch of {n_train} photos 135x110 in memory (batch 64)",
-        "econdl_s": ours["seconds"],
-        "raw_s": raw["seconds"],
-        "ratio": ours["seconds"] / raw["seconds"],
-        "throughput": f"{n_train / ours['seconds']:.0f} images/s (raw {n_train / raw['seconds']:.0f})",
-        "peak_mem_mb": f"{mem:.0f} (raw {raw_mem:.0f})",
-        "result": "decoding is the bottleneck only if its images/s fall below this row's",
-        "note": "econdl = Classifier(FaceCNN) under a Trainer, no logging/checkpoints",
-    })
-    return rows
+def econdl_side(root: str, epochs: int = 1) -> Any:
+    return econdl_cli(CONFIG, [f"--data.init_args.root={root}", f"--trainer.max_epochs={epochs}",
+                               f"--trainer.min_epochs={epochs}"])
 
 
-if __name__ == "__main__":
-    import sys
+def settings(n: int = 40) -> dict[str, dict[str, Any]]:
+    """Both sides' settings, read from their objects (a few tiny photos: nothing is timed)."""
+    root = make_photos(Path(tempfile.mkdtemp()) / "photos", n)
+    return {"raw": raw_job(root)[0].settings(), "econdl": econdl_settings(econdl_side(root))}
 
-    for row in run(quick="--quick" in sys.argv):
-        print(row)
+
+def run_raw(root: str) -> dict[str, Any]:
+    job, dm = raw_job(root)
+    out = job.fit()
+    out["acc"] = accuracy(job.net, *dm.split("val")[:2], job.inputs)
+    return out
+
+
+def run_econdl(root: str) -> dict[str, Any]:
+    cli = econdl_side(root)
+    out = econdl_fit(cli)
+    x, y = cli.datamodule.split("val")[:2]
+    out["acc"] = accuracy(cli.model, x, y, lambda b: b.float() / 255)
+    return out
+
+
+def pairs(quick: bool) -> list[Pair]:
+    n = 120 if quick else 1_500
+    root = make_photos(Path(tempfile.mkdtemp(prefix="econdl-bench-")) / "photos", n)
+    return [Pair("gender CNN", f"1 epoch, {n} generated photos 135x110 (train/val/test split), batch 64", 1.05,
+                 (run_raw, (root,)), (run_econdl, (root,)), same_result=close_losses)]

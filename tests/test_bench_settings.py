@@ -1,0 +1,52 @@
+"""The benchmark's two sides run the same job: each benchmark module builds its econdl
+side (a shipped config through the CLI) and its plain PyTorch side at tiny size, and the
+settings read from their objects (optimizer and its defaults, schedule and what it
+watches, batch sizes, epochs, shuffling, validation, threads, precision, network) match.
+Nothing is timed here."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def differences(settings: dict[str, dict]) -> dict[str, tuple]:
+    raw, ours = settings["raw"], settings["econdl"]
+    return {k: (raw.get(k), ours.get(k)) for k in sorted(set(raw) | set(ours)) if raw.get(k) != ours.get(k)}
+
+
+@pytest.fixture(autouse=True)
+def _stay_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(os.getcwd())  # the econdl side runs in a scratch folder
+
+
+CASES = [("kink", {}), ("gdp", {}), ("gender", {}), ("mnist", {"model": "mlp"}), ("mnist", {"model": "cnn"})]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=[f"{n}-{k.get('model', '')}".strip("-") for n, k in CASES])
+def test_both_sides_share_their_settings(name: str, kwargs: dict) -> None:
+    module = importlib.import_module(f"benchmarks.bench_{name}")
+    if getattr(module, "skip_reason", lambda: None)():
+        pytest.skip(module.skip_reason())
+    settings = module.settings(**kwargs)
+    assert {"optimizer", "opt.lr", "scheduler", "batch_size", "epochs", "threads", "precision"} <= set(settings["raw"])
+    assert differences(settings) == {}
+
+
+def test_a_changed_setting_is_caught() -> None:
+    """The comparison sees a difference the raw side would introduce (here: the
+    validation loss the schedule watches, and the optimizer's weight decay)."""
+    from benchmarks import bench_kink
+
+    job = bench_kink.raw_job(1, x_size=64)
+    changed = job.settings()
+    job.opt.param_groups[0]["weight_decay"] = 0.0
+    job.monitor = "train/loss"
+    assert set(differences({"raw": job.settings(), "econdl": changed})) == {"opt.weight_decay", "sched.monitor"}
