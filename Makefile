@@ -57,10 +57,10 @@ test: $(STAMP) ## Run the whole test suite (tiny fixtures, CPU only)
 test-fast: $(STAMP) ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Time econdl against raw PyTorch loops; writes docs/benchmarks.md
+bench: $(STAMP) ## Time econdl against like-for-like PyTorch loops (3 alternating repeats, ~12-15 min); writes docs/benchmarks.md
 	$(BIN)/python benchmarks/run.py
 
-bench-quick: $(STAMP) ## Smoke run of the benchmarks (few epochs, no report written)
+bench-quick: $(STAMP) ## Smoke run of every benchmark pair (tiny sizes, 1 repeat, no report written)
 	$(BIN)/python benchmarks/run.py --quick
 
 clean: ## Remove run outputs (logs/) and caches; keeps .venv and data/

@@ -73,7 +73,7 @@ def run_econdl(epochs: int | None, target: float | None) -> dict[str, Any]:
 
 
 def pairs(quick: bool) -> list[Pair]:
-    epochs = 3 if quick else 50
+    epochs = 3 if quick else 100
     target = 1e-2 if quick else TARGET
     max_epochs = load_config(CONFIG)["trainer"]["max_epochs"]
     return [
