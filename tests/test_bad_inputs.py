@@ -109,13 +109,13 @@ CASES = [
     Case("csv-duplicated-dates", [*GCSV, "{dir}/dup.csv"], ["duplicated dates", "2001-01-01"],
          {"dup.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[:5] + QUARTERS[4:])]])}),
     Case("csv-unknown-column", [*GCSV, "{dir}/g.csv", "--data.value_column", "GDPX"], ["GDPX"], {"g.csv": GOOD_CSV}),
-    Case("csv-text-values", [*GCSV, "{dir}/text.csv"], ["text.csv", "abc"],
+    Case("csv-text-values", [*GCSV, "{dir}/text.csv"], ["text.csv", "non-numeric"],
          {"text.csv": GOOD_CSV.replace(",103\n", ",abc\n")}),
     # IDX files (MNIST)
     Case("idx-count-mismatch", ["fit", "--config", M, "--data.data_dir", "{dir}"], ["do not match"],
          {"train-images-idx3-ubyte": idx([21, 28, 28]), **MNIST_OK}),
     Case("idx-truncated-gzip", ["fit", "--config", M, "--data.data_dir", "{dir}"], ["train-images-idx3-ubyte.gz"],
-         {"train-images-idx3-ubyte.gz": gzip.compress(idx([20, 28, 28]))[:200], **MNIST_OK}),
+         {"train-images-idx3-ubyte.gz": gzip.compress(idx([20, 28, 28]))[:20], **MNIST_OK}),
     Case("mnist-missing-folder", ["fit", "--config", M, "--data.data_dir", "{dir}/none"], ["none"]),
     Case("mnist-predict-no-images", ["predict", "--config", M, "--data.data_dir", "{dir}", "--data.predict_dir",
                                      "{dir}/photos"], ["photos"],
@@ -123,7 +123,7 @@ CASES = [
     # photos (gender)
     Case("gender-missing-root", ["fit", "--config", GEN, "--data.root", "{dir}/nowhere"], ["nowhere"]),
     Case("gender-manifest-absent-photos", ["fit", "--config", GEN, "--data.source", "manifest", "--data.path",
-                                           "{dir}/photos.csv"], ["photos.csv"],
+                                           "{dir}/photos.csv"], ["/no/such/dir/0.jpg"],
          {"photos.csv": csv(["path,gender", *[f"/no/such/dir/{i}.jpg,{'Male' if i % 2 else 'Female'}" for i in range(8)]])}),
     # compare and sweep
     Case("compare-zero-seeds", ["compare", str(CONFIGS / "kink"), "--seeds", "0"], ["seeds"]),

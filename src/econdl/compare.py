@@ -26,6 +26,7 @@ import torch
 
 from econdl.api import make_callable
 from econdl.cli import cli_main, next_version
+from econdl.errors import ConfigError, ConfigFileNotFound
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
 from econdl.report.console import Progress, planned_fits, print_comparison
@@ -64,12 +65,12 @@ def find_configs(paths: list[str]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
             if not found:
-                raise FileNotFoundError(f"no *.yaml configs in folder {path}")
+                raise ConfigFileNotFound(f"no *.yaml configs in folder {path}")
             configs.extend(found)
         elif path.is_file():
             configs.append(path)
         else:
-            raise FileNotFoundError(f"config path {path} does not exist (give config files or folders)")
+            raise ConfigFileNotFound(f"config path {path} does not exist (give config files or folders)")
     return configs
 
 
@@ -92,7 +93,7 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
             paths.append(token)
         i += 1
     if not paths:
-        raise ValueError("econdl compare needs at least one config file or folder, e.g. configs/kink/")
+        raise ConfigError("econdl compare needs at least one config file or folder, e.g. configs/kink/")
     return paths, overrides
 
 
@@ -220,7 +221,7 @@ def add_relative(table: pd.DataFrame, reference: str | None, explicit: bool, col
         return
     if reference not in table.index:
         if explicit:
-            raise ValueError(f"--relative_to {reference}: no such model in the table; choose one of {list(table.index)}")
+            raise ConfigError(f"--relative_to {reference}: no such model in the table; choose one of {list(table.index)}")
         return
     at = table.columns.get_loc(f"{column}_std") if f"{column}_std" in table.columns else table.columns.get_loc(column)
     table.insert(at + 1, f"rmse_vs_{reference}", table[column] / table.loc[reference, column])
@@ -233,7 +234,7 @@ def pop_option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
         token = argv[i]
         if token == f"--{name}":
             if i + 1 >= len(argv):
-                raise ValueError(f"--{name} needs a value")
+                raise ConfigError(f"--{name} needs a value")
             value, i = argv[i + 1], i + 2
             continue
         if token.startswith(f"--{name}="):
@@ -271,7 +272,7 @@ def compare(
         run = runs[0]
         if dm is not None and hasattr(dm, "test_targets"):
             if not torch.equal(dm.test_targets(), run["data"].test_targets()):
-                raise ValueError(
+                raise ConfigError(
                     f"{config} uses different test data from the configs before it; "
                     "configs compared together must share the DataModule settings"
                 )
@@ -317,15 +318,15 @@ def compare_main(argv: list[str]) -> Comparison:
     try:
         workers = None if workers_arg is None else int(workers_arg)
     except ValueError:
-        raise ValueError(f"--workers {workers_arg}: give a whole number of processes, e.g. --workers 2") from None
+        raise ConfigError(f"--workers {workers_arg}: give a whole number of processes, e.g. --workers 2") from None
     if workers is not None and workers < 1:
-        raise ValueError(f"--workers {workers} must be at least 1 (1 fits everything in this process)")
+        raise ConfigError(f"--workers {workers} must be at least 1 (1 fits everything in this process)")
     try:
         seeds = int(seeds_arg or 1)
     except ValueError:
-        raise ValueError(f"--seeds {seeds_arg}: give a whole number of seeds, e.g. --seeds 5") from None
+        raise ConfigError(f"--seeds {seeds_arg}: give a whole number of seeds, e.g. --seeds 5") from None
     if seeds < 1:
-        raise ValueError(f"--seeds {seeds} must be at least 1")
+        raise ConfigError(f"--seeds {seeds} must be at least 1")
     paths, overrides = split_args(argv)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -24,6 +24,10 @@ class ConfigError(EcondlError):
     """A config value or command-line option that cannot work (bad size, unknown name, ...)."""
 
 
+class ConfigFileNotFound(ConfigError, FileNotFoundError):
+    """A config or sweep file, or a folder of configs, that does not exist."""
+
+
 class DataError(EcondlError):
     """A data file or folder that cannot be read as the task expects."""
 
@@ -48,6 +52,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointNotFound",
     "ConfigError",
+    "ConfigFileNotFound",
     "DataError",
     "DataFileNotFound",
     "EcondlError",

@@ -10,7 +10,7 @@ from argparse import ArgumentError
 from typing import Any
 
 from econdl.cli import EconCLI
-from econdl.diagnose import one_line
+from econdl.diagnose import _argument_message, one_line
 from econdl.errors import ConfigError
 from econdl.sweep.spec import SweepSpec, cli_value
 
@@ -54,7 +54,7 @@ class FitParser:
             with contextlib.redirect_stderr(stderr):
                 return self.cli.parser.parse_args(args).fit
         except ArgumentError as err:
-            raise ConfigError(one_line(str(err))) from None
+            raise ConfigError(_argument_message(err)) from None
         except SystemExit:
             raise ValueError(_error_text(stderr.getvalue())) from None
 

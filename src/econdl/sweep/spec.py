@@ -26,6 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
+from econdl.errors import ConfigError, ConfigFileNotFound
+
 Direction = Literal["minimize", "maximize"]
 
 TOP_KEYS = {
@@ -73,7 +75,7 @@ class Param:
     def bounds(self) -> tuple[float, float]:
         """``(low, high)`` of a numeric range; categorical parameters have none."""
         if self.low is None or self.high is None:
-            raise ValueError(f"search_space.{self.key}: a {self.type} parameter needs `low` and `high`")
+            raise ConfigError(f"search_space.{self.key}: a {self.type} parameter needs `low` and `high`")
         return self.low, self.high
 
     def optuna_choices(self) -> list[Any]:
@@ -96,7 +98,7 @@ class Param:
         if self.type == "categorical":
             return self.optuna_choices()
         if self.step is None or self.log:
-            raise ValueError(
+            raise ConfigError(
                 f"search_space.{self.key}: the grid sampler needs `choices` or a `step` (without log) "
                 f"for a {self.type} range"
             )
@@ -118,26 +120,26 @@ def parse_param(key: str, raw: Any) -> Param:
     if isinstance(raw, list):  # shorthand: a list is a categorical choice
         raw = {"type": "categorical", "choices": raw}
     if not isinstance(raw, dict):
-        raise ValueError(f"{where} must be a mapping like {{type: float, low: 1e-4, high: 0.1, log: true}}")
+        raise ConfigError(f"{where} must be a mapping like {{type: float, low: 1e-4, high: 0.1, log: true}}")
     kind = raw.get("type", "categorical" if "choices" in raw else "float")
     if kind not in TYPES:
-        raise ValueError(f"{where}: type={kind!r} is not known; choose one of {list(TYPES)}")
+        raise ConfigError(f"{where}: type={kind!r} is not known; choose one of {list(TYPES)}")
     unknown = set(raw) - {"type", "low", "high", "log", "step", "choices"}
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; use type, low, high, log, step, choices")
+        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; use type, low, high, log, step, choices")
     if kind == "categorical":
         choices = raw.get("choices")
         if not isinstance(choices, list) or not choices:
-            raise ValueError(f"{where}: a categorical parameter needs a non-empty list `choices`")
+            raise ConfigError(f"{where}: a categorical parameter needs a non-empty list `choices`")
         return Param(key, kind, choices=choices)
     if "low" not in raw or "high" not in raw:
-        raise ValueError(f"{where}: a {kind} parameter needs `low` and `high`")
+        raise ConfigError(f"{where}: a {kind} parameter needs `low` and `high`")
     low, high = float(raw["low"]), float(raw["high"])
     if not low < high:
-        raise ValueError(f"{where}: low={low} must be below high={high}")
+        raise ConfigError(f"{where}: low={low} must be below high={high}")
     log = bool(raw.get("log", False))
     if log and low <= 0:
-        raise ValueError(f"{where}: a log scale needs low > 0, got low={low}")
+        raise ConfigError(f"{where}: a log scale needs low > 0, got low={low}")
     step = raw.get("step")
     return Param(key, kind, low, high, log, None if step is None else float(step))
 
@@ -170,7 +172,7 @@ def _resolve(path: str, folder: Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise FileNotFoundError(
+    raise ConfigFileNotFound(
         f"base_config {path} not found (looked in {', '.join(str(c) for c in candidates)}); "
         "give a path relative to the sweep file"
     )
@@ -180,26 +182,26 @@ def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep file; errors name the bad field and the fix."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"sweep file {path} does not exist (e.g. configs/sweeps/kink_mlp.yaml)")
+        raise ConfigFileNotFound(f"sweep file {path} does not exist (e.g. configs/sweeps/kink_mlp.yaml)")
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
-        raise ValueError(f"{path} must be a YAML mapping with base_config, n_trials and search_space")
+        raise ConfigError(f"{path} must be a YAML mapping with base_config, n_trials and search_space")
     unknown = set(raw) - TOP_KEYS
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; known keys are {sorted(TOP_KEYS)}")
+        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; known keys are {sorted(TOP_KEYS)}")
     for needed in ("base_config", "search_space"):
         if needed not in raw:
-            raise ValueError(f"{path}: `{needed}` is missing")
+            raise ConfigError(f"{path}: `{needed}` is missing")
     space = raw["search_space"]
     if not isinstance(space, dict) or not space:
-        raise ValueError(f"{path}: search_space must map CLI keys (e.g. optimizer.init_args.lr) to ranges")
+        raise ConfigError(f"{path}: search_space must map CLI keys (e.g. optimizer.init_args.lr) to ranges")
     objective = {"metric": "val/loss", "direction": "minimize", **(raw.get("objective") or {})}
     direction = objective["direction"]
     if direction not in ("minimize", "maximize"):
-        raise ValueError(f"objective.direction={direction!r} must be 'minimize' or 'maximize'")
+        raise ConfigError(f"objective.direction={direction!r} must be 'minimize' or 'maximize'")
     n_trials = int(raw.get("n_trials", 20))
     if n_trials < 1:
-        raise ValueError(f"n_trials={n_trials} must be at least 1")
+        raise ConfigError(f"n_trials={n_trials} must be at least 1")
     fixed = raw.get("fixed") or {}
     if isinstance(fixed, dict):
         fixed = [f"--{k}={cli_value(v)}" for k, v in fixed.items()]
