@@ -38,7 +38,6 @@ versions of econdl, torch, lightning and Python (include them in a bug report).
 """
 
 DEBUG_HINT = "(set ECONDL_DEBUG=1 to see the full traceback)"
-ISSUES_URL = "https://github.com/econdl/econdl/issues"
 
 
 def _lightning(subcommand: str) -> Handler:
@@ -117,7 +116,7 @@ def report(err: BaseException, argv: list[str]) -> int:
         command = shlex.join(["econdl", *argv])
         print(
             f"econdl: this looks like a bug in econdl, not a mistake in your input ({type(err).__name__}). "
-            f"Please report it at {ISSUES_URL} with the command `{command}`, the traceback above "
+            f"Please report it on the project's issue tracker with the command `{command}`, the traceback above "
             "and the output of `econdl --version`.",
             file=sys.stderr,
         )
