@@ -145,7 +145,9 @@ def explain_load_failure(path: str | Path, err: BaseException) -> CheckpointErro
     size = re.search(r"size mismatch for ([\w.]+): copying a param with shape torch.Size\((\[[^\]]*\])\) from "
                      r"checkpoint, the shape in current model is torch.Size\((\[[^\]]*\])\)", text)
     if size:
-        detail = f"{size.group(1)} is {size.group(2)} in the checkpoint but {size.group(3)} in the model this data builds"
+        detail = (
+            f"{size.group(1)} is {size.group(2)} in the checkpoint but {size.group(3)} in the model this data builds"
+        )
     else:
         keys = re.search(r"(Missing key\(s\)|Unexpected key\(s\)) in state_dict: ([^\n]{0,160})", text)
         detail = f"{keys.group(1).lower()} {keys.group(2)}" if keys else _first_line(err)

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from econdl.api import make_callable
+from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
 from econdl.errors import ConfigError, ConfigFileNotFound
 from econdl.metrics import column_name
@@ -104,10 +105,13 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     if hasattr(dm, "predict_split"):  # a DataModule whose `predict` forecasts beyond the test split
         dm.predict_split = "test"
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]  # one line per fit, not one per file
+    for callback in callbacks_of(trainer):  # one line per fit, not one per file
         if hasattr(callback, "quiet"):
             callback.quiet = True
-    batches = trainer.predict(model, datamodule=dm)
+    outputs = trainer.predict(model, datamodule=dm) or []
+    batches = [b for b in outputs if isinstance(b, torch.Tensor)]
+    if len(batches) != len(outputs):  # a list per dataloader, or non-tensor outputs
+        raise TypeError(f"{config}: compare needs one predict dataloader whose predict_step returns a tensor")
     prediction = torch.cat([b.detach().cpu() for b in batches]) if batches else torch.empty(0)
     refit_s = None
     if hasattr(dm, "rolling_predictions"):  # rolling-origin evaluation, when the DataModule asks for it
@@ -134,7 +138,9 @@ def callback_blocks(trainer: Any) -> list[tuple[str, pd.DataFrame]]:
     return [b for b in found if b is not None]
 
 
-def write_blocks(per_title: dict[str, dict[str, pd.DataFrame]], out_dir: Path) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+def write_blocks(
+    per_title: dict[str, dict[str, pd.DataFrame]], out_dir: Path
+) -> tuple[dict[str, pd.DataFrame], list[Path]]:
     """Stack each title's per-model tables (one block per model) and write CSV and Markdown."""
     blocks, files = {}, []
     for title, by_model in per_title.items():
@@ -221,7 +227,9 @@ def add_relative(table: pd.DataFrame, reference: str | None, explicit: bool, col
         return
     if reference not in table.index:
         if explicit:
-            raise ConfigError(f"--relative_to {reference}: no such model in the table; choose one of {list(table.index)}")
+            raise ConfigError(
+                f"--relative_to {reference}: no such model in the table; choose one of {list(table.index)}"
+            )
         return
     at = table.columns.get_loc(f"{column}_std") if f"{column}_std" in table.columns else table.columns.get_loc(column)
     table.insert(at + 1, f"rmse_vs_{reference}", table[column] / table.loc[reference, column])
@@ -261,7 +269,9 @@ def compare(
     configs = find_configs(paths)
     overrides = overrides or []
     fitted = fit_in_parallel(configs, overrides, seeds, workers)
-    rows, predictions, dm = [], {}, None
+    rows: list[dict[str, Any]] = []
+    predictions: dict[str, torch.Tensor] = {}
+    dm: Any = None  # the DataModule of the configs (they must share it), once one has run
     all_runs: dict[str, list[dict[str, Any]]] = {}
     run_dirs: dict[str, list[str]] = {}
     progress = Progress(planned_fits(configs, seeds))
@@ -270,12 +280,15 @@ def compare(
         name = config.stem
         runs = fit_seeds(config, overrides, seeds, progress) if fitted is None else fitted[config]
         run = runs[0]
-        if dm is not None and hasattr(dm, "test_targets"):
-            if not torch.equal(dm.test_targets(), run["data"].test_targets()):
-                raise ConfigError(
-                    f"{config} uses different test data from the configs before it; "
-                    "configs compared together must share the DataModule settings"
-                )
+        if (
+            dm is not None
+            and hasattr(dm, "test_targets")
+            and not torch.equal(dm.test_targets(), run["data"].test_targets())
+        ):
+            raise ConfigError(
+                f"{config} uses different test data from the configs before it; "
+                "configs compared together must share the DataModule settings"
+            )
         dm = run["data"]
         rows.append(summary_row(name, runs, seeds))
         predictions[name] = run["prediction"]
@@ -289,7 +302,8 @@ def compare(
     add_relative(table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None)
     table = add_significance(table, predictions, dm)
     task = getattr(dm, "task", "task")
-    out_dir = Path(out) if out else Path("logs") / task / "compare" / f"version_{next_version(Path('logs') / task / 'compare')}"
+    compare_root = Path("logs") / task / "compare"
+    out_dir = Path(out) if out else compare_root / f"version_{next_version(compare_root)}"
     out_dir.mkdir(parents=True, exist_ok=True)
     forecast_files: list[Path] = []
     if hasattr(dm, "horizon_table"):  # forecasts: a row per model and horizon, tests against the reference

@@ -84,7 +84,8 @@ def _resource(err: BaseException) -> str | None:
 
 
 _STRUCTURE = re.compile(
-    r"^(Does not validate against any of the Union subtypes|Subtypes:|Errors:|Given value|Expected a <class 'NoneType'>)"
+    r"^(Does not validate against any of the Union subtypes|Subtypes:|Errors:|Given value"
+    r"|Expected a <class 'NoneType'>)"
 )
 
 

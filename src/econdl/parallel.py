@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def plan(configs: list[Path], seeds: int, workers: int) -> list[Job]:
             continue
         chunks = min(workers, seeds)
         bounds = [round(i * seeds / chunks) for i in range(chunks + 1)]
-        jobs += [(config, list(range(lo, hi))) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+        jobs += [(config, list(range(lo, hi))) for lo, hi in pairwise(bounds) if hi > lo]
     return sorted(jobs, key=lambda job: (-len(job[1]), closed_form(job[0])))
 
 

@@ -35,8 +35,15 @@ def owned_generators(*owners: Any) -> dict[str, torch.Generator]:
 def _numpy_state() -> tuple:
     """NumPy's global state with its key as a tensor: checkpoints then load with
     ``torch.load(weights_only=True)``, which refuses NumPy arrays."""
-    kind, key, pos, has_gauss, gauss = np.random.get_state()
-    return (kind, torch.from_numpy(key.astype(np.int64)), int(pos), int(has_gauss), float(gauss))
+    state = np.random.get_state(legacy=False)
+    mt = state["state"]
+    return (
+        state["bit_generator"],
+        torch.from_numpy(mt["key"].astype(np.int64)),
+        int(mt["pos"]),
+        int(state["has_gauss"]),
+        float(state["gauss"]),
+    )
 
 
 def collect_rng_state(generators: dict[str, torch.Generator] | None = None) -> dict[str, Any]:

@@ -13,6 +13,8 @@ calls ``set_total_steps`` with it and steps the schedule after every optimizer s
 from __future__ import annotations
 
 import math
+
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -82,7 +84,7 @@ class OneCycleLR(StepSchedule):
         self.total_steps = total_steps
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float | Tensor]:  # LRScheduler's return type; ours are all floats
         start = self.max_lr / self.div_factor
         share = self.progress()
         if share <= self.pct_start:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from econdl.attached import datamodule_of
 from econdl.metrics import metric_label  # not from tasks: tasks import callbacks, never the reverse
 
 ROWS = {"train": "Training Set", "val": "Validation Set", "test": "Test Set"}
@@ -36,7 +37,7 @@ def accuracy_row(confusion: Tensor, class_names: list[str]) -> pd.Series:
 
 
 def class_names_of(trainer: L.Trainer, pl_module: L.LightningModule) -> list[str]:
-    names = getattr(pl_module, "class_names", None) or getattr(trainer.datamodule, "class_names", None)
+    names = getattr(pl_module, "class_names", None) or getattr(datamodule_of(trainer), "class_names", None)
     if not names:
         raise ValueError("ClassAccuracyTable needs class names: set `class_names` on the DataModule")
     return [str(n) for n in names]
@@ -75,7 +76,9 @@ class ClassAccuracyTable(L.Callback):
     @torch.no_grad()
     def confusion_on(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> Tensor:
         """Confusion matrix of ``pl_module`` on a DataModule split, each process its shard."""
-        dm = trainer.datamodule
+        dm = datamodule_of(trainer)
+        if dm is None:
+            raise ValueError("ClassAccuracyTable tabulates DataModule splits: run the model with a DataModule")
         k = len(class_names_of(trainer, pl_module))
         metric = self._new_confusion(k, pl_module.device)
         loader = dm.loader(split) if hasattr(dm, "loader") else getattr(dm, f"{split}_dataloader")()
@@ -173,7 +176,7 @@ def plot_confusion(confusion: Tensor, names: list[str], path: Path, split: str) 
     top = counts.max() if counts.size else 0
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7,
+            ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7,
                     color="white" if counts[i, j] > top / 2 else "black")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

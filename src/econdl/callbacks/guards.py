@@ -7,6 +7,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from econdl.attached import callbacks_of
 from econdl.errors import EcondlError
 
 
@@ -131,7 +132,8 @@ class FiniteLossGuard(L.Callback):
 
 def _last_checkpoint(trainer: L.Trainer) -> str:
     """Where the last finite resume point is, for the message."""
-    for cb in trainer.callbacks:
-        if getattr(cb, "last_path", ""):
-            return cb.last_path
+    for cb in callbacks_of(trainer):
+        path = getattr(cb, "last_path", "")
+        if path:
+            return str(path)
     return getattr(trainer.checkpoint_callback, "best_model_path", "") or "none written yet"

@@ -8,6 +8,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from econdl.attached import datamodule_of
 from econdl.data.frames import default_frame
 
 
@@ -33,7 +34,7 @@ class CSVPredictionWriter(BasePredictionWriter):
         if not trainer.is_global_zero or not predictions:
             return
         batches = predictions[0] if isinstance(predictions[0], list) else predictions
-        dm = trainer.datamodule
+        dm = datamodule_of(trainer)
         if dm is not None and hasattr(dm, "prediction_frame"):
             frame = dm.prediction_frame(batches)
         else:

@@ -27,6 +27,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
+from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state
 
 STATE_KEY = "econdl_resume"
@@ -141,8 +142,9 @@ class ResumeCheckpoint(L.Callback):
     def dirpath(self, trainer: L.Trainer) -> Path:
         """The best checkpoint's folder, or ``<log dir>/checkpoints`` as Lightning would choose."""
         best = trainer.checkpoint_callback
-        if best is not None and getattr(best, "dirpath", None):
-            return Path(best.dirpath)
+        folder = getattr(best, "dirpath", None)  # a ModelCheckpoint's; the Checkpoint base has none
+        if folder:
+            return Path(folder)
         if trainer.loggers:
             logger = trainer.loggers[0]
             version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
@@ -166,8 +168,8 @@ class ResumeCheckpoint(L.Callback):
         """Every checkpoint gets each process's random-number state; ``last.ckpt`` also gets
         the loop counters of a finished epoch (Lightning has already counted the next one as
         ready when ``on_train_epoch_start`` runs)."""
-        rng = collect_rng_state(owned_generators(trainer.datamodule, pl_module))
-        states = [rng]
+        rng = collect_rng_state(owned_generators(datamodule_of(trainer), pl_module))
+        states: list[dict[str, Any] | None] = [rng]  # None: slots all_gather_object fills
         if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
             states = [None] * trainer.world_size
             torch.distributed.all_gather_object(states, rng)
@@ -203,7 +205,7 @@ class ResumeCheckpoint(L.Callback):
         not_restored: list[str] = []
         states = state["rng"]
         if len(states) == trainer.world_size:
-            generators = owned_generators(trainer.datamodule, pl_module)
+            generators = owned_generators(datamodule_of(trainer), pl_module)
             not_restored += restore_rng_state(states[trainer.global_rank], generators)
         else:
             not_restored.append(

@@ -9,7 +9,7 @@ read) lives here once.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import lightning as L
 import torch
@@ -17,6 +17,9 @@ from torch import Tensor
 
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # pandas is imported where predictions are written, not when the package loads
+    import pandas as pd
 
 Splits = dict[str, tuple[Tensor, ...]]
 SPLITS = ("train", "val", "test")
@@ -30,7 +33,8 @@ def _rows(mask: Tensor, limit: int = 10) -> str:
 
 def check_finite(split: str, names: tuple[str, ...], tensors: tuple[Tensor, ...]) -> None:
     """Raise a ValueError naming the rows of ``split`` that hold NaN or infinite values."""
-    for name, t in zip(names, tensors):
+    # not strict: a split may hold inputs only (GDP's forecast origins have no targets yet)
+    for name, t in zip(names, tensors, strict=False):
         if not t.is_floating_point():
             continue
         bad = ~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)
@@ -200,7 +204,7 @@ class InMemoryDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> TensorBatches:
         return self.loader("test")
 
-    def prediction_frame(self, batches: list[Tensor]) -> "pd.DataFrame":
+    def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:
         """The predict split's inputs (when few) beside the model's predictions, for predictions.csv."""
         import pandas as pd
 

@@ -154,9 +154,15 @@ class GenderImageDataModule(InMemoryDataModule):
         self.class_counts: dict[str, int] = {}
         self.predict_images: tuple[Tensor, list[Path], list[tuple[Path, str]]] | None = None
 
+    def _given(self, value: str | None, key: str) -> Path:
+        """A path that __init__ requires for this source (or for predicting), as a Path."""
+        if not value:
+            raise ConfigError(f"source={self.source!r} needs --data.{key}")
+        return Path(value)
+
     # --- the three sources: (image paths, class indices) and counts of rows dropped ---------
     def _from_folder(self) -> tuple[list[Path], list[int]]:
-        root = Path(self.root)
+        root = self._given(self.root, "root")
         if not root.is_dir():
             raise DataFileNotFound(
                 f"image root {root} does not exist; give the folder holding one subfolder per class"
@@ -179,7 +185,7 @@ class GenderImageDataModule(InMemoryDataModule):
         return paths, labels
 
     def _from_manifest(self) -> tuple[list[Path], list[int]]:
-        csv = Path(self.path)
+        csv = self._given(self.path, "path")
         if not csv.is_file():
             raise DataFileNotFound(f"manifest {csv} does not exist")
         frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
@@ -207,7 +213,7 @@ class GenderImageDataModule(InMemoryDataModule):
     def _from_celeba(self) -> tuple[list[Path], list[int]]:
         from torchvision.datasets import CelebA
 
-        root = Path(self.root)
+        root = self._given(self.root, "root")
         try:  # read only: the download, if asked for, ran in prepare_data
             data = CelebA(str(root), split="all", target_type="attr", download=False)
         except (RuntimeError, OSError) as err:
@@ -234,7 +240,7 @@ class GenderImageDataModule(InMemoryDataModule):
             keep = torch.randperm(len(paths), generator=self.generator())[: self.max_images].sort().values
             paths, labels = [paths[i] for i in keep], [labels[i] for i in keep]
             self.report["subset"] = len(paths)
-        label_of = dict(zip(paths, labels))
+        label_of = dict(zip(paths, labels, strict=True))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # reported below, with the other counts
             images, kept, failed = read_images(paths, self.image_size, "RGB", self.on_error, self.workers)
@@ -244,7 +250,7 @@ class GenderImageDataModule(InMemoryDataModule):
             grey = greyscale_mask(images)
             self.report["greyscale"] = int(grey.sum())
             images, y = images[~grey], y[~grey]
-            kept = [p for p, g in zip(kept, grey.tolist()) if not g]
+            kept = [p for p, g in zip(kept, grey.tolist(), strict=True) if not g]
         self.report["kept"] = len(kept)
         self.class_counts = {name: int((y == k).sum()) for k, name in enumerate(self.class_names)}
         print(self.describe_cleaning(), flush=True)
@@ -303,11 +309,12 @@ class GenderImageDataModule(InMemoryDataModule):
             return
         super().setup(stage)
 
-    def _load_predict_dir(self) -> None:
+    def _load_predict_dir(self) -> tuple[Tensor, list[Path], list[tuple[Path, str]]]:
+        """The readable photos in ``predict_dir`` (read once), their paths, and the files skipped."""
         if self.predict_images is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                paths = list_images(self.predict_dir)
+                paths = list_images(self._given(self.predict_dir, "predict_dir"))
                 self.predict_images = read_images(paths, self.image_size, "RGB", "skip", self.workers)
             images, kept, failed = self.predict_images
             msg = f"predict: {len(kept)} photos in {self.predict_dir}"
@@ -316,6 +323,7 @@ class GenderImageDataModule(InMemoryDataModule):
             print(msg, flush=True)
             if not kept:
                 raise DataError(f"predict_dir {self.predict_dir} holds no readable .jpg/.jpeg/.png/.bmp images")
+        return self.predict_images
 
     def example_input(self, n: int = 2) -> Tensor:
         if self.splits is None and self.predict_images is not None:
@@ -327,14 +335,13 @@ class GenderImageDataModule(InMemoryDataModule):
             return super().predict_dataloader()
         from econdl.data.loader import TensorBatches
 
-        self._load_predict_dir()
-        return TensorBatches((self.predict_images[0],), self.eval_batch_size)
+        return TensorBatches((self._load_predict_dir()[0],), self.eval_batch_size)
 
     def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:
         """path, P(class) per class, predicted class (and the true class on the test split)."""
         probs = torch.cat([b.detach().float().cpu().reshape(len(b), -1) for b in batches])
         if self.predict_dir:
-            paths, truth = self.predict_images[1], None
+            paths, truth = self._load_predict_dir()[1], None
         else:
             paths, truth = self.paths["test"], self.split("test")[1]
         frame = pd.DataFrame({"path": [str(p) for p in paths]})

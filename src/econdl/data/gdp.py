@@ -12,6 +12,7 @@ coefficients are the same in both units and the random walk stays g_{t-1}.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class GDPDataModule(RegressionDataModule):
         lags: int = 4,
         horizon: int = 1,
         exog: list[str] | None = None,
-        interval_levels: list[float] = (80, 95),
+        interval_levels: Sequence[float] = (80, 95),
         val_size: float = 0.15,
         test_size: float = 0.2,
         val_start: str | None = None,
@@ -134,6 +135,7 @@ class GDPDataModule(RegressionDataModule):
         if self.source == "macrodata":
             levels = macrodata_series(self.value_column or "realgdp")
         else:
+            assert self.path is not None  # __init__ refuses source='csv' without a path
             levels = read_csv_series(self.path, self.value_column, self.date_column, self.frequency, self.dropna)
         return transform_series(levels, self.transform)
 
@@ -260,6 +262,8 @@ class GDPDataModule(RegressionDataModule):
         return errors_by_horizon(long_frame(self, pred))[1]
 
     def describe_model(self, model: torch.nn.Module) -> dict[str, Any]:
+        if self.series is None:
+            raise RuntimeError("describe_model needs the data: call setup() first")
         return {"evaluation": self.evaluation, "test_period": f"{self.dates['test'][0]}-{self.series.index[-1]}"}
 
     def rolling_predictions(self, trainer: Any, model: Any) -> Tensor | None:

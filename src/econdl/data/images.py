@@ -93,8 +93,8 @@ def read_images(
     height, width = int(size[0]), int(size[1])
     if height < 1 or width < 1:
         raise ConfigError(f"size={tuple(size)} must be two positive integers (height, width)")
-    paths = [Path(p) for p in paths]
-    jobs = [(str(p), (height, width), mode) for p in paths]
+    files = [Path(p) for p in paths]
+    jobs = [(str(p), (height, width), mode) for p in files]
     if workers > 0 and len(jobs) > 1:
         # fork: workers start at once and need no re-import (they only run PIL and numpy);
         # a spawned process that inherited "spawn" would otherwise re-import torch per worker
@@ -105,10 +105,10 @@ def read_images(
     else:
         results = [_decode_or_reason(job) for job in jobs]
 
-    out = np.empty((len(paths), MODES[mode], height, width), dtype=np.uint8)
+    out = np.empty((len(files), MODES[mode], height, width), dtype=np.uint8)
     kept: list[Path] = []
     failed: list[tuple[Path, str]] = []
-    for path, (array, reason) in zip(paths, results):
+    for path, (array, reason) in zip(files, results, strict=True):
         if array is None:
             if on_error == "raise":
                 raise DataError(

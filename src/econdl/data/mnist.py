@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -18,6 +18,9 @@ from torch import Tensor
 from econdl.data.base import InMemoryDataModule, Splits, resolve_count
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
+
+if TYPE_CHECKING:  # pandas is imported where predictions are written, not when the package loads
+    import pandas as pd
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -193,7 +196,7 @@ class MNISTDataModule(InMemoryDataModule):
             pixels = x[train].float() / 255.0
             self.mean, self.std = float(pixels.mean()), float(pixels.std())
             self.stats_source = "training split"
-        splits = {
+        splits: dict[str, tuple[Tensor, ...]] = {
             "train": (x[train], y[train]),
             "val": (x[val], y[val]),
             "test": (data["test_images"].unsqueeze(1), data["test_labels"].long()),
@@ -249,7 +252,7 @@ class MNISTDataModule(InMemoryDataModule):
             return super().predict_dataloader()
         return TensorBatches((self._predict_images,), self.eval_batch_size)
 
-    def prediction_frame(self, batches: list[Tensor]) -> "pd.DataFrame":
+    def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:
         """One row per image: file path (or true label on the test set), predicted class,
         probability of each class."""
         import pandas as pd

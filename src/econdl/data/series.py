@@ -8,6 +8,8 @@ as ``observation_date`` or ``DATE`` and a value column such as ``GDPC1``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -161,19 +163,22 @@ def exog_frame(source: str, names: list[str], index: pd.PeriodIndex, path: str |
                date_column: str | None = None, frequency: str | None = None, dropna: bool = False) -> pd.DataFrame:
     """Further series (in levels, e.g. the unemployment rate) aligned on ``index``; fails
     naming a column that does not exist and the columns that do."""
+    read: Callable[[str], pd.Series]
     if source == "macrodata":
         from statsmodels.datasets import macrodata
 
         available = [c for c in macrodata.load_pandas().data.columns if c not in ("year", "quarter")]
+        read = macrodata_series
     else:
+        if path is None:
+            raise ConfigError(f"exog={names} from source={source!r} needs the file: set path")
         header = pd.read_csv(path, nrows=0).columns
         date_column = date_column or next((c for c in DATE_COLUMNS if c in header), None)
         available = [c for c in header if c != date_column]
+        read = partial(read_csv_series, path, date_column=date_column, frequency=frequency, dropna=dropna)
     unknown = [n for n in names if n not in available]
     if unknown:
         raise ConfigError(f"exog={unknown} not found in the {source} data; available columns: {available}")
-    read = (lambda n: macrodata_series(n)) if source == "macrodata" else (
-        lambda n: read_csv_series(path, n, date_column, frequency, dropna))
     frame = pd.DataFrame({n: read(n) for n in names}).reindex(index)
     if frame.isna().any().any():
         missing = frame.index[frame.isna().any(axis=1)].astype(str).tolist()

@@ -23,7 +23,7 @@ def _pyplot():  # noqa: ANN202
 
 
 def _shade_recessions(ax: Any, start: pd.Period, end: pd.Period) -> None:
-    label = "NBER recession"
+    label: str | None = "NBER recession"  # only the first shaded span enters the legend
     for peak, trough in zip(nber_cycles()["peak"], nber_cycles()["trough"], strict=True):
         if trough.ordinal >= start.asfreq("Q").ordinal and peak.ordinal <= end.asfreq("Q").ordinal:
             ax.axvspan(peak.end_time, trough.end_time, color="grey", alpha=0.25, lw=0, label=label)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from econdl.attached import datamodule_of
 from econdl.errors import ConfigError
 from econdl.tasks.least_squares import LeastSquares
 from econdl.tasks.regression import RegressionModel
@@ -62,7 +63,7 @@ class LinearAR(LeastSquares):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         self.horizon = horizon_of(self)
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        dm = datamodule_of(self._trainer)
         self.lags = int(getattr(dm, "lags", 0) or 0)
         self.n_exog = len(getattr(dm, "exog", None) or [])
         if stage == "fit" and self.method == "iterated":
@@ -107,7 +108,10 @@ class LinearAR(LeastSquares):
 
     def _fit_extras(self) -> None:
         """Residual variances for the intervals and, for iterated ARX, the exogenous equations."""
-        x, y = self.trainer.datamodule.split("train")[:2]
+        dm = datamodule_of(self.trainer)
+        if dm is None or not hasattr(dm, "split"):
+            raise RuntimeError(f"LinearAR needs a DataModule with split('train'), got {type(dm).__name__}")
+        x, y = dm.split("train")[:2]
         with torch.no_grad():
             design = self._design(x.to(self.coef.device))
             resid = y.double().to(self.coef.device)[:, : self.coef.shape[1]] - design @ self.coef

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from econdl.attached import callbacks_of, datamodule_of
 from econdl.metrics import metric_label
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regressor import has_lazy_parameters, materialize
@@ -69,7 +70,7 @@ class ClassificationModel(L.LightningModule):
         testing the best checkpoint, so a fit prints the table once."""
         from econdl.callbacks.class_table import ClassAccuracyTable
 
-        if any(isinstance(cb, ClassAccuracyTable) for cb in self.trainer.callbacks):
+        if any(isinstance(cb, ClassAccuracyTable) for cb in callbacks_of(self.trainer)):
             return []
         return [ClassAccuracyTable(on_fit=False)]
 
@@ -141,7 +142,7 @@ class Classifier(ClassificationModel):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        dm = datamodule_of(self._trainer)
         # only lazy layers need the data here (predicting a folder may have no training data)
         if dm is not None and has_lazy_parameters(self.net) and hasattr(dm, "example_input"):
             materialize(self.net, dm.example_input())

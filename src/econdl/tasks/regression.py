@@ -14,9 +14,15 @@ import torch
 from torch import Tensor
 from torchmetrics import MaxMetric, MeanAbsoluteError, MeanSquaredError
 
+from econdl.attached import datamodule_of
+
 
 class RegressionModel(L.LightningModule):
     """Base LightningModule of regressions; subclasses implement ``forward``."""
+
+    # registered as buffers in __init__; declared so they type as tensors, not nn.Module
+    y_loc: Tensor
+    y_scale: Tensor
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,7 +38,7 @@ class RegressionModel(L.LightningModule):
             metric.set_dtype(torch.float64)
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dm = datamodule_of(self._trainer)
         if stage == "fit" and dm is not None:
             self.y_loc.fill_(float(getattr(dm, "target_loc", 0.0)))
             self.y_scale.fill_(float(getattr(dm, "target_scale", 1.0)))

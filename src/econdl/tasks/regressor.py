@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from econdl.attached import datamodule_of
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regression import RegressionModel
 
@@ -66,7 +67,7 @@ class Regressor(RegressionModel):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        dm = datamodule_of(self._trainer)
         if dm is not None and hasattr(dm, "example_input"):
             materialize(self.net, dm.example_input())
         if dm is not None and hasattr(dm, "output_dim"):
