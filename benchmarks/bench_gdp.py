@@ -3,7 +3,8 @@
 Both sides: the GDPDataModule's standardised 4-lag matrix of US real GDP growth
 (statsmodels macrodata, the same train/validation split), built before the clock;
 batches of 32 sliced from one ``randperm`` per epoch; GDPNet 4 -> 16 -> 8 -> 1 with ReLU,
-seed 42; Adam lr 1e-3 (torch defaults otherwise), no schedule; validation after every
+seed 42, identical initial weights (econdl's first layer is given in_features=4 instead of
+being sized lazily); Adam lr 1e-3 (torch defaults otherwise), no schedule; validation after every
 epoch (batches of 128); float32; the same number of torch threads; E epochs on both
 sides (econdl: min_epochs = max_epochs = E, so its early stopping cannot end the run).
 The raw loop keeps the best weights in memory; econdl (as users run it) writes the best
@@ -41,7 +42,9 @@ def raw_job(epochs: int) -> RawJob:
 
 
 def econdl_side(epochs: int) -> Any:
-    return econdl_cli(CONFIG, [f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}"])
+    # in_features given (4 lags), so the first layer is initialised in line with the raw loop's
+    return econdl_cli(CONFIG, [f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}",
+                               "--model.init_args.net.init_args.in_features=4"])
 
 
 def settings(epochs: int = 2) -> dict[str, dict[str, Any]]:

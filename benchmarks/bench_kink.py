@@ -2,7 +2,8 @@
 
 Both sides: the KinkDataModule's 10,000 training and 2,000 validation points in memory
 (built before the clock); batches of 256 sliced from one ``randperm`` per epoch; KinkNet
-1 -> 100 -> 50 -> 1 with BatchNorm and ReLU, seed 42; AdamW lr 0.01, weight decay 1e-4
+1 -> 100 -> 50 -> 1 with BatchNorm and ReLU, seed 42, identical initial weights (econdl's
+first layer is given in_features=1 instead of being sized lazily); AdamW lr 0.01, weight decay 1e-4
 (torch defaults otherwise); ReduceLROnPlateau(mode min, factor 0.5, patience 5) stepped
 once per epoch on the validation loss; validation after every epoch (batches of 1,024);
 float32; the same number of torch threads.  The raw loop keeps the best weights in
@@ -26,7 +27,7 @@ from benchmarks.pair import (REPO_CONFIGS, SEED, Pair, RawJob, close_losses, dat
                              econdl_fit, econdl_settings, load_config, time_to)
 
 CONFIG = str(REPO_CONFIGS / "kink" / "mlp.yaml")
-TARGET = 1e-4  # validation MSE both sides reach well within 100 epochs of the shipped recipe
+TARGET = 1e-3  # validation MSE: the raw loop reaches it in about 20 of its 100 epochs, then hovers near 8e-4
 
 
 def raw_job(epochs: int, x_size: int | None = None) -> RawJob:
@@ -52,7 +53,10 @@ def raw_job(epochs: int, x_size: int | None = None) -> RawJob:
 
 def econdl_side(epochs: int | None, x_size: int | None = None) -> Any:
     fixed = [f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}"] if epochs else []
-    return econdl_cli(CONFIG, [*fixed, *([f"--data.init_args.x_size={x_size}"] if x_size else [])])
+    # in_features given, so the first layer is built (and initialised) with the others, as
+    # in the raw loop, rather than sized lazily later from another point of the RNG stream
+    return econdl_cli(CONFIG, [*fixed, *([f"--data.init_args.x_size={x_size}"] if x_size else []),
+                               "--model.init_args.net.init_args.in_features=1"])
 
 
 def settings(epochs: int = 2, x_size: int = 512) -> dict[str, dict[str, Any]]:

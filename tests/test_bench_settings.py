@@ -1,7 +1,7 @@
 """The benchmark's two sides run the same job: each benchmark module builds its econdl
 side (a shipped config through the CLI) and its plain PyTorch side at tiny size, and the
 settings read from their objects (optimizer and its defaults, schedule and what it
-watches, batch sizes, epochs, shuffling, validation, threads, precision, network) match.
+watches, batch sizes, epochs, shuffling, validation, threads, precision, network and its initial weights) match.
 Nothing is timed here."""
 
 from __future__ import annotations
