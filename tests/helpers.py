@@ -58,10 +58,16 @@ TINY_DATA: dict[str, Callable[[Path], list[str]]] = {
     "kink": lambda tmp: ["--data.x_size=256", "--data.val_size=64", "--data.test_size=65", "--data.batch_size=64"],
     "linear": lambda tmp: ["--data.n=300"],
     "gdp": lambda tmp: [],  # the embedded US series: 203 quarters, small already
-    "mnist": lambda tmp: [f"--data.data_dir={make_fixture('mnist', tmp)}", "--data.val_size=10",
-                          "--data.batch_size=16"],
-    "gender": lambda tmp: [f"--data.root={make_fixture('gender', tmp)}", "--data.image_size=[20, 16]",
-                           "--data.batch_size=8"],
+    "mnist": lambda tmp: [
+        f"--data.data_dir={make_fixture('mnist', tmp)}",
+        "--data.val_size=10",
+        "--data.batch_size=16",
+    ],
+    "gender": lambda tmp: [
+        f"--data.root={make_fixture('gender', tmp)}",
+        "--data.image_size=[20, 16]",
+        "--data.batch_size=8",
+    ],
 }
 
 

@@ -17,7 +17,9 @@ def test_overrides_as_dotted_dict_or_double_underscore_kwargs_are_the_same():
     as_kwargs = cli_args(trainer__max_epochs=2, model__init_args__net__init_args__widths=[16, 8])
     assert as_dict == as_kwargs == ["--trainer.max_epochs=2", "--model.init_args.net.init_args.widths=[16, 8]"]
     assert cli_args(trainer__enable_progress_bar=False, ckpt_path=None) == [
-        "--trainer.enable_progress_bar=false", "--ckpt_path=null"]
+        "--trainer.enable_progress_bar=false",
+        "--ckpt_path=null",
+    ]
     with pytest.raises(ValueError, match="without dashes"):
         cli_args({"--trainer.max_epochs": 2})
 
@@ -38,8 +40,9 @@ def test_notebook_runs_on_tiny_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("ECONDL_CONFIGS", str(CONFIGS))
     monkeypatch.setenv("PYTHONWARNINGS", "ignore")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("Comparison: kink" in h and "econdl-report" in h for h in html)  # the report, inline

@@ -24,8 +24,14 @@ import yaml
 from helpers import CONFIGS, REPO
 
 ECONDL = Path(sys.executable).with_name("econdl")
-KINK_TINY = ["--data.x_size=64", "--data.val_size=16", "--data.test_size=16", "--trainer.max_epochs=1",
-             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+KINK_TINY = [
+    "--data.x_size=64",
+    "--data.val_size=16",
+    "--data.test_size=16",
+    "--trainer.max_epochs=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
 
 
 def idx(shape: list[int]) -> bytes:
@@ -63,11 +69,18 @@ class Case:
 
 
 G, K = str(CONFIGS / "gdp/mlp.yaml"), str(CONFIGS / "kink/mlp.yaml")
-GAR, M, GEN, LIN = str(CONFIGS / "gdp/ar.yaml"), str(CONFIGS / "mnist/mlp.yaml"), str(CONFIGS / "gender/mlp.yaml"), \
-    str(CONFIGS / "linear/sgd.yaml")
+GAR, M, GEN, LIN = (
+    str(CONFIGS / "gdp/ar.yaml"),
+    str(CONFIGS / "mnist/mlp.yaml"),
+    str(CONFIGS / "gender/mlp.yaml"),
+    str(CONFIGS / "linear/sgd.yaml"),
+)
 GCSV = ["fit", "--config", GAR, "--data.source", "csv", "--data.path"]
-MNIST_OK = {"train-labels-idx1-ubyte": idx([20]), "t10k-images-idx3-ubyte": idx([10, 28, 28]),
-            "t10k-labels-idx1-ubyte": idx([10])}
+MNIST_OK = {
+    "train-labels-idx1-ubyte": idx([20]),
+    "t10k-images-idx3-ubyte": idx([10, 28, 28]),
+    "t10k-labels-idx1-ubyte": idx([10]),
+}
 
 CASES = [
     # options and config values
@@ -83,60 +96,112 @@ CASES = [
     Case("linear-bad-proportions", ["fit", "--config", LIN, "--data.proportions", "[0.5,0.5,0.5]"], ["proportions"]),
     Case("linear-negative-sigma", ["test", "--config", LIN, "--data.sigma", "-1"], ["sigma=-1"]),
     Case("gender-one-class", ["fit", "--config", GEN, "--data.classes", "[Male]"], ["classes"]),
-    Case("unknown-model-class", ["fit", "--config", K, "--model.class_path", "econdl.tasks.Nope"], ["econdl.tasks.Nope"]),
+    Case(
+        "unknown-model-class", ["fit", "--config", K, "--model.class_path", "econdl.tasks.Nope"], ["econdl.tasks.Nope"]
+    ),
     Case("unknown-option", ["fit", "--config", K, "--trainer.max_epochz", "3"], ["max_epochz"]),
     Case("not-a-number", ["fit", "--config", K, "--trainer.max_epochs", "many"], ["max_epochs", "many"]),
     Case("missing-config-file", ["fit", "--config", "{dir}/nope.yaml"], ["nope.yaml"]),
-    Case("config-names-missing-class", ["fit", "--config", "{dir}/bad.yaml"], ["econdl.nets.Nope"],
-         {"bad.yaml": (Path(K).read_text().replace("econdl.nets.MLP", "econdl.nets.Nope"))}),
+    Case(
+        "config-names-missing-class",
+        ["fit", "--config", "{dir}/bad.yaml"],
+        ["econdl.nets.Nope"],
+        {"bad.yaml": (Path(K).read_text().replace("econdl.nets.MLP", "econdl.nets.Nope"))},
+    ),
     Case("unknown-command", ["frobnicate"], ["frobnicate"]),
     # checkpoints
-    Case("ckpt-not-a-checkpoint", ["test", "--config", G, "--ckpt_path", "{dir}/junk.ckpt"],
-         ["junk.ckpt", "not an econdl/Lightning checkpoint"], {"junk.ckpt": "hello, I am text"}),
-    Case("ckpt-of-kink-into-gdp", ["test", "--config", G, "--ckpt_path", "{ckpt}"],
-         ["KinkDataModule", "GDPDataModule", "widths [100, 50]"]),
+    Case(
+        "ckpt-not-a-checkpoint",
+        ["test", "--config", G, "--ckpt_path", "{dir}/junk.ckpt"],
+        ["junk.ckpt", "not an econdl/Lightning checkpoint"],
+        {"junk.ckpt": "hello, I am text"},
+    ),
+    Case(
+        "ckpt-of-kink-into-gdp",
+        ["test", "--config", G, "--ckpt_path", "{ckpt}"],
+        ["KinkDataModule", "GDPDataModule", "widths [100, 50]"],
+    ),
     Case("ckpt-missing", ["predict", "--config", K, "--ckpt_path", "{dir}/nope.ckpt"], ["nope.ckpt", "does not exist"]),
-    Case("ckpt-other-widths", ["test", "--config", K, "--ckpt_path", "{ckpt}", "--model.net.init_args.widths", "[8]"],
-         ["widths [100, 50]", "widths [8]"]),
+    Case(
+        "ckpt-other-widths",
+        ["test", "--config", K, "--ckpt_path", "{ckpt}", "--model.net.init_args.widths", "[8]"],
+        ["widths [100, 50]", "widths [8]"],
+    ),
     # CSV files (GDP)
     Case("csv-missing", [*GCSV, "{dir}/GDPC1.csv"], ["GDPC1.csv"]),
     Case("csv-empty", [*GCSV, "{dir}/empty.csv"], ["empty.csv"], {"empty.csv": ""}),
     Case("csv-one-column", [*GCSV, "{dir}/one.csv"], ["one.csv"], {"one.csv": csv(["DATE", *QUARTERS])}),
-    Case("csv-semicolons", [*GCSV, "{dir}/semi.csv"], ["semi.csv"],
-         {"semi.csv": GOOD_CSV.replace(",", ";")}),
-    Case("csv-unsorted-dates", [*GCSV, "{dir}/unsorted.csv"], ["not sorted"],
-         {"unsorted.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[::-1])]])}),
-    Case("csv-duplicated-dates", [*GCSV, "{dir}/dup.csv"], ["duplicated dates", "2001-01-01"],
-         {"dup.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[:5] + QUARTERS[4:])]])}),
+    Case("csv-semicolons", [*GCSV, "{dir}/semi.csv"], ["semi.csv"], {"semi.csv": GOOD_CSV.replace(",", ";")}),
+    Case(
+        "csv-unsorted-dates",
+        [*GCSV, "{dir}/unsorted.csv"],
+        ["not sorted"],
+        {"unsorted.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[::-1])]])},
+    ),
+    Case(
+        "csv-duplicated-dates",
+        [*GCSV, "{dir}/dup.csv"],
+        ["duplicated dates", "2001-01-01"],
+        {"dup.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[:5] + QUARTERS[4:])]])},
+    ),
     Case("csv-unknown-column", [*GCSV, "{dir}/g.csv", "--data.value_column", "GDPX"], ["GDPX"], {"g.csv": GOOD_CSV}),
-    Case("csv-text-values", [*GCSV, "{dir}/text.csv"], ["text.csv", "non-numeric"],
-         {"text.csv": GOOD_CSV.replace(",103\n", ",abc\n")}),
+    Case(
+        "csv-text-values",
+        [*GCSV, "{dir}/text.csv"],
+        ["text.csv", "non-numeric"],
+        {"text.csv": GOOD_CSV.replace(",103\n", ",abc\n")},
+    ),
     # IDX files (MNIST)
-    Case("idx-count-mismatch", ["fit", "--config", M, "--data.data_dir", "{dir}"], ["do not match"],
-         {"train-images-idx3-ubyte": idx([21, 28, 28]), **MNIST_OK}),
-    Case("idx-truncated-gzip", ["fit", "--config", M, "--data.data_dir", "{dir}"], ["train-images-idx3-ubyte.gz"],
-         {"train-images-idx3-ubyte.gz": gzip.compress(idx([20, 28, 28]))[:20], **MNIST_OK}),
+    Case(
+        "idx-count-mismatch",
+        ["fit", "--config", M, "--data.data_dir", "{dir}"],
+        ["do not match"],
+        {"train-images-idx3-ubyte": idx([21, 28, 28]), **MNIST_OK},
+    ),
+    Case(
+        "idx-truncated-gzip",
+        ["fit", "--config", M, "--data.data_dir", "{dir}"],
+        ["train-images-idx3-ubyte.gz"],
+        {"train-images-idx3-ubyte.gz": gzip.compress(idx([20, 28, 28]))[:20], **MNIST_OK},
+    ),
     Case("mnist-missing-folder", ["fit", "--config", M, "--data.data_dir", "{dir}/none"], ["none"]),
-    Case("mnist-predict-no-images", ["predict", "--config", M, "--data.data_dir", "{dir}", "--data.predict_dir",
-                                     "{dir}/photos"], ["photos"],
-         {"train-images-idx3-ubyte": idx([20, 28, 28]), **MNIST_OK, "photos/notes.txt": "no images here"}),
+    Case(
+        "mnist-predict-no-images",
+        ["predict", "--config", M, "--data.data_dir", "{dir}", "--data.predict_dir", "{dir}/photos"],
+        ["photos"],
+        {"train-images-idx3-ubyte": idx([20, 28, 28]), **MNIST_OK, "photos/notes.txt": "no images here"},
+    ),
     # photos (gender)
     Case("gender-missing-root", ["fit", "--config", GEN, "--data.root", "{dir}/nowhere"], ["nowhere"]),
-    Case("gender-manifest-absent-photos", ["fit", "--config", GEN, "--data.source", "manifest", "--data.path",
-                                           "{dir}/photos.csv"], ["/no/such/dir/0.jpg"],
-         {"photos.csv": csv(["path,gender", *[f"/no/such/dir/{i}.jpg,{'Male' if i % 2 else 'Female'}" for i in range(8)]])}),
+    Case(
+        "gender-manifest-absent-photos",
+        ["fit", "--config", GEN, "--data.source", "manifest", "--data.path", "{dir}/photos.csv"],
+        ["/no/such/dir/0.jpg"],
+        {
+            "photos.csv": csv(
+                ["path,gender", *[f"/no/such/dir/{i}.jpg,{'Male' if i % 2 else 'Female'}" for i in range(8)]]
+            )
+        },
+    ),
     # compare and sweep
     Case("compare-zero-seeds", ["compare", str(CONFIGS / "kink"), "--seeds", "0"], ["seeds"]),
     Case("compare-missing-folder", ["compare", "{dir}/nothere"], ["nothere"]),
-    Case("sweep-unknown-key", ["sweep", "--config", "{dir}/sweep.yaml"], ["optimizer.init_args.lrr"],
-         {"sweep.yaml": sweep_with(search_space={"optimizer.init_args.lrr": {"type": "float", "low": 0.1, "high": 1}})}),
+    Case(
+        "sweep-unknown-key",
+        ["sweep", "--config", "{dir}/sweep.yaml"],
+        ["optimizer.init_args.lrr"],
+        {"sweep.yaml": sweep_with(search_space={"optimizer.init_args.lrr": {"type": "float", "low": 0.1, "high": 1}})},
+    ),
     Case("sweep-missing-config", ["sweep", "--config", "{dir}/no_sweep.yaml"], ["no_sweep.yaml"]),
 ]
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -162,17 +227,23 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
         jobs[case.id] = [a.replace("{dir}", str(folder)).replace("{ckpt}", str(ckpt)) for a in case.args]
-    bug = [sys.executable, "-c", (
-        "import sys, torch\n"
-        "def broken(*a, **k): raise RuntimeError('injected bug in backward')\n"
-        "torch.Tensor.backward = broken\n"
-        "from econdl.main import main\n"
-        f"sys.argv = ['econdl', 'fit', '--config', {K!r}, *{KINK_TINY!r}]\n"
-        "main()\n")]
+    bug = [
+        sys.executable,
+        "-c",
+        (
+            "import sys, torch\n"
+            "def broken(*a, **k): raise RuntimeError('injected bug in backward')\n"
+            "torch.Tensor.backward = broken\n"
+            "from econdl.main import main\n"
+            f"sys.argv = ['econdl', 'fit', '--config', {K!r}, *{KINK_TINY!r}]\n"
+            "main()\n"
+        ),
+    ]
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {key: pool.submit(run, args, work, env) for key, args in jobs.items()}
         futures["bug"] = pool.submit(
-            lambda: subprocess.run(bug, cwd=work, env=env, capture_output=True, text=True, timeout=300))
+            lambda: subprocess.run(bug, cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        )
         done = {key: f.result() for key, f in futures.items()}
     done["unchanged"] = (before, digest(work / "logs"))
     return done

@@ -66,8 +66,13 @@ def test_misspelt_key_in_a_config_file_names_it(tmp_path):
 
 
 def test_bad_value_gives_a_clear_error_without_traceback(tmp_path):
-    result = run_econdl("fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), "--model.init_args.degree=40",
-                        "--data.init_args.x_size=30")
+    result = run_econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/polynomial.yaml"),
+        "--model.init_args.degree=40",
+        "--data.init_args.x_size=30",
+    )
     assert result.returncode == 1
     assert "needs at least 41 training points, got 30" in result.stderr
     assert "Traceback" not in result.stderr
@@ -82,15 +87,33 @@ def test_print_config_shows_trainer_defaults_and_experiment():
 
 
 def test_passthrough_trainer_flags_reach_the_trainer():
-    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/chebyshev.yaml"), *FAST, "--trainer.accelerator=cpu",
-                    "--trainer.precision=64-true", "--trainer.devices=1"])
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "kink/chebyshev.yaml"),
+            *FAST,
+            "--trainer.accelerator=cpu",
+            "--trainer.precision=64-true",
+            "--trainer.devices=1",
+        ]
+    )
     assert cli.trainer.precision == "64-true"
     assert cli.trainer.num_devices == 1
 
 
 def test_linear_regression_recovers_theta():
-    cli = cli_main(["fit", "--config", str(CONFIGS / "linear/sgd.yaml"), "--data.init_args.sigma=0",
-                    "--data.init_args.n=4000", "--optimizer.lr=0.05", "--trainer.max_epochs=5",
-                    "--trainer.enable_progress_bar=false"])
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "linear/sgd.yaml"),
+            "--data.init_args.sigma=0",
+            "--data.init_args.n=4000",
+            "--optimizer.lr=0.05",
+            "--trainer.max_epochs=5",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
     err = cli.datamodule.describe_model(cli.model)["theta_error"]
     assert err < 1e-3

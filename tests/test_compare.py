@@ -8,8 +8,9 @@ from econdl.compare import compare_main
 
 
 def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
-    result = compare_main([str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--workers", "1",
-                           "--out", str(tmp_path / "cmp")])
+    result = compare_main(
+        [str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--workers", "1", "--out", str(tmp_path / "cmp")]
+    )
     table = result.table
     assert list(table.index) == ["chebyshev", "mlp", "polynomial", "relu_basis"]
     assert {"test_mse", "max_abs_err", "mse_near_break", "params", "fit_s"} <= set(table.columns)
@@ -25,7 +26,7 @@ def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
     # one progress line per fit, then the table as in the README: readable headings, 3
     # significant digits, the best value of each column marked, no column of zero stds
     assert "[1/4] kink/chebyshev" in out and "[4/4] kink/relu_basis" in out
-    printed = out[out.index("test MSE"):]
+    printed = out[out.index("test MSE") :]
     assert "MSE near the break" in printed and "relu_basis" in printed and "_std" not in printed
     assert " *" in printed and "best in its column" in printed
     relu_rows = " ".join(line for line in printed.splitlines() if line.startswith("relu_basis"))  # wide: 2 parts

@@ -99,7 +99,11 @@ def test_config_fits_tests_and_predicts_through_econdl(config: Path, tmp_path: P
     steps = steps_for(config, tmp_path)
     result = subprocess.run(
         [sys.executable, "-c", DRIVER, json.dumps(steps)],
-        capture_output=True, text=True, timeout=300, env=econdl_env(), cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=econdl_env(),
+        cwd=tmp_path,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

@@ -60,9 +60,18 @@ def build(config: Path, tmp: Path) -> tuple[L.LightningModule, L.LightningDataMo
 
 
 def trainer(tmp: Path, **kwargs: Any) -> L.Trainer:
-    options = dict(accelerator="cpu", devices=1, max_epochs=2, limit_train_batches=4, logger=False,
-                   enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                   default_root_dir=tmp, deterministic=True)
+    options = dict(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=2,
+        limit_train_batches=4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp,
+        deterministic=True,
+    )
     return L.Trainer(**{**options, **kwargs})
 
 
@@ -117,6 +126,7 @@ def test_checkpoint_alone_rebuilds_model_and_data(config: Path, fitted: Any, tmp
     model = type(run.model).load_from_checkpoint(run.ckpt, map_location="cpu")
     dm = type(run.dm).load_from_checkpoint(run.ckpt, map_location="cpu")
     assert dm.state_dict() == state  # from the checkpoint, before any data are read
+
     def scalars(m: L.LightningModule) -> dict[str, Any]:  # not LightningCLI's keys; the net by its shapes below
         return {k: v for k, v in m.hparams.items() if not k.startswith("_") and k != "net"}
 

@@ -34,8 +34,15 @@ class FakeMNIST:
 
 def tiny_fit(dm: L.LightningDataModule, tmp: Path) -> None:
     model = Classifier(net=MLP(widths=[8], in_features=784, out_features=10, flatten=True))
-    L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False, default_root_dir=tmp).fit(model, datamodule=dm)
+    L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp,
+    ).fit(model, datamodule=dm)
 
 
 def test_mnist_downloads_once_in_prepare_data_and_setup_only_reads(tmp_path: Path, monkeypatch: Any) -> None:

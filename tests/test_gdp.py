@@ -108,8 +108,9 @@ def test_fit_test_predict_on_the_csv_source(tmp_path):
 
     # predict on a longer series: the forecast uses the latest 4 values and the checkpoint's scaling
     longer = fred_csv(tmp_path / "longer.csv", n=44)
-    pcli = cli_main(["predict", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(longer), "--ckpt_path", ckpt,
-                     *QUIET])
+    pcli = cli_main(
+        ["predict", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(longer), "--ckpt_path", ckpt, *QUIET]
+    )
     assert (pcli.datamodule.target_loc, pcli.datamodule.target_scale) == (dm.target_loc, dm.target_scale)
     frame = pd.read_csv(next((tmp_path / "logs/gdp/ar").glob("version_*/predictions.csv")))
     assert list(frame["date"]) == ["2001Q1"] and list(frame["last_observation"]) == ["2000Q4"]
@@ -143,7 +144,8 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
     assert table.loc["mlp", "test_rmse_std"] > 0 and table.loc["ar", "test_rmse_std"] == 0
     assert table.loc["ar", "rmse_vs_ar"] == 1.0
     assert table.loc["random_walk", "rmse_vs_ar"] == pytest.approx(
-        table.loc["random_walk", "test_rmse"] / table.loc["ar", "test_rmse"])
+        table.loc["random_walk", "test_rmse"] / table.loc["ar", "test_rmse"]
+    )
     assert (result.out_dir / "predictions.png").is_file()
 
     rolled = compare([configs[0]], [*csv_args(path), "--data.evaluation=expanding"], out="rolled").table

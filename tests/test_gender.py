@@ -151,13 +151,14 @@ def test_folder_source_splits_deterministically_and_keeps_uint8(tmp_path, capsys
     other.setup("fit")
     assert other.paths["test"] != dm.paths["test"]
     scaled = dm.example_input(4)
-    assert scaled.dtype == torch.float32 and 0.0 <= float(scaled.min()) and float(scaled.max()) <= 1.0
+    assert scaled.dtype == torch.float32 and float(scaled.min()) >= 0.0 and float(scaled.max()) <= 1.0
 
 
 def test_manifest_cleaning_counts_every_rule(tmp_path, capsys):
     csv = write_manifest(tmp_path)
-    dm = GenderImageDataModule(source="manifest", path=str(csv), path_column="file", label_column="sex",
-                               image_size=(40, 32), on_error="skip")
+    dm = GenderImageDataModule(
+        source="manifest", path=str(csv), path_column="file", label_column="sex", image_size=(40, 32), on_error="skip"
+    )
     dm.setup("fit")
     out = capsys.readouterr().out
     assert dm.report == {"rows": 30, "uncoded": 5, "unreadable": 2, "greyscale": 3, "kept": 20}
@@ -168,8 +169,9 @@ def test_manifest_cleaning_counts_every_rule(tmp_path, capsys):
     y = torch.cat([dm.split(s)[1] for s in ("train", "val", "test")])
     assert int((y == 0).sum()) == 10  # F and Female rows, case-insensitive
     # a custom mapping: only 'female'/'male' recognised, then 'F'/'M' rows count as uncoded
-    strict = GenderImageDataModule(source="manifest", path=str(csv), path_column="file", label_column="sex",
-                                   image_size=(40, 32), codes={})
+    strict = GenderImageDataModule(
+        source="manifest", path=str(csv), path_column="file", label_column="sex", image_size=(40, 32), codes={}
+    )
     strict.setup("fit")
     assert strict.report["uncoded"] == 5 + 14
 
@@ -219,14 +221,18 @@ def write_fake_celeba(root: Path, n: int = 12) -> list[int]:
     (base / "img_align_celeba").mkdir(parents=True)
     names = [f"{i + 1:06d}.jpg" for i in range(n)]
     male = [i % 2 for i in range(n)]
-    for name, m in zip(names, male):
+    for name, m in zip(names, male, strict=True):
         photo(m, int(name[:6])).save(base / "img_align_celeba" / name)
-    rows = lambda fmt: "".join(fmt(name, m) for name, m in zip(names, male))  # noqa: E731
+    rows = lambda fmt: "".join(fmt(name, m) for name, m in zip(names, male, strict=True))  # noqa: E731
     (base / "list_attr_celeba.txt").write_text(f"{n}\nMale Smiling\n" + rows(lambda f, m: f"{f} {2 * m - 1} -1\n"))
     (base / "list_eval_partition.txt").write_text(rows(lambda f, m: f"{f} 0\n"))
     (base / "identity_CelebA.txt").write_text(rows(lambda f, m: f"{f} 1\n"))
-    (base / "list_bbox_celeba.txt").write_text(f"{n}\nimage_id x_1 y_1 width height\n" + rows(lambda f, m: f"{f} 0 0 4 4\n"))
-    (base / "list_landmarks_align_celeba.txt").write_text(f"{n}\nlx ly rx ry nx ny a b c d\n" + rows(lambda f, m: f"{f}" + " 1" * 10 + "\n"))
+    (base / "list_bbox_celeba.txt").write_text(
+        f"{n}\nimage_id x_1 y_1 width height\n" + rows(lambda f, m: f"{f} 0 0 4 4\n")
+    )
+    (base / "list_landmarks_align_celeba.txt").write_text(
+        f"{n}\nlx ly rx ry nx ny a b c d\n" + rows(lambda f, m: f"{f}" + " 1" * 10 + "\n")
+    )
     return male
 
 

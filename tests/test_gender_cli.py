@@ -19,8 +19,17 @@ SMALL = ["--data.image_size=[40, 32]", "--data.batch_size=8", *QUIET]
 
 def test_cnn_fits_a_photo_folder_prints_the_table_and_predicts_new_photos(tmp_path, capsys):
     root = write_folder(tmp_path / "photos", n=20)
-    cli = cli_main(["fit", "--config", str(CONFIGS / "gender/cnn.yaml"), "--data.root", str(root),
-                    "--trainer.max_epochs=4", *SMALL])
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "gender/cnn.yaml"),
+            "--data.root",
+            str(root),
+            "--trainer.max_epochs=4",
+            *SMALL,
+        ]
+    )
     out = capsys.readouterr().out
     assert "dropped 1 unreadable image file" in out and "corrupt.jpg" in out
     assert re.search(r"Female +Male +All\nTraining Set .*\nTest Set ", out), out
@@ -41,8 +50,16 @@ def test_cnn_fits_a_photo_folder_prints_the_table_and_predicts_new_photos(tmp_pa
         truth[f"n{i}.jpg"] = ["Female", "Male"][i % 2]
     (new / "unreadable.png").write_bytes(b"nope")
     # a new process, no training photos: the run's saved config and the checkpoint suffice
-    result = run_econdl("predict", "--config", str(run / "config.yaml"), "--ckpt_path", str(ckpt),
-                        "--data.root=/nonexistent", f"--data.predict_dir={new}", *QUIET)
+    result = run_econdl(
+        "predict",
+        "--config",
+        str(run / "config.yaml"),
+        "--ckpt_path",
+        str(ckpt),
+        "--data.root=/nonexistent",
+        f"--data.predict_dir={new}",
+        *QUIET,
+    )
     assert result.returncode == 0, result.stderr
     assert "skipped 1 unreadable file" in result.stdout and "unreadable.png" in result.stdout
     written = re.search(r"predictions: 6 rows written to (\S+)", result.stdout)
@@ -51,15 +68,28 @@ def test_cnn_fits_a_photo_folder_prints_the_table_and_predicts_new_photos(tmp_pa
     assert list(frame.columns) == ["path", "p_female", "p_male", "predicted"]
     assert len(frame) == 6
     assert ((frame.p_female + frame.p_male - 1).abs() < 1e-5).all()
-    hits = sum(truth[p.rsplit("/", 1)[-1]] == lab for p, lab in zip(frame.path, frame.predicted))
+    hits = sum(truth[p.rsplit("/", 1)[-1]] == lab for p, lab in zip(frame.path, frame.predicted, strict=True))
     assert hits >= 5
 
 
 def test_compare_puts_mlp_and_cnn_side_by_side_on_a_cleaned_manifest(tmp_path, capsys):
     csv = write_manifest(tmp_path / "m")
-    result = compare_main([str(CONFIGS / "gender"), "--data.source", "manifest", "--data.path", str(csv),
-                           "--data.path_column=file", "--data.label_column=sex", "--trainer.max_epochs=3",
-                           "--data.image_size=[40, 32]", "--data.batch_size=8", "--workers", "1"])
+    result = compare_main(
+        [
+            str(CONFIGS / "gender"),
+            "--data.source",
+            "manifest",
+            "--data.path",
+            str(csv),
+            "--data.path_column=file",
+            "--data.label_column=sex",
+            "--trainer.max_epochs=3",
+            "--data.image_size=[40, 32]",
+            "--data.batch_size=8",
+            "--workers",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert "dropped 3 greyscale images" in out and "dropped 5 rows with missing or uncoded gender" in out
     table = result.table

@@ -28,9 +28,17 @@ def test_nan_weights_from_the_last_update_of_an_epoch_stop_the_fit_before_any_ch
     """The kink MLP's parameters become NaN right after the last optimizer step of epoch 1, an
     update that no training loss sees.  Before, validation ran on them, early stopping ended the
     fit on the NaN val/loss with exit status 0, and best/last checkpoints held NaN weights."""
-    result = econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=3",
-                    "--trainer.limit_train_batches=10", "--trainer.enable_progress_bar=false", *EVERY_EPOCH,
-                    "--trainer.callbacks+=fault_injection.NaNAfterLastStep", "--trainer.callbacks.epoch=1")
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        "--trainer.max_epochs=3",
+        "--trainer.limit_train_batches=10",
+        "--trainer.enable_progress_bar=false",
+        *EVERY_EPOCH,
+        "--trainer.callbacks+=fault_injection.NaNAfterLastStep",
+        "--trainer.callbacks.epoch=1",
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     assert "the weights became NaN or infinite" in result.stderr and "epoch 1" in result.stderr
     assert "stopped before validation" in result.stderr and "Traceback" not in result.stderr
@@ -41,9 +49,17 @@ def test_nan_weights_from_the_last_update_of_an_epoch_stop_the_fit_before_any_ch
 
 
 def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(tmp_path):
-    result = econdl("fit", "--config", str(CONFIGS / "linear/sgd.yaml"), "--trainer.max_epochs=6",
-                    "--data.init_args.n=2000", "--trainer.enable_progress_bar=false", *EVERY_EPOCH,
-                    "--trainer.callbacks+=fault_injection.BlowUpAtEpoch", "--trainer.callbacks.epoch=2")
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "linear/sgd.yaml"),
+        "--trainer.max_epochs=6",
+        "--data.init_args.n=2000",
+        "--trainer.enable_progress_bar=false",
+        *EVERY_EPOCH,
+        "--trainer.callbacks+=fault_injection.BlowUpAtEpoch",
+        "--trainer.callbacks.epoch=2",
+    )
     assert result.returncode == 1
     assert "became NaN or infinite at epoch 2" in result.stderr
     assert "learning rate" in result.stderr and "Traceback" not in result.stderr

@@ -21,18 +21,26 @@ def test_version_names_econdl_torch_lightning_and_python() -> None:
 
 
 def test_python_dash_m_econdl_works_like_econdl() -> None:
-    module = subprocess.run([sys.executable, "-m", "econdl", "--version"], capture_output=True, text=True,
-                            timeout=120, env=econdl_env())
+    module = subprocess.run(
+        [sys.executable, "-m", "econdl", "--version"], capture_output=True, text=True, timeout=120, env=econdl_env()
+    )
     assert module.returncode == 0 and module.stdout == run_econdl("--version", timeout=120).stdout
-    usage = subprocess.run([sys.executable, "-m", "econdl", "--help"], capture_output=True, text=True,
-                           timeout=120, env=econdl_env())
+    usage = subprocess.run(
+        [sys.executable, "-m", "econdl", "--help"], capture_output=True, text=True, timeout=120, env=econdl_env()
+    )
     assert usage.returncode == 0 and "usage: econdl" in usage.stdout
 
 
 @pytest.mark.parametrize(
     ("logged", "column"),
-    [("test/rmse", "test_rmse"), ("val/loss", "val_loss"), ("train/loss", "train_loss"),
-     ("test/acc_class_T-shirt_top", "test_acc_class_T-shirt_top"), ("sparsity", "sparsity"), ("lr-AdamW", "lr-AdamW")],
+    [
+        ("test/rmse", "test_rmse"),
+        ("val/loss", "val_loss"),
+        ("train/loss", "train_loss"),
+        ("test/acc_class_T-shirt_top", "test_acc_class_T-shirt_top"),
+        ("sparsity", "sparsity"),
+        ("lr-AdamW", "lr-AdamW"),
+    ],
 )
 def test_logged_names_and_table_columns_map_one_to_one(logged: str, column: str) -> None:
     assert column_name(logged) == column and logged_name(column) == logged

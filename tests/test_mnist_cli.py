@@ -52,8 +52,12 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     ckpt = next((run / "checkpoints").glob("best-*.ckpt"))
     stats = torch.load(ckpt, weights_only=False)["MNISTDataModule"]
     assert stats["mean"] == pytest.approx(float(cli.datamodule.split("train")[0].double().mean() / 255), abs=1e-6)
-    other = [*fast(folder), "--data.init_args.split_seed=3", "--data.init_args.train_size=60",
-             "--data.init_args.val_size=10"]  # 50 other training images: other statistics
+    other = [
+        *fast(folder),
+        "--data.init_args.split_seed=3",
+        "--data.init_args.train_size=60",
+        "--data.init_args.val_size=10",
+    ]  # 50 other training images: other statistics
     done = run_econdl("test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
     assert done.returncode == 0, done.stderr
     fresh = re.search(r"with mean ([0-9.]+), std", done.stdout)
@@ -69,8 +73,17 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     for i, img in enumerate(images):
         Image.fromarray(255 - img).resize((56, 56)).save(pngs / f"digit_{i}.png")
     (pngs / "notes.txt").write_text("not an image")
-    cli_main(["predict", "--config", str(CONFIGS / "mnist/mlp.yaml"), *fast(folder),
-              f"--data.init_args.predict_dir={pngs}", "--ckpt_path", str(ckpt)])
+    cli_main(
+        [
+            "predict",
+            "--config",
+            str(CONFIGS / "mnist/mlp.yaml"),
+            *fast(folder),
+            f"--data.init_args.predict_dir={pngs}",
+            "--ckpt_path",
+            str(ckpt),
+        ]
+    )
     frame = pd.read_csv(next((tmp_path / "logs/mnist/mlp").glob("version_*/predictions.csv")))
     assert list(frame["path"]) == [str(pngs / f"digit_{i}.png") for i in range(6)]
     probs = frame[[f"prob_{d}" for d in range(10)]].to_numpy()

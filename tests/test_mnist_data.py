@@ -59,7 +59,7 @@ def test_reads_raw_and_gz_layouts_into_uint8_splits(tmp_path, gz):
     dm.setup("fit")
     (xt, yt), (xv, yv), (xs, ys) = dm.split("train"), dm.split("val"), dm.split("test")
     assert xt.dtype == torch.uint8 and xt.shape == (350, 1, 28, 28)
-    assert len(xv) == 50 and len(xs) == 200 and yt.dtype == torch.long
+    assert len(xv) == len(yv) == 50 and len(xs) == 200 and yt.dtype == torch.long
     images, labels = digit_images(200, 1)
     assert torch.equal(xs[:, 0], torch.from_numpy(images)) and torch.equal(ys, torch.from_numpy(labels).long())
     # train + val are exactly the training file's rows, split by a fixed generator
@@ -218,8 +218,15 @@ def test_augmentation_moves_training_batches_only(tmp_path):
         write_idx(folder / f"{part}-labels-idx1-ubyte", np.arange(n) % 10, gz=False)
     dm = RecordingMNIST(data_dir=str(folder), val_size=16, augment=True, batch_size=16, eval_batch_size=16)
     model = Recorder()
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, accelerator="cpu")
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accelerator="cpu",
+    )
     trainer.fit(model, dm)
     trainer.predict(model, dm)
     # validation and prediction: exactly the scaled images, in order (the `training` gate)

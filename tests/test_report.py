@@ -108,8 +108,13 @@ def digits_compare(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits_compare")
     folder = write_noisy_digits(root / "digits")
     configs = [str(CONFIGS / f"mnist/{m}.yaml") for m in ("naive_bayes", "lasso")]
-    fast = [f"--data.init_args.data_dir={folder}", "--data.init_args.val_size=50", "--trainer.max_epochs=1",
-            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+    fast = [
+        f"--data.init_args.data_dir={folder}",
+        "--data.init_args.val_size=50",
+        "--trainer.max_epochs=1",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+    ]
     here = os.getcwd()
     os.chdir(root)  # the fits' logs/ stay in this module's folder
     try:
@@ -140,8 +145,17 @@ def test_classification_table_has_intervals_and_mcnemar(digits_compare):
 def test_compare_report_holds_every_part(digits_compare):
     root, result = digits_compare
     html = (result.out_dir / "report.html").read_text()
-    for part in ("test accuracy [95% CI]", "Training Set", "Test Set", "<details>", "naive_bayes", "lightning",
-                 "econdl compare ", "git commit", "class_path"):
+    for part in (
+        "test accuracy [95% CI]",
+        "Training Set",
+        "Test Set",
+        "<details>",
+        "naive_bayes",
+        "lightning",
+        "econdl compare ",
+        "git commit",
+        "class_path",
+    ):
         assert part in html, part
     assert html.count('src="data:image/png;base64,') == 2  # each model's confusion matrix
     assert "naive_bayes: confusion matrix" in html and "lasso: confusion matrix" in html
@@ -153,8 +167,9 @@ def test_econdl_report_on_a_fit_and_a_sweep_directory(digits_compare, tmp_path):
     fit_dir = next((root / "logs/mnist/lasso").glob("version_*"))
     sweep = tmp_path / "sweeps/kink_mlp"
     sweep.mkdir(parents=True)
-    pd.DataFrame({"trial": [0, 1], "state": ["COMPLETE", "PRUNED"], "val/loss": [0.01, 0.2], "duration_s": [3.0, 1.0]}
-                 ).to_csv(sweep / "trials.csv", index=False)
+    pd.DataFrame(
+        {"trial": [0, 1], "state": ["COMPLETE", "PRUNED"], "val/loss": [0.01, 0.2], "duration_s": [3.0, 1.0]}
+    ).to_csv(sweep / "trials.csv", index=False)
     (sweep / "best_config.yaml").write_text("trainer:\n  max_epochs: 30\n")
     (sweep / "sweep.png").write_bytes(next(fit_dir.glob("*.png")).read_bytes())
     main(["report", str(fit_dir), str(sweep)])  # as `econdl report FIT_DIR SWEEP_DIR`

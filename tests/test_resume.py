@@ -22,8 +22,15 @@ from test_mnist_data import write_idx_set
 ECONDL = str(Path(sys.executable).with_name("econdl"))
 EVERY_EPOCH = ["--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint", "--trainer.callbacks.every_seconds=0"]
 # several learning-rate reductions (patience 0) and early-stopping counters running
-KINK = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=12",
-        "--lr_scheduler.init_args.patience=0", *EVERY_EPOCH]
+KINK = [
+    "fit",
+    "--config",
+    str(CONFIGS / "kink/mlp.yaml"),
+    *FAST,
+    "--trainer.max_epochs=12",
+    "--lr_scheduler.init_args.patience=0",
+    *EVERY_EPOCH,
+]
 
 
 def env() -> dict[str, str]:
@@ -89,11 +96,21 @@ def test_kink_mlp_killed_at_random_moments_resumes_exactly(tmp_path):
 @pytest.mark.slow
 def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_path):
     folder = write_idx_set(tmp_path / "digits", n_train=300, n_test=100)
-    args = ["fit", "--config", str(CONFIGS / "mnist/cnn.yaml"), f"--data.init_args.data_dir={folder}",
-            "--data.init_args.augment=true", "--data.init_args.batch_size=32", "--trainer.max_epochs=6",
-            "--model.init_args.net.init_args.channels=[4, 4]", "--model.init_args.net.init_args.widths=[16]",
-            "--model.init_args.net.init_args.dropout=0.3", "--trainer.enable_progress_bar=false",
-            "--trainer.enable_model_summary=false", *EVERY_EPOCH]
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "mnist/cnn.yaml"),
+        f"--data.init_args.data_dir={folder}",
+        "--data.init_args.augment=true",
+        "--data.init_args.batch_size=32",
+        "--trainer.max_epochs=6",
+        "--model.init_args.net.init_args.channels=[4, 4]",
+        "--model.init_args.net.init_args.widths=[16]",
+        "--model.init_args.net.init_args.dropout=0.3",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+        *EVERY_EPOCH,
+    ]
     kill_and_compare(tmp_path, args, seed=2, kills=2, window=1.0)
 
 
@@ -106,12 +123,24 @@ def test_closed_form_fit_killed_after_its_last_ckpt_resumes_without_refitting(tm
 
 def test_sigterm_and_sigint_write_last_ckpt_at_the_end_of_the_running_epoch(tmp_path):
     """With no timed write due, an interrupt still leaves a last.ckpt to resume from."""
-    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=100000",
-            "--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint", "--trainer.callbacks.every_seconds=100000"]
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        *FAST,
+        "--trainer.max_epochs=100000",
+        "--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint",
+        "--trainer.callbacks.every_seconds=100000",
+    ]
     for sig in (signal.SIGTERM, signal.SIGINT):
         run = tmp_path / f"logs/{sig.name}/version_0"
-        proc = subprocess.Popen([ECONDL, *args, f"--run_name={sig.name}"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, env=env())
+        proc = subprocess.Popen(
+            [ECONDL, *args, f"--run_name={sig.name}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
         while proc.poll() is None and not list((run / "checkpoints").glob("best-*.ckpt")):
             time.sleep(0.02)  # training is under way once the first best checkpoint exists
         assert not (run / "checkpoints/last.ckpt").exists()
@@ -123,8 +152,14 @@ def test_sigterm_and_sigint_write_last_ckpt_at_the_end_of_the_running_epoch(tmp_
 
 
 def test_default_root_dir_holds_the_run_and_ckpt_path_last_finds_it(tmp_path):
-    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.default_root_dir=out",
-            "--test_after_fit=false"]
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        *FAST,
+        "--trainer.default_root_dir=out",
+        "--test_after_fit=false",
+    ]
     assert econdl(*args, "--trainer.max_epochs=2").returncode == 0
     run = tmp_path / "out/kink/mlp/version_0"
     assert (run / "metrics.csv").is_file() and (run / "checkpoints/last.ckpt").is_file()
@@ -136,8 +171,9 @@ def test_default_root_dir_holds_the_run_and_ckpt_path_last_finds_it(tmp_path):
 
 
 def test_a_real_fit_writes_checkpoints_through_the_atomic_writer(tmp_path):
-    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=1",
-                    "--test_after_fit=false"])
+    cli = cli_main(
+        ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=1", "--test_after_fit=false"]
+    )
     assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     assert (tmp_path / "logs/kink/mlp/version_0/checkpoints/last.ckpt").is_file()
 

@@ -31,8 +31,14 @@ def weights(ckpt: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_two_cpu_processes_give_the_single_process_closed_form_fit_bit_for_bit(tmp_path):
-    base = ["fit", "--config", str(CONFIGS / "kink/chebyshev.yaml"), *FAST, "--data.init_args.x_size=1001",
-            "--trainer.accelerator=cpu"]
+    base = [
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/chebyshev.yaml"),
+        *FAST,
+        "--data.init_args.x_size=1001",
+        "--trainer.accelerator=cpu",
+    ]
     one = econdl(*base, "--run_name=one")
     two = econdl(*base, "--run_name=two", "--trainer.devices=2", "--trainer.strategy=ddp")
     assert one.returncode == 0, one.stderr
@@ -56,13 +62,26 @@ def test_two_cpu_processes_train_the_mlp_as_one_process_does(tmp_path):
     # after the 32 AdamW steps, float32's rounding, hence atol 1e-6; ranks training alone on
     # their halves end 0.1-1 apart.  in_features=1: a lazy first layer would be initialised
     # after DDP's setup has drawn random numbers, from another state than one process's.
-    base = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=4",
-            "--trainer.accelerator=cpu", "--model.init_args.net.init_args.batchnorm=false",
-            "--model.init_args.net.init_args.in_features=1"]
+    base = [
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        *FAST,
+        "--trainer.max_epochs=4",
+        "--trainer.accelerator=cpu",
+        "--model.init_args.net.init_args.batchnorm=false",
+        "--model.init_args.net.init_args.in_features=1",
+    ]
     one = econdl(*base, "--run_name=one")
-    two = econdl(*base, "--run_name=two", "--trainer.devices=2", "--trainer.strategy=ddp",
-                 "--data.init_args.batch_size=32", "--trainer.callbacks+=ddp_probe.RankWeights",
-                 f"--trainer.callbacks.path={tmp_path / 'ranks.json'}")
+    two = econdl(
+        *base,
+        "--run_name=two",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+        "--data.init_args.batch_size=32",
+        "--trainer.callbacks+=ddp_probe.RankWeights",
+        f"--trainer.callbacks.path={tmp_path / 'ranks.json'}",
+    )
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr
     probe = json.loads((tmp_path / "ranks.json").read_text())
@@ -71,16 +90,27 @@ def test_two_cpu_processes_train_the_mlp_as_one_process_does(tmp_path):
     for key in a:
         if a[key].is_floating_point():
             torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-6, msg=key)
-    rmse = [float(pd.read_csv(tmp_path / f"logs/{n}/version_0/metrics.csv")["test/rmse"].dropna().iloc[-1])
-            for n in ("one", "two")]
+    rmse = [
+        float(pd.read_csv(tmp_path / f"logs/{n}/version_0/metrics.csv")["test/rmse"].dropna().iloc[-1])
+        for n in ("one", "two")
+    ]
     assert rmse[1] == pytest.approx(rmse[0], rel=1e-5)
 
 
 def fit_recording_dtypes(precision: str, accelerator: str) -> tuple[set[torch.dtype], float]:
     """Fit the kink MLP 8 epochs; the dtypes of its first layer's training outputs, and test RMSE."""
-    cli = cli_main(["--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=8",
-                    f"--trainer.precision={precision}", f"--trainer.accelerator={accelerator}",
-                    "--seed_everything=3"], run=False)
+    cli = cli_main(
+        [
+            "--config",
+            str(CONFIGS / "kink/mlp.yaml"),
+            *FAST,
+            "--trainer.max_epochs=8",
+            f"--trainer.precision={precision}",
+            f"--trainer.accelerator={accelerator}",
+            "--seed_everything=3",
+        ],
+        run=False,
+    )
     seen: set[torch.dtype] = set()
     first = cli.model.net.layers[0]
     first.register_forward_hook(lambda mod, args, out: seen.add(out.dtype) if mod.training else None)
@@ -103,8 +133,17 @@ def test_bf16_mixed_on_cpu_runs_the_forward_in_bf16_near_fp32_and_baselines_in_f
     assert rmse16 == pytest.approx(rmse32, rel=LOW_PRECISION_RMSE_REL)
     fits = {}
     for precision in ("32-true", "bf16-mixed"):
-        c = cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST,
-                      f"--trainer.precision={precision}", "--trainer.accelerator=cpu", f"--run_name=p{precision}"])
+        c = cli_main(
+            [
+                "fit",
+                "--config",
+                str(CONFIGS / "kink/polynomial.yaml"),
+                *FAST,
+                f"--trainer.precision={precision}",
+                "--trainer.accelerator=cpu",
+                f"--run_name=p{precision}",
+            ]
+        )
         fits[precision] = c.model.coef.detach().clone()
     assert fits["bf16-mixed"].dtype == torch.float64
     assert torch.equal(fits["32-true"], fits["bf16-mixed"])
@@ -123,9 +162,16 @@ def test_two_cpu_processes_give_the_single_process_per_class_table(tmp_path):
     from test_mnist_data import write_idx_set
 
     folder = write_idx_set(tmp_path / "digits", n_train=300, n_test=101)
-    base = ["fit", "--config", str(CONFIGS / "mnist/naive_bayes.yaml"), f"--data.init_args.data_dir={folder}",
-            "--data.init_args.val_size=50", "--data.init_args.batch_size=32", "--trainer.accelerator=cpu",
-            "--trainer.enable_progress_bar=false"]
+    base = [
+        "fit",
+        "--config",
+        str(CONFIGS / "mnist/naive_bayes.yaml"),
+        f"--data.init_args.data_dir={folder}",
+        "--data.init_args.val_size=50",
+        "--data.init_args.batch_size=32",
+        "--trainer.accelerator=cpu",
+        "--trainer.enable_progress_bar=false",
+    ]
     one = econdl(*base, "--run_name=one")
     two = econdl(*base, "--run_name=two", "--trainer.devices=2", "--trainer.strategy=ddp")
     assert one.returncode == 0, one.stderr

@@ -92,9 +92,7 @@ class ComparisonResult:
         if self._figures is None:
             from econdl.report.collect import collect
 
-            self._figures = {
-                caption: _png_figure(image) for caption, image in collect(self.out_dir).images
-            }
+            self._figures = {caption: _png_figure(image) for caption, image in collect(self.out_dir).images}
         return self._figures
 
     def __str__(self) -> str:

@@ -24,8 +24,19 @@ SPECIAL_PATHS = ("last", "best", "hpc")
 # Hyper-parameters that change the shape or the meaning of what a model learns: a checkpoint
 # with other values cannot serve a config with these.  Others (learning rate, ridge, dropout)
 # may differ.
-MODEL_KEYS = ("widths", "channels", "in_channels", "in_features", "out_features", "batchnorm", "image_size",
-              "degree", "knots", "kind", "method")
+MODEL_KEYS = (
+    "widths",
+    "channels",
+    "in_channels",
+    "in_features",
+    "out_features",
+    "batchnorm",
+    "image_size",
+    "degree",
+    "knots",
+    "kind",
+    "method",
+)
 DATA_KEYS = ("lags", "horizon", "exog", "dim", "m", "classes", "variant", "image_size")
 
 
@@ -33,21 +44,35 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint at ``path`` read without running code; CheckpointError if it is none."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointNotFound(f"--ckpt_path {path} does not exist; give the path of a .ckpt file "
-                                 "(runs keep theirs in logs/<task>/<model>/version_N/checkpoints/)")
+        raise CheckpointNotFound(
+            f"--ckpt_path {path} does not exist; give the path of a .ckpt file "
+            "(runs keep theirs in logs/<task>/<model>/version_N/checkpoints/)"
+        )
     if path.is_dir():
         raise CheckpointError(f"--ckpt_path {path} is a folder; give one .ckpt file in it")
     try:
         ckpt = torch.load(path, weights_only=True, map_location="cpu")
-    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError, zipfile.BadZipFile,
-            UnicodeDecodeError, AttributeError, IndexError, TypeError) as err:
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        KeyError,
+        ValueError,
+        zipfile.BadZipFile,
+        UnicodeDecodeError,
+        AttributeError,
+        IndexError,
+        TypeError,
+    ) as err:
         raise CheckpointError(
             f"{path} is not an econdl/Lightning checkpoint (torch.load cannot read it as one); "
             "give a .ckpt file written by `econdl fit`"
         ) from err
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
-        raise CheckpointError(f"{path} is not an econdl/Lightning checkpoint (no state_dict in it); "
-                              "give a .ckpt file written by `econdl fit`")
+        raise CheckpointError(
+            f"{path} is not an econdl/Lightning checkpoint (no state_dict in it); "
+            "give a .ckpt file written by `econdl fit`"
+        )
     return ckpt
 
 
@@ -108,8 +133,13 @@ def mismatch(ckpt: dict[str, Any], model_config: Any, data_config: Any) -> str |
     model_keys = [k for k in MODEL_KEYS if _differ(m_ckpt[1].get(k), m_cfg[1].get(k))]
     net_keys = [k for k in MODEL_KEYS if n_ckpt and n_cfg and _differ(n_ckpt[1].get(k), n_cfg[1].get(k))]
     data_keys = [k for k in DATA_KEYS if _differ(d_ckpt[1].get(k), d_cfg[1].get(k))]
-    same_model = _short(m_ckpt[0]) == _short(m_cfg[0]) and not model_keys and not net_keys and (
-        (n_ckpt is None) == (n_cfg is None) and (n_ckpt is None or _short(n_ckpt[0]) == _short(n_cfg[0]))  # type: ignore[index]
+    same_model = (
+        _short(m_ckpt[0]) == _short(m_cfg[0])
+        and not model_keys
+        and not net_keys
+        and (
+            (n_ckpt is None) == (n_cfg is None) and (n_ckpt is None or _short(n_ckpt[0]) == _short(n_cfg[0]))  # type: ignore[index]
+        )
     )
     same_data = not d_ckpt[0] or (_short(d_ckpt[0]) == _short(d_cfg[0]) and not data_keys)
     if same_model and same_data:
@@ -117,8 +147,10 @@ def mismatch(ckpt: dict[str, Any], model_config: Any, data_config: Any) -> str |
     keys = model_keys + net_keys
     held = _describe(m_ckpt[0], m_ckpt[1], keys, n_ckpt)
     built = _describe(m_cfg[0], m_cfg[1], keys, n_cfg)
-    return (f"this checkpoint holds {held} trained on {_describe(d_ckpt[0], d_ckpt[1], data_keys, None)}; "
-            f"the config builds {built} on {_describe(d_cfg[0], d_cfg[1], data_keys, None)}")
+    return (
+        f"this checkpoint holds {held} trained on {_describe(d_ckpt[0], d_ckpt[1], data_keys, None)}; "
+        f"the config builds {built} on {_describe(d_cfg[0], d_cfg[1], data_keys, None)}"
+    )
 
 
 def saved_config_hint(path: str | Path) -> str:
@@ -142,8 +174,11 @@ def explain_load_failure(path: str | Path, err: BaseException) -> CheckpointErro
     text = str(err)
     if "Error(s) in loading state_dict" not in text:
         return None
-    size = re.search(r"size mismatch for ([\w.]+): copying a param with shape torch.Size\((\[[^\]]*\])\) from "
-                     r"checkpoint, the shape in current model is torch.Size\((\[[^\]]*\])\)", text)
+    size = re.search(
+        r"size mismatch for ([\w.]+): copying a param with shape torch.Size\((\[[^\]]*\])\) from "
+        r"checkpoint, the shape in current model is torch.Size\((\[[^\]]*\])\)",
+        text,
+    )
     if size:
         detail = (
             f"{size.group(1)} is {size.group(2)} in the checkpoint but {size.group(3)} in the model this data builds"

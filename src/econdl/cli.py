@@ -252,7 +252,6 @@ class EconCLI(LightningCLI):
                 if isinstance(logger, CSVLogger):
                     keep_csv_rows(logger)
 
-
     def _config(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
 

@@ -52,9 +52,7 @@ def one_line(text: str) -> str:
 
 
 def _is_wrapper(err: BaseException) -> bool:
-    return isinstance(err, (ValueError, TypeError, argparse.ArgumentError)) and str(err).lstrip().startswith(
-        _WRAPPERS
-    )
+    return isinstance(err, (ValueError, TypeError, argparse.ArgumentError)) and str(err).lstrip().startswith(_WRAPPERS)
 
 
 def _resource(err: BaseException) -> str | None:
@@ -76,10 +74,7 @@ def _resource(err: BaseException) -> str | None:
         )
     if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f" while writing {err.filename}" if err.filename else ""
-        return (
-            f"the disk is full{where}; free some space or write the runs elsewhere "
-            "(--trainer.default_root_dir DIR)"
-        )
+        return f"the disk is full{where}; free some space or write the runs elsewhere (--trainer.default_root_dir DIR)"
     return None
 
 
@@ -125,8 +120,11 @@ def _argument_message(err: argparse.ArgumentError) -> str:
         reason = f"class {classes[-1]!r} does not exist ({reason})"
         where = f"--{'.'.join(keys)}.class_path" if keys else ""
     value = given.group(1) if given else ""
-    if value and "Got value" not in reason and "NestedArg" not in value and not re.search(
-        rf"(?<![\w.]){re.escape(value)}(?![\w.])", reason
+    if (
+        value
+        and "Got value" not in reason
+        and "NestedArg" not in value
+        and not re.search(rf"(?<![\w.]){re.escape(value)}(?![\w.])", reason)
     ):
         reason = f"{reason}, got {value!r}"
     return f"{where}: {reason}" if where else reason

@@ -32,9 +32,7 @@ def make_activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name.lower()]()
     except KeyError:
-        raise ValueError(
-            f"activation={name!r} is not known; choose one of {sorted(ACTIVATIONS)}"
-        ) from None
+        raise ValueError(f"activation={name!r} is not known; choose one of {sorted(ACTIVATIONS)}") from None
 
 
 def _linear(in_features: int | None, out_features: int) -> nn.Module:

@@ -45,9 +45,7 @@ def default_workers(overrides: list[str], jobs: int) -> int:
     if any(k in os.environ for k in ("LOCAL_RANK", "WORLD_SIZE")):
         return 1
     joined = " ".join(overrides)
-    if "--trainer.devices" in joined and not any(
-        f"--trainer.devices{sep}1" in joined for sep in ("=", " ")
-    ):
+    if "--trainer.devices" in joined and not any(f"--trainer.devices{sep}1" in joined for sep in ("=", " ")):
         return 1
     if "ddp" in joined:
         return 1

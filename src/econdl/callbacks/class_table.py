@@ -104,8 +104,13 @@ class ClassAccuracyTable(L.Callback):
         self._test_confusion = self._new_confusion(len(class_names_of(trainer, pl_module)), pl_module.device)
 
     def on_test_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-        batch_idx: int, dataloader_idx: int = 0,
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         assert self._test_confusion is not None
         if isinstance(outputs, dict) and "preds" in outputs:
@@ -130,8 +135,12 @@ class ClassAccuracyTable(L.Callback):
 
     # --- output -----------------------------------------------------------------------
     def _report(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, names: list[str],
-        matrices: dict[str, Tensor], suffix: str,
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        names: list[str],
+        matrices: dict[str, Tensor],
+        suffix: str,
     ) -> pd.DataFrame:
         table = pd.DataFrame({ROWS[s]: accuracy_row(m, names) for s, m in matrices.items()}).T
         title = self.title or type(getattr(pl_module, "net", pl_module)).__name__
@@ -149,7 +158,9 @@ class ClassAccuracyTable(L.Callback):
         table.to_csv(self.files[0])
         self.files[1].write_text(table.to_markdown(floatfmt=f".{self.digits}f") + "\n")
         last = list(matrices)[-1]
-        self.files.append(plot_confusion(matrices[last].cpu(), names, out / f"confusion_matrix{suffix}.png", ROWS[last]))
+        self.files.append(
+            plot_confusion(matrices[last].cpu(), names, out / f"confusion_matrix{suffix}.png", ROWS[last])
+        )
         return table
 
     def comparison_block(self) -> tuple[str, pd.DataFrame] | None:
@@ -176,8 +187,15 @@ def plot_confusion(confusion: Tensor, names: list[str], path: Path, split: str) 
     top = counts.max() if counts.size else 0
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7,
-                    color="white" if counts[i, j] > top / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(int(counts[i, j])),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if counts[i, j] > top / 2 else "black",
+            )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -46,4 +46,3 @@ class CSVPredictionWriter(BasePredictionWriter):
         rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
         if not self.quiet:
             print(f"\npredictions: {rows} written to {path}")
-

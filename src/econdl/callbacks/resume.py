@@ -134,8 +134,12 @@ class ResumeCheckpoint(L.Callback):
 
     def _stop(self, trainer: L.Trainer) -> None:
         if trainer.is_global_zero:
-            print(f"econdl: stopped by {self._stop_signal or 'a signal'}; resume with --ckpt_path last "
-                  f"({self.last_path})", file=sys.stderr, flush=True)
+            print(
+                f"econdl: stopped by {self._stop_signal or 'a signal'}; resume with --ckpt_path last "
+                f"({self.last_path})",
+                file=sys.stderr,
+                flush=True,
+            )
         raise KeyboardInterrupt(f"stopped by {self._stop_signal}")
 
     # --- writing ----------------------------------------------------------------------

@@ -8,4 +8,13 @@ from econdl.data.linear import LinearDataModule
 from econdl.data.loader import TensorBatches
 from econdl.data.mnist import MNISTDataModule
 
-__all__ = ["GDPDataModule", "GenderImageDataModule", "InMemoryDataModule", "KinkDataModule", "LinearDataModule", "MNISTDataModule", "RegressionDataModule", "TensorBatches"]
+__all__ = [
+    "GDPDataModule",
+    "GenderImageDataModule",
+    "InMemoryDataModule",
+    "KinkDataModule",
+    "LinearDataModule",
+    "MNISTDataModule",
+    "RegressionDataModule",
+    "TensorBatches",
+]

@@ -63,8 +63,10 @@ def resolve_count(name: str, value: float | int, n: int, what: str = "images") -
     if value <= 0 or value != int(value):
         raise ConfigError(f"{name}={value} must be a fraction in (0, 1) or a whole count >= 1; {hint}")
     if value >= n:
-        raise ConfigError(f"{name}={int(value)} must be smaller than the {n} {what} available; "
-                         f"pass a count below {n} or a fraction such as 0.1")
+        raise ConfigError(
+            f"{name}={int(value)} must be smaller than the {n} {what} available; "
+            f"pass a count below {n} or a fraction such as 0.1"
+        )
     return int(value)
 
 

@@ -127,8 +127,9 @@ class GenderImageDataModule(InMemoryDataModule):
             if cls.lower() not in lookup:
                 raise ConfigError(f"codes maps {code!r} to {cls!r}, which is not one of classes={list(classes)}")
         if val_share is not None:  # the old name: one vocabulary with the other DataModules
-            warnings.warn(f"val_share is deprecated; pass --data.val_size {val_share} instead", DeprecationWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"val_share is deprecated; pass --data.val_size {val_share} instead", DeprecationWarning, stacklevel=2
+            )
             val_size = val_share
         if not 0 < test_share < 1:
             raise ConfigError(f"test_share={test_share} must lie in (0, 1), e.g. 0.12 for 12% of the photos")
@@ -164,9 +165,7 @@ class GenderImageDataModule(InMemoryDataModule):
     def _from_folder(self) -> tuple[list[Path], list[int]]:
         root = self._given(self.root, "root")
         if not root.is_dir():
-            raise DataFileNotFound(
-                f"image root {root} does not exist; give the folder holding one subfolder per class"
-            )
+            raise DataFileNotFound(f"image root {root} does not exist; give the folder holding one subfolder per class")
         subfolders = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
         paths, labels = [], []
         for k, name in enumerate(self.class_names):
@@ -217,8 +216,11 @@ class GenderImageDataModule(InMemoryDataModule):
         try:  # read only: the download, if asked for, ran in prepare_data
             data = CelebA(str(root), split="all", target_type="attr", download=False)
         except (RuntimeError, OSError) as err:
-            fix = ("the download (prepare_data) did not complete: check the network and that the folder is writable"
-                   if self.download else "download them there, or pass --data.download true")
+            fix = (
+                "the download (prepare_data) did not complete: check the network and that the folder is writable"
+                if self.download
+                else "download them there, or pass --data.download true"
+            )
             raise DataFileNotFound(
                 f"CelebA is missing or incomplete in {root / 'celeba'} ({err}); it needs img_align_celeba/ and "
                 "list_attr_celeba.txt, list_eval_partition.txt, identity_CelebA.txt, list_bbox_celeba.txt, "
@@ -286,8 +288,11 @@ class GenderImageDataModule(InMemoryDataModule):
         n = len(y)
         n_train, n_val, n_test = split_sizes(n, self.test_share, self.val_size)
         if self._ranks()[0] == 0:
-            print(f"gender: {n_train:,} train / {n_val:,} val / {n_test:,} test photos "
-                  f"(test_share={self.test_share:.4g}, val_size={self.val_size:g})", flush=True)
+            print(
+                f"gender: {n_train:,} train / {n_val:,} val / {n_test:,} test photos "
+                f"(test_share={self.test_share:.4g}, val_size={self.val_size:g})",
+                flush=True,
+            )
         order = torch.randperm(n, generator=self.generator())
         parts = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
         if n_val == 0:  # no validation share: validate on the test photos

@@ -128,7 +128,6 @@ class GDPDataModule(RegressionDataModule):
         self._state_loaded = False
         self.layout: dict[str, int] = {}
 
-
     # --- data --------------------------------------------------------------------------
     def load_series(self) -> pd.Series:
         """The transformed series g_t (e.g. annualised growth in percent), indexed by period."""
@@ -162,8 +161,9 @@ class GDPDataModule(RegressionDataModule):
         g = series.to_numpy(dtype=float, copy=True)
         exog = None
         if self.exog:
-            exog = exog_frame(self.source, self.exog, series.index, self.path, self.date_column,
-                              self.frequency, self.dropna).to_numpy(dtype=float)
+            exog = exog_frame(
+                self.source, self.exog, series.index, self.path, self.date_column, self.frequency, self.dropna
+            ).to_numpy(dtype=float)
         x = origin_inputs(g, p, exog)  # row i: origin p-1+i, the last row forecasts beyond the data
         y = target_matrix(g, p, horizon)
         dates = series.index[p:]  # row i's first target period
@@ -171,8 +171,11 @@ class GDPDataModule(RegressionDataModule):
         test_at = self._cut(self.test_size, self.test_start, dates, n)
         val_at = self._cut(self.val_size, self.val_start, dates, test_at)
         # a sample belongs to a split only if all its targets lie in that split's period
-        cuts = {"train": (0, val_at - horizon + 1), "val": (val_at, test_at - horizon + 1),
-                "test": (test_at, n - horizon + 1)}
+        cuts = {
+            "train": (0, val_at - horizon + 1),
+            "val": (val_at, test_at - horizon + 1),
+            "test": (test_at, n - horizon + 1),
+        }
         counts = {name: max(b - a, 0) for name, (a, b) in cuts.items()}
         need = x.shape[1] + 2
         if counts["train"] < need or counts["val"] < 1 or counts["test"] < 1:
@@ -224,8 +227,12 @@ class GDPDataModule(RegressionDataModule):
 
     # --- state: the standardisation travels in checkpoints ------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"target_loc": self.target_loc, "target_scale": self.target_scale,
-                "exog_loc": list(self.exog_loc), "exog_scale": list(self.exog_scale)}
+        return {
+            "target_loc": self.target_loc,
+            "target_scale": self.target_scale,
+            "exog_loc": list(self.exog_loc),
+            "exog_scale": list(self.exog_scale),
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Reuse the training standardisation of a checkpoint (also on a newer series)."""
@@ -234,8 +241,10 @@ class GDPDataModule(RegressionDataModule):
         self.exog_loc = list(state_dict.get("exog_loc", []))
         self.exog_scale = list(state_dict.get("exog_scale", []))
         if len(self.exog_loc) != len(self.exog):
-            raise CheckpointError(f"the checkpoint was trained with {len(self.exog_loc)} exog series, this run asks "
-                             f"for exog={self.exog}; use the same --data.exog as the fit")
+            raise CheckpointError(
+                f"the checkpoint was trained with {len(self.exog_loc)} exog series, this run asks "
+                f"for exog={self.exog}; use the same --data.exog as the fit"
+            )
         self._state_loaded = True
         if self._raw:
             self.splits = self._scaled()
@@ -274,8 +283,9 @@ class GDPDataModule(RegressionDataModule):
 
         return expanding_window_forecasts(self, trainer, model, self.refit_epochs)
 
-    def horizon_table(self, table: pd.DataFrame, runs: dict[str, list[dict]], reference: str | None,
-                      explicit: bool, out_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
+    def horizon_table(
+        self, table: pd.DataFrame, runs: dict[str, list[dict]], reference: str | None, explicit: bool, out_dir: Path
+    ) -> tuple[pd.DataFrame, list[Path]]:
         """``econdl compare``'s table with one row per model and horizon, tests against
         ``reference``, intervals and recession RMSE; writes predictions.csv and the plots."""
         from econdl.forecast.evaluate import horizon_table

@@ -34,9 +34,7 @@ class EpochShuffler:
     resumed at epoch k sees the same batches as one that never stopped.
     """
 
-    def __init__(
-        self, n: int, shuffle: bool, seed: int, rank: int, world_size: int, pad: bool
-    ) -> None:
+    def __init__(self, n: int, shuffle: bool, seed: int, rank: int, world_size: int, pad: bool) -> None:
         self.n, self.shuffle, self.seed = n, shuffle, seed
         self.rank, self.world_size, self.pad = rank, world_size, pad
         self.epoch = 0
@@ -94,16 +92,12 @@ class TensorBatches:
         n = len(tensors[0])
         for t in tensors[1:]:
             if len(t) != n:
-                raise ValueError(
-                    f"tensors must share their first dimension, got {[len(t) for t in tensors]}"
-                )
+                raise ValueError(f"tensors must share their first dimension, got {[len(t) for t in tensors]}")
         self.tensors = tuple(tensors)
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.batch_sampler = None  # Lightning inspects it on DataLoader-like objects
-        self.sampler = EpochShuffler(
-            n, shuffle, seed, rank, world_size, shuffle if pad is None else pad
-        )
+        self.sampler = EpochShuffler(n, shuffle, seed, rank, world_size, shuffle if pad is None else pad)
 
     def __len__(self) -> int:
         n = len(self.sampler)

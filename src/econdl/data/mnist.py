@@ -285,7 +285,9 @@ class MNISTDataModule(InMemoryDataModule):
         """Use a checkpoint's statistics, whatever the current training split would give."""
         mean, std = float(state.get("mean", 0.0)), float(state.get("std", 1.0))
         if (mean, std) != (self.mean, self.std) and self._ranks()[0] == 0:
-            print(f"{self.variant}: inputs standardised with the checkpoint's mean {mean:.4f}, std {std:.4f}", flush=True)
+            print(
+                f"{self.variant}: inputs standardised with the checkpoint's mean {mean:.4f}, std {std:.4f}", flush=True
+            )
         self.mean, self.std, self.stats_source = mean, std, "checkpoint"
 
 

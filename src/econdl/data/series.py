@@ -71,8 +71,10 @@ def read_csv_series(
     if date_column is None:
         date_column = next((c for c in DATE_COLUMNS if c in columns), None)
         if date_column is None:
-            raise DataError(f"{path} has no date column named one of {list(DATE_COLUMNS)} (columns: {columns}); "
-                             "give it with --data.date_column NAME")
+            raise DataError(
+                f"{path} has no date column named one of {list(DATE_COLUMNS)} (columns: {columns}); "
+                "give it with --data.date_column NAME"
+            )
     elif date_column not in columns:
         raise ConfigError(f"date_column={date_column!r} is not a column of {path}; columns: {columns}")
     if value_column is None:
@@ -95,8 +97,10 @@ def read_csv_series(
     if missing.any():
         where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing], strict=True)]
         if not dropna:
-            raise DataError(f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; "
-                             "fix the file or pass --data.dropna true to drop those rows")
+            raise DataError(
+                f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; "
+                "fix the file or pass --data.dropna true to drop those rows"
+            )
         dates, values = dates[~missing], values[~missing]
     dates = pd.DatetimeIndex(dates)
     if dates.has_duplicates:
@@ -104,15 +108,19 @@ def read_csv_series(
         raise DataError(f"{path}: duplicated dates {_listed(dup)}; keep one observation per period")
     if not dates.is_monotonic_increasing:
         first = int(np.argmax(np.diff(dates.asi8) < 0)) + 1
-        raise DataError(f"{path}: dates are not sorted: {dates[first].date()} comes after {dates[first - 1].date()}; "
-                         "sort the file by date")
+        raise DataError(
+            f"{path}: dates are not sorted: {dates[first].date()} comes after {dates[first - 1].date()}; "
+            "sort the file by date"
+        )
     freq = (frequency or infer_frequency(dates)).upper()
     if freq not in PER_YEAR:
         raise ConfigError(f"frequency={frequency!r} is not one of {list(PER_YEAR)}")
     periods = dates.to_period(freq)
     if periods.has_duplicates:
-        raise DataError(f"{path}: several dates fall in the same {freq} period ({periods[periods.duplicated()][0]}); "
-                         "is frequency right?")
+        raise DataError(
+            f"{path}: several dates fall in the same {freq} period ({periods[periods.duplicated()][0]}); "
+            "is frequency right?"
+        )
     return pd.Series(values.to_numpy(dtype=float), index=periods, name=value_column)
 
 
@@ -124,8 +132,10 @@ def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Serie
     if transform == "log_diff":
         if (series <= 0).any():
             bad = [str(p) for p in series.index[(series <= 0).to_numpy()]]
-            raise DataError(f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; "
-                             "use transform='pct_change' or 'levels'")
+            raise DataError(
+                f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; "
+                "use transform='pct_change' or 'levels'"
+            )
         factor = 100.0 * PER_YEAR[series.index.freqstr[0]]
         return (factor * np.log(series).diff()).iloc[1:]
     if transform == "pct_change":
@@ -147,9 +157,7 @@ def origin_inputs(values: np.ndarray, lags: int, exog: np.ndarray | None = None)
     same lags of every exogenous column (``exog``, shape (T, k)), series by series."""
     columns = [values] if exog is None else [values, *np.asarray(exog, dtype=float).T]
     rows = len(values) - lags + 1
-    return np.column_stack(
-        [col[lags - 1 - k : lags - 1 - k + rows] for col in columns for k in range(lags)]
-    )
+    return np.column_stack([col[lags - 1 - k : lags - 1 - k + rows] for col in columns for k in range(lags)])
 
 
 def target_matrix(values: np.ndarray, lags: int, horizon: int) -> np.ndarray:
@@ -159,8 +167,15 @@ def target_matrix(values: np.ndarray, lags: int, horizon: int) -> np.ndarray:
     return np.column_stack([values[lags + h : lags + h + rows] for h in range(horizon)])
 
 
-def exog_frame(source: str, names: list[str], index: pd.PeriodIndex, path: str | None = None,
-               date_column: str | None = None, frequency: str | None = None, dropna: bool = False) -> pd.DataFrame:
+def exog_frame(
+    source: str,
+    names: list[str],
+    index: pd.PeriodIndex,
+    path: str | None = None,
+    date_column: str | None = None,
+    frequency: str | None = None,
+    dropna: bool = False,
+) -> pd.DataFrame:
     """Further series (in levels, e.g. the unemployment rate) aligned on ``index``; fails
     naming a column that does not exist and the columns that do."""
     read: Callable[[str], pd.Series]

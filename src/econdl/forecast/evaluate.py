@@ -84,8 +84,12 @@ def errors_by_horizon(frame: pd.DataFrame, split: str = "test") -> dict[int, dic
     for h, part in frame[frame["split"] == split].groupby("horizon"):
         err = (part["forecast"] - part["actual"]).abs().to_numpy()
         mse = float(np.mean(err**2))
-        out[int(h)] = {"test_mse": mse, "test_rmse": mse**0.5, "test_mae": float(err.mean()),
-                       "max_abs_err": float(err.max())}
+        out[int(h)] = {
+            "test_mse": mse,
+            "test_rmse": mse**0.5,
+            "test_mae": float(err.mean()),
+            "max_abs_err": float(err.max()),
+        }
     return out
 
 
@@ -130,8 +134,9 @@ def _nesting(model: Any, reference: Any) -> str | None:
     return None
 
 
-def horizon_table(dm: Any, table: pd.DataFrame, runs: dict[str, list[dict]], reference: str | None,
-                  explicit: bool, out_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
+def horizon_table(
+    dm: Any, table: pd.DataFrame, runs: dict[str, list[dict]], reference: str | None, explicit: bool, out_dir: Path
+) -> tuple[pd.DataFrame, list[Path]]:
     """One row per model and horizon (score columns averaged over seeds, tests on the first
     seed's forecasts); writes predictions.csv (every seed) and the plots into ``out_dir``."""
     frames = {name: [long_frame(dm, r["prediction"], r["model"]) for r in rs] for name, rs in runs.items()}
@@ -157,8 +162,21 @@ def horizon_table(dm: Any, table: pd.DataFrame, runs: dict[str, list[dict]], ref
             rows.append(row)
     result = pd.DataFrame(rows).set_index("model")
     result[["horizon", "n_test"]] = result[["horizon", "n_test"]].astype(int)
-    front = [c for c in ("horizon", "test_rmse", "test_rmse_std", f"rmse_vs_{reference}", "dm_stat", "dm_pvalue",
-                         "cw_stat", "cw_pvalue", "mz_pvalue") if c in result.columns]
+    front = [
+        c
+        for c in (
+            "horizon",
+            "test_rmse",
+            "test_rmse_std",
+            f"rmse_vs_{reference}",
+            "dm_stat",
+            "dm_pvalue",
+            "cw_stat",
+            "cw_pvalue",
+            "mz_pvalue",
+        )
+        if c in result.columns
+    ]
     result = result[front + [c for c in result.columns if c not in front]]
     long = pd.concat([f.assign(model=name, seed=k) for name, fs in frames.items() for k, f in enumerate(fs)])
     long = long[["model", "seed", *[c for c in long.columns if c not in ("model", "seed")]]]

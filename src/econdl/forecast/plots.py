@@ -71,8 +71,14 @@ def fan_chart(dm: Any, frame: pd.DataFrame, name: str, path: Path) -> Path:
     for part, label in ((test, f"{h}-step forecast"), (ahead, "forecast ahead")):
         when = pd.PeriodIndex([pd.Period(d) for d in part["date"]]).to_timestamp()
         for level in sorted(dm.interval_levels, reverse=True):
-            ax.fill_between(when, part[f"lower_{level:g}"], part[f"upper_{level:g}"], alpha=0.2, color="C0",
-                            label=f"{level:g}% conformal" if part is test else None)
+            ax.fill_between(
+                when,
+                part[f"lower_{level:g}"],
+                part[f"upper_{level:g}"],
+                alpha=0.2,
+                color="C0",
+                label=f"{level:g}% conformal" if part is test else None,
+            )
         ax.plot(when, part["forecast"], color="C0" if part is test else "C3", lw=1.4, label=label)
     when = pd.PeriodIndex([pd.Period(d) for d in test["date"]]).to_timestamp()
     ax.plot(when, test["actual"], color="black", lw=2, label="actual")

@@ -26,10 +26,12 @@ def nber_cycles() -> pd.DataFrame:
     """The shipped table: one row per cycle, ``peak`` and ``trough`` as quarterly periods."""
     text = resources.files("econdl.data").joinpath("nber_cycles.csv").read_text()
     rows = [line.split(",") for line in text.strip().splitlines()[1:]]
-    return pd.DataFrame({
-        "peak": pd.PeriodIndex([pd.Period(p, freq="Q") for p, _ in rows]),
-        "trough": pd.PeriodIndex([pd.Period(t, freq="Q") for _, t in rows]),
-    })
+    return pd.DataFrame(
+        {
+            "peak": pd.PeriodIndex([pd.Period(p, freq="Q") for p, _ in rows]),
+            "trough": pd.PeriodIndex([pd.Period(t, freq="Q") for _, t in rows]),
+        }
+    )
 
 
 def recession_mask(periods: pd.PeriodIndex) -> np.ndarray:

@@ -116,7 +116,8 @@ def check_page(html: Path, screenshot: Path | None = None, width: int = 1200) ->
     with tempfile.TemporaryDirectory(prefix="econdl-chromium-") as profile:
         process = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},900", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             tools = _DevTools(_debugger_url(Path(profile), process))

@@ -45,7 +45,10 @@ def git_commit() -> str | None:
             return None
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=src, capture_output=True, text=True, timeout=10,
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         return head.stdout.strip() + (" + local changes" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

@@ -37,8 +37,17 @@ HEADINGS = {
     "p_vs_best_raw": "McNemar p vs best",
 }
 #: words of column names written as people write them
-ACRONYMS = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "dm": "DM", "cw": "CW", "mz": "MZ", "ols": "OLS",
-            "pvalue": "p", "acc": "accuracy"}
+ACRONYMS = {
+    "mse": "MSE",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "dm": "DM",
+    "cw": "CW",
+    "mz": "MZ",
+    "ols": "OLS",
+    "pvalue": "p",
+    "acc": "accuracy",
+}
 LOWER_IS_BETTER = re.compile(r"(mse|rmse|mae|err|loss)")
 HIGHER_IS_BETTER = re.compile(r"(^|_)acc")
 
@@ -139,8 +148,13 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
         values = table[col]
         if len(table) > 1 and not pd.api.types.is_numeric_dtype(values) and values.nunique(dropna=False) == 1:
             caption.append(f"{heading(col)}: {values.iloc[0]}")
-        elif len(table) > 1 and direction(col) is None and values.nunique(dropna=False) == 1 and col not in (
-            "params", "fit_s", "refit_s", "seeds") and not col.startswith("p_vs_best"):
+        elif (
+            len(table) > 1
+            and direction(col) is None
+            and values.nunique(dropna=False) == 1
+            and col not in ("params", "fit_s", "refit_s", "seeds")
+            and not col.startswith("p_vs_best")
+        ):
             value = values.iloc[0]
             value = int(value) if float(value).is_integer() else _cell(col, value, None)
             caption.append(f"{heading(col)}: {value}")  # e.g. the forecast horizon, the test size
@@ -207,8 +221,13 @@ def _console_parts(cells: pd.DataFrame, width: int) -> list[str]:
 
     def render(columns: list[str]) -> str:
         part = cells[columns]
-        return tabulate(part, headers="keys", tablefmt="simple", disable_numparse=True,
-                        colalign=("left",) + ("right",) * len(columns))
+        return tabulate(
+            part,
+            headers="keys",
+            tablefmt="simple",
+            disable_numparse=True,
+            colalign=("left",) + ("right",) * len(columns),
+        )
 
     parts: list[str] = []
     group: list[str] = []

@@ -10,8 +10,16 @@ from econdl.tasks.regressor import Regressor
 
 __all__ = [
     "ClassificationModel",
-    "LinearAR", "RandomWalk", "TrainingMean",
+    "LinearAR",
+    "RandomWalk",
+    "TrainingMean",
     "Classifier",
     "LassoLogit",
     "NaiveBayes",
-    "ChebyshevLS", "LeastSquares", "PolynomialLS", "ReLUBasisLS", "RegressionModel", "Regressor"]
+    "ChebyshevLS",
+    "LeastSquares",
+    "PolynomialLS",
+    "ReLUBasisLS",
+    "RegressionModel",
+    "Regressor",
+]

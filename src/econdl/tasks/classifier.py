@@ -50,9 +50,7 @@ class ClassificationModel(L.LightningModule):
                 )
             self.class_names = [str(n) for n in names]
         if not self.class_names:
-            raise ValueError(
-                f"{type(self).__name__} needs class names: the DataModule must define `class_names`"
-            )
+            raise ValueError(f"{type(self).__name__} needs class names: the DataModule must define `class_names`")
         self._make_metrics()
 
     def _make_metrics(self) -> None:

@@ -35,8 +35,10 @@ def match_output_width(net: nn.Module, width: int) -> None:
     if not last or last[-1].out_features == width:
         return
     if last[-1].out_features != 1:
-        raise ValueError(f"the network has {last[-1].out_features} outputs but the data have {width} targets; "
-                         f"set out_features: {width} (or 1, widened to the data)")
+        raise ValueError(
+            f"the network has {last[-1].out_features} outputs but the data have {width} targets; "
+            f"set out_features: {width} (or 1, widened to the data)"
+        )
     parent = next(m for m in net.modules() if any(c is last[-1] for c in m.children()))
     name = next(k for k, c in parent.named_children() if c is last[-1])
     setattr(parent, name, nn.Linear(last[-1].in_features, width, device=last[-1].weight.device))
