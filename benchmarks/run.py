@@ -70,7 +70,7 @@ def measure(pair: Pair, repeats: int) -> dict[str, Any]:
         "ratio min-max": f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "n/a",
         "target": f"<= {pair.target:g}",
         "met": "yes" if med == med and med <= pair.target and not missed else "no",
-        "steps/s econdl (raw)": f"{e_steps:.0f} ({w_steps:.0f})",
+        "steps/s econdl (raw)": f"{e_steps:.3g} ({w_steps:.3g})",
         "results": text + (f"; target not reached in {missed} of {repeats} repeats" if missed else ""),
         "match": "yes" if same else "no",
     }
