@@ -19,8 +19,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmarks.pair import (REPO_CONFIGS, SEED, Pair, RawJob, close_losses, datamodule_from, econdl_cli,
-                             econdl_fit, econdl_settings, load_config)
+from benchmarks.pair import (
+    REPO_CONFIGS,
+    SEED,
+    Pair,
+    RawJob,
+    close_losses,
+    datamodule_from,
+    econdl_cli,
+    econdl_fit,
+    econdl_settings,
+    load_config,
+)
 
 CONFIG = str(REPO_CONFIGS / "gdp" / "mlp.yaml")
 
@@ -37,14 +47,21 @@ def raw_job(epochs: int) -> RawJob:
     def mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return nn.functional.mse_loss(pred.reshape(y.shape), y)
 
-    return RawJob(dm.split("train")[:2], dm.split("val")[:2], net, mse, recipe, cfg["data"]["init_args"]["batch_size"],
-                  epochs)
+    return RawJob(
+        dm.split("train")[:2], dm.split("val")[:2], net, mse, recipe, cfg["data"]["init_args"]["batch_size"], epochs
+    )
 
 
 def econdl_side(epochs: int) -> Any:
     # in_features given (4 lags), so the first layer is initialised in line with the raw loop's
-    return econdl_cli(CONFIG, [f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}",
-                               "--model.init_args.net.init_args.in_features=4"])
+    return econdl_cli(
+        CONFIG,
+        [
+            f"--trainer.max_epochs={epochs}",
+            f"--trainer.min_epochs={epochs}",
+            "--model.init_args.net.init_args.in_features=4",
+        ],
+    )
 
 
 def settings(epochs: int = 2) -> dict[str, dict[str, Any]]:
@@ -62,5 +79,13 @@ def run_econdl(epochs: int) -> dict[str, Any]:
 
 def pairs(quick: bool) -> list[Pair]:
     epochs = 5 if quick else 200
-    return [Pair("GDP MLP", f"same steps: {epochs} epochs, batches of 32", 2.0,
-                 (run_raw, (epochs,)), (run_econdl, (epochs,)), same_result=close_losses)]
+    return [
+        Pair(
+            "GDP MLP",
+            f"same steps: {epochs} epochs, batches of 32",
+            2.0,
+            (run_raw, (epochs,)),
+            (run_econdl, (epochs,)),
+            same_result=close_losses,
+        )
+    ]

@@ -22,8 +22,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmarks.pair import (REPO_CONFIGS, SEED, Pair, RawJob, accuracy, close_losses, datamodule_from,
-                             econdl_cli, econdl_fit, econdl_settings, load_config, materialized)
+from benchmarks.pair import (
+    REPO_CONFIGS,
+    SEED,
+    Pair,
+    RawJob,
+    accuracy,
+    close_losses,
+    datamodule_from,
+    econdl_cli,
+    econdl_fit,
+    econdl_settings,
+    load_config,
+    materialized,
+)
 
 CONFIG = str(REPO_CONFIGS / "gender" / "cnn.yaml")
 
@@ -38,8 +50,9 @@ def make_photos(folder: Path, n: int) -> str:
         cls = ("Female", "Male")[k % 2]
         (folder / cls).mkdir(parents=True, exist_ok=True)
         base = rng.integers(0, 255, (25, 20, 3), dtype=np.uint8)  # smooth-ish, photo-like JPEG sizes
-        Image.fromarray(base).resize((200, 250), Image.Resampling.BICUBIC).save(folder / cls / f"{k:05d}.jpg",
-                                                                                 quality=90)
+        Image.fromarray(base).resize((200, 250), Image.Resampling.BICUBIC).save(
+            folder / cls / f"{k:05d}.jpg", quality=90
+        )
     return str(folder)
 
 
@@ -61,14 +74,23 @@ def raw_job(root: str, epochs: int = 1) -> tuple[RawJob, Any]:
     def recipe(net: nn.Module, steps: int) -> tuple[Any, None, str, None]:
         return torch.optim.Adam(net.parameters(), lr=lr), None, "epoch", None
 
-    job = RawJob((x, y), dm.split("val")[:2], net, nn.functional.cross_entropy, recipe,
-                 cfg["data"]["init_args"]["batch_size"], epochs, inputs=inputs)
+    job = RawJob(
+        (x, y),
+        dm.split("val")[:2],
+        net,
+        nn.functional.cross_entropy,
+        recipe,
+        cfg["data"]["init_args"]["batch_size"],
+        epochs,
+        inputs=inputs,
+    )
     return job, dm
 
 
 def econdl_side(root: str, epochs: int = 1) -> Any:
-    return econdl_cli(CONFIG, [f"--data.init_args.root={root}", f"--trainer.max_epochs={epochs}",
-                               f"--trainer.min_epochs={epochs}"])
+    return econdl_cli(
+        CONFIG, [f"--data.init_args.root={root}", f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}"]
+    )
 
 
 def settings(n: int = 40) -> dict[str, dict[str, Any]]:
@@ -95,5 +117,13 @@ def run_econdl(root: str) -> dict[str, Any]:
 def pairs(quick: bool) -> list[Pair]:
     n = 120 if quick else 1_500
     root = make_photos(Path(tempfile.mkdtemp(prefix="econdl-bench-")) / "photos", n)
-    return [Pair("gender CNN", f"1 epoch, {n} generated photos 135x110 (train/val/test split), batch 64", 1.05,
-                 (run_raw, (root,)), (run_econdl, (root,)), same_result=close_losses)]
+    return [
+        Pair(
+            "gender CNN",
+            f"1 epoch, {n} generated photos 135x110 (train/val/test split), batch 64",
+            1.05,
+            (run_raw, (root,)),
+            (run_econdl, (root,)),
+            same_result=close_losses,
+        )
+    ]

@@ -23,8 +23,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmarks.pair import (REPO_CONFIGS, SEED, Pair, RawJob, close_losses, datamodule_from, econdl_cli,
-                             econdl_fit, econdl_settings, load_config, time_to)
+from benchmarks.pair import (
+    REPO_CONFIGS,
+    SEED,
+    Pair,
+    RawJob,
+    close_losses,
+    datamodule_from,
+    econdl_cli,
+    econdl_fit,
+    econdl_settings,
+    load_config,
+    time_to,
+)
 
 CONFIG = str(REPO_CONFIGS / "kink" / "mlp.yaml")
 TARGET = 1e-3  # validation MSE: the raw loop reaches it in about 20 of its 100 epochs, then hovers near 8e-4
@@ -35,28 +46,43 @@ def raw_job(epochs: int, x_size: int | None = None) -> RawJob:
     dm = datamodule_from(cfg, **({"x_size": x_size} if x_size else {}))
     opt_args, plateau = cfg["optimizer"]["init_args"], cfg["lr_scheduler"]["init_args"]
     torch.manual_seed(SEED)
-    net = nn.Sequential(nn.Linear(1, 100), nn.BatchNorm1d(100), nn.ReLU(), nn.Linear(100, 50),
-                        nn.BatchNorm1d(50), nn.ReLU(), nn.Linear(50, 1))
+    net = nn.Sequential(
+        nn.Linear(1, 100),
+        nn.BatchNorm1d(100),
+        nn.ReLU(),
+        nn.Linear(100, 50),
+        nn.BatchNorm1d(50),
+        nn.ReLU(),
+        nn.Linear(50, 1),
+    )
 
     def recipe(net: nn.Module, steps: int) -> tuple[Any, Any, str, str]:
         opt = torch.optim.AdamW(net.parameters(), lr=opt_args["lr"], weight_decay=opt_args["weight_decay"])
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=plateau["mode"], factor=plateau["factor"],
-                                                           patience=plateau["patience"])
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode=plateau["mode"], factor=plateau["factor"], patience=plateau["patience"]
+        )
         return opt, sched, "epoch", plateau["monitor"]
 
     def mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return nn.functional.mse_loss(pred.reshape(y.shape), y)
 
-    return RawJob(dm.split("train")[:2], dm.split("val")[:2], net, mse, recipe, cfg["data"]["init_args"]["batch_size"],
-                  epochs)
+    return RawJob(
+        dm.split("train")[:2], dm.split("val")[:2], net, mse, recipe, cfg["data"]["init_args"]["batch_size"], epochs
+    )
 
 
 def econdl_side(epochs: int | None, x_size: int | None = None) -> Any:
     fixed = [f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}"] if epochs else []
     # in_features given, so the first layer is built (and initialised) with the others, as
     # in the raw loop, rather than sized lazily later from another point of the RNG stream
-    return econdl_cli(CONFIG, [*fixed, *([f"--data.init_args.x_size={x_size}"] if x_size else []),
-                               "--model.init_args.net.init_args.in_features=1"])
+    return econdl_cli(
+        CONFIG,
+        [
+            *fixed,
+            *([f"--data.init_args.x_size={x_size}"] if x_size else []),
+            "--model.init_args.net.init_args.in_features=1",
+        ],
+    )
 
 
 def settings(epochs: int = 2, x_size: int = 512) -> dict[str, dict[str, Any]]:
@@ -81,9 +107,21 @@ def pairs(quick: bool) -> list[Pair]:
     target = 1e-2 if quick else TARGET
     max_epochs = load_config(CONFIG)["trainer"]["max_epochs"]
     return [
-        Pair("kink MLP", f"same steps: {epochs} epochs x 40 batches of 256", 1.1,
-             (run_raw, (epochs, None)), (run_econdl, (epochs, None)), same_result=close_losses),
-        Pair("kink MLP", f"time to val MSE {target:g}, shipped recipe on both sides", 1.0,
-             (run_raw, (3 if quick else max_epochs, target)), (run_econdl, (3 if quick else None, target)),
-             seconds_key="to_target", same_result=close_losses),
+        Pair(
+            "kink MLP",
+            f"same steps: {epochs} epochs x 40 batches of 256",
+            1.1,
+            (run_raw, (epochs, None)),
+            (run_econdl, (epochs, None)),
+            same_result=close_losses,
+        ),
+        Pair(
+            "kink MLP",
+            f"time to val MSE {target:g}, shipped recipe on both sides",
+            1.0,
+            (run_raw, (3 if quick else max_epochs, target)),
+            (run_econdl, (3 if quick else None, target)),
+            seconds_key="to_target",
+            same_result=close_losses,
+        ),
     ]

@@ -28,8 +28,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmarks.pair import (REPO_CONFIGS, SEED, Pair, RawJob, accuracy, close_accuracy, datamodule_from,
-                             econdl_cli, econdl_fit, econdl_settings, load_config, materialized)
+from benchmarks.pair import (
+    REPO_CONFIGS,
+    SEED,
+    Pair,
+    RawJob,
+    accuracy,
+    close_accuracy,
+    datamodule_from,
+    econdl_cli,
+    econdl_fit,
+    econdl_settings,
+    load_config,
+    materialized,
+)
 
 DATA = Path(os.environ.get("ECONDL_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 
@@ -62,8 +74,16 @@ def raw_job(model: str, epochs: int, train_size: int | None) -> tuple[RawJob, An
 
     torch.manual_seed(SEED)
     if model == "mlp":
-        net = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
-                            nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+        net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(784, 128),
+            nn.ReLU(),
+            nn.Linear(128, 128),
+            nn.ReLU(),
+            nn.Linear(128, 128),
+            nn.ReLU(),
+            nn.Linear(128, 10),
+        )
     else:
         net = DigitCNN(**cfg["model"]["init_args"]["net"]["init_args"])
     x, y = dm.split("train")[:2]
@@ -74,8 +94,17 @@ def raw_job(model: str, epochs: int, train_size: int | None) -> tuple[RawJob, An
         opt = torch.optim.AdamW(net.parameters(), lr=opt_args["lr"], weight_decay=opt_args["weight_decay"])
         return opt, OneCycleLR(opt, max_lr=cycle["max_lr"], total_steps=steps), "step", None
 
-    job = RawJob((x, y), dm.split("val")[:2], net, nn.functional.cross_entropy, recipe,
-                 cfg["data"]["init_args"]["batch_size"], epochs, inputs=inputs, val_batch_size=1000)
+    job = RawJob(
+        (x, y),
+        dm.split("val")[:2],
+        net,
+        nn.functional.cross_entropy,
+        recipe,
+        cfg["data"]["init_args"]["batch_size"],
+        epochs,
+        inputs=inputs,
+        val_batch_size=1000,
+    )
     return job, dm
 
 
@@ -86,8 +115,10 @@ def econdl_side(model: str, epochs: int, train_size: int | None) -> Any:
 
 def settings(model: str = "mlp", epochs: int = 1, train_size: int = 512) -> dict[str, dict[str, Any]]:
     """Both sides' settings, read from their objects (tiny data: nothing is timed)."""
-    return {"raw": raw_job(model, epochs, train_size)[0].settings(),
-            "econdl": econdl_settings(econdl_side(model, epochs, train_size))}
+    return {
+        "raw": raw_job(model, epochs, train_size)[0].settings(),
+        "econdl": econdl_settings(econdl_side(model, epochs, train_size)),
+    }
 
 
 def run_raw(model: str, epochs: int, train_size: int | None) -> dict[str, Any]:
@@ -111,8 +142,20 @@ def pairs(quick: bool) -> list[Pair]:
     mlp = (1, 2000) if quick else (3, None)
     cnn = (1, 1000) if quick else (1, None)
     return [
-        Pair("Fashion-MNIST MLP", f"{mlp[0]} epoch(s), {mlp[1] or 'all'} training images, batch 128", 1.2,
-             (run_raw, ("mlp", *mlp)), (run_econdl, ("mlp", *mlp)), same_result=close_accuracy),
-        Pair("Fashion-MNIST CNN", f"{cnn[0]} epoch, {cnn[1] or 'all'} training images, batch 128", 1.05,
-             (run_raw, ("cnn", *cnn)), (run_econdl, ("cnn", *cnn)), same_result=close_accuracy),
+        Pair(
+            "Fashion-MNIST MLP",
+            f"{mlp[0]} epoch(s), {mlp[1] or 'all'} training images, batch 128",
+            1.2,
+            (run_raw, ("mlp", *mlp)),
+            (run_econdl, ("mlp", *mlp)),
+            same_result=close_accuracy,
+        ),
+        Pair(
+            "Fashion-MNIST CNN",
+            f"{cnn[0]} epoch, {cnn[1] or 'all'} training images, batch 128",
+            1.05,
+            (run_raw, ("cnn", *cnn)),
+            (run_econdl, ("cnn", *cnn)),
+            same_result=close_accuracy,
+        ),
     ]

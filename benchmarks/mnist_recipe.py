@@ -105,8 +105,16 @@ def train_once(
     with torch.no_grad():
         pred = torch.cat([net(xt[i : i + 1000]).argmax(1) for i in range(0, len(xt), 1000)])
     acc = float((pred == yt).double().mean())
-    return {"model": model, "recipe": recipe, "shift": shift, "epochs": epochs, "seed": seed,
-            "train_images": len(x), "test_acc": round(acc, 4), "seconds": round(seconds, 1)}
+    return {
+        "model": model,
+        "recipe": recipe,
+        "shift": shift,
+        "epochs": epochs,
+        "seed": seed,
+        "train_images": len(x),
+        "test_acc": round(acc, 4),
+        "seconds": round(seconds, 1),
+    }
 
 
 def load(data_dir: str, variant: str, train_size: int | None) -> dict[str, tuple[Tensor, Tensor]]:

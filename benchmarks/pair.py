@@ -11,6 +11,7 @@ attributes, loader, trainer), so ``tests/test_bench_settings.py`` can compare th
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import tempfile
@@ -28,8 +29,19 @@ from benchmarks.common import quiet_lightning
 REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SEED = 42  # configs/trainer/default.yaml's seed_everything: the econdl side's seed
 
-_SCHEDULER_KEYS = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
-                   "max_lr", "pct_start", "div_factor", "final_div_factor", "total_steps")
+_SCHEDULER_KEYS = (
+    "mode",
+    "factor",
+    "patience",
+    "threshold",
+    "threshold_mode",
+    "cooldown",
+    "max_lr",
+    "pct_start",
+    "div_factor",
+    "final_div_factor",
+    "total_steps",
+)
 
 
 def optimizer_settings(opt: torch.optim.Optimizer) -> dict[str, Any]:
@@ -44,8 +56,11 @@ def scheduler_settings(sched: Any, interval: str, monitor: str | None) -> dict[s
     if sched is None:
         return {"scheduler": None}
     base = next(c for c in type(sched).__mro__ if c.__module__.startswith(("torch.", "econdl.")))
-    out = {"scheduler": f"{base.__module__.split('.')[0]}.{base.__name__}", "sched.interval": interval,
-           "sched.monitor": monitor}
+    out = {
+        "scheduler": f"{base.__module__.split('.')[0]}.{base.__name__}",
+        "sched.interval": interval,
+        "sched.monitor": monitor,
+    }
     out.update({f"sched.{k}": getattr(sched, k) for k in _SCHEDULER_KEYS if hasattr(sched, k)})
     return out
 
@@ -56,9 +71,11 @@ def precision_of(net: nn.Module) -> str:
 
 
 def net_settings(net: nn.Module) -> dict[str, Any]:
-    return {"net.shapes": [tuple(p.shape) for p in net.parameters()],
-            "net.layers": [type(m).__name__ for m in net.modules() if not list(m.children())],
-            "net.init": round(sum(float(p.detach().double().abs().sum()) for p in net.parameters()), 6)}
+    return {
+        "net.shapes": [tuple(p.shape) for p in net.parameters()],
+        "net.layers": [type(m).__name__ for m in net.modules() if not list(m.children())],
+        "net.init": round(sum(float(p.detach().double().abs().sum()) for p in net.parameters()), 6),
+    }
 
 
 @dataclass
@@ -80,6 +97,7 @@ class RawJob:
     interval: str = "epoch"
     monitor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    best_state: dict[str, Tensor] | None = None  # the best weights so far, as econdl's checkpoint keeps them
 
     def __post_init__(self) -> None:
         torch.set_num_threads(THREADS)
@@ -88,18 +106,27 @@ class RawJob:
         self.opt, self.sched, self.interval, self.monitor = self.make_optimizer(self.net, steps)
 
     def settings(self) -> dict[str, Any]:
-        return {**optimizer_settings(self.opt), **scheduler_settings(self.sched, self.interval, self.monitor),
-                "batch_size": self.batch_size, "val_batch_size": self.val_batch_size, "epochs": self.epochs,
-                "shuffle": "randperm(seed+epoch) per epoch", "n_train": len(self.train[0]), "validate_every": 1,
-                "threads": torch.get_num_threads(), "precision": precision_of(self.net),
-                **net_settings(self.net), **self.extra}
+        return {
+            **optimizer_settings(self.opt),
+            **scheduler_settings(self.sched, self.interval, self.monitor),
+            "batch_size": self.batch_size,
+            "val_batch_size": self.val_batch_size,
+            "epochs": self.epochs,
+            "shuffle": "randperm(seed+epoch) per epoch",
+            "n_train": len(self.train[0]),
+            "validate_every": 1,
+            "threads": torch.get_num_threads(),
+            "precision": precision_of(self.net),
+            **net_settings(self.net),
+            **self.extra,
+        }
 
     def fit(self, target: float | None = None) -> dict[str, Any]:
         """Train; the clock covers training, validation and keeping the best weights."""
         (x, y), (xv, yv), bs, net = self.train, self.val, self.batch_size, self.net
         n, vbs = len(x), self.val_batch_size
         curve: list[tuple[float, float]] = []
-        best, best_state, steps = float("inf"), None, 0
+        best, steps = float("inf"), 0
         start = time.perf_counter()
         for epoch in range(self.epochs):
             net.train()
@@ -115,13 +142,13 @@ class RawJob:
                     self.sched.step()
             net.eval()
             with torch.no_grad():
-                total = sum(float(self.loss_fn(net(self.inputs(xv[i : i + vbs])), yv[i : i + vbs])) * len(yv[i : i + vbs])
-                            for i in range(0, len(xv), vbs))
+                batches = [(xv[i : i + vbs], yv[i : i + vbs]) for i in range(0, len(xv), vbs)]
+                total = sum(float(self.loss_fn(net(self.inputs(xb)), yb)) * len(yb) for xb, yb in batches)
             val = total / len(xv)
             if self.sched is not None and self.interval == "epoch":
                 self.sched.step(val) if self.monitor else self.sched.step()
             if val < best:
-                best, best_state = val, copy.deepcopy(net.state_dict())
+                best, self.best_state = val, copy.deepcopy(net.state_dict())
             curve.append((time.perf_counter() - start, val))
             if target is not None and val <= target:
                 break
@@ -137,8 +164,10 @@ def econdl_cli(config: str, overrides: list[str]) -> Any:
     os.chdir(tempfile.mkdtemp())
     from econdl.cli import cli_main
 
-    cli = cli_main(["--config", config, "--trainer.enable_progress_bar=false",
-                    "--trainer.enable_model_summary=false", *overrides], run=False)
+    cli = cli_main(
+        ["--config", config, "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", *overrides],
+        run=False,
+    )
     cli.datamodule.setup("fit")
     return cli
 
@@ -147,13 +176,21 @@ def _record_settings(trainer: Any, module: Any) -> dict[str, Any]:
     cfg = trainer.lr_scheduler_configs[0] if trainer.lr_scheduler_configs else None
     loader = trainer.train_dataloader
     dm = trainer.datamodule
-    return {**optimizer_settings(trainer.optimizers[0]),
-            **scheduler_settings(cfg.scheduler if cfg else None, cfg.interval if cfg else "epoch",
-                                 cfg.monitor if cfg else None),
-            "batch_size": loader.batch_size, "val_batch_size": dm.eval_batch_size, "epochs": trainer.max_epochs,
-            "shuffle": "randperm(seed+epoch) per epoch" if loader.sampler.shuffle else "none",
-            "n_train": loader.sampler.n, "validate_every": trainer.check_val_every_n_epoch,
-            "threads": torch.get_num_threads(), "precision": trainer.precision, **net_settings(module.net)}
+    return {
+        **optimizer_settings(trainer.optimizers[0]),
+        **scheduler_settings(
+            cfg.scheduler if cfg else None, cfg.interval if cfg else "epoch", cfg.monitor if cfg else None
+        ),
+        "batch_size": loader.batch_size,
+        "val_batch_size": dm.eval_batch_size,
+        "epochs": trainer.max_epochs,
+        "shuffle": "randperm(seed+epoch) per epoch" if loader.sampler.shuffle else "none",
+        "n_train": loader.sampler.n,
+        "validate_every": trainer.check_val_every_n_epoch,
+        "threads": torch.get_num_threads(),
+        "precision": trainer.precision,
+        **net_settings(module.net),
+    }
 
 
 def econdl_fit(cli: Any, target: float | None = None) -> dict[str, Any]:
@@ -208,10 +245,8 @@ def econdl_settings(cli: Any) -> dict[str, Any]:
             raise _SettingsRead
 
     cli.trainer.callbacks.append(Read())
-    try:
+    with contextlib.suppress(_SettingsRead):  # raised on purpose once the settings are read
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    except _SettingsRead:
-        pass
     return out
 
 

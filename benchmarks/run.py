@@ -31,16 +31,29 @@ from benchmarks.common import isolated  # noqa: E402
 from benchmarks.pair import THREADS, Pair  # noqa: E402
 
 NAMES = ["kink", "gdp", "mnist", "gender"]
-COLUMNS = ["benchmark", "what", "median econdl_s", "median raw_s", "median ratio", "ratio min-max", "target",
-           "met", "steps/s econdl (raw)", "results", "match"]
+COLUMNS = [
+    "benchmark",
+    "what",
+    "median econdl_s",
+    "median raw_s",
+    "median ratio",
+    "ratio min-max",
+    "target",
+    "met",
+    "steps/s econdl (raw)",
+    "results",
+    "match",
+]
 
 
 def machine() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {THREADS} torch threads "
-            f"on each side, {gpu}, Python {platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {THREADS} torch threads "
+        f"on each side, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 def measure(pair: Pair, repeats: int) -> dict[str, Any]:
@@ -48,7 +61,7 @@ def measure(pair: Pair, repeats: int) -> dict[str, Any]:
     runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for r in range(repeats):
         sides = {}
-        for side in (("raw", "econdl") if r % 2 == 0 else ("econdl", "raw")):
+        for side in ("raw", "econdl") if r % 2 == 0 else ("econdl", "raw"):
             fn, args = getattr(pair, side)
             sides[side] = isolated(fn, *args)[0]
         runs.append((sides["econdl"], sides["raw"]))
@@ -63,7 +76,8 @@ def measure(pair: Pair, repeats: int) -> dict[str, Any]:
     w_steps = statistics.median(w["steps"] / w["seconds"] for _, w in runs)
     missed = repeats - len(ok)
     return {
-        "benchmark": pair.benchmark, "what": pair.what,
+        "benchmark": pair.benchmark,
+        "what": pair.what,
         "median econdl_s": statistics.median(e for e, _ in ok) if ok else float("nan"),
         "median raw_s": statistics.median(w for _, w in ok) if ok else float("nan"),
         "median ratio": med,
@@ -107,8 +121,14 @@ def main() -> None:
             rows.append(measure(pair, repeats))
             print("  " + " | ".join(f"{k}={fmt(rows[-1][k])}" for k in COLUMNS[2:]), flush=True)
         notes.append(f"- **{name}**: {(module.__doc__ or '').strip()}\n")
-    table = ("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
-             + "".join("| " + " | ".join(fmt(r[k]) for k in COLUMNS) + " |\n" for r in rows))
+    table = (
+        "| "
+        + " | ".join(COLUMNS)
+        + " |\n|"
+        + "---|" * len(COLUMNS)
+        + "\n"
+        + "".join("| " + " | ".join(fmt(r[k]) for k in COLUMNS) + " |\n" for r in rows)
+    )
     print("\n" + table)
     if args.quick:
         print("(--quick: report not written)")
@@ -121,11 +141,13 @@ def main() -> None:
         f"Repeats: {repeats} per pair, alternating which side runs first. "
         f"Total time: {time.perf_counter() - started:.0f} s.\n\n"
         "Ratio = econdl seconds / raw seconds of the same repeat; the median and the min-max over repeats "
-        "are given. \"met\" is yes only where the median ratio meets the target. "
-        "\"steps/s\" compares optimizer steps per second (the per-step overhead, with each side's "
-        "per-epoch validation and checkpointing included). \"match\" says whether the two sides' "
+        'are given. "met" is yes only where the median ratio meets the target. '
+        '"steps/s" compares optimizer steps per second (the per-step overhead, with each side\'s '
+        'per-epoch validation and checkpointing included). "match" says whether the two sides\' '
         "results agree (validation loss within a factor 1.5, test accuracy within 1.5 points).\n\n"
-        + table + "\n## What each benchmark runs\n\n" + "\n".join(notes)
+        + table
+        + "\n## What each benchmark runs\n\n"
+        + "\n".join(notes)
     )
     Path(args.out).write_text(text)
     print(f"report written to {args.out}")
