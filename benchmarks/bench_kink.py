@@ -71,8 +71,9 @@ def raw_job(epochs: int, x_size: int | None = None) -> RawJob:
     )
 
 
-def econdl_side(epochs: int | None, x_size: int | None = None) -> Any:
-    fixed = [f"--trainer.max_epochs={epochs}", f"--trainer.min_epochs={epochs}"] if epochs else []
+def econdl_side(epochs: int | None, x_size: int | None = None, exact: bool = True) -> Any:
+    """The shipped config; ``epochs``: at most that many (exactly, with ``exact``)."""
+    fixed = [f"--trainer.max_epochs={epochs}"] + ([f"--trainer.min_epochs={epochs}"] if exact else []) if epochs else []
     # in_features given, so the first layer is built (and initialised) with the others, as
     # in the raw loop, rather than sized lazily later from another point of the RNG stream
     return econdl_cli(
@@ -97,7 +98,7 @@ def run_raw(epochs: int, target: float | None) -> dict[str, Any]:
 
 
 def run_econdl(epochs: int | None, target: float | None) -> dict[str, Any]:
-    out = econdl_fit(econdl_side(epochs), target)
+    out = econdl_fit(econdl_side(epochs, exact=target is None), target)
     out["to_target"] = time_to(out["curve"], target) if target else None
     return out
 
