@@ -67,3 +67,17 @@ def test_messages_name_cli_keys_as_users_type_them() -> None:
         if long_form.search(line) and not line.lstrip().startswith("#")
     ]
     assert not found, "\n".join(found)
+
+
+def test_a_reader_that_stops_early_is_not_reported_as_a_bug() -> None:
+    """`econdl --help | head -1`: the pipe closes before econdl writes; that ends quietly."""
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("econdl")
+    for args in (["--help"], ["--version"]):
+        proc = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=econdl_env())
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0, err
+        assert "looks like a bug" not in err and "Traceback" not in err, err

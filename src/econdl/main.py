@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
         dispatch(argv)
     except (SystemExit, KeyboardInterrupt):
         raise
+    except BrokenPipeError:
+        # the reader went away (`econdl --help | head`): nothing was wrong, so end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except Exception as err:
         if os.environ.get("ECONDL_DEBUG") == "1":
             raise
