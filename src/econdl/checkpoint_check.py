@@ -133,14 +133,11 @@ def mismatch(ckpt: dict[str, Any], model_config: Any, data_config: Any) -> str |
     model_keys = [k for k in MODEL_KEYS if _differ(m_ckpt[1].get(k), m_cfg[1].get(k))]
     net_keys = [k for k in MODEL_KEYS if n_ckpt and n_cfg and _differ(n_ckpt[1].get(k), n_cfg[1].get(k))]
     data_keys = [k for k in DATA_KEYS if _differ(d_ckpt[1].get(k), d_cfg[1].get(k))]
-    same_model = (
-        _short(m_ckpt[0]) == _short(m_cfg[0])
-        and not model_keys
-        and not net_keys
-        and (
-            (n_ckpt is None) == (n_cfg is None) and (n_ckpt is None or _short(n_ckpt[0]) == _short(n_cfg[0]))  # type: ignore[index]
-        )
-    )
+    if n_ckpt is None or n_cfg is None:
+        same_net = n_ckpt is None and n_cfg is None
+    else:
+        same_net = _short(n_ckpt[0]) == _short(n_cfg[0])
+    same_model = _short(m_ckpt[0]) == _short(m_cfg[0]) and not model_keys and not net_keys and same_net
     same_data = not d_ckpt[0] or (_short(d_ckpt[0]) == _short(d_cfg[0]) and not data_keys)
     if same_model and same_data:
         return None

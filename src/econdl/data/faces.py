@@ -23,6 +23,7 @@ from torch import Tensor
 
 from econdl.data.base import InMemoryDataModule, Splits, resolve_count
 from econdl.data.images import greyscale_mask, list_images, read_images
+from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
 
 SOURCES = ("folder", "manifest", "celeba")
@@ -335,11 +336,9 @@ class GenderImageDataModule(InMemoryDataModule):
             return self.on_after_batch_transfer((self.predict_images[0][:n],), 0)[0]
         return super().example_input(n)
 
-    def predict_dataloader(self):  # noqa: ANN201 (TensorBatches)
+    def predict_dataloader(self) -> TensorBatches:
         if not self.predict_dir:
             return super().predict_dataloader()
-        from econdl.data.loader import TensorBatches
-
         return TensorBatches((self._load_predict_dir()[0],), self.eval_batch_size)
 
     def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:

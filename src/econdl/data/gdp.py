@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from econdl.data.base import RegressionDataModule, Splits
+from econdl.data.loader import TensorBatches
 from econdl.data.series import (
     exog_frame,
     macrodata_series,
@@ -250,7 +251,7 @@ class GDPDataModule(RegressionDataModule):
             self.splits = self._scaled()
 
     # --- predict, score, plot -----------------------------------------------------------
-    def predict_dataloader(self):  # noqa: ANN201 (a TensorBatches)
+    def predict_dataloader(self) -> TensorBatches:
         return self.loader("eval")
 
     def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:

@@ -157,8 +157,9 @@ class MNISTDataModule(InMemoryDataModule):
     def locate(self) -> dict[str, Path]:
         """Paths of the four IDX files (read only: downloads happen in ``prepare_data``)."""
         found = {key: find_idx(self.folders(), stem) for key, stem in FILES.items()}
-        if all(found.values()):
-            return found  # type: ignore[return-value]
+        paths = {key: path for key, path in found.items() if path is not None}
+        if len(paths) == len(found):
+            return paths
         missing = [FILES[k] + "[.gz]" for k, v in found.items() if v is None]
         where = ", ".join(str(f) for f in self.folders())
         package = VARIANTS[self.variant][2]

@@ -4,6 +4,7 @@ coefficients beside AR(p)'s constant ones, with NBER recessions shaded."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,8 @@ from torch import Tensor
 from econdl.forecast.recessions import nber_cycles
 
 
-def _pyplot():  # noqa: ANN202
+def _pyplot() -> ModuleType:
+    """matplotlib.pyplot on the file-only Agg backend (imported on first use: it is slow to load)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -18,6 +18,7 @@ import math
 import re
 import shutil
 from dataclasses import dataclass, field
+from typing import SupportsFloat
 
 import pandas as pd
 
@@ -116,12 +117,12 @@ def heading(column: str) -> str:
     return " ".join(words)
 
 
-def _cell(column: str, value: object, std: float | None) -> str:
+def _cell(column: str, value: str | SupportsFloat | None, std: float | None) -> str:
     if isinstance(value, str):
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    value = float(value)  # type: ignore[arg-type]  # a number from a pandas column
+    value = float(value)
     if column == "params":
         return f"{int(value):,}"
     if column in ("fit_s", "refit_s"):
