@@ -13,7 +13,7 @@ def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
     )
     table = result.table
     assert list(table.index) == ["chebyshev", "mlp", "polynomial", "relu_basis"]
-    assert {"test_mse", "max_abs_err", "mse_near_break", "params", "fit_s"} <= set(table.columns)
+    assert {"test_mse", "test_max_abs_err", "mse_near_break", "params", "fit_s"} <= set(table.columns)
     # same basis span, same data: the two least-squares polynomials agree
     assert table.loc["polynomial", "test_mse"] == pytest.approx(table.loc["chebyshev", "test_mse"], rel=1e-6)
     assert table.loc["polynomial", "params"] == 11 and table.loc["relu_basis", "params"] == 21

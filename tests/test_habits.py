@@ -81,3 +81,18 @@ def test_a_reader_that_stops_early_is_not_reported_as_a_bug() -> None:
         err = proc.stderr.read().decode()
         assert proc.wait(timeout=120) == 0, err
         assert "looks like a bug" not in err and "Traceback" not in err, err
+
+
+def test_the_table_names_the_metrics_a_fit_logs() -> None:
+    """The comparison table's error columns are the logged test metrics under the one naming rule."""
+    import torch
+
+    from econdl.data import KinkDataModule
+
+    dm = KinkDataModule(x_size=64, val_size=16, test_size=16)
+    dm.setup()
+    scored = dm.score(torch.zeros(len(dm.test_targets())))
+    logged = {"test/rmse", "test/mae", "test/max_abs_err", "test/mse"}
+    test_columns = {logged_name(column) for column in scored if column.startswith("test_")}
+    assert test_columns <= logged  # every test_* column is a metric the fit logs, under the same name
+    assert {"test/rmse", "test/max_abs_err"} <= {logged_name(column) for column in scored}

@@ -86,4 +86,4 @@ def test_score_reports_error_near_the_break():
     s = dm.score(pred)
     assert s["mse_near_break"] == pytest.approx(0.01, rel=1e-5)
     assert s["mse_away_from_break"] == 0.0
-    assert s["max_abs_err"] == pytest.approx(0.1, rel=1e-5)
+    assert s["test_max_abs_err"] == pytest.approx(0.1, rel=1e-5)

@@ -61,8 +61,8 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
         {
             "test_rmse": [2.638826, 2.9923, 3.03066],
             "test_rmse_std": [0.0, 0.2143, 0.0],
-            "max_abs_err": [7.1, 7.9, 7.3],
-            "max_abs_err_std": [0.0, 0.0, 0.0],  # says nothing: dropped
+            "test_max_abs_err": [7.1, 7.9, 7.3],
+            "test_max_abs_err_std": [0.0, 0.0, 0.0],  # says nothing: dropped
             "empty": [np.nan] * 3,  # says nothing: dropped
             "test_period": ["1999Q4-2009Q3"] * 3,  # the same everywhere: into the caption
             "params": [5.0, 225.0, 0.0],

@@ -252,5 +252,5 @@ class RegressionDataModule(InMemoryDataModule):
             "test_mse": mse,
             "test_rmse": mse**0.5,
             "test_mae": float(err.mean()),
-            "max_abs_err": float(err.max()),
+            "test_max_abs_err": float(err.max()),
         }

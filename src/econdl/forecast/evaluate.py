@@ -88,7 +88,7 @@ def errors_by_horizon(frame: pd.DataFrame, split: str = "test") -> dict[int, dic
             "test_mse": mse,
             "test_rmse": mse**0.5,
             "test_mae": float(err.mean()),
-            "max_abs_err": float(err.max()),
+            "test_max_abs_err": float(err.max()),
         }
     return out
 

@@ -28,7 +28,7 @@ HEADINGS = {
     "test_rmse": "test RMSE",
     "test_mae": "test MAE",
     "test_acc": "test accuracy",
-    "max_abs_err": "max abs error",
+    "test_max_abs_err": "max abs error",
     "mse_near_break": "MSE near the break",
     "mse_away_from_break": "MSE elsewhere",
     "params": "parameters",
