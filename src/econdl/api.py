@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from econdl.errors import ConfigError
 
 
 def cli_args(overrides: dict[str, Any] | None = None, **kwargs: Any) -> list[str]:
@@ -34,7 +35,7 @@ def cli_args(overrides: dict[str, Any] | None = None, **kwargs: Any) -> list[str
     args = []
     for key, value in merged.items():
         if key.startswith("-"):
-            raise ValueError(f"override {key!r}: give the key without dashes, e.g. 'trainer.max_epochs'")
+            raise ConfigError(f"override {key!r}: give the key without dashes, e.g. 'trainer.max_epochs'")
         args.append(f"--{key}={_cli_value(value)}")
     return args
 
@@ -141,7 +142,7 @@ def compare(
     from econdl.report.environment import command_line
 
     if seeds < 1:
-        raise ValueError(f"seeds={seeds} must be at least 1")
+        raise ConfigError(f"seeds={seeds} must be at least 1")
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     args = cli_args(overrides, **kwargs)
     for name in ("lightning.pytorch", "lightning.fabric"):

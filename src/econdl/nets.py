@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from econdl.errors import ConfigError
 
 __all__ = ["ACTIVATIONS", "MLP", "DigitCNN", "FaceCNN", "count_parameters", "make_activation"]
 
@@ -32,7 +33,7 @@ def make_activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name.lower()]()
     except KeyError:
-        raise ValueError(f"activation={name!r} is not known; choose one of {sorted(ACTIVATIONS)}") from None
+        raise ConfigError(f"activation={name!r} is not known; choose one of {sorted(ACTIVATIONS)}") from None
 
 
 def _linear(in_features: int | None, out_features: int) -> nn.Module:
@@ -68,9 +69,9 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         if any(w < 1 for w in widths):
-            raise ValueError(f"widths={list(widths)} must all be positive integers")
+            raise ConfigError(f"widths={list(widths)} must all be positive integers")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout={dropout} must lie in [0, 1)")
+            raise ConfigError(f"dropout={dropout} must lie in [0, 1)")
         make_activation(activation)  # fail early with the list of choices
         layers: list[nn.Module] = [nn.Flatten()] if flatten else []
         size = in_features
@@ -115,7 +116,7 @@ class FaceCNN(nn.Module):
     ) -> None:
         super().__init__()
         if not channels or any(c < 1 for c in channels):
-            raise ValueError(f"channels={list(channels)} must be one or more positive integers")
+            raise ConfigError(f"channels={list(channels)} must be one or more positive integers")
         layers: list[nn.Module] = []
         for c in channels:
             layers += [nn.Conv2d(in_channels, c, kernel_size=3), make_activation(activation), nn.MaxPool2d(2)]
@@ -157,7 +158,7 @@ class DigitCNN(nn.Module):
             layers += [nn.Conv2d(prev, ch, kernel_size=3), nn.ReLU(), nn.MaxPool2d(2)]
             size, prev = (size - 2) // 2, ch
         if size < 1:
-            raise ValueError(f"image_size={image_size} is too small for {len(channels)} conv+pool blocks")
+            raise ConfigError(f"image_size={image_size} is too small for {len(channels)} conv+pool blocks")
         layers.append(nn.Flatten())
         features = prev * size * size
         for width in widths:

@@ -17,6 +17,7 @@ import math
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
+from econdl.errors import ConfigError
 
 
 class StepSchedule(LRScheduler):
@@ -27,7 +28,7 @@ class StepSchedule(LRScheduler):
     def set_total_steps(self, total_steps: float) -> None:
         """Size the schedule to the run; an unbounded run (``max_epochs=-1``) cannot be sized."""
         if not math.isfinite(total_steps) or total_steps < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} needs a finite number of training steps, got {total_steps}; "
                 "set --trainer.max_epochs or --trainer.max_steps"
             )
@@ -75,7 +76,7 @@ class OneCycleLR(StepSchedule):
         last_epoch: int = -1,
     ) -> None:
         if max_lr <= 0 or not 0 < pct_start < 1 or div_factor < 1 or final_div_factor < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"OneCycleLR(max_lr={max_lr}, pct_start={pct_start}, div_factor={div_factor}, "
                 f"final_div_factor={final_div_factor}) needs max_lr > 0, 0 < pct_start < 1 and factors >= 1"
             )

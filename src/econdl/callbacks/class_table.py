@@ -23,6 +23,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 
 from econdl.attached import datamodule_of
 from econdl.metrics import metric_label  # not from tasks: tasks import callbacks, never the reverse
+from econdl.errors import ConfigError
 
 ROWS = {"train": "Training Set", "val": "Validation Set", "test": "Test Set"}
 
@@ -39,7 +40,7 @@ def accuracy_row(confusion: Tensor, class_names: list[str]) -> pd.Series:
 def class_names_of(trainer: L.Trainer, pl_module: L.LightningModule) -> list[str]:
     names = getattr(pl_module, "class_names", None) or getattr(datamodule_of(trainer), "class_names", None)
     if not names:
-        raise ValueError("ClassAccuracyTable needs class names: set `class_names` on the DataModule")
+        raise ConfigError("ClassAccuracyTable needs class names: set `class_names` on the DataModule")
     return [str(n) for n in names]
 
 
@@ -78,7 +79,7 @@ class ClassAccuracyTable(L.Callback):
         """Confusion matrix of ``pl_module`` on a DataModule split, each process its shard."""
         dm = datamodule_of(trainer)
         if dm is None:
-            raise ValueError("ClassAccuracyTable tabulates DataModule splits: run the model with a DataModule")
+            raise ConfigError("ClassAccuracyTable tabulates DataModule splits: run the model with a DataModule")
         k = len(class_names_of(trainer, pl_module))
         metric = self._new_confusion(k, pl_module.device)
         loader = dm.loader(split) if hasattr(dm, "loader") else getattr(dm, f"{split}_dataloader")()

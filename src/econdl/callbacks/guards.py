@@ -8,7 +8,7 @@ import lightning as L
 import torch
 
 from econdl.attached import callbacks_of
-from econdl.errors import EcondlError
+from econdl.errors import ConfigError, EcondlError
 
 
 class NonFiniteLossError(EcondlError, RuntimeError):
@@ -49,7 +49,7 @@ class FiniteLossGuard(L.Callback):
 
     def __init__(self, check_every_n_steps: int = 25) -> None:
         if check_every_n_steps < 1:
-            raise ValueError(f"check_every_n_steps={check_every_n_steps} must be a positive integer")
+            raise ConfigError(f"check_every_n_steps={check_every_n_steps} must be a positive integer")
         self.every = check_every_n_steps
         self._losses: list[torch.Tensor] = []
         self._steps: list[int] = []

@@ -29,6 +29,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state
+from econdl.errors import ConfigError
 
 STATE_KEY = "econdl_resume"
 
@@ -73,7 +74,7 @@ class ResumeCheckpoint(L.Callback):
 
     def __init__(self, every_seconds: float = 300.0, filename: str = "last.ckpt") -> None:
         if every_seconds < 0:
-            raise ValueError(f"every_seconds={every_seconds} must be 0 (every epoch) or more")
+            raise ConfigError(f"every_seconds={every_seconds} must be 0 (every epoch) or more")
         self.every_seconds, self.filename = every_seconds, filename
         self.last_path = ""
         self._last_write = 0.0

@@ -18,6 +18,7 @@ from torch import Tensor
 from econdl.forecast.intervals import conformal_halfwidth, gaussian_halfwidth
 from econdl.forecast.recessions import recession_mask
 from econdl.forecast.stats import clark_west, diebold_mariano, mincer_zarnowitz
+from econdl.errors import ConfigError
 
 #: columns of the base table that describe a model rather than score it
 DESCRIPTIVE = ("evaluation", "test_period", "params", "fit_s", "refit_s", "seeds")
@@ -142,7 +143,7 @@ def horizon_table(
     frames = {name: [long_frame(dm, r["prediction"], r["model"]) for r in rs] for name, rs in runs.items()}
     if reference is not None and reference not in frames:
         if explicit:
-            raise ValueError(f"--relative_to {reference}: no such model in the table; choose one of {list(frames)}")
+            raise ConfigError(f"--relative_to {reference}: no such model in the table; choose one of {list(frames)}")
         reference = None
     rows = []
     for name, fs in frames.items():

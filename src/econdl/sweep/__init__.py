@@ -24,6 +24,7 @@ from econdl.sweep.parse import FitParser, check_search_space
 from econdl.sweep.results import best_config, importances, plot_sweep, trials_table, write_atomic
 from econdl.sweep.spec import Param, SweepSpec, load_spec
 from econdl.sweep.study import Worker, budget_used, make_pruner, make_sampler, open_study
+from econdl.errors import ConfigError
 
 __all__ = ["Param", "SweepResult", "SweepSpec", "load_spec", "run_sweep", "sweep_main"]
 
@@ -56,7 +57,7 @@ def run_sweep(
     direction = spec.direction
     study = open_study(url, spec.study_name, direction)
     if study.direction.name.lower() != direction:
-        raise ValueError(
+        raise ConfigError(
             f"study {spec.study_name!r} in {url} was created to {study.direction.name.lower()}, "
             f"the sweep file says {direction}; use another study_name"
         )
@@ -104,7 +105,7 @@ def sweep_main(argv: list[str]) -> SweepResult:
     spec = load_spec(args.config)
     if args.n_trials is not None:
         if args.n_trials < 1:
-            raise ValueError(f"--n_trials={args.n_trials} must be at least 1")
+            raise ConfigError(f"--n_trials={args.n_trials} must be at least 1")
         spec.n_trials = args.n_trials
     spec.study_name = args.study_name or spec.study_name
     spec.storage = args.storage or spec.storage

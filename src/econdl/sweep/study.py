@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 
 from econdl.cli import cli_main
 from econdl.sweep.spec import Direction, SweepSpec
+from econdl.errors import ConfigError
 
 BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--test_after_fit=false"]
@@ -71,7 +72,7 @@ def postgres_driver() -> str:
             return module
         except ImportError:
             continue
-    raise ValueError("a postgresql:// storage needs a driver: pip install 'econdl[postgres]'")
+    raise ConfigError("a postgresql:// storage needs a driver: pip install 'econdl[postgres]'")
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
@@ -87,7 +88,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120)
     except ImportError as err:
-        raise ValueError(f"storage {url}: {err}; for PostgreSQL run pip install 'econdl[postgres]'") from None
+        raise ConfigError(f"storage {url}: {err}; for PostgreSQL run pip install 'econdl[postgres]'") from None
 
 
 def open_study(url: str, name: str, direction: Direction, tries: int = 8) -> optuna.Study:
@@ -116,7 +117,7 @@ def make_sampler(config: dict[str, Any], spec: SweepSpec, seed_offset: int) -> o
         return optuna.samplers.RandomSampler(**options)
     if name == "grid":
         return optuna.samplers.GridSampler({p.key: p.grid() for p in spec.params}, **options)
-    raise ValueError(f"sampler.name={name!r} is not known; choose tpe, random or grid")
+    raise ConfigError(f"sampler.name={name!r} is not known; choose tpe, random or grid")
 
 
 def make_pruner(config: dict[str, Any]) -> optuna.pruners.BasePruner:
@@ -130,7 +131,7 @@ def make_pruner(config: dict[str, Any]) -> optuna.pruners.BasePruner:
         "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     }
     if name not in pruners:
-        raise ValueError(f"pruner.name={name!r} is not known; choose one of {sorted(pruners)}")
+        raise ConfigError(f"pruner.name={name!r} is not known; choose one of {sorted(pruners)}")
     return pruners[name](**options)
 
 
@@ -170,7 +171,7 @@ class Worker:
         trial.set_user_attr("epochs", int(cli.trainer.current_epoch))
         if not callback.history:
             logged = sorted(k for k in cli.trainer.callback_metrics if "/" in k)
-            raise ValueError(f"objective.metric={self.spec.metric!r} was never logged by the model; logged: {logged}")
+            raise ConfigError(f"objective.metric={self.spec.metric!r} was never logged by the model; logged: {logged}")
         if callback.pruned:
             raise optuna.TrialPruned(f"pruned after {len(callback.history)} validations")
         return callback.best()

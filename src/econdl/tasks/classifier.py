@@ -25,6 +25,7 @@ from econdl.attached import callbacks_of, datamodule_of
 from econdl.metrics import metric_label
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regressor import has_lazy_parameters, materialize
+from econdl.errors import ConfigError, DataError
 
 
 class ClassificationModel(L.LightningModule):
@@ -44,13 +45,13 @@ class ClassificationModel(L.LightningModule):
         names = getattr(dm, "class_names", None)
         if names:
             if self.class_names and list(map(str, names)) != self.class_names:
-                raise ValueError(
+                raise DataError(
                     f"the model was trained on classes {self.class_names} but the data have "
                     f"classes {list(names)}; use data with the same classes"
                 )
             self.class_names = [str(n) for n in names]
         if not self.class_names:
-            raise ValueError(f"{type(self).__name__} needs class names: the DataModule must define `class_names`")
+            raise DataError(f"{type(self).__name__} needs class names: the DataModule must define `class_names`")
         self._make_metrics()
 
     def _make_metrics(self) -> None:
@@ -132,7 +133,7 @@ class Classifier(ClassificationModel):
     def __init__(self, net: nn.Module, label_smoothing: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing={label_smoothing} must lie in [0, 1)")
+            raise ConfigError(f"label_smoothing={label_smoothing} must lie in [0, 1)")
         self.save_hyperparameters(ignore=unsaved_module_args("net"))
         self.net = net
         self.label_smoothing = label_smoothing

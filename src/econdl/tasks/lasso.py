@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from econdl.tasks.classifier import ClassificationModel
+from econdl.errors import ConfigError
 
 
 def soft_threshold(w: Tensor, t: float) -> Tensor:
@@ -37,7 +38,7 @@ class LassoLogit(ClassificationModel):
     def __init__(self, lam: float = 1e-4) -> None:
         super().__init__()
         if lam < 0:
-            raise ValueError(f"lam={lam} must be zero or positive")
+            raise ConfigError(f"lam={lam} must be zero or positive")
         self.save_hyperparameters()
         self.lam = lam
         self.automatic_optimization = False

@@ -27,6 +27,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
 from econdl.tasks.regression import RegressionModel
+from econdl.errors import ConfigError, DataError
 
 
 def total_degree_terms(dim: int, degree: int) -> list[tuple[int, ...]]:
@@ -57,7 +58,7 @@ class LeastSquares(RegressionModel):
     def __init__(self, ridge: float = 0.0) -> None:
         super().__init__()
         if ridge < 0:
-            raise ValueError(f"ridge={ridge} must be zero or positive")
+            raise ConfigError(f"ridge={ridge} must be zero or positive")
         self.ridge = ridge
         self.automatic_optimization = False
         self.coef = nn.Parameter(torch.zeros(0, 1, dtype=torch.float64))
@@ -89,7 +90,7 @@ class LeastSquares(RegressionModel):
         self.fit_domain(x)
         p, n = self.n_features(x.shape[1]), len(x)
         if n < p and self.ridge == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.describe()} has {p} coefficients and needs at least {p} training "
                 f"points, got {n}: lower the degree/knots or add data (data.x_size)"
             )
@@ -185,7 +186,7 @@ class LeastSquares(RegressionModel):
         r11, r12 = r[:p, :p], r[:p, p:]
         diag = r11.diagonal().abs()
         if diag.min() <= 1e-12 * diag.max():
-            raise ValueError(
+            raise ConfigError(
                 f"{self.describe()}: the basis columns are linearly dependent on these "
                 f"training data (rank < {p}); lower the degree/knots, add data or set ridge > 0"
             )
@@ -203,7 +204,7 @@ class PolynomialLS(LeastSquares):
     def __init__(self, degree: int = 10, ridge: float = 0.0) -> None:
         super().__init__(ridge)
         if degree < 0:
-            raise ValueError(f"degree={degree} must be zero or positive")
+            raise ConfigError(f"degree={degree} must be zero or positive")
         self.save_hyperparameters()
         self.degree = degree
 
@@ -243,7 +244,7 @@ class ChebyshevLS(PolynomialLS):
         super().__init__(degree, ridge)
         self.save_hyperparameters()
         if domain is not None and not domain[0] < domain[1]:
-            raise ValueError(f"domain={list(domain)} must be [low, high] with low < high")
+            raise ConfigError(f"domain={list(domain)} must be [low, high] with low < high")
         self.domain = domain
         self.register_buffer("low", torch.zeros(1, dtype=torch.float64))
         self.register_buffer("high", torch.ones(1, dtype=torch.float64))
@@ -258,7 +259,7 @@ class ChebyshevLS(PolynomialLS):
         else:
             low, high = x_train.double().min(0).values, x_train.double().max(0).values
         if (high <= low).any():
-            raise ValueError("ChebyshevLS needs training inputs that vary; some input is constant")
+            raise DataError("ChebyshevLS needs training inputs that vary; some input is constant")
         self.low, self.high = low.double(), high.double()
 
     def univariate(self, x: Tensor) -> Tensor:
@@ -285,7 +286,7 @@ class ReLUBasisLS(LeastSquares):
     def __init__(self, knots: int = 20, domain: tuple[float, float] | None = None, ridge: float = 0.0) -> None:
         super().__init__(ridge)
         if knots < 1:
-            raise ValueError(f"knots={knots} must be a positive integer")
+            raise ConfigError(f"knots={knots} must be a positive integer")
         self.save_hyperparameters()
         self.knots, self.domain = knots, domain
         self.register_buffer("knot_points", torch.zeros(knots, 1, dtype=torch.float64))

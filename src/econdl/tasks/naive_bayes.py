@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from econdl.tasks.classifier import ClassificationModel
+from econdl.errors import ConfigError, DataError
 
 KINDS = ("bernoulli", "gaussian")
 
@@ -45,9 +46,9 @@ class NaiveBayes(ClassificationModel):
     ) -> None:
         super().__init__()
         if kind not in KINDS:
-            raise ValueError(f"kind={kind!r} is not known; choose one of {list(KINDS)}")
+            raise ConfigError(f"kind={kind!r} is not known; choose one of {list(KINDS)}")
         if alpha < 0 or var_smoothing < 0:
-            raise ValueError(f"alpha={alpha} and var_smoothing={var_smoothing} must be zero or positive")
+            raise ConfigError(f"alpha={alpha} and var_smoothing={var_smoothing} must be zero or positive")
         self.save_hyperparameters()
         self.kind, self.alpha, self.threshold, self.var_smoothing = kind, alpha, threshold, var_smoothing
         self.automatic_optimization = False
@@ -131,7 +132,7 @@ class NaiveBayes(ClassificationModel):
         count, s1, s2 = stats[:, 0], stats[:, 1 : 1 + d], stats[:, 1 + d :]
         if (count == 0).any():
             missing = [self.class_names[i] for i in torch.nonzero(count == 0).flatten().tolist()]
-            raise ValueError(f"NaiveBayes: no training examples of class(es) {missing}; every class needs some")
+            raise DataError(f"NaiveBayes: no training examples of class(es) {missing}; every class needs some")
         self.log_prior.data.copy_(torch.log(count / count.sum()))
         if self.kind == "bernoulli":
             p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)

@@ -9,6 +9,7 @@ from torchmetrics import MeanMetric
 from econdl.attached import datamodule_of
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regression import RegressionModel
+from econdl.errors import ConfigError
 
 LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
 
@@ -35,7 +36,7 @@ def match_output_width(net: nn.Module, width: int) -> None:
     if not last or last[-1].out_features == width:
         return
     if last[-1].out_features != 1:
-        raise ValueError(
+        raise ConfigError(
             f"the network has {last[-1].out_features} outputs but the data have {width} targets; "
             f"set out_features: {width} (or 1, widened to the data)"
         )
@@ -59,7 +60,7 @@ class Regressor(RegressionModel):
     def __init__(self, net: nn.Module, loss: str = "mse") -> None:
         super().__init__()
         if loss not in LOSSES:
-            raise ValueError(f"loss={loss!r} is not known; choose one of {sorted(LOSSES)}")
+            raise ConfigError(f"loss={loss!r} is not known; choose one of {sorted(LOSSES)}")
         self.save_hyperparameters(ignore=unsaved_module_args("net"))
         self.net = net
         self.loss_fn = LOSSES[loss]()
