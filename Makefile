@@ -3,7 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The install stamp is named after this checkout's path and pyproject.toml's content, so a
+# fresh clone with a virtual environment already in place reinstalls only when either differs.
+INSTALL_KEY := $(shell { echo "$(CURDIR)"; cat pyproject.toml; } | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(INSTALL_KEY)
 ECONDL := $(BIN)/econdl
 PYTEST_ARGS ?=
 
@@ -13,10 +16,10 @@ PYTEST_ARGS ?=
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(STAMP):
+	@test -x $(BIN)/python || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --upgrade pip; }
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed*
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install econdl with its dev extras (editable)

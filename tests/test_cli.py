@@ -117,3 +117,28 @@ def test_linear_regression_recovers_theta():
     )
     err = cli.datamodule.describe_model(cli.model)["theta_error"]
     assert err < 1e-3
+
+
+def test_best_by_picks_the_checkpoint_with_the_best_validation_accuracy(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from helpers import tiny_data
+
+    data = tiny_data("mnist", CONFIGS / "mnist/mlp.yaml", tmp_path)
+    args = ["fit", "--config", str(CONFIGS / "mnist/mlp.yaml"), *data, "--trainer.max_epochs=4"]
+    cli = cli_main([*args, "--trainer.enable_progress_bar=false"])
+    best = [cb for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint)]
+    assert [(cb.monitor, cb.mode) for cb in best] == [("val/acc", "max")]  # the shipped config's best_by
+    metrics = pd.read_csv(Path(cli.trainer.log_dir) / "metrics.csv")
+    per_epoch = metrics.dropna(subset=["val/acc"]).drop_duplicates("epoch", keep="last")
+    chosen = int(per_epoch.loc[per_epoch["val/acc"].idxmax(), "epoch"])  # first epoch of the best accuracy
+    assert Path(best[0].best_model_path).name == f"best-epoch{chosen:03d}.ckpt"
+    # without best_by, the trainer config's val/loss decides
+    cli = cli_main([*args, "--best_by=null", "--trainer.enable_progress_bar=false"])
+    assert [cb.monitor for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint)] == ["val/loss"]
+
+
+def test_best_by_refuses_a_test_set_metric():
+    result = run_econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--best_by", "test/rmse", *FAST)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--best_by test/rmse" in result.stderr and "val/" in result.stderr

@@ -56,3 +56,45 @@ def test_workers_must_be_a_positive_whole_number() -> None:
         compare_main([str(CONFIGS / "kink"), "--workers", "0"])
     with pytest.raises(ValueError, match="--workers two: give a whole number"):
         compare_main([str(CONFIGS / "kink"), "--workers", "two"])
+
+
+def test_each_fit_gets_its_share_of_the_threads_whatever_workers_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(parallel, "cpu_slots", lambda: 4)
+    torch.set_num_threads(4)
+    try:
+        # workers x threads never exceeds the cores: oversubscribed OpenMP threads spin-wait
+        for jobs in (1, 2, 3, 4, 9):
+            workers = parallel.default_workers([], jobs)
+            assert workers * parallel.fit_threads([], jobs) <= 4
+        assert parallel.fit_threads([], jobs=1) == 4 and parallel.fit_threads([], jobs=2) == 2
+        assert parallel.fit_threads([], jobs=9) == 1
+        # one thread per worker: forked, so the workers start without importing anything again
+        assert parallel.start_context(1).get_start_method() == "fork"
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_compare_runs_fits_on_their_share_and_gives_the_threads_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from econdl import compare as compare_module
+
+    seen: list[int] = []
+    real_fit_one = compare_module.fit_one
+
+    def spy(config: Path, overrides: list[str]) -> dict:
+        seen.append(torch.get_num_threads())
+        return real_fit_one(config, overrides)
+
+    monkeypatch.setattr(compare_module, "fit_one", spy)
+    monkeypatch.setattr(parallel, "fit_threads", lambda overrides, jobs: 1)
+    monkeypatch.chdir(tmp_path)
+    before = torch.get_num_threads()
+    compare_main([str(CONFIGS / "kink" / "polynomial.yaml"), *FAST, "--workers", "1", "--out", "cmp"])
+    assert seen == [1]  # the sequential run computes with the threads a parallel one would
+    assert torch.get_num_threads() == before

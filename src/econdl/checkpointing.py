@@ -57,6 +57,32 @@ def follow_default_root_dir(trainer_config: Any) -> None:
             args.save_dir = str(root)
 
 
+#: metrics where higher is better (``--best_by`` maximises them)
+MAXIMISED = frozenset({"acc", "accuracy", "r2", "auc", "f1"})
+
+
+def best_by(trainer_config: Any, metric: str | None) -> None:
+    """``--best_by val/acc``: the ModelCheckpoints still watching the default ``val/loss``
+    keep the epoch with the best ``metric`` instead, so it is that epoch which ``econdl fit``
+    tests.  Accuracy-like metrics are maximised, everything else minimised.  EarlyStopping
+    keeps watching its own metric."""
+    from econdl.errors import ConfigError
+
+    if metric is None:
+        return
+    if not metric.startswith("val/"):
+        raise ConfigError(
+            f"--best_by {metric}: the best checkpoint is chosen on validation data; give a metric "
+            "that starts with val/, e.g. val/acc or val/loss"
+        )
+    mode = "max" if metric.rsplit("/", 1)[-1] in MAXIMISED else "min"
+    for callback in trainer_config.get("callbacks") or []:
+        args = getattr(callback, "init_args", None)
+        is_best = str(getattr(callback, "class_path", "")).endswith(".ModelCheckpoint")
+        if is_best and args is not None and args.get("monitor") == "val/loss":
+            args.monitor, args.mode = metric, mode
+
+
 def keep_last_resume_callback(trainer_config: Any) -> None:
     """A ``ResumeCheckpoint`` added on the command line or in a config replaces the default
     one (``--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint

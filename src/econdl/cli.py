@@ -29,6 +29,7 @@ from lightning_utilities.core.rank_zero import log as rank_zero_log
 from econdl.checkpoint_check import SPECIAL_PATHS, check_fits, explain_load_failure, read_checkpoint
 from econdl.checkpointing import (
     AtomicCheckpointIO,
+    best_by,
     follow_default_root_dir,
     keep_last_resume_callback,
     latest_run_with_last,
@@ -142,6 +143,13 @@ class EconCLI(LightningCLI):
             help="Run directory under the loggers' save_dir, e.g. kink/mlp (default: from the config path).",
         )
         parser.add_argument(
+            "--best_by",
+            type=str | None,
+            default=None,
+            help="Validation metric that picks the best checkpoint, the one tested after fit "
+            "(default: the trainer config's, val/loss); e.g. val/acc. Accuracy is maximised.",
+        )
+        parser.add_argument(
             "--test_after_fit",
             type=bool,
             default=True,
@@ -152,6 +160,7 @@ class EconCLI(LightningCLI):
         config = self._config()
         follow_default_root_dir(config.trainer)  # before looking for last.ckpt: it looks there too
         keep_last_resume_callback(config.trainer)
+        best_by(config.trainer, config.get("best_by"))
         self._resume_version = self._resolve_last_checkpoint(config)
         if config.trainer.get("enable_progress_bar") is False and config.trainer.get("callbacks"):
             # `--trainer.enable_progress_bar false` wins over the default config's progress bar

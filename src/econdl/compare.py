@@ -190,7 +190,7 @@ def fit_seeds(
 
 
 def fit_in_parallel(
-    configs: list[Path], overrides: list[str], seeds: int, workers: int | None
+    configs: list[Path], overrides: list[str], seeds: int, workers: int | None, threads: int
 ) -> dict[Path, list[dict[str, Any]]] | None:
     """Every config's runs fitted in worker processes, or None when one process does it all."""
     from econdl import parallel
@@ -200,7 +200,7 @@ def fit_in_parallel(
     if n <= 1:
         return None
     print(f"[compare] fitting {len(configs)} configs in {n} worker processes ...", flush=True)
-    return parallel.fit_all(configs, overrides, seeds, n, fit_one)
+    return parallel.fit_all(configs, overrides, seeds, n, fit_one, threads)
 
 
 def summary_row(name: str, runs: list[dict[str, Any]], seeds: int) -> dict[str, Any]:
@@ -266,9 +266,32 @@ def compare(
     write the comparison table and plot.  ``workers`` fits run at once in separate
     processes (None: ``parallel.default_workers``; 1: all in this process, in order).
     ``command`` is recorded in the run directory as the way to reproduce it."""
+    from econdl import parallel
+
     configs = find_configs(paths)
     overrides = overrides or []
-    fitted = fit_in_parallel(configs, overrides, seeds, workers)
+    # every fit gets the same thread count, parallel or not, so --workers never changes a digit
+    threads = parallel.fit_threads(overrides, len(parallel.plan(configs, seeds, parallel.cpu_slots())))
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        fitted = fit_in_parallel(configs, overrides, seeds, workers, threads)
+        return _tabulate(configs, fitted, paths, overrides, out, seeds, relative_to, command)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _tabulate(
+    configs: list[Path],
+    fitted: dict[Path, list[dict[str, Any]]] | None,
+    paths: list[str],
+    overrides: list[str],
+    out: str | None,
+    seeds: int,
+    relative_to: str | None,
+    command: str | None,
+) -> Comparison:
+    """Fit what ``fitted`` does not hold yet, in this process, then build and write the table."""
     rows: list[dict[str, Any]] = []
     predictions: dict[str, torch.Tensor] = {}
     dm: Any = None  # the DataModule of the configs (they must share it), once one has run

@@ -7,9 +7,11 @@ imports (torch, Lightning) are paid once per worker rather than once per fit, an
 the seeds of one config are cut into consecutive chunks, one chunk per job.
 
 Every fit is the same call as in a sequential run (``compare.fit_one`` with the same
-overrides and ``--seed_everything``) with the same number of intra-op threads as this
-process (a reduction split over a different number of threads rounds differently), so
-the table equals a sequential run's bit for bit, timing columns aside.
+overrides and ``--seed_everything``) with the same number of intra-op threads,
+``fit_threads``, whatever ``--workers`` is (a reduction split over a different number of
+threads rounds differently), so the table equals a sequential run's bit for bit, timing
+columns aside.  Workers times threads never exceeds the cores: two workers of two threads
+each on two cores spin-wait on each other and run several times slower than one.
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ def default_workers(overrides: list[str], jobs: int) -> int:
     return max(1, min(cpu_slots(), jobs))
 
 
+def fit_threads(overrides: list[str], jobs: int) -> int:
+    """Intra-op threads of every fit in a comparison: this process's threads shared among
+    the default number of workers.  It depends on the machine and the comparison, not on
+    ``--workers``, so a sequential run (``--workers 1``) computes exactly what a parallel
+    one does."""
+    import torch
+
+    return max(1, torch.get_num_threads() // default_workers(overrides, jobs))
+
+
 def closed_form(config: Path) -> bool:
     """Whether the config's model is fitted in one exact pass (``exact_pass``), read from
     the class named in the YAML; False when it cannot tell (the fit then decides)."""
@@ -100,11 +112,11 @@ def detach(run: Run) -> Run:
 
 
 def start_context(threads: int) -> Any:
-    """How to start workers.  Forking is instant (torch is already imported) and safe when
-    each worker computes on one thread: a child then never enters the OpenMP thread pool
-    that the parent may have started, which GNU OpenMP does not survive across fork (the
-    child hangs).  With more threads per worker, a fork server: it imports econdl once, in
-    a process that never computed, and forks clean workers from it."""
+    """How to start workers.  Forking is instant (torch and Lightning are already imported)
+    and safe when each worker computes on one thread: a child then never enters the OpenMP
+    thread pool that the parent may have started, which GNU OpenMP does not survive across
+    fork (the child hangs).  With more threads per worker, a fork server: it imports econdl
+    once, in a process that never computed, and forks clean workers from it."""
     if sys.platform == "linux" and threads == 1:
         return mp.get_context("fork")
     if sys.platform == "linux":
@@ -141,13 +153,11 @@ def fit_all(
     seeds: int,
     workers: int,
     fit_one: Callable[[Path, list[str]], Run],
+    threads: int,
 ) -> dict[Path, list[Run]]:
-    """Fit every (config, seed) in ``workers`` processes; runs per config in seed order,
-    as ``compare.fit_seeds`` returns them."""
+    """Fit every (config, seed) in ``workers`` processes of ``threads`` intra-op threads
+    each; runs per config in seed order, as ``compare.fit_seeds`` returns them."""
     jobs = plan(configs, seeds, workers)
-    import torch
-
-    threads = torch.get_num_threads()
     results: dict[Path, list[tuple[int, list[Run]]]] = {c: [] for c in configs}
     with ProcessPoolExecutor(workers, start_context(threads), _init_worker, (threads,)) as pool:
         futures = {pool.submit(_run_job, fit_one, job, overrides): job for job in jobs}
