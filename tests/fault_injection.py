@@ -5,6 +5,7 @@ import os
 import signal
 
 import lightning as L
+from lightning.pytorch.callbacks import Checkpoint
 import torch
 
 
@@ -15,6 +16,19 @@ class KillAtEpoch(L.Callback):
         self.epoch = epoch
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillAfterEpochCheckpoints(Checkpoint):
+    """SIGKILL this process as ``epoch`` ends, after its best checkpoint was written and before
+    the next epoch writes last.ckpt.  A ``Checkpoint`` so that Lightning calls it with the
+    checkpoint callbacks, after ModelCheckpoint (and ResumeCheckpoint's next write)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
             os.kill(os.getpid(), signal.SIGKILL)
 

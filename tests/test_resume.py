@@ -93,6 +93,22 @@ def test_kink_mlp_killed_at_random_moments_resumes_exactly(tmp_path):
     kill_and_compare(tmp_path, KINK, seed=1, kills=3, window=1.5)
 
 
+def test_a_kill_between_a_best_checkpoint_and_last_ckpt_leaves_no_stray_checkpoint(tmp_path):
+    """The killed process wrote a best checkpoint after its last.ckpt; the resumed fit
+    writes that epoch again and must replace the file, not add a second one beside it."""
+    assert econdl(*KINK, "--run_name=straight").returncode == 0
+    val = pd.read_csv(tmp_path / "logs/straight/version_0/metrics.csv").dropna(subset=["val/loss"])
+    losses = val.set_index("epoch")["val/loss"]
+    # the first epoch after the first that improves on every earlier one, with more to come after it
+    epoch = next(int(e) for e in losses.index[1:-2] if losses[e] < losses[losses.index < e].min())
+    kill = ["--trainer.callbacks+=fault_injection.KillAfterEpochCheckpoints", f"--trainer.callbacks.epoch={epoch}"]
+    assert econdl(*KINK, "--run_name=killed", *kill).returncode == -signal.SIGKILL
+    run = tmp_path / "logs/killed/version_0"
+    assert (run / f"checkpoints/best-epoch{epoch:03d}.ckpt").is_file()  # written by the process that died
+    assert econdl(*KINK, "--run_name=killed", "--ckpt_path=last").returncode == 0
+    assert_same_run(tmp_path / "logs/straight/version_0", run)
+
+
 @pytest.mark.slow
 def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_path):
     folder = write_idx_set(tmp_path / "digits", n_train=300, n_test=100)
