@@ -25,6 +25,7 @@ from econdl.attached import callbacks_of, datamodule_of
 from econdl.metrics import metric_label
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regressor import has_lazy_parameters, materialize
+from econdl.tasks.running import EpochMean
 from econdl.errors import ConfigError, DataError
 
 
@@ -137,7 +138,7 @@ class Classifier(ClassificationModel):
         self.save_hyperparameters(ignore=unsaved_module_args("net"))
         self.net = net
         self.label_smoothing = label_smoothing
-        self.train_loss = MeanMetric()
+        self.train_loss = EpochMean()  # logged once per epoch
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -153,11 +154,11 @@ class Classifier(ClassificationModel):
         x, y = batch[0], batch[1]
         scores = self(x)
         loss = F.cross_entropy(scores, y, label_smoothing=self.label_smoothing)
-        self.train_loss.update(loss.detach())  # logged once per epoch: a log call per step is slow
+        self.train_loss.update(loss)
         return loss
 
     def on_train_epoch_end(self) -> None:
-        self.log("train/loss", self.train_loss, prog_bar=True)
+        self.train_loss.log(self, "train/loss")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=1e-3)

@@ -1,0 +1,125 @@
+"""Where the time of one optimizer step goes: the plain loop, Lightning's Trainer, econdl.
+
+    python benchmarks/step_overhead.py                  # kink MLP, 25 epochs, 3 repeats
+    python benchmarks/step_overhead.py --epochs 10 --repeats 5
+
+Four ways to train the kink MLP (configs/kink/mlp.yaml: 40 batches of 256 a epoch, AdamW,
+ReduceLROnPlateau on the validation loss, validation after every epoch), each in a fresh
+process, alternating, with the same data, initial weights and thread count:
+
+raw        the plain loop of benchmarks/bench_kink.py (tensor slicing, best weights kept in memory)
+lightning  a bare LightningModule around the same ``nn.Sequential`` in a bare Trainer (no
+           logger, checkpoint, progress bar or callback), fed by econdl's tensor-slicing loader
+module     econdl's Regressor (its metrics and hooks) in the same bare Trainer
+shipped    econdl as users run it: the trainer defaults' callbacks, two loggers and checkpoints
+
+The differences, per optimizer step, are Lightning's own share (lightning - raw), econdl's
+model code (module - lightning) and econdl's run machinery (shipped - module).  Medians of
+the repeats, with their min-max; nothing here is a target, it says where to cut.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.common import isolated, quiet_lightning  # noqa: E402
+
+KINDS = ["raw", "lightning", "module", "shipped"]
+
+
+def _bare_trainer(epochs: int) -> Any:
+    import lightning as L
+
+    return L.Trainer(
+        max_epochs=epochs,
+        min_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accelerator="cpu",
+        devices=1,
+    )
+
+
+def run(kind: str, epochs: int) -> tuple[float, int]:
+    """Seconds of ``fit`` and optimizer steps for one way of training."""
+    import lightning as L
+    import torch
+
+    from benchmarks import bench_kink
+    from benchmarks.pair import econdl_fit
+
+    quiet_lightning()
+    if kind == "raw":
+        out = bench_kink.raw_job(epochs).fit()
+        return out["seconds"], out["steps"]
+    cli = bench_kink.econdl_side(epochs)
+    if kind == "shipped":
+        out = econdl_fit(cli)
+        return out["seconds"], out["steps"]
+    job = bench_kink.raw_job(epochs)  # the raw side's network, optimizer and schedule
+    if kind == "module":
+        model: L.LightningModule = cli.model
+    else:
+
+        class Bare(L.LightningModule):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = job.net
+
+            def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+                return job.loss_fn(self.net(batch[0]), batch[1])
+
+            def validation_step(self, batch: Any, batch_idx: int) -> None:
+                self.log("val/loss", job.loss_fn(self.net(batch[0]), batch[1]))
+
+            def configure_optimizers(self) -> Any:
+                opt = torch.optim.AdamW(self.parameters(), **{k: job.opt.defaults[k] for k in ("lr", "weight_decay")})
+                sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                    opt, mode=job.sched.mode, factor=job.sched.factor, patience=job.sched.patience
+                )
+                return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/loss"}}
+
+        model = Bare()
+    trainer = _bare_trainer(epochs)  # the module keeps the config's optimizer and schedule
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=cli.datamodule)
+    return time.perf_counter() - start, trainer.global_step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    per_step: dict[str, list[float]] = {k: [] for k in KINDS}
+    for repeat in range(args.repeats):
+        order = KINDS if repeat % 2 == 0 else KINDS[::-1]
+        for kind in order:
+            (seconds, steps), _ = isolated(run, kind, args.epochs)
+            per_step[kind].append(1000 * seconds / steps)
+            print(f"  repeat {repeat + 1} {kind:9s} {1000 * seconds / steps:.3f} ms/step ({steps} steps)", flush=True)
+    med = {k: statistics.median(v) for k, v in per_step.items()}
+    print("\n| side | ms per step (median) | min-max | vs raw |\n|---|---|---|---|")
+    for kind in KINDS:
+        values = per_step[kind]
+        print(f"| {kind} | {med[kind]:.3f} | {min(values):.3f}-{max(values):.3f} | {med[kind] / med['raw']:.2f} |")
+    print(
+        f"\nper step: Lightning's loop {med['lightning'] - med['raw']:+.3f} ms, econdl's model code "
+        f"{med['module'] - med['lightning']:+.3f} ms, econdl's callbacks, loggers and checkpoints "
+        f"{med['shipped'] - med['module']:+.3f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
