@@ -2,6 +2,7 @@
 
     python benchmarks/step_overhead.py                  # kink MLP, 25 epochs, 3 repeats
     python benchmarks/step_overhead.py --epochs 10 --repeats 5
+    python benchmarks/step_overhead.py --write docs/benchmarks.md   # (make bench) its section there
 
 Four ways to train the kink MLP (configs/kink/mlp.yaml: 40 batches of 256 a epoch, AdamW,
 ReduceLROnPlateau on the validation loss, validation after every epoch), each in a fresh
@@ -97,10 +98,25 @@ def run(kind: str, epochs: int) -> tuple[float, int]:
     return time.perf_counter() - start, trainer.global_step
 
 
+BEGIN, END = "<!-- step_overhead: begin -->", "<!-- step_overhead: end -->"
+
+
+def write_section(path: Path, text: str) -> None:
+    """Put ``text`` between the section markers of ``path`` (appended the first time)."""
+    old = path.read_text() if path.exists() else ""
+    block = f"{BEGIN}\n{text.rstrip()}\n{END}\n"
+    if BEGIN in old and END in old:
+        new = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :].lstrip("\n")
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    path.write_text(new)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--write", type=Path, default=None, help="put the table in this Markdown file's section")
     args = parser.parse_args()
     per_step: dict[str, list[float]] = {k: [] for k in KINDS}
     for repeat in range(args.repeats):
@@ -110,15 +126,33 @@ def main() -> None:
             per_step[kind].append(1000 * seconds / steps)
             print(f"  repeat {repeat + 1} {kind:9s} {1000 * seconds / steps:.3f} ms/step ({steps} steps)", flush=True)
     med = {k: statistics.median(v) for k, v in per_step.items()}
-    print("\n| side | ms per step (median) | min-max | vs raw |\n|---|---|---|---|")
+    from benchmarks.run import machine
+
+    lines = [
+        "## Where a step's time goes (kink MLP)",
+        "",
+        f"`python benchmarks/step_overhead.py` ({args.epochs} epochs of 40 steps, validation after each, "
+        f"{args.repeats} alternating repeats, each side in a fresh process; {time.strftime('%Y-%m-%d')}, "
+        f"{machine()}).",
+        "",
+        "| side | ms per optimizer step (median) | min-max | vs raw |",
+        "|---|---|---|---|",
+    ]
     for kind in KINDS:
         values = per_step[kind]
-        print(f"| {kind} | {med[kind]:.3f} | {min(values):.3f}-{max(values):.3f} | {med[kind] / med['raw']:.2f} |")
-    print(
-        f"\nper step: Lightning's loop {med['lightning'] - med['raw']:+.3f} ms, econdl's model code "
-        f"{med['module'] - med['lightning']:+.3f} ms, econdl's callbacks, loggers and checkpoints "
-        f"{med['shipped'] - med['module']:+.3f} ms"
-    )
+        lines.append(
+            f"| {kind} | {med[kind]:.3f} | {min(values):.3f}-{max(values):.3f} | {med[kind] / med['raw']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Per step: Lightning's own loop {med['lightning'] - med['raw']:+.3f} ms (lightning - raw), econdl's "
+        f"model code {med['module'] - med['lightning']:+.3f} ms (module - lightning), econdl's callbacks, "
+        f"loggers and checkpoints {med['shipped'] - med['module']:+.3f} ms (shipped - module).",
+    ]
+    print("\n" + "\n".join(lines))
+    if args.write:
+        write_section(args.write, "\n".join(lines))
+        print(f"written to {args.write}")
 
 
 if __name__ == "__main__":

@@ -50,3 +50,17 @@ def test_a_changed_setting_is_caught() -> None:
     job.opt.param_groups[0]["weight_decay"] = 0.0
     job.monitor = "train/loss"
     assert set(differences({"raw": job.settings(), "econdl": changed})) == {"opt.weight_decay", "sched.monitor"}
+
+
+def test_step_overhead_sides_train_the_same_steps_and_its_section_is_replaced(tmp_path: Path) -> None:
+    from benchmarks import step_overhead
+
+    steps = {kind: step_overhead.run(kind, 1)[1] for kind in step_overhead.KINDS}
+    assert set(steps.values()) == {40}, steps  # one epoch of 40 batches on every side
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Benchmarks\n\ntable\n")
+    step_overhead.write_section(report, "first")
+    step_overhead.write_section(report, "second")
+    text = report.read_text()
+    assert text.startswith("# Benchmarks\n\ntable\n") and "second" in text and "first" not in text
+    assert text.count(step_overhead.BEGIN) == 1
