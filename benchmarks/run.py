@@ -1,6 +1,6 @@
 """Time econdl against plain PyTorch loops doing the same job; write docs/benchmarks.md.
 
-    python benchmarks/run.py                 # full run, 3 repeats (about 12-15 min on 2 cores)
+    python benchmarks/run.py                 # full run, 3 repeats (about 20 min on 2 cores)
     python benchmarks/run.py --quick         # smoke run: tiny sizes, 1 repeat, nothing written
     python benchmarks/run.py --only kink,gdp --repeats 5
 
