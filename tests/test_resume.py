@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -51,7 +52,14 @@ def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: fl
     after each kill.  Returns how many kills landed before the fit ended by itself."""
     rng, landed, last = random.Random(seed), 0, run / "checkpoints/last.ckpt"
     log = open(run.parent / f"stderr-{seed}.txt", "w")  # noqa: SIM115 (outlives the processes it records)
-    proc = subprocess.Popen([ECONDL, *args], stdout=subprocess.DEVNULL, stderr=log, env=env())
+
+    def start(*extra: str) -> subprocess.Popen:
+        # a session of its own: the kill takes every process of the fit (all DDP ranks) at once
+        return subprocess.Popen(
+            [ECONDL, *args, *extra], stdout=subprocess.DEVNULL, stderr=log, env=env(), start_new_session=True
+        )
+
+    proc = start()
     for _ in range(kills):
         before = mtime(last)
         while proc.poll() is None and mtime(last) == before:
@@ -59,10 +67,10 @@ def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: fl
         time.sleep(rng.uniform(0, window))
         if proc.poll() is not None:
             break
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         landed += 1
-        proc = subprocess.Popen([ECONDL, *args, "--ckpt_path=last"], stdout=subprocess.DEVNULL, stderr=log, env=env())
+        proc = start("--ckpt_path=last")
     assert proc.wait(timeout=300) == 0, (run.parent / f"stderr-{seed}.txt").read_text()[-3000:]
     return landed
 
@@ -109,10 +117,10 @@ def test_a_kill_between_a_best_checkpoint_and_last_ckpt_leaves_no_stray_checkpoi
     assert_same_run(tmp_path / "logs/straight/version_0", run)
 
 
-@pytest.mark.slow
-def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_path):
+def dropout_augment_cnn(tmp_path: Path) -> list[str]:
+    """A small MNIST CNN with dropout and augmentation: both draw random numbers every step."""
     folder = write_idx_set(tmp_path / "digits", n_train=300, n_test=100)
-    args = [
+    return [
         "fit",
         "--config",
         str(CONFIGS / "mnist/cnn.yaml"),
@@ -127,7 +135,20 @@ def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_pat
         "--trainer.enable_model_summary=false",
         *EVERY_EPOCH,
     ]
-    kill_and_compare(tmp_path, args, seed=2, kills=2, window=1.0)
+
+
+@pytest.mark.slow
+def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_path):
+    kill_and_compare(tmp_path, dropout_augment_cnn(tmp_path), seed=2, kills=2, window=1.0)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_fit_killed_resumes_exactly(tmp_path):
+    """Both ranks killed at once; each rank's own generators (its dropout masks, its
+    augmentation) come back from the checkpoint, so the resumed fit ends as the straight one."""
+    ddp = ["--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp"]
+    args = [*dropout_augment_cnn(tmp_path), *ddp]
+    kill_and_compare(tmp_path, args, seed=4, kills=2, window=2.0)
 
 
 @pytest.mark.slow
@@ -215,3 +236,18 @@ def test_resume_without_a_previous_run_says_what_to_do():
     result = econdl(*KINK, "--run_name=nothing_here", "--ckpt_path=last")
     assert result.returncode == 1
     assert "no <save_dir>/nothing_here/version_*/checkpoints/last.ckpt found" in result.stderr
+
+
+def test_seed_rank_gives_each_data_parallel_process_its_own_stream(monkeypatch):
+    from econdl.rng import seed_rank
+
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    assert seed_rank(1) is None  # no seed: nothing to separate
+    monkeypatch.setenv("PL_GLOBAL_SEED", "42")
+    draws = {}
+    for rank in (0, 1, 0):
+        assert seed_rank(rank) == 42 + rank
+        draws.setdefault(rank, []).append((torch.rand(3), float(np.random.rand()), random.random()))
+    (t0, n0, p0), (t0b, n0b, p0b), (t1, n1, p1) = *draws[0], draws[1][0]
+    assert torch.equal(t0, t0b) and n0 == n0b and p0 == p0b  # a rank's stream is reproducible
+    assert not torch.equal(t0, t1) and n0 != n1 and p0 != p1  # and differs from the next rank's

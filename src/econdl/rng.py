@@ -7,6 +7,7 @@ dropout), so a checkpoint stores one entry per rank and each rank restores its o
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -79,3 +80,22 @@ def restore_rng_state(state: dict[str, Any], generators: dict[str, torch.Generat
         else:
             missing.append(f"generator {key}")
     return missing
+
+
+def seed_rank(rank: int) -> int | None:
+    """Give data-parallel process ``rank`` its own random stream: Python, NumPy and torch
+    seeded with the run's seed (``seed_everything``'s ``PL_GLOBAL_SEED``) plus ``rank``.
+
+    Every process starts from the same seed, which DDP needs while the network is built (its
+    weights are then broadcast from rank 0 anyway); left there, every rank would draw the same
+    dropout masks and the same augmentation for its different images.  Called once training
+    starts; returns the seed used, or None for a run without a seed (streams already differ).
+    """
+    base = os.environ.get("PL_GLOBAL_SEED")
+    if base is None:
+        return None
+    seed = (int(base) + rank) % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # every CUDA device's generator too
+    return seed

@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 
 from econdl.attached import datamodule_of
-from econdl.rng import collect_rng_state, owned_generators, restore_rng_state
+from econdl.rng import collect_rng_state, owned_generators, restore_rng_state, seed_rank
 from econdl.errors import ConfigError
 
 STATE_KEY = "econdl_resume"
@@ -65,7 +65,9 @@ def keep_rows_before(logger: CSVLogger, step: int) -> None:
 class ResumeCheckpoint(L.Callback):
     """Writes ``checkpoints/last.ckpt`` at epoch boundaries, every ``every_seconds`` at most,
     at the end of the fit and on SIGTERM/SIGINT, holding every process's random-number state;
-    restores that state when a fit resumes from it.
+    restores that state when a fit resumes from it.  Under DDP, each process's stream is
+    seeded apart when training starts (``econdl.rng.seed_rank``), so ranks draw their own
+    dropout masks and augmentation.
 
     Args:
         every_seconds: least time between two writes during a fit (0: every epoch).
@@ -86,6 +88,8 @@ class ResumeCheckpoint(L.Callback):
 
     # --- when to write ----------------------------------------------------------------
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.world_size > 1 and self._pending is None:  # a resumed fit restores its states instead
+            seed_rank(trainer.global_rank)
         self._last_write = time.monotonic()
         self._install_handlers()
 
