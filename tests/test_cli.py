@@ -119,23 +119,38 @@ def test_linear_regression_recovers_theta():
     assert err < 1e-3
 
 
-def test_best_by_picks_the_checkpoint_with_the_best_validation_accuracy(tmp_path):
+def test_best_by_picks_the_checkpoint_with_the_best_validation_accuracy_or_the_last(tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from helpers import tiny_data
 
     data = tiny_data("mnist", CONFIGS / "mnist/mlp.yaml", tmp_path)
     args = ["fit", "--config", str(CONFIGS / "mnist/mlp.yaml"), *data, "--trainer.max_epochs=4"]
-    cli = cli_main([*args, "--trainer.enable_progress_bar=false"])
-    best = [cb for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint)]
-    assert [(cb.monitor, cb.mode) for cb in best] == [("val/acc", "max")]  # the shipped config's best_by
-    metrics = pd.read_csv(Path(cli.trainer.log_dir) / "metrics.csv")
-    per_epoch = metrics.dropna(subset=["val/acc"]).drop_duplicates("epoch", keep="last")
+
+    def fit(*extra: str) -> tuple[list[ModelCheckpoint], pd.DataFrame, Path]:
+        cli = cli_main([*args, *extra, "--trainer.enable_progress_bar=false"])
+        best = [cb for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint)]
+        metrics = pd.read_csv(Path(cli.trainer.log_dir) / "metrics.csv")
+        return best, metrics.dropna(subset=["val/acc"]).drop_duplicates("epoch", keep="last"), Path(cli.trainer.log_dir)
+
+    # the shipped config's best_by: last, no choice among epochs; the final weights are tested
+    best, per_epoch, run = fit()
+    assert [cb.monitor for cb in best] == [None]
+    assert Path(best[0].best_model_path).name == "best-epoch003.ckpt"
+    assert sorted(p.name for p in (run / "checkpoints").glob("best-*.ckpt")) == ["best-epoch003.ckpt"]
+    tested, final = (
+        torch.load(p, weights_only=False)["state_dict"]
+        for p in (best[0].best_model_path, run / "checkpoints/last.ckpt")
+    )
+    assert all(torch.equal(tested[k], final[k]) for k in final)
+
+    best, per_epoch, run = fit("--best_by=val/acc")
+    assert [(cb.monitor, cb.mode) for cb in best] == [("val/acc", "max")]
     chosen = int(per_epoch.loc[per_epoch["val/acc"].idxmax(), "epoch"])  # first epoch of the best accuracy
     assert Path(best[0].best_model_path).name == f"best-epoch{chosen:03d}.ckpt"
     # without best_by, the trainer config's val/loss decides
-    cli = cli_main([*args, "--best_by=null", "--trainer.enable_progress_bar=false"])
-    assert [cb.monitor for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint)] == ["val/loss"]
+    best, per_epoch, run = fit("--best_by=null")
+    assert [cb.monitor for cb in best] == ["val/loss"]
 
 
 def test_best_by_refuses_a_test_set_metric():

@@ -64,23 +64,30 @@ MAXIMISED = frozenset({"acc", "accuracy", "r2", "auc", "f1"})
 def best_by(trainer_config: Any, metric: str | None) -> None:
     """``--best_by val/acc``: the ModelCheckpoints still watching the default ``val/loss``
     keep the epoch with the best ``metric`` instead, so it is that epoch which ``econdl fit``
-    tests.  Accuracy-like metrics are maximised, everything else minimised.  EarlyStopping
-    keeps watching its own metric."""
+    tests.  Accuracy-like metrics are maximised, everything else minimised.
+
+    ``--best_by last`` selects nothing: they keep the latest epoch, and the fit tests its final
+    weights.  That suits a schedule that anneals the learning rate to zero (the one-cycle of the
+    MNIST configs), whose last epoch is where it is meant to end: choosing among epochs on a
+    small validation set mostly picks noise (on 667 validation images the most accurate
+    epoch can be a mid-schedule one that tests 1.5 points worse).  EarlyStopping keeps
+    watching its own metric."""
     from econdl.errors import ConfigError
 
     if metric is None:
         return
-    if not metric.startswith("val/"):
+    if metric != "last" and not metric.startswith("val/"):
         raise ConfigError(
             f"--best_by {metric}: the best checkpoint is chosen on validation data; give a metric "
-            "that starts with val/, e.g. val/acc or val/loss"
+            "that starts with val/, e.g. val/acc or val/loss, or last (test the final weights)"
         )
+    monitor = None if metric == "last" else metric
     mode = "max" if metric.rsplit("/", 1)[-1] in MAXIMISED else "min"
     for callback in trainer_config.get("callbacks") or []:
         args = getattr(callback, "init_args", None)
         is_best = str(getattr(callback, "class_path", "")).endswith(".ModelCheckpoint")
         if is_best and args is not None and args.get("monitor") == "val/loss":
-            args.monitor, args.mode = metric, mode
+            args.monitor, args.mode = monitor, mode
 
 
 def keep_last_resume_callback(trainer_config: Any) -> None:

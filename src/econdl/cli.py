@@ -147,7 +147,8 @@ class EconCLI(LightningCLI):
             type=str | None,
             default=None,
             help="Validation metric that picks the best checkpoint, the one tested after fit "
-            "(default: the trainer config's, val/loss); e.g. val/acc. Accuracy is maximised.",
+            "(default: the trainer config's, val/loss); e.g. val/acc (accuracy is maximised), "
+            "or last: no choice, the final epoch's weights are tested.",
         )
         parser.add_argument(
             "--test_after_fit",
