@@ -2,6 +2,7 @@
 as the uninterrupted fit (weights, best checkpoint, every metrics.csv row, test metrics);
 last.ckpt is written atomically, on SIGTERM/SIGINT, and under --trainer.default_root_dir."""
 
+import itertools
 import os
 import random
 import signal
@@ -238,16 +239,30 @@ def test_resume_without_a_previous_run_says_what_to_do():
     assert "no <save_dir>/nothing_here/version_*/checkpoints/last.ckpt found" in result.stderr
 
 
-def test_seed_rank_gives_each_data_parallel_process_its_own_stream(monkeypatch):
-    from econdl.rng import seed_rank
+def test_seed_rank_gives_each_data_parallel_process_its_own_stream():
+    from econdl.rng import run_seed, seed_rank
 
-    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
-    assert seed_rank(1) is None  # no seed: nothing to separate
-    monkeypatch.setenv("PL_GLOBAL_SEED", "42")
-    draws = {}
-    for rank in (0, 1, 0):
-        assert seed_rank(rank) == 42 + rank
-        draws.setdefault(rank, []).append((torch.rand(3), float(np.random.rand()), random.random()))
-    (t0, n0, p0), (t0b, n0b, p0b), (t1, n1, p1) = *draws[0], draws[1][0]
-    assert torch.equal(t0, t0b) and n0 == n0b and p0 == p0b  # a rank's stream is reproducible
-    assert not torch.equal(t0, t1) and n0 != n1 and p0 != p1  # and differs from the next rank's
+    saved = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        draws = {}
+        for base in (42, 43):
+            for rank in (0, 1, 0):
+                torch.manual_seed(base)  # what seed_everything (or torch's default) gives every process
+                seed = seed_rank(rank)
+                assert run_seed() == base  # shuffling still sees the common seed
+                draws.setdefault((base, rank), []).append(
+                    (seed, torch.rand(3), float(np.random.rand()), random.random())
+                )
+        for base in (42, 43):  # rank 0 drew twice from each base: a rank's stream is reproducible
+            (seed, t, n, p), (seed2, t2, n2, p2) = draws[(base, 0)]
+            assert seed == seed2 and torch.equal(t, t2) and n == n2 and p == p2
+        streams = {k: v[0] for k, v in draws.items()}
+        for a, b in itertools.combinations(streams, 2):  # no two (seed, rank) pairs share a stream
+            (sa, ta, na, pa), (sb, tb, nb, pb) = streams[a], streams[b]
+            assert sa != sb and not torch.equal(ta, tb) and na != nb and pa != pb, (a, b)
+        torch.manual_seed(7)
+        assert run_seed() == 7  # a later reseed is the run's seed again
+    finally:
+        torch.set_rng_state(saved[0])
+        np.random.set_state(saved[1])
+        random.setstate(saved[2])

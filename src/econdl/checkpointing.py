@@ -70,7 +70,7 @@ def best_by(trainer_config: Any, metric: str | None) -> None:
     weights.  That suits a schedule that anneals the learning rate to zero (the one-cycle of the
     MNIST configs), whose last epoch is where it is meant to end: choosing among epochs on a
     small validation set mostly picks noise (on 667 validation images the most accurate
-    epoch can be a mid-schedule one that tests 1.5 points worse).  EarlyStopping keeps
+    epoch can be a mid-schedule one that tests 1.4 points worse).  EarlyStopping keeps
     watching its own metric."""
     from econdl.errors import ConfigError
 

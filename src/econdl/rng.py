@@ -7,7 +7,6 @@ dropout), so a checkpoint stores one entry per rank and each rank restores its o
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
@@ -82,20 +81,36 @@ def restore_rng_state(state: dict[str, Any], generators: dict[str, torch.Generat
     return missing
 
 
-def seed_rank(rank: int) -> int | None:
-    """Give data-parallel process ``rank`` its own random stream: Python, NumPy and torch
-    seeded with the run's seed (``seed_everything``'s ``PL_GLOBAL_SEED``) plus ``rank``.
+#: (the seed seed_rank split the processes from, the seed it gave this process)
+_split: tuple[int, int] | None = None
 
-    Every process starts from the same seed, which DDP needs while the network is built (its
-    weights are then broadcast from rank 0 anyway); left there, every rank would draw the same
-    dropout masks and the same augmentation for its different images.  Called once training
-    starts; returns the seed used, or None for a run without a seed (streams already differ).
+
+def seed_rank(rank: int) -> int:
+    """Give data-parallel process ``rank`` its own random stream: Python, NumPy and torch
+    seeded from ``(run seed, rank)`` through NumPy's ``SeedSequence``, so no process of one run
+    replays another's stream, nor the stream of a neighbouring seed's run.
+
+    Every process starts from the same seed (``seed_everything``'s, or torch's fixed default
+    when none is given), which DDP needs while the network is built (its weights are then
+    broadcast from rank 0 anyway); left there, every rank would draw the same dropout masks
+    and the same augmentation for its different images.  Called once training starts (or
+    when a resume cannot restore the saved states); returns the seed this process got.
     """
-    base = os.environ.get("PL_GLOBAL_SEED")
-    if base is None:
-        return None
-    seed = (int(base) + rank) % 2**32
+    global _split
+    base = run_seed()
+    seed = int(np.random.SeedSequence([base, rank]).generate_state(1)[0])
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # every CUDA device's generator too
+    _split = (base, seed)
     return seed
+
+
+def run_seed() -> int:
+    """The seed the run started from, equal on every process: torch's initial seed, or, once
+    ``seed_rank`` has split the processes (and nothing has reseeded torch since), the seed it
+    split them from.  Shuffling draws from it, so every process cuts the same permutation."""
+    current = torch.initial_seed()
+    if _split is not None and current == _split[1]:
+        return _split[0]
+    return current

@@ -220,6 +220,8 @@ class ResumeCheckpoint(L.Callback):
             not_restored.append(
                 f"random-number state (saved by {len(states)} processes, resumed on {trainer.world_size})"
             )
+            if trainer.world_size > 1:  # at least keep the processes' streams apart
+                seed_rank(trainer.global_rank)
         for loader, seed in zip(_train_loaders(trainer), state["loader_seeds"], strict=False):
             if seed is not None and hasattr(getattr(loader, "sampler", None), "seed"):
                 loader.sampler.seed = seed

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError
+from econdl.rng import run_seed
 
 if TYPE_CHECKING:  # pandas is imported where predictions are written, not when the package loads
     import pandas as pd
@@ -187,7 +188,7 @@ class InMemoryDataModule(L.LightningDataModule):
             self._on_device(split),
             self.batch_size if train else self.eval_batch_size,
             shuffle=train and not exact,
-            seed=int(torch.initial_seed() % 2**31),
+            seed=run_seed() % 2**31,  # equal on every process, even after seed_rank
             rank=rank,
             world_size=world,
             drop_last=train and self.drop_last and not exact,
