@@ -266,3 +266,26 @@ def test_seed_rank_gives_each_data_parallel_process_its_own_stream():
         torch.set_rng_state(saved[0])
         np.random.set_state(saved[1])
         random.setstate(saved[2])
+
+
+def test_a_loader_built_after_the_ranks_are_split_shuffles_with_the_common_seed():
+    """reload_dataloaders_every_n_epochs rebuilds the loader after seed_rank: every process
+    must still cut one permutation, so each sample is seen once per epoch across processes."""
+    from econdl.data import KinkDataModule
+    from econdl.rng import seed_rank
+
+    saved = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        dm = KinkDataModule(x_size=64, val_size=16, test_size=16)
+        dm.setup("fit")
+        seeds = []
+        for rank in (0, 1):
+            torch.manual_seed(42)  # every process's state after seed_everything(42)
+            before = dm.train_dataloader().sampler.seed
+            seed_rank(rank)
+            seeds.append((before, dm.train_dataloader().sampler.seed))
+        assert seeds[0] == seeds[1] == (42, 42)
+    finally:
+        torch.set_rng_state(saved[0])
+        np.random.set_state(saved[1])
+        random.setstate(saved[2])
