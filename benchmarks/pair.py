@@ -101,6 +101,9 @@ class RawJob:
 
     def __post_init__(self) -> None:
         torch.set_num_threads(THREADS)
+        # As in a plain PyTorch process: importing Lightning (done here to build the data)
+        # sets this, and with it torch's Adam probes NVML on every step of a CPU run.
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
         self.val_batch_size = self.val_batch_size or 4 * self.batch_size
         steps = self.epochs * -(-len(self.train[0]) // self.batch_size)
         self.opt, self.sched, self.interval, self.monitor = self.make_optimizer(self.net, steps)

@@ -34,6 +34,7 @@ from econdl.checkpointing import (
     keep_last_resume_callback,
     latest_run_with_last,
 )
+from econdl.fastpath import speed_up
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -232,7 +233,9 @@ class EconCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         if not self._get(self.config_init, "trainer", default={}).get("plugins"):
             kwargs.setdefault("plugins", [AtomicCheckpointIO()])  # a kill mid-save keeps the old file
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        speed_up(trainer)  # per-step costs that change nothing computed (econdl.fastpath)
+        return trainer
 
     def after_instantiate_classes(self) -> None:
         """Point every file logger left unnamed at one run directory, logs/<task>/<model>/version_N.

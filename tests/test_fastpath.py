@@ -1,0 +1,203 @@
+"""econdl.fastpath: direct hook calls and the pinned CUDA count change how fast a fit runs,
+never what it computes or which hooks run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.profilers import SimpleProfiler
+from lightning.pytorch.trainer import call
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from econdl import fastpath
+from econdl.cli import cli_main
+from helpers import CONFIGS, FAST
+
+# every hook a callback can override that a fit reaches at least once
+HOOKS = [
+    "setup",
+    "on_fit_start",
+    "on_train_start",
+    "on_train_epoch_start",
+    "on_train_batch_start",
+    "on_before_backward",
+    "on_after_backward",
+    "on_before_optimizer_step",
+    "on_before_zero_grad",
+    "on_train_batch_end",
+    "on_validation_start",
+    "on_validation_epoch_start",
+    "on_validation_batch_start",
+    "on_validation_batch_end",
+    "on_validation_epoch_end",
+    "on_validation_end",
+    "on_train_epoch_end",
+    "on_save_checkpoint",
+    "on_train_end",
+    "on_fit_end",
+    "teardown",
+]
+
+
+class Recorder(Callback):
+    """Overrides the first half of HOOKS (the rest stay the base class's no-ops) and records
+    each call with the module's ``_current_fx_name`` at that moment."""
+
+    def __init__(self, log: list[tuple[str, str | None]], name: str) -> None:
+        self.calls, self.name = log, name
+
+    @property
+    def state_key(self) -> str:
+        return f"Recorder[{self.name}]"
+
+
+def _recording(hook: str) -> Any:
+    def record(self: Recorder, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((f"{self.name}.{hook}", pl_module._current_fx_name))
+
+    return record
+
+
+OVERRIDDEN = HOOKS[::2]
+for _hook in OVERRIDDEN:
+    setattr(Recorder, _hook, _recording(_hook))
+
+
+class Tiny(L.LightningModule):
+    """Dropout and an epoch-level scheduler, so results depend on the order of everything."""
+
+    def __init__(self, log: list[tuple[str, str | None]]) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1))
+        self.calls = log
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self.calls.append(("module.training_step", self._current_fx_name))
+        loss = nn.functional.mse_loss(self.net(batch[0]), batch[1])
+        self.log("train/loss", loss, on_step=True, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.calls.append(("module.validation_step", self._current_fx_name))
+        self.log("val/loss", nn.functional.mse_loss(self.net(batch[0]), batch[1]))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.calls.append(("module.on_train_batch_end", self._current_fx_name))
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.parameters(), lr=0.05)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5, threshold=0.9)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/loss"}}
+
+
+def _fit(tmp_path: Any, direct: bool, profiler: SimpleProfiler | None = None) -> dict[str, Any]:
+    torch.manual_seed(0)
+    x = torch.randn(96, 3)
+    data = TensorDataset(x, x.sum(1, keepdim=True) ** 2)
+    log: list[tuple[str, str | None]] = []
+    model = Tiny(log)
+    trainer = L.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[Recorder(log, "a"), ModelCheckpoint(dirpath=tmp_path / f"ckpt-{direct}"), Recorder(log, "b")],
+        profiler=profiler,
+        log_every_n_steps=1,
+    )
+    if direct:
+        assert fastpath.direct_hooks(trainer)
+    trainer.fit(model, DataLoader(data, batch_size=16, shuffle=True), DataLoader(data, batch_size=32))
+    return {
+        "log": log,
+        "weights": [p.detach().clone() for p in model.parameters()],
+        "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
+        "lr": trainer.optimizers[0].param_groups[0]["lr"],
+        "trainer": trainer,
+    }
+
+
+def test_direct_hooks_call_the_same_hooks_in_the_same_order_and_compute_the_same(tmp_path: Any) -> None:
+    lightning, direct = _fit(tmp_path, direct=False), _fit(tmp_path, direct=True)
+    assert len(lightning["log"]) > 200  # every step's hooks, not just the ends of the fit
+    assert {h.split(".", 1)[1] for h, _ in lightning["log"] if h.startswith("a.")} == set(OVERRIDDEN)
+    assert direct["log"] == lightning["log"]  # hooks, order, and the module's _current_fx_name in each
+    for a, b in zip(direct["weights"], lightning["weights"], strict=True):
+        assert torch.equal(a, b)
+    assert direct["metrics"] == lightning["metrics"]
+    assert direct["lr"] == lightning["lr"] < 0.05  # the plateau scheduler saw the same val/loss
+    best = [out["trainer"].checkpoint_callback.best_model_score for out in (direct, lightning)]
+    assert best[0] == best[1]
+
+
+def test_direct_hooks_skip_lightnings_dispatch_in_the_training_loop(tmp_path: Any, monkeypatch: Any) -> None:
+    calls = {"callback": 0, "module": 0}
+    for key, name in (("callback", "_call_callback_hooks"), ("module", "_call_lightning_module_hook")):
+        original = fastpath._LIGHTNING[name]
+
+        def counting(*args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> Any:
+            calls[_key] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setitem(fastpath._LIGHTNING, name, counting)
+    _fit(tmp_path, direct=True)
+    assert fastpath.installed()
+    # Lightning's own dispatch only for the two calls an epoch that pass monitoring_callbacks
+    assert calls["callback"] <= 2 * 3 and calls["module"] == 0, calls
+    _fit(tmp_path, direct=False)
+    assert calls["callback"] > 100 and calls["module"] > 50, calls
+
+
+def test_a_profiler_gets_lightnings_own_dispatch_and_sees_every_hook(tmp_path: Any) -> None:
+    out = _fit(tmp_path, direct=True, profiler=SimpleProfiler(dirpath=tmp_path, filename="profile"))
+    names = set(out["trainer"].profiler.recorded_durations)
+    # a hook the Recorder does not override is still profiled, as Lightning does it
+    skipped = next(h for h in HOOKS if h not in OVERRIDDEN and h.startswith("on_train_batch"))
+    assert f"[Callback]Recorder[a].{skipped}" in names
+    assert "[Strategy]SingleDeviceStrategy.training_step" in names
+    assert "[LightningModule]Tiny.on_train_batch_start" in names  # not overridden either
+    assert out["log"] == _fit(tmp_path, direct=False)["log"]
+
+
+def test_a_cpu_fit_pins_the_cuda_count_so_adam_does_not_probe_nvml_every_step(monkeypatch: Any) -> None:
+    probes = []
+    original = torch.cuda._device_count_nvml
+
+    def probe() -> int:
+        probes.append(1)
+        return original()
+
+    monkeypatch.setattr(torch.cuda, "_device_count_nvml", probe)
+    monkeypatch.setattr(torch.cuda, "_cached_device_count", None)
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # as importing Lightning sets it
+    p = nn.Parameter(torch.ones(4))
+    opt = torch.optim.AdamW([p])
+
+    def steps(n: int) -> int:
+        before = len(probes)
+        for _ in range(n):
+            p.grad = torch.ones(4)
+            opt.step()
+        return len(probes) - before
+
+    if not torch.cuda.is_initialized():
+        assert steps(5) >= 5  # what the pin removes: one NVML probe per step
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False)
+    assert fastpath.pin_cuda_device_count(trainer)
+    assert steps(20) == 0
+
+
+def test_econdl_trainers_get_both(tmp_path: Any) -> None:
+    cli = cli_main(
+        ["fit", "--config", str(CONFIGS / "kink" / "mlp.yaml"), *FAST, "--trainer.max_epochs=1"], verbose_test=False
+    )
+    assert cli.trainer.__dict__[fastpath._FLAG] is True
+    assert fastpath.installed()
+    assert torch.cuda._cached_device_count is not None
+    assert call._call_callback_hooks is fastpath._call_callback_hooks
