@@ -215,10 +215,13 @@ def econdl_fit(cli: Any, target: float | None = None) -> dict[str, Any]:
             if target is not None and val <= target:
                 trainer.should_stop = True
 
+    from econdl.fastpath import cuda_count_pinned
+
     cli.trainer.callbacks.append(Watch())
-    start = time.perf_counter()
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    out["seconds"] = time.perf_counter() - start
+    with cuda_count_pinned(cli.trainer):  # as `econdl fit` runs it (EconCLI._run_subcommand)
+        start = time.perf_counter()
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        out["seconds"] = time.perf_counter() - start
     out["steps"] = cli.trainer.global_step
     out["val_loss"] = out["curve"][-1][1] if out["curve"] else float("nan")
     return out

@@ -147,8 +147,8 @@ def main() -> None:
         "results agree (validation loss within a factor 1.5, test accuracy within 1.5 points). "
         "Both sides compute the same: the raw side runs as a plain PyTorch process, without the "
         "PYTORCH_NVML_BASED_CUDA_CHECK that importing Lightning sets (with it, torch's Adam and AdamW "
-        "query NVML on every step of a CPU run); econdl's trainers avoid that query by pinning the CUDA "
-        "device count, and call callback hooks directly (`econdl.fastpath`).\n\n"
+        "query NVML on every step of a CPU run); econdl's runs avoid that query by keeping the CUDA "
+        "device count while they run, and call callback hooks directly (`econdl.fastpath`).\n\n"
         + table
         + "\n## What each benchmark runs\n\n"
         + "\n".join(notes)

@@ -165,7 +165,7 @@ def test_a_profiler_gets_lightnings_own_dispatch_and_sees_every_hook(tmp_path: A
     assert out["log"] == _fit(tmp_path, direct=False)["log"]
 
 
-def test_a_cpu_fit_pins_the_cuda_count_so_adam_does_not_probe_nvml_every_step(monkeypatch: Any) -> None:
+def test_a_cpu_run_pins_the_cuda_count_so_adam_does_not_probe_nvml_every_step(monkeypatch: Any) -> None:
     probes = []
     original = torch.cuda._device_count_nvml
 
@@ -189,15 +189,68 @@ def test_a_cpu_fit_pins_the_cuda_count_so_adam_does_not_probe_nvml_every_step(mo
     if not torch.cuda.is_initialized():
         assert steps(5) >= 5  # what the pin removes: one NVML probe per step
     trainer = L.Trainer(accelerator="cpu", devices=1, logger=False)
-    assert fastpath.pin_cuda_device_count(trainer)
-    assert steps(20) == 0
+    with fastpath.cuda_count_pinned(trainer) as pinned:
+        assert pinned
+        assert steps(20) == 0
+    # the run is over: torch counts again, so a CUDA_VISIBLE_DEVICES set later is seen
+    assert torch.cuda._cached_device_count is None
+    if not torch.cuda.is_initialized():
+        assert steps(2) >= 2
 
 
-def test_econdl_trainers_get_both(tmp_path: Any) -> None:
+def test_a_count_torch_already_caches_is_left_alone(monkeypatch: Any) -> None:
+    monkeypatch.setattr(torch.cuda, "_cached_device_count", 3)
+    with fastpath.cuda_count_pinned(L.Trainer(accelerator="cpu", devices=1, logger=False)) as pinned:
+        assert not pinned
+    assert torch.cuda._cached_device_count == 3
+
+
+def _lightnings_own(monkeypatch: Any) -> None:
+    """Lightning's dispatch functions in place, as before econdl's first trainer."""
+    for name, fn in fastpath._ORIGINAL.items():
+        monkeypatch.setattr(call, name, fn)
+
+
+def test_a_dispatch_someone_else_replaced_is_kept(tmp_path: Any, monkeypatch: Any) -> None:
+    _lightnings_own(monkeypatch)
+    seen: list[str] = []
+
+    def spy(trainer: Any, hook_name: str, *args: Any, **kwargs: Any) -> None:
+        seen.append(hook_name)
+        return fastpath._ORIGINAL["_call_callback_hooks"](trainer, hook_name, *args, **kwargs)
+
+    monkeypatch.setattr(call, "_call_callback_hooks", spy)
+    assert not fastpath.direct_hooks(L.Trainer(accelerator="cpu", devices=1, logger=False))
+    assert call._call_callback_hooks is spy and not fastpath.installed()
+    _fit(tmp_path, direct=False)
+    assert "on_train_batch_end" in seen
+
+
+def test_a_lightning_whose_dispatch_source_differs_keeps_its_dispatch(monkeypatch: Any) -> None:
+    _lightnings_own(monkeypatch)
+    monkeypatch.setattr(fastpath, "_CHECKED", set())
+    assert not fastpath.direct_hooks(L.Trainer(accelerator="cpu", devices=1, logger=False))
+    assert not fastpath.installed()
+
+
+class _Pins(Callback):
+    def __init__(self) -> None:
+        self.counts: list[int | None] = []
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self.counts.append(torch.cuda._cached_device_count)
+
+
+def test_econdl_fits_get_both_and_the_installed_lightning_is_one_they_were_checked_against(tmp_path: Any) -> None:
+    assert fastpath._source_digest() in fastpath._CHECKED  # a new Lightning: compare the replacements again
+    pins = _Pins()
     cli = cli_main(
-        ["fit", "--config", str(CONFIGS / "kink" / "mlp.yaml"), *FAST, "--trainer.max_epochs=1"], verbose_test=False
+        ["fit", "--config", str(CONFIGS / "kink" / "mlp.yaml"), *FAST, "--trainer.max_epochs=1"],
+        trainer_defaults={"callbacks": [pins]},
+        verbose_test=False,
     )
     assert cli.trainer.__dict__[fastpath._FLAG] is True
-    assert fastpath.installed()
-    assert torch.cuda._cached_device_count is not None
-    assert call._call_callback_hooks is fastpath._call_callback_hooks
+    assert fastpath.installed() and call._call_callback_hooks is fastpath._call_callback_hooks
+    assert pins.counts and all(c is not None for c in pins.counts)  # pinned during the fit
+    if not torch.cuda.is_initialized():  # once CUDA is up, torch caches the count itself
+        assert torch.cuda._cached_device_count is None  # not pinned after the fit

@@ -34,7 +34,7 @@ from econdl.checkpointing import (
     keep_last_resume_callback,
     latest_run_with_last,
 )
-from econdl.fastpath import speed_up
+from econdl.fastpath import cuda_count_pinned, direct_hooks
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -222,7 +222,8 @@ class EconCLI(LightningCLI):
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
-            super()._run_subcommand(subcommand)
+            with cuda_count_pinned(self.trainer):  # econdl.fastpath: no CUDA probe in each CPU step
+                super()._run_subcommand(subcommand)
         except RuntimeError as err:  # weights that do not fit the network this data sizes
             path = self._config().get("ckpt_path")
             explained = explain_load_failure(path, err) if path else None
@@ -234,7 +235,7 @@ class EconCLI(LightningCLI):
         if not self._get(self.config_init, "trainer", default={}).get("plugins"):
             kwargs.setdefault("plugins", [AtomicCheckpointIO()])  # a kill mid-save keeps the old file
         trainer = super().instantiate_trainer(**kwargs)
-        speed_up(trainer)  # per-step costs that change nothing computed (econdl.fastpath)
+        direct_hooks(trainer)  # econdl.fastpath: callbacks' no-op hooks are not called
         return trainer
 
     def after_instantiate_classes(self) -> None:

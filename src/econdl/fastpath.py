@@ -6,10 +6,10 @@ Both were found by profiling the kink MLP (``benchmarks/step_overhead.py`` measu
    ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` (so that asking whether CUDA is there does not
    initialise it and spoil ``fork``).  torch's Adam and AdamW ask on every ``step()`` (their
    CUDA-graph check), and in that mode, before CUDA is initialised, torch loads and queries
-   libnvidia-ml each time: about 0.1-0.3 ms per step on a 2-core machine, 10-15% of a small
-   model's step.  For a fit that runs on the CPU, :func:`pin_cuda_device_count` stores the
-   answer once for the rest of the process, as torch itself does once CUDA is initialised.
-   It initialises nothing, so ``fork`` stays safe.
+   libnvidia-ml each time: the largest per-step cost of a small model on a 2-core machine.
+   While a CPU trainer runs, :func:`cuda_count_pinned` keeps torch's answer, as torch itself
+   does once CUDA is initialised, and gives torch its own behaviour back when the run ends
+   (so a ``CUDA_VISIBLE_DEVICES`` set later is counted again).
 
 2. **Callback hooks that do nothing.**  Lightning calls every hook of every callback,
    about ten hooks per optimizer step, each inside a profiler context whose name is built
@@ -23,15 +23,20 @@ Both were found by profiling the kink MLP (``benchmarks/step_overhead.py`` measu
    ``--trainer.profiler`` (``simple``, ``advanced``, ``pytorch``), or Lightning's debug
    logging, restores Lightning's own dispatch, so profiles and debug logs stay complete.
 
-Both apply to the trainers that ``EconCLI`` builds; other Lightning trainers in the same
-process keep Lightning's dispatch.  If a Lightning version changes the three functions'
-signatures, econdl leaves them alone (``installed()`` says whether it did).
+Both apply to the runs of the trainers that econdl builds (``EconCLI``'s, and the GDP
+task's rolling-origin refits); other Lightning trainers in the same process keep Lightning's
+dispatch.  econdl replaces Lightning's three dispatch functions only where their source is
+one its replacements were checked against (``_CHECKED``) and nothing else has replaced them
+already; otherwise every trainer keeps Lightning's dispatch (``installed()`` says which).
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
@@ -41,27 +46,37 @@ from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.trainer import call
 
 _FLAG = "_econdl_direct_hooks"
-_LIGHTNING: dict[str, Any] = {
+_ORIGINAL: dict[str, Any] = {
     "_call_callback_hooks": call._call_callback_hooks,
     "_call_lightning_module_hook": call._call_lightning_module_hook,
     "_call_strategy_hook": call._call_strategy_hook,
 }
-_EXPECTED = {
-    "_call_callback_hooks": ["trainer", "hook_name", "args", "monitoring_callbacks", "kwargs"],
-    "_call_lightning_module_hook": ["trainer", "hook_name", "args", "pl_module", "kwargs"],
-    "_call_strategy_hook": ["trainer", "hook_name", "args", "kwargs"],
-}
+_LIGHTNING = dict(_ORIGINAL)  # what the replacements fall back to
+# sha256 (first 16 hex digits) of the three functions' source in the Lightning releases the
+# replacements below were compared with line by line: 2.6.6
+_CHECKED = {"7aff6bc390f59392"}
 _log = logging.getLogger(call.__name__)  # Lightning's debug lines for every hook come from here
 
 
-def pin_cuda_device_count(trainer: L.Trainer) -> bool:
-    """For a fit on the CPU: answer torch's "how many CUDA devices?" from a cache for the rest
-    of the process (see the module's docstring).  Returns whether it pinned the count."""
-    if trainer.accelerator.__class__.__name__ != "CPUAccelerator" or not hasattr(torch.cuda, "_cached_device_count"):
-        return False
-    if torch.cuda._cached_device_count is None:
-        torch.cuda._cached_device_count = torch.cuda.device_count()
-    return True
+def _source_digest() -> str:
+    source = "".join(inspect.getsource(fn) for fn in _ORIGINAL.values())
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def cuda_count_pinned(trainer: L.Trainer) -> Iterator[bool]:
+    """While the block runs, for a trainer on the CPU, answer torch's "how many CUDA devices?"
+    from a cache (see the module's docstring); yields whether it did.  Afterwards torch counts
+    as it always does."""
+    cpu = trainer.accelerator.__class__.__name__ == "CPUAccelerator"
+    if not cpu or getattr(torch.cuda, "_cached_device_count", 0) is not None:
+        yield False  # a GPU run, another torch, or torch caches the count itself already
+        return
+    torch.cuda._cached_device_count = torch.cuda.device_count()
+    try:
+        yield True
+    finally:
+        torch.cuda._cached_device_count = None
 
 
 def _direct(trainer: Any) -> bool:
@@ -86,7 +101,7 @@ def _call_callback_hooks(
             trainer, hook_name, *args, monitoring_callbacks=monitoring_callbacks, **kwargs
         )
     pl_module = trainer.lightning_module
-    if pl_module is not None:
+    if pl_module:  # tested as Lightning tests it
         prev_fx_name = pl_module._current_fx_name
         _set_fx_name(pl_module, hook_name)
     default = getattr(Callback, hook_name, None)
@@ -95,8 +110,8 @@ def _call_callback_hooks(
         if default is not None and getattr(fn, "__func__", None) is default:
             continue  # the Callback base class's hook, which does nothing
         if callable(fn):
-            fn(trainer, pl_module, *args, **kwargs)
-    if pl_module is not None:
+            fn(trainer, trainer.lightning_module, *args, **kwargs)
+    if pl_module:
         _set_fx_name(pl_module, prev_fx_name)
 
 
@@ -137,27 +152,37 @@ _DIRECT: dict[str, Any] = {
 }
 
 
-# the Lightning functions replaced must take what econdl's replacements take
-_COMPATIBLE = all(list(inspect.signature(fn).parameters) == _EXPECTED[name] for name, fn in _LIGHTNING.items())
-
-
-def installed() -> bool:
-    """Whether Lightning's hook dispatch is econdl's (it is unless the signatures changed)."""
-    return all(getattr(call, name) is fn for name, fn in _DIRECT.items())
-
-
-def direct_hooks(trainer: L.Trainer, enabled: bool = True) -> bool:
-    """Mark ``trainer`` for direct hook calls (see the module's docstring); returns whether
-    they are in place."""
-    if not _COMPATIBLE:
+def install() -> bool:
+    """Put econdl's three functions in Lightning's place (once); returns whether they are
+    there.  Nothing is replaced where Lightning's source is not one they were checked
+    against, or where something else (a mock, a tracing tool) has replaced Lightning's."""
+    current = {name: getattr(call, name) for name in _DIRECT}
+    if all(current[name] is fn for name, fn in _DIRECT.items()):
+        return True
+    if any(current[name] is not _ORIGINAL[name] for name in _DIRECT) or _source_digest() not in _CHECKED:
         return False
     for name, fn in _DIRECT.items():
         setattr(call, name, fn)
-    trainer.__dict__[_FLAG] = enabled
-    return enabled
+    return True
 
 
-def speed_up(trainer: L.Trainer) -> None:
-    """Both of the module's changes, for a trainer that econdl builds."""
-    pin_cuda_device_count(trainer)
+def installed() -> bool:
+    """Whether Lightning's hook dispatch is econdl's."""
+    return all(getattr(call, name) is fn for name, fn in _DIRECT.items())
+
+
+def direct_hooks(trainer: L.Trainer) -> bool:
+    """Mark ``trainer`` for direct hook calls (see the module's docstring); returns whether
+    they are in place."""
+    if not install():
+        return False
+    trainer.__dict__[_FLAG] = True
+    return True
+
+
+@contextmanager
+def fast(trainer: L.Trainer) -> Iterator[None]:
+    """Both changes for what runs in the block: ``with fast(trainer): trainer.fit(...)``."""
     direct_hooks(trainer)
+    with cuda_count_pinned(trainer):
+        yield

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from econdl.errors import ConfigError
+from econdl.fastpath import fast
 
 
 def _predict(model: L.LightningModule, x: Tensor) -> Tensor:
@@ -57,7 +58,8 @@ def expanding_window_forecasts(dm: Any, trainer: L.Trainer, model: L.LightningMo
                     limit_val_batches=0,
                     num_sanity_val_steps=0,
                 )
-                refit.fit(model, datamodule=dm)
+                with fast(refit):  # as for the fit itself (econdl.fastpath)
+                    refit.fit(model, datamodule=dm)
             forecasts[row] = _predict(model, x_eval[row : row + 1])[0]
     finally:
         dm.splits = saved
