@@ -94,12 +94,14 @@ class Tiny(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/loss"}}
 
 
-def _fit(tmp_path: Any, direct: bool, profiler: SimpleProfiler | None = None) -> dict[str, Any]:
+def _fit(
+    tmp_path: Any, direct: bool, profiler: SimpleProfiler | None = None, module: type[Tiny] = Tiny
+) -> dict[str, Any]:
     torch.manual_seed(0)
     x = torch.randn(96, 3)
     data = TensorDataset(x, x.sum(1, keepdim=True) ** 2)
     log: list[tuple[str, str | None]] = []
-    model = Tiny(log)
+    model = module(log)
     trainer = L.Trainer(
         max_epochs=3,
         accelerator="cpu",
@@ -134,6 +136,20 @@ def test_direct_hooks_call_the_same_hooks_in_the_same_order_and_compute_the_same
     assert direct["lr"] == lightning["lr"] < 0.05  # the plateau scheduler saw the same val/loss
     best = [out["trainer"].checkpoint_callback.best_model_score for out in (direct, lightning)]
     assert best[0] == best[1]
+
+
+class EmptyLooking(Tiny):
+    """A module whose truth value is False (as a container of no items would be): Lightning's
+    callback dispatch tests ``if pl_module:``, so it sets no ``_current_fx_name`` for it."""
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_a_module_whose_truth_value_is_false_sees_the_names_lightning_gives_it(tmp_path: Any) -> None:
+    lightning = _fit(tmp_path, direct=False, module=EmptyLooking)
+    assert not lightning["log"][0][1]  # the callbacks saw no hook name set, as Lightning does it
+    assert _fit(tmp_path, direct=True, module=EmptyLooking)["log"] == lightning["log"]
 
 
 def test_direct_hooks_skip_lightnings_dispatch_in_the_training_loop(tmp_path: Any, monkeypatch: Any) -> None:
