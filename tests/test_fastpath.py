@@ -270,3 +270,62 @@ def test_econdl_fits_get_both_and_the_installed_lightning_is_one_they_were_check
     assert pins.counts and all(c is not None for c in pins.counts)  # pinned during the fit
     if not torch.cuda.is_initialized():  # once CUDA is up, torch caches the count itself
         assert torch.cuda._cached_device_count is None  # not pinned after the fit
+
+
+def _logged(values: list[Any], metric: bool = False) -> dict[str, Any]:
+    """Log ``values`` as a validation epoch does (tensors, or a torchmetrics MeanMetric updated
+    with them) and return what Lightning computes for the epoch."""
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultCollection
+    from torchmetrics import MeanMetric
+
+    results = _ResultCollection(training=False)
+    mean = MeanMetric()
+    for v in values:
+        if metric:
+            mean.update(v)
+            results.log("validation_step", "val/m", mean, on_step=False, on_epoch=True, batch_size=4)
+        results.log("validation_step", "val/mean", v, on_step=False, on_epoch=True, batch_size=4)
+        results.log("validation_step", "val/max", v, on_step=False, on_epoch=True, reduce_fx="max", batch_size=4)
+    return {key: float(m.compute()) for key, m in results.items()}
+
+
+def test_logging_on_the_stored_device_skips_the_move_and_computes_what_lightning_computes(monkeypatch: Any) -> None:
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
+
+    assert fastpath.install_result_to() and _ResultMetric.to is fastpath._result_to
+    moves: list[Any] = []
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        moves.append(args)
+        return fastpath._LIGHTNING_RESULT_TO(self, *args, **kwargs)
+
+    monkeypatch.setattr(fastpath, "_RESULT_TO", counting)
+    values = [torch.tensor(x) for x in (0.5, 2.0, -1.0, 3.5)]
+    ours = _logged(values, metric=True)
+    assert moves == []  # every value and the stored results were on the CPU already
+    monkeypatch.setattr(_ResultMetric, "to", fastpath._LIGHTNING_RESULT_TO)
+    expected = {"validation_step.val/m": 1.25, "validation_step.val/mean": 1.25, "validation_step.val/max": 3.5}
+    assert ours == _logged(values, metric=True) == expected
+
+
+def test_a_result_stored_elsewhere_is_moved_by_lightnings_code() -> None:
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _Metadata, _ResultMetric
+
+    assert fastpath.install_result_to()
+    stored = _ResultMetric(_Metadata(fx="validation_step", name="val/loss"), is_tensor=True)
+    stored.update(torch.tensor(2.0), batch_size=3)
+    stored.to(torch.device("meta"))
+    assert stored.value.device.type == "meta" and stored.cumulated_batch_size.device.type == "meta"
+    assert all(t.device.type == "meta" for t in stored._defaults.values())
+    assert not fastpath._on_device({"a": [torch.ones(1, device="meta")]}, torch.device("cpu"))
+
+
+def test_a_lightning_whose_result_move_differs_keeps_its_own(monkeypatch: Any) -> None:
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
+
+    # a new Lightning: compare _result_to with its ``to`` again
+    assert fastpath._digest(fastpath._LIGHTNING_RESULT_TO) in fastpath._RESULT_TO_CHECKED
+    monkeypatch.setattr(_ResultMetric, "to", fastpath._LIGHTNING_RESULT_TO)
+    monkeypatch.setattr(fastpath, "_RESULT_TO_CHECKED", set())
+    assert not fastpath.install_result_to()
+    assert _ResultMetric.to is fastpath._LIGHTNING_RESULT_TO
