@@ -57,6 +57,7 @@ def cosine_adamw(lr: float) -> Recipe:
 RECIPES: dict[str, Recipe] = {
     "adam": constant_adam,
     "onecycle_adamw_3e-3": onecycle(torch.optim.AdamW, 3e-3, weight_decay=0.01),
+    "onecycle_adamw_5e-3": onecycle(torch.optim.AdamW, 5e-3, weight_decay=0.01),
     "onecycle_adamw_1e-2": onecycle(torch.optim.AdamW, 1e-2, weight_decay=0.01),
     "onecycle_adamw_1e-2_wd0.1": onecycle(torch.optim.AdamW, 1e-2, weight_decay=0.1),
     "onecycle_sgd_0.05": onecycle(torch.optim.SGD, 0.05, momentum=0.9, nesterov=True, weight_decay=5e-4),

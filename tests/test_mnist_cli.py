@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from helpers import CONFIGS, run_econdl
@@ -45,7 +46,8 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     assert {"test/acc_class_0", "test/acc_class_9", "val/acc", "train/loss"} <= set(metrics.columns)
     # the config's one-cycle schedule, sized by the trainer: up from max_lr / 25, then down
     lrs = metrics["lr-AdamW"].dropna().tolist()
-    assert lrs[0] == pytest.approx(0.003 / 25) and max(lrs) > 10 * lrs[0] and lrs[-1] < max(lrs)
+    max_lr = yaml.safe_load((CONFIGS / "mnist/mlp.yaml").read_text())["lr_scheduler"]["init_args"]["max_lr"]
+    assert lrs[0] == pytest.approx(max_lr / 25) and max(lrs) > 10 * lrs[0] and lrs[-1] < max(lrs)
 
     # `econdl test` in a new process, on a different training split (other standardisation
     # statistics), uses the checkpoint's statistics and reproduces the accuracy
