@@ -65,7 +65,7 @@ test: $(STAMP) ## Run the whole test suite (tiny fixtures, CPU only)
 test-fast: $(STAMP) ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Time econdl against like-for-like PyTorch loops (3 alternating repeats, about 22 min on 2 cores); writes docs/benchmarks.md
+bench: $(STAMP) ## Time econdl against like-for-like PyTorch loops (3 alternating repeats, 14-22 min on 2 cores); writes docs/benchmarks.md
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/step_overhead.py --write docs/benchmarks.md
 

@@ -247,3 +247,28 @@ def test_augmentation_moves_training_batches_only(tmp_path):
         distance = torch.cdist(x.flatten(1), plain.flatten(1))
         own = distance.diagonal() <= distance.min(dim=1).values  # ties: repeated images
         assert own.float().mean() >= 0.75, own
+
+
+def test_the_uci_digit_set_is_written_as_mnist_idx_files_that_the_data_module_reads(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from benchmarks.uci_digits import digits_as_mnist, main
+
+    main([str(tmp_path)])
+    dm = MNISTDataModule(data_dir=str(tmp_path), normalize=False)
+    dm.setup("fit")
+    (xtr, _), (xval, _), (xte, yte) = dm.split("train"), dm.split("val"), dm.split("test")
+    assert (len(xtr), len(xval), len(xte)) == (1318, 120, 359) and xte.shape[1:] == (1, 28, 28)
+    # MNIST's layout: the digit in the central 20 x 20, a blank 4-pixel frame around it
+    assert xte[:, :, :4].max() == 0 and xte[:, :, -4:].max() == 0 and xte[:, :, 4:-4, 4:-4].max() == 255
+    # the files hold what digits_as_mnist makes, all 1,797 of scikit-learn's digits once
+    made = digits_as_mnist()
+    assert np.array_equal(xte[:, 0].numpy(), made["test_x"]) and np.array_equal(yte.numpy(), made["test_y"])
+    labels = np.concatenate([made["train_y"], made["test_y"]])
+    assert np.array_equal(np.bincount(labels), np.bincount(load_digits().target))
+    # and each image keeps its own label: scaled back to 8 x 8, a test image's nearest
+    # scikit-learn digit carries the same label (nearly always: some digits look alike)
+    digits = load_digits()
+    small = torch.nn.functional.interpolate(xte[:, :, 4:-4, 4:-4].float() / 255, size=(8, 8), mode="area")[:, 0]
+    nearest = torch.cdist(small.flatten(1) * 16, torch.tensor(digits.images, dtype=torch.float32).flatten(1)).argmin(1)
+    assert (torch.as_tensor(digits.target)[nearest] == yte.long()).float().mean() > 0.97
