@@ -68,6 +68,7 @@ test-fast: $(STAMP) ## Run the tests not marked slow
 bench: $(STAMP) ## Time econdl against like-for-like PyTorch loops (3 alternating repeats, 14-22 min on 2 cores); writes docs/benchmarks.md
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/step_overhead.py --write docs/benchmarks.md
+	$(BIN)/python benchmarks/log_call.py --write docs/benchmarks.md
 
 bench-quick: $(STAMP) ## Smoke run of every benchmark pair (tiny sizes, 1 repeat, no report written)
 	$(BIN)/python benchmarks/run.py --quick

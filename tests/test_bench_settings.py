@@ -64,3 +64,18 @@ def test_step_overhead_sides_train_the_same_steps_and_its_section_is_replaced(tm
     text = report.read_text()
     assert text.startswith("# Benchmarks\n\ntable\n") and "second" in text and "first" not in text
     assert text.count(step_overhead.BEGIN) == 1
+
+
+def test_the_log_call_benchmark_times_both_moves_and_leaves_lightning_as_it_was(tmp_path: Path) -> None:
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
+
+    from benchmarks import log_call
+    from econdl import fastpath
+
+    assert fastpath.install_result_to()  # econdl's in place, as after any econdl trainer
+    before = _ResultMetric.to
+    report = tmp_path / "benchmarks.md"
+    log_call.main(["--calls", "5", "--repeats", "2", "--write", str(report)])
+    text = report.read_text()
+    assert _ResultMetric.to is before
+    assert "<!-- log_call: begin -->" in text and "| lightning |" in text and "| econdl |" in text

@@ -3,6 +3,7 @@ never what it computes or which hooks run."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import lightning as L
@@ -242,6 +243,24 @@ def test_a_dispatch_someone_else_replaced_is_kept(tmp_path: Any, monkeypatch: An
     assert "on_train_batch_end" in seen
 
 
+def test_a_dispatch_wrapped_before_econdl_was_imported_is_kept(monkeypatch: Any) -> None:
+    import functools
+
+    _lightnings_own(monkeypatch)
+    name = "_call_callback_hooks"
+    lightnings = fastpath._ORIGINAL[name]
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return lightnings(*args, **kwargs)
+
+    wrapped = functools.wraps(lightnings)(wrapper)  # what econdl saw at import, same digest
+    monkeypatch.setitem(fastpath._ORIGINAL, name, wrapped)
+    monkeypatch.setattr(call, name, wrapped)
+    assert fastpath._source_digest() in fastpath._CHECKED
+    assert not fastpath.direct_hooks(L.Trainer(accelerator="cpu", devices=1, logger=False))
+    assert call._call_callback_hooks is wrapped
+
+
 def test_a_lightning_whose_dispatch_source_differs_keeps_its_dispatch(monkeypatch: Any) -> None:
     _lightnings_own(monkeypatch)
     monkeypatch.setattr(fastpath, "_CHECKED", set())
@@ -308,16 +327,58 @@ def test_logging_on_the_stored_device_skips_the_move_and_computes_what_lightning
     assert ours == _logged(values, metric=True) == expected
 
 
-def test_a_result_stored_elsewhere_is_moved_by_lightnings_code() -> None:
+def test_a_result_stored_elsewhere_is_moved_by_lightnings_code(monkeypatch: Any) -> None:
     from lightning.pytorch.trainer.connectors.logger_connector.result import _Metadata, _ResultMetric
 
     assert fastpath.install_result_to()
+    moves: list[Any] = []
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        moves.append(args)
+        return fastpath._LIGHTNING_RESULT_TO(self, *args, **kwargs)
+
+    monkeypatch.setattr(fastpath, "_RESULT_TO", counting)
     stored = _ResultMetric(_Metadata(fx="validation_step", name="val/loss"), is_tensor=True)
     stored.update(torch.tensor(2.0), batch_size=3)
     stored.to(torch.device("meta"))
+    assert moves == [(torch.device("meta"),)]
     assert stored.value.device.type == "meta" and stored.cumulated_batch_size.device.type == "meta"
     assert all(t.device.type == "meta" for t in stored._defaults.values())
-    assert not fastpath._on_device({"a": [torch.ones(1, device="meta")]}, torch.device("cpu"))
+
+
+@dataclasses.dataclass
+class _Holder:
+    tensor: torch.Tensor
+
+
+def test_anything_off_the_device_or_a_metric_in_another_dtype_sends_the_move_to_lightning() -> None:
+    from torchmetrics import MeanMetric
+
+    cpu, meta = torch.device("cpu"), torch.device("meta")
+    assert fastpath._on_device({"a": [torch.ones(1)], "b": (MeanMetric(),), "c": _Holder(torch.ones(1))}, cpu)
+    assert not fastpath._on_device({"a": [torch.ones(1, device="meta")]}, cpu)
+    assert not fastpath._on_device({"c": _Holder(torch.ones(1, device="meta"))}, cpu)  # inside a dataclass
+    assert not fastpath._on_device({"m": MeanMetric()}, meta)  # a metric elsewhere
+    # moving a metric resets its dtype to the default, so one in float64 must be moved
+    assert not fastpath._on_device({"m": MeanMetric().set_dtype(torch.float64)}, cpu)
+
+
+def test_a_result_move_someone_else_replaced_or_wrapped_is_kept(monkeypatch: Any) -> None:
+    import functools
+
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
+
+    def theirs(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return fastpath._LIGHTNING_RESULT_TO(self, *args, **kwargs)
+
+    monkeypatch.setattr(_ResultMetric, "to", theirs)
+    assert not fastpath.install_result_to() and _ResultMetric.to is theirs
+    # a functools.wraps wrapper put in place before econdl was imported: same source digest
+    wrapped = functools.wraps(fastpath._LIGHTNING_RESULT_TO)(theirs)
+    assert fastpath._digest(wrapped) == fastpath._digest(fastpath._LIGHTNING_RESULT_TO)
+    monkeypatch.setattr(fastpath, "_LIGHTNING_RESULT_TO", wrapped)
+    monkeypatch.setattr(_ResultMetric, "to", wrapped)
+    assert not fastpath.install_result_to() and _ResultMetric.to is wrapped
 
 
 def test_a_lightning_whose_result_move_differs_keeps_its_own(monkeypatch: Any) -> None:

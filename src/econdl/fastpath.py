@@ -1,6 +1,8 @@
 """Three costs of a Lightning fit that econdl removes without changing what it computes.
 
-Both were found by profiling the kink MLP (``benchmarks/step_overhead.py`` measures them):
+The first two were found by profiling the kink MLP, the third by profiling the GDP MLP
+(``benchmarks/step_overhead.py`` measures their effect on a step, ``benchmarks/log_call.py``
+the third's on a ``self.log`` call):
 
 1. **A CUDA probe on every optimizer step of a CPU fit.**  Importing Lightning sets
    ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` (so that asking whether CUDA is there does not
@@ -25,18 +27,20 @@ Both were found by profiling the kink MLP (``benchmarks/step_overhead.py`` measu
 
 3. **Moving logged values to the device they are on.**  Every ``self.log`` call moves the
    stored result to the value's device by rebuilding the stored object's whole attribute
-   dictionary (its dataclass metadata copied, every container walked): about 0.4 ms a call
-   on a 2-core CPU, once per validation batch and metric, although after the first call
-   everything is on that device already.  :func:`install` makes that move return at once
-   when every tensor (and metric) it would move is on the device already, for every
-   trainer; anything elsewhere is moved by Lightning's own code, as before.
+   dictionary (its dataclass metadata copied, every container walked), once per validation
+   batch and metric, although after the first call everything is on that device already.
+   :func:`install_result_to` skips that move when every tensor it would move is on the
+   device and every torchmetrics metric it would move is on the device in the default
+   dtype (moving a metric also resets its dtype to the default), for every trainer; anything
+   else is moved by Lightning's own code, as before.
 
 The first two apply to the runs of the trainers that econdl builds (``EconCLI``'s, and the GDP
 task's rolling-origin refits); other Lightning trainers in the same process keep Lightning's
 dispatch.  econdl replaces Lightning's three dispatch functions only where their source is
-one its replacements were checked against (``_CHECKED``) and nothing else has replaced them
-already; otherwise every trainer keeps Lightning's dispatch (``installed()`` says which).
-The same holds for the third, checked against ``_RESULT_TO_CHECKED``.
+one its replacements were checked against (``_CHECKED``) and nothing else has replaced or
+wrapped them already; otherwise every trainer keeps Lightning's dispatch (``installed()``
+says which).  The same holds for the third, checked against ``_RESULT_TO_CHECKED``
+(``install_result_to()`` says whether it is in place).
 """
 
 from __future__ import annotations
@@ -81,6 +85,16 @@ def _digest(*functions: Any) -> str:
 
 def _source_digest() -> str:
     return _digest(*_ORIGINAL.values())
+
+
+def _lightnings_own(fn: Any, module: str, qualname: str) -> bool:
+    """Whether ``fn`` is the function Lightning defines, not a wrapper around it (a
+    ``functools.wraps`` wrapper has the same source for ``inspect`` and the same digest)."""
+    return (
+        getattr(fn, "__module__", None) == module
+        and getattr(fn, "__qualname__", None) == qualname
+        and not hasattr(fn, "__wrapped__")
+    )
 
 
 @contextmanager
@@ -171,7 +185,8 @@ def _on_device(value: Any, device: Any) -> bool:
     if isinstance(value, torch.Tensor):
         return value.device == device
     if isinstance(value, Metric):
-        return bool(value.device == device)
+        # its states move with it (Lightning calls metric.to, which also resets the dtype)
+        return bool(value.device == device) and value.dtype == torch.get_default_dtype()
     if isinstance(value, dict):
         return all(_on_device(v, device) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -201,6 +216,8 @@ def install_result_to() -> bool:
         return True
     if _ResultMetric.to is not _LIGHTNING_RESULT_TO:
         return False
+    if not _lightnings_own(_LIGHTNING_RESULT_TO, _ResultMetric.__module__, "_ResultMetric.to"):
+        return False
     if _digest(_LIGHTNING_RESULT_TO) not in _RESULT_TO_CHECKED:
         return False
     _ResultMetric.to = _result_to  # type: ignore[method-assign]
@@ -217,6 +234,8 @@ def install() -> bool:
     if all(current[name] is fn for name, fn in _DIRECT.items()):
         return True
     if any(current[name] is not _ORIGINAL[name] for name in _DIRECT) or _source_digest() not in _CHECKED:
+        return False
+    if not all(_lightnings_own(fn, call.__name__, name) for name, fn in _ORIGINAL.items()):
         return False
     for name, fn in _DIRECT.items():
         setattr(call, name, fn)
