@@ -42,23 +42,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", type=Path, default=None, help="put the table in this Markdown file's section")
     args = parser.parse_args(argv)
     import torch
-    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
 
     from benchmarks.run import machine
-    from benchmarks.step_overhead import write_section
+    from benchmarks.step_overhead import result_move, write_section
     from econdl import fastpath
 
     torch.set_num_threads(2)
     sides = {"lightning": fastpath._LIGHTNING_RESULT_TO, "econdl": fastpath._result_to}
     times: dict[str, list[float]] = {k: [] for k in sides}
-    current = _ResultMetric.to
-    try:
-        for repeat in range(args.repeats):
-            for side in sides if repeat % 2 == 0 else list(sides)[::-1]:
-                _ResultMetric.to = sides[side]  # type: ignore[method-assign]
+    for repeat in range(args.repeats):
+        for side in sides if repeat % 2 == 0 else list(sides)[::-1]:
+            with result_move(sides[side]):
                 times[side].append(per_call(args.calls))
-    finally:
-        _ResultMetric.to = current  # type: ignore[method-assign]
     med = {k: statistics.median(v) for k, v in times.items()}
     lines = [
         "## What a `self.log` call costs (`econdl.fastpath`)",

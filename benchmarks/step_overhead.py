@@ -109,19 +109,24 @@ def run(kind: str, epochs: int) -> tuple[float, int]:
 
 
 @contextlib.contextmanager
-def lightnings_result_move() -> Any:
-    """Lightning's own ``_ResultMetric.to`` while the block runs: building the data through
-    ``EconCLI`` above has put econdl's in its place for the whole process."""
+def result_move(fn: Any) -> Any:
+    """``fn`` as ``_ResultMetric.to`` while the block runs, then whatever was there before."""
     from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
 
-    from econdl import fastpath
-
     current = _ResultMetric.to
-    _ResultMetric.to = fastpath._LIGHTNING_RESULT_TO  # type: ignore[method-assign]
+    _ResultMetric.to = fn  # type: ignore[method-assign]
     try:
         yield
     finally:
         _ResultMetric.to = current  # type: ignore[method-assign]
+
+
+def lightnings_result_move() -> Any:
+    """Lightning's own ``_ResultMetric.to`` while the block runs: building the data through
+    ``EconCLI`` above has put econdl's in its place for the whole process."""
+    from econdl import fastpath
+
+    return result_move(fastpath._LIGHTNING_RESULT_TO)
 
 
 BEGIN, END = "<!-- step_overhead: begin -->", "<!-- step_overhead: end -->"

@@ -79,3 +79,22 @@ def test_the_log_call_benchmark_times_both_moves_and_leaves_lightning_as_it_was(
     text = report.read_text()
     assert _ResultMetric.to is before
     assert "<!-- log_call: begin -->" in text and "| lightning |" in text and "| econdl |" in text
+
+
+def test_step_overheads_lightning_side_logs_through_lightnings_own_result_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import step_overhead
+    from econdl import fastpath
+
+    calls = {"n": 0}
+    lightnings = fastpath._LIGHTNING_RESULT_TO
+
+    def counting(self: object, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        return lightnings(self, *args, **kwargs)
+
+    monkeypatch.setattr(fastpath, "_LIGHTNING_RESULT_TO", counting)
+    step_overhead.run("lightning", 1)
+    assert calls["n"] > 0  # every self.log of the bare side went through Lightning's move
+    calls["n"] = 0
+    step_overhead.run("fastpath", 1)
+    assert calls["n"] == 0
