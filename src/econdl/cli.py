@@ -35,6 +35,7 @@ from econdl.checkpointing import (
     latest_run_with_last,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
+from econdl.loggers import flush_logger
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -114,7 +115,7 @@ def keep_csv_rows(logger: CSVLogger) -> None:
         if key not in writer.metrics_keys:
             writer.metrics_keys.append(key)
     writer.metrics_keys.sort()
-    logger.save()
+    flush_logger(logger)
 
 
 class EconCLI(LightningCLI):

@@ -30,6 +30,7 @@ from lightning.pytorch.loggers import CSVLogger
 from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state, seed_rank
 from econdl.errors import ConfigError
+from econdl.loggers import flush_logger
 
 STATE_KEY = "econdl_resume"
 
@@ -163,8 +164,7 @@ class ResumeCheckpoint(L.Callback):
     def _save(self, trainer: L.Trainer, boundary: bool) -> None:
         path = self.dirpath(trainer) / self.filename
         for logger in trainer.loggers:  # rows logged up to here must be on disk with the checkpoint
-            if isinstance(logger, CSVLogger):
-                logger.save()
+            flush_logger(logger)
         self._boundary = boundary
         try:
             trainer.save_checkpoint(path)

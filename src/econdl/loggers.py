@@ -1,0 +1,144 @@
+"""CSV and TensorBoard loggers that write to disk on a clock instead of after every call.
+
+Lightning calls a logger's ``save()`` after every ``log_metrics``: for the CSV logger an
+open, append and close of ``metrics.csv``, for TensorBoard a flush of the event file, each
+several times an epoch.  For the small models here an epoch takes a few milliseconds, and
+those writes were a good part of it.  These loggers keep the rows in memory and write them:
+
+- at most every ``flush_seconds`` (the first call writes at once);
+- before every ``last.ckpt`` (``econdl.callbacks.ResumeCheckpoint`` calls ``flush``), so a
+  checkpoint never holds a step whose rows the files lack;
+- when the run ends, fails or is interrupted (Lightning's ``finalize``), Ctrl+C and SIGTERM
+  included.
+
+Only a SIGKILL (or a power cut) loses rows: at most the last ``flush_seconds``, which a
+fit resumed from ``last.ckpt`` logs again.  ``flush_seconds: 0`` writes after every call,
+as Lightning's own loggers do.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.loggers import CSVLogger as _LightningCSVLogger
+from lightning.pytorch.loggers import TensorBoardLogger as _LightningTensorBoardLogger
+
+from econdl.errors import ConfigError
+
+__all__ = ["CSVLogger", "TensorBoardLogger", "flush_logger"]
+
+
+class _WritesOnAClock:
+    """``save()`` writes when ``flush_seconds`` have passed since the last write;
+    ``flush()`` and ``finalize()`` always write."""
+
+    flush_seconds: float
+    _last_write: float
+    _forced: bool
+
+    def _clock(self, flush_seconds: float) -> None:
+        if not (isinstance(flush_seconds, (int, float)) and flush_seconds >= 0 and math.isfinite(flush_seconds)):
+            raise ConfigError(
+                f"flush_seconds={flush_seconds!r}: give the least number of seconds between two writes of the "
+                "log files, 0 or more (0: after every logged row, as Lightning's loggers do)"
+            )
+        self.flush_seconds = float(flush_seconds)
+        self._last_write = -math.inf
+        self._forced = False
+
+    def save(self) -> None:
+        if self._forced or time.monotonic() - self._last_write >= self.flush_seconds:
+            super().save()  # type: ignore[misc]
+            self._last_write = time.monotonic()
+
+    def flush(self) -> None:
+        """Write everything logged so far, now."""
+        self._forced = True
+        try:
+            self.save()
+        finally:
+            self._forced = False
+
+    def finalize(self, status: str) -> None:
+        self._forced = True
+        try:
+            super().finalize(status)  # type: ignore[misc]
+        finally:
+            self._forced = False
+
+
+class CSVLogger(_WritesOnAClock, _LightningCSVLogger):
+    """Lightning's ``CSVLogger`` (``metrics.csv``, ``hparams.yaml``), written on a clock.
+
+    Args:
+        save_dir, name, version, prefix, flush_logs_every_n_steps: as Lightning's.
+        flush_seconds: least time between two writes of ``metrics.csv`` during a run
+            (0: after every logged row); everything is written at the end of the run,
+            before every ``last.ckpt`` and when it fails or is interrupted.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | Path,
+        name: str | None = "lightning_logs",
+        version: int | str | None = None,
+        prefix: str = "",
+        flush_logs_every_n_steps: int = 100,
+        flush_seconds: float = 10.0,
+    ) -> None:
+        self._clock(flush_seconds)
+        super().__init__(
+            save_dir=save_dir,
+            name=name,
+            version=version,
+            prefix=prefix,
+            flush_logs_every_n_steps=flush_logs_every_n_steps,
+        )
+
+
+class TensorBoardLogger(_WritesOnAClock, _LightningTensorBoardLogger):
+    """Lightning's ``TensorBoardLogger``, its event file flushed on a clock.
+
+    Args:
+        save_dir, name, version, log_graph, default_hp_metric, prefix, sub_dir, kwargs:
+            as Lightning's (``kwargs`` go to TensorBoard's ``SummaryWriter``).
+        flush_seconds: least time between two flushes of the event file during a run
+            (0: after every logged row); it is flushed and closed at the end of the run,
+            before every ``last.ckpt`` and when it fails or is interrupted.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | Path,
+        name: str | None = "lightning_logs",
+        version: int | str | None = None,
+        log_graph: bool = False,
+        default_hp_metric: bool = True,
+        prefix: str = "",
+        sub_dir: str | Path | None = None,
+        flush_seconds: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        self._clock(flush_seconds)
+        super().__init__(
+            save_dir=save_dir,
+            name=name,
+            version=version,
+            log_graph=log_graph,
+            default_hp_metric=default_hp_metric,
+            prefix=prefix,
+            sub_dir=sub_dir,
+            **kwargs,
+        )
+
+
+def flush_logger(logger: Any) -> None:
+    """Write what ``logger`` holds now: ``flush()`` for econdl's loggers, ``save()`` for others."""
+    flush = getattr(logger, "flush", None)
+    if isinstance(logger, _WritesOnAClock) and callable(flush):
+        flush()
+    else:
+        logger.save()

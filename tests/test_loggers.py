@@ -1,0 +1,128 @@
+"""econdl's CSV and TensorBoard loggers write on a clock (``flush_seconds``) instead of after
+every logged row, and never later than a ``last.ckpt`` or the end of the run."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from econdl import loggers
+from econdl.callbacks import ResumeCheckpoint
+from econdl.callbacks.resume import STATE_KEY
+from econdl.cli import cli_main
+from econdl.errors import ConfigError
+from helpers import CONFIGS, tiny_data
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(loggers.time, "monotonic", fake)
+    return fake
+
+
+def rows_on_disk(logger: loggers.CSVLogger) -> list[dict[str, str]]:
+    path = Path(logger.log_dir) / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def log(logger: L.pytorch.loggers.Logger, step: int) -> None:
+    """As Lightning's logger connector does: log a row, then ``save()``."""
+    logger.log_metrics({"val/loss": 1.0 / (step + 1)}, step=step)
+    logger.save()
+
+
+def test_csv_rows_reach_the_file_at_most_every_flush_seconds_and_all_at_finalize(tmp_path, clock) -> None:
+    logger = loggers.CSVLogger(tmp_path, name="run", flush_seconds=10)
+    log(logger, 0)
+    assert [r["step"] for r in rows_on_disk(logger)] == ["0"]  # the first row is written at once
+    clock.now += 4
+    log(logger, 1)
+    log(logger, 2)
+    assert len(rows_on_disk(logger)) == 1  # held in memory
+    clock.now += 6
+    log(logger, 3)
+    assert [r["step"] for r in rows_on_disk(logger)] == ["0", "1", "2", "3"]
+    log(logger, 4)
+    assert len(rows_on_disk(logger)) == 4
+    logger.finalize("failed")  # an exception or Ctrl+C ends the run: nothing is lost
+    assert [r["step"] for r in rows_on_disk(logger)] == ["0", "1", "2", "3", "4"]
+
+
+def test_flush_seconds_zero_writes_every_row_as_lightnings_logger_does(tmp_path, clock) -> None:
+    logger = loggers.CSVLogger(tmp_path, name="run", flush_seconds=0)
+    for step in range(3):
+        log(logger, step)
+        assert len(rows_on_disk(logger)) == step + 1
+
+
+def test_tensorboard_event_file_is_flushed_on_the_clock_and_at_finalize(tmp_path, clock, monkeypatch) -> None:
+    logger = loggers.TensorBoardLogger(tmp_path, name="run", flush_seconds=10)
+    flushes = []
+    monkeypatch.setattr(logger.experiment, "flush", lambda: flushes.append(clock.now))
+    for step in range(5):
+        log(logger, step)
+        clock.now += 3
+    assert flushes == [1000.0, 1012.0]  # the first call, then once 10 s had passed
+    logger.flush()
+    assert len(flushes) == 3
+    monkeypatch.setattr(logger.experiment, "close", lambda: None)
+    logger.finalize("success")
+    assert len(flushes) > 3
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "soon"])
+def test_a_bad_flush_interval_names_the_value_and_the_fix(tmp_path, bad) -> None:
+    with pytest.raises(ConfigError, match=r"flush_seconds=.*0 or more"):
+        loggers.CSVLogger(tmp_path, flush_seconds=bad)
+
+
+def test_every_row_logged_before_a_last_ckpt_is_on_disk_when_it_is_written(tmp_path) -> None:
+    """A fit with the shipped trainer defaults and a clock that never comes due: each
+    ``last.ckpt`` write still puts every row logged so far into metrics.csv, and in between
+    the rows wait in memory."""
+    config = CONFIGS / "kink" / "mlp.yaml"
+    cli = cli_main(["--config", str(config), *tiny_data("kink", config, tmp_path), "--trainer.max_epochs=4"], run=False)
+    trainer = cli.trainer
+    (csv_logger,) = [lg for lg in trainer.loggers if isinstance(lg, loggers.CSVLogger)]
+    assert any(isinstance(lg, loggers.TensorBoardLogger) for lg in trainer.loggers)
+    for logger in trainer.loggers:
+        logger.flush_seconds = 1e9
+    (resume,) = [cb for cb in trainer.callbacks if isinstance(cb, ResumeCheckpoint)]
+    resume.every_seconds = 0  # last.ckpt at every epoch boundary
+    seen: dict[str, list[int]] = {"held": [], "after_last_ckpt": []}
+
+    class Watch(L.Callback):
+        def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+            if not trainer.sanity_checking:
+                seen["held"].append(len(csv_logger.experiment.metrics))
+
+        def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+            if trainer.current_epoch > 0:  # ResumeCheckpoint (earlier in the list) has just written
+                step = torch.load(resume.last_path, weights_only=False)[STATE_KEY]["metrics_step"]
+                # held back: only rows of the epoch starting now (the learning-rate monitor's),
+                # which a fit resumed from this checkpoint logs again
+                seen["after_last_ckpt"].append(sum(int(r["step"]) < step for r in csv_logger.experiment.metrics))
+                assert max(int(r["step"]) for r in rows_on_disk(csv_logger)) < step
+
+    trainer.callbacks.append(Watch())
+    trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert seen["after_last_ckpt"] == [0, 0, 0]  # nothing the checkpoint covers is left in memory
+    assert min(seen["held"]) > 0  # between writes, the rows waited
+    steps = [int(r["step"]) for r in rows_on_disk(csv_logger)]
+    assert len(steps) >= 8 and steps == sorted(steps)  # finalize wrote the rest
