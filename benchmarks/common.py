@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from queue import Empty
 from typing import Any
 
 
@@ -31,7 +32,16 @@ def isolated(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(queue, fn, args))
     proc.start()
-    status, result, peak = queue.get()
+    while True:  # a child that dies before reporting (a crash, a failed import) must not hang the run
+        try:
+            status, result, peak = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not proc.is_alive() and queue.empty():
+                raise RuntimeError(
+                    f"benchmark {getattr(fn, '__name__', fn)} died without a result (exit code {proc.exitcode}); "
+                    "run it once in this process to see its error"
+                ) from None
     proc.join()
     if status != "ok":
         raise RuntimeError(f"benchmark {getattr(fn, '__name__', fn)} failed: {result}")

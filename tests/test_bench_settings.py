@@ -98,3 +98,13 @@ def test_step_overheads_lightning_side_logs_through_lightnings_own_result_move(m
     calls["n"] = 0
     step_overhead.run("fastpath", 1)
     assert calls["n"] == 0
+
+
+def test_a_benchmark_process_that_dies_without_a_result_is_reported_not_waited_for() -> None:
+    import os
+
+    from benchmarks.common import isolated
+
+    assert isolated(abs, -3)[0] == 3
+    with pytest.raises(RuntimeError, match="died without a result .exit code 3"):
+        isolated(os._exit, 3)
