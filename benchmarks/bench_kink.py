@@ -4,8 +4,9 @@ Both sides: the KinkDataModule's 10,000 training and 2,000 validation points in 
 (built before the clock); batches of 256 sliced from one ``randperm`` per epoch; KinkNet
 1 -> 100 -> 50 -> 1 with BatchNorm and ReLU, seed 42, identical initial weights (econdl's
 first layer is given in_features=1 instead of being sized lazily); AdamW lr 0.01, weight decay 1e-4
-(torch defaults otherwise); ReduceLROnPlateau(mode min, factor 0.5, patience 5) stepped
-once per epoch on the validation loss; validation after every epoch (batches of 1,024);
+(torch defaults otherwise; econdl's config asks for torch's fused AdamW kernel, the raw loop
+keeps torch's default per-tensor one, as a plain script does); ReduceLROnPlateau(mode min,
+factor 0.5, patience 5) stepped once per epoch on the validation loss; validation after every epoch (batches of 1,024);
 float32; the same number of torch threads.  The raw loop keeps the best weights in
 memory; econdl (as users run it) also writes the best checkpoint, logs to CSV and
 TensorBoard, and keeps last.ckpt.

@@ -5,7 +5,8 @@ Both sides: the MNISTDataModule's uint8 images in memory (the same train/validat
 split, built before the clock), scaled to [0, 1] and standardised with the training
 split's mean and std per batch; batches of 128 sliced from one ``randperm`` per epoch;
 the same network (MLP 784 -> 128 -> 128 -> 128 -> 10, or DigitCNN with 64-64 channels
-and a 128-128 head), seed 42; AdamW (the config's lr and weight decay) under
+and a 128-128 head), seed 42; AdamW (the config's lr and weight decay; the MLP config
+asks for torch's fused kernel, the raw loop keeps torch's default per-tensor one) under
 econdl.schedules.OneCycleLR (the config's max_lr, sized to the run's steps, stepped
 after every optimizer step); cross-entropy; validation after every epoch (batches of
 1,000); float32; the same number of torch threads.  The raw loop keeps the best weights in
