@@ -42,7 +42,8 @@ CONFIG = str(REPO_CONFIGS / "kink" / "mlp.yaml")
 TARGET = 1e-3  # validation MSE: the raw loop reaches it in about 20 of its 100 epochs, then hovers near 8e-4
 
 
-def raw_job(epochs: int, x_size: int | None = None) -> RawJob:
+def raw_job(epochs: int, x_size: int | None = None, fused: bool = False) -> RawJob:
+    """The plain loop; ``fused`` gives its AdamW torch's fused kernel (benchmarks/step_overhead.py)."""
     cfg = load_config(CONFIG)
     dm = datamodule_from(cfg, **({"x_size": x_size} if x_size else {}))
     opt_args, plateau = cfg["optimizer"]["init_args"], cfg["lr_scheduler"]["init_args"]
@@ -58,7 +59,8 @@ def raw_job(epochs: int, x_size: int | None = None) -> RawJob:
     )
 
     def recipe(net: nn.Module, steps: int) -> tuple[Any, Any, str, str]:
-        opt = torch.optim.AdamW(net.parameters(), lr=opt_args["lr"], weight_decay=opt_args["weight_decay"])
+        kernel = {"fused": True} if fused else {}
+        opt = torch.optim.AdamW(net.parameters(), lr=opt_args["lr"], weight_decay=opt_args["weight_decay"], **kernel)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode=plateau["mode"], factor=plateau["factor"], patience=plateau["patience"]
         )
