@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -89,3 +90,23 @@ def printed_metric(stdout: str, name: str) -> float:
     found = re.findall(rf"^[\s│|]*{re.escape(name)}[\s│|]+([-+0-9.eE]+|nan)[\s│|]*$", stdout, flags=re.MULTILINE)
     assert found, f"{name} is not printed in:\n{stdout[-2000:]}"
     return float(found[-1])
+
+
+def quiet_trainer(tmp: Path, **kwargs: Any) -> Any:
+    """A small CPU Trainer with nothing written or printed: 2 epochs of at most 4 batches,
+    deterministic (``kwargs`` override any of it)."""
+    import lightning as L
+
+    options = dict(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=2,
+        limit_train_batches=4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp,
+        deterministic=True,
+    )
+    return L.Trainer(**{**options, **kwargs})

@@ -34,6 +34,7 @@ from econdl.cli import cli_main
 from econdl.nets import count_parameters
 from econdl.tasks.regressor import materialize
 from helpers import CONFIGS, REPO, tiny_data
+from helpers import quiet_trainer as trainer
 
 EXPERIMENTS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("trainer", "sweeps"))
 IDS = [str(p.relative_to(CONFIGS)) for p in EXPERIMENTS]
@@ -57,22 +58,6 @@ def build(config: Path, tmp: Path) -> tuple[L.LightningModule, L.LightningDataMo
     """Model and DataModule as ``econdl fit --config CONFIG`` builds them, on tiny data."""
     cli = cli_main(["--config", str(config), *tiny_data(config.parent.name, config, tmp)], run=False)
     return cli.model, cli.datamodule
-
-
-def trainer(tmp: Path, **kwargs: Any) -> L.Trainer:
-    options = dict(
-        accelerator="cpu",
-        devices=1,
-        max_epochs=2,
-        limit_train_batches=4,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp,
-        deterministic=True,
-    )
-    return L.Trainer(**{**options, **kwargs})
 
 
 def predictions(t: L.Trainer, model: L.LightningModule, dm: L.LightningDataModule) -> torch.Tensor:

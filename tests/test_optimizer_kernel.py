@@ -6,28 +6,17 @@ two long fits agree in their losses, not bit for bit: see the benchmarks' "match
 
 from __future__ import annotations
 
-import lightning as L
 import pytest
 import torch
 
 from econdl.cli import cli_main
-from helpers import CONFIGS, tiny_data
+from helpers import CONFIGS, quiet_trainer, tiny_data
 
 
 def fitted(config: str, tmp_path, steps: int, *overrides: str) -> tuple[torch.optim.Optimizer, torch.Tensor]:
     path = CONFIGS / config
     cli = cli_main(["--config", str(path), *tiny_data(path.parent.name, path, tmp_path), *overrides], run=False)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_steps=steps,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = quiet_trainer(tmp_path, max_steps=steps, num_sanity_val_steps=0)
     trainer.fit(cli.model, datamodule=cli.datamodule)
     # the fitted function on a validation batch, BatchNorm normalising with the batch's own
     # statistics: a bias right before a BatchNorm has a gradient of pure rounding noise,
