@@ -58,9 +58,13 @@ def optimizer_settings(opt: torch.optim.Optimizer) -> dict[str, Any]:
 
 
 def optimizer_kernel(opt: torch.optim.Optimizer) -> str:
-    """``fused``, ``foreach`` or ``per-tensor`` (torch's default on the CPU)."""
+    """``fused`` or ``foreach`` where asked for; otherwise torch's default, which is a
+    ``per-tensor`` loop on the CPU (for-each on a GPU: ``default (cuda)``)."""
     group = opt.param_groups[0]
-    return "fused" if group.get("fused") else "foreach" if group.get("foreach") else "per-tensor"
+    if group.get("fused") or group.get("foreach"):
+        return "fused" if group.get("fused") else "foreach"
+    device = group["params"][0].device.type
+    return "per-tensor" if device == "cpu" else f"default ({device})"
 
 
 def scheduler_settings(sched: Any, interval: str, monitor: str | None) -> dict[str, Any]:

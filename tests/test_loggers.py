@@ -86,6 +86,26 @@ def test_tensorboard_event_file_is_flushed_on_the_clock_and_at_finalize(tmp_path
     assert len(flushes) > 3
 
 
+def test_a_worker_process_that_fails_still_writes_its_held_rows(tmp_path, clock) -> None:
+    """Lightning's ddp_spawn/ddp_fork workers run the fit without the error handling that
+    calls finalize(); the rows they hold are written when the worker exits."""
+    import multiprocessing
+
+    logger = loggers.CSVLogger(tmp_path, name="run", version=0, flush_seconds=10)
+
+    def worker() -> None:
+        for step in range(3):
+            log(logger, step)  # the first is written at once, the others held (the clock stands still)
+        assert len(rows_on_disk(logger)) == 1
+        raise RuntimeError("the fit failed")
+
+    process = multiprocessing.get_context("fork").Process(target=worker)
+    process.start()
+    process.join(timeout=60)
+    assert process.exitcode == 1
+    assert [r["step"] for r in rows_on_disk(logger)] == ["0", "1", "2"]
+
+
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "soon"])
 def test_a_bad_flush_interval_names_the_value_and_the_fix(tmp_path, bad) -> None:
     with pytest.raises(ConfigError, match=r"flush_seconds=.*0 or more"):

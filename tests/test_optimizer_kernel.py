@@ -36,7 +36,18 @@ def test_small_net_configs_take_the_default_kernels_steps_with_the_fused_one(con
     assert fused_opt.param_groups[0]["fused"] is True
     assert not default_opt.param_groups[0]["fused"]
     assert [int(s["step"]) for s in fused_opt.state.values()] == [3] * len(fused_opt.state)
-    assert (
-        (default - one_step).abs().max() > 1e-3
-    )  # steps 2 and 3 moved the outputs: equality below says something, so equality below says something
+    assert (default - one_step).abs().max() > 1e-3  # steps 2 and 3 moved the outputs, so the bound bites
     torch.testing.assert_close(fused, default, rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_precision_clipping_with_the_fused_kernel_is_refused_before_the_fit(tmp_path) -> None:
+    """Lightning cannot clip a fused optimizer's gradients under mixed precision; econdl
+    says so before training, naming the options and the fix."""
+    from econdl.errors import ConfigError
+
+    path = CONFIGS / "kink" / "mlp.yaml"
+    args = ["fit", "--config", str(path), *tiny_data("kink", path, tmp_path), "--trainer.max_epochs=1"]
+    clip = ["--trainer.precision=bf16-mixed", "--trainer.gradient_clip_val=1"]
+    with pytest.raises(ConfigError, match=r"gradient_clip_val 1.* bf16-mixed.*--optimizer.init_args.fused false"):
+        cli_main([*args, *clip])
+    cli_main([*args, *clip, "--optimizer.init_args.fused=false"])  # the fix works

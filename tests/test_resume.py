@@ -118,8 +118,9 @@ def test_a_kill_between_a_best_checkpoint_and_last_ckpt_leaves_no_stray_checkpoi
     assert_same_run(tmp_path / "logs/straight/version_0", run)
 
 
-def dropout_augment_cnn(tmp_path: Path) -> list[str]:
-    """A small MNIST CNN with dropout and augmentation: both draw random numbers every step."""
+def dropout_augment_cnn(tmp_path: Path, epochs: int = 6) -> list[str]:
+    """A small MNIST CNN with dropout and augmentation: both draw random numbers every step.
+    ``epochs``: enough that the fit outlasts the kill delays on a fast machine."""
     folder = write_idx_set(tmp_path / "digits", n_train=300, n_test=100)
     return [
         "fit",
@@ -128,7 +129,7 @@ def dropout_augment_cnn(tmp_path: Path) -> list[str]:
         f"--data.init_args.data_dir={folder}",
         "--data.init_args.augment=true",
         "--data.init_args.batch_size=32",
-        "--trainer.max_epochs=6",
+        f"--trainer.max_epochs={epochs}",
         "--model.init_args.net.init_args.channels=[4, 4]",
         "--model.init_args.net.init_args.widths=[16]",
         "--model.init_args.net.init_args.dropout=0.3",
@@ -140,7 +141,9 @@ def dropout_augment_cnn(tmp_path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_path):
-    kill_and_compare(tmp_path, dropout_augment_cnn(tmp_path), seed=2, kills=2, window=1.0)
+    # seed 2 waits 0.96 and 0.95 s after a last.ckpt before each kill: 16 epochs of about
+    # 0.1 s leave the fit running then, so both kills land (checked below)
+    kill_and_compare(tmp_path, dropout_augment_cnn(tmp_path, epochs=16), seed=2, kills=2, window=1.0)
 
 
 @pytest.mark.slow

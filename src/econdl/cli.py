@@ -35,6 +35,7 @@ from econdl.checkpointing import (
     latest_run_with_last,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
+from econdl.errors import ConfigError
 from econdl.loggers import flush_logger
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
@@ -116,6 +117,20 @@ def keep_csv_rows(logger: CSVLogger) -> None:
             writer.metrics_keys.append(key)
     writer.metrics_keys.sort()
     flush_logger(logger)
+
+
+def refuse_fused_clipping(config: Any, trainer: Any) -> None:
+    """Mixed precision cannot clip the gradients of a fused optimizer (it unscales them
+    itself, inside its step): say so before the fit, instead of Lightning's error at the
+    first step."""
+    optimizer = config.get("optimizer") or {}
+    init_args = optimizer.get("init_args") or {}
+    if init_args.get("fused") and trainer.gradient_clip_val and "mixed" in str(trainer.precision):
+        raise ConfigError(
+            f"--trainer.gradient_clip_val {trainer.gradient_clip_val} with --trainer.precision {trainer.precision}: "
+            "the config's optimizer uses torch's fused kernel, whose gradients mixed precision cannot clip; "
+            "add --optimizer.init_args.fused false (the same update, a little slower), or drop the clipping"
+        )
 
 
 class EconCLI(LightningCLI):
@@ -271,6 +286,7 @@ class EconCLI(LightningCLI):
         return self.config[self.subcommand] if self.subcommand else self.config
 
     def before_fit(self) -> None:
+        refuse_fused_clipping(self._config(), self.trainer)
         self._fit_start = time.perf_counter()
 
     def after_fit(self) -> None:

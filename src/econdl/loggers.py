@@ -8,17 +8,21 @@ those writes were a good part of it.  These loggers keep the rows in memory and 
 - at most every ``flush_seconds`` (the first call writes at once);
 - before every ``last.ckpt`` (``econdl.callbacks.ResumeCheckpoint`` calls ``flush``), so a
   checkpoint never holds a step whose rows the files lack;
-- when the run ends, fails or is interrupted (Lightning's ``finalize``), Ctrl+C and SIGTERM
-  included.
+- when the run ends, fails or is interrupted (Lightning's ``finalize``), Ctrl+C and one
+  SIGTERM included, and when a worker process of ``ddp_spawn``/``ddp_fork`` exits.
 
-Only a SIGKILL (or a power cut) loses rows: at most the last ``flush_seconds``, which a
-fit resumed from ``last.ckpt`` logs again.  ``flush_seconds: 0`` writes after every call,
-as Lightning's own loggers do.
+The clock is checked when a row is logged: held rows go out with the first row logged
+``flush_seconds`` or more after the previous write.  What kills the process without
+Python's clean-up (SIGKILL, a second SIGTERM, a closed terminal's SIGHUP, a power cut)
+loses the rows held since the last write; a fit resumed from ``last.ckpt`` logs them
+again.  ``flush_seconds: 0`` writes after every call, as Lightning's own loggers do.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import multiprocessing.util
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ class _WritesOnAClock:
     flush_seconds: float
     _last_write: float
     _forced: bool
+    _exit_hook: bool
 
     def _clock(self, flush_seconds: float) -> None:
         if not (isinstance(flush_seconds, (int, float)) and flush_seconds >= 0 and math.isfinite(flush_seconds)):
@@ -48,8 +53,14 @@ class _WritesOnAClock:
         self.flush_seconds = float(flush_seconds)
         self._last_write = -math.inf
         self._forced = False
+        self._exit_hook = False
 
     def save(self) -> None:
+        if not self._exit_hook and multiprocessing.parent_process() is not None:
+            # A worker process of Lightning's ddp_spawn/ddp_fork runs the fit without the
+            # error handling that calls finalize(): write what is held when the worker exits.
+            multiprocessing.util.Finalize(self, self.flush, exitpriority=10)
+            self._exit_hook = True
         if self._forced or time.monotonic() - self._last_write >= self.flush_seconds:
             super().save()  # type: ignore[misc]
             self._last_write = time.monotonic()
