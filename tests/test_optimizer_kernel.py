@@ -31,8 +31,8 @@ def fitted(config: str, tmp_path, steps: int, *overrides: str) -> tuple[torch.op
 @pytest.mark.parametrize("config", ["kink/mlp.yaml", "mnist/mlp.yaml"])
 def test_small_net_configs_take_the_default_kernels_steps_with_the_fused_one(config, tmp_path) -> None:
     fused_opt, fused = fitted(config, tmp_path / "fused", 3)
-    default_opt, default = fitted(config, tmp_path / "default", 3, "--optimizer.init_args.fused=false")
-    _, one_step = fitted(config, tmp_path / "one", 1, "--optimizer.init_args.fused=false")
+    default_opt, default = fitted(config, tmp_path / "default", 3, "--optimizer.fused=false")
+    _, one_step = fitted(config, tmp_path / "one", 1, "--optimizer.fused=false")
     assert fused_opt.param_groups[0]["fused"] is True
     assert not default_opt.param_groups[0]["fused"]
     assert [int(s["step"]) for s in fused_opt.state.values()] == [3] * len(fused_opt.state)
@@ -48,6 +48,6 @@ def test_mixed_precision_clipping_with_the_fused_kernel_is_refused_before_the_fi
     path = CONFIGS / "kink" / "mlp.yaml"
     args = ["fit", "--config", str(path), *tiny_data("kink", path, tmp_path), "--trainer.max_epochs=1"]
     clip = ["--trainer.precision=bf16-mixed", "--trainer.gradient_clip_val=1"]
-    with pytest.raises(ConfigError, match=r"gradient_clip_val 1.* bf16-mixed.*--optimizer.init_args.fused false"):
+    with pytest.raises(ConfigError, match=r"gradient_clip_val 1.* bf16-mixed.*--optimizer.fused false"):
         cli_main([*args, *clip])
-    cli_main([*args, *clip, "--optimizer.init_args.fused=false"])  # the fix works
+    cli_main([*args, *clip, "--optimizer.fused=false"])  # the fix works

@@ -129,7 +129,7 @@ def refuse_fused_clipping(config: Any, trainer: Any) -> None:
         raise ConfigError(
             f"--trainer.gradient_clip_val {trainer.gradient_clip_val} with --trainer.precision {trainer.precision}: "
             "the config's optimizer uses torch's fused kernel, whose gradients mixed precision cannot clip; "
-            "add --optimizer.init_args.fused false (the same update, a little slower), or drop the clipping"
+            "add --optimizer.fused false (the same update, a little slower), or drop the clipping"
         )
 
 
