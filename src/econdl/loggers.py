@@ -5,7 +5,8 @@ open, append and close of ``metrics.csv``, for TensorBoard a flush of the event 
 several times an epoch.  For the small models here an epoch takes a few milliseconds, and
 those writes were a good part of it.  These loggers keep the rows in memory and write them:
 
-- at most every ``flush_seconds`` (the first call writes at once);
+- with the first row logged ``flush_seconds`` or more after the previous write (the first
+  call writes at once);
 - before every ``last.ckpt`` (``econdl.callbacks.ResumeCheckpoint`` calls ``flush``), so a
   checkpoint never holds a step whose rows the files lack;
 - when the run ends, fails or is interrupted (Lightning's ``finalize``), Ctrl+C and one
@@ -36,7 +37,7 @@ __all__ = ["CSVLogger", "TensorBoardLogger", "flush_logger"]
 
 
 class _WritesOnAClock:
-    """``save()`` writes when ``flush_seconds`` have passed since the last write;
+    """``save()`` writes when it is called ``flush_seconds`` or more after the last write;
     ``flush()`` and ``finalize()`` always write."""
 
     flush_seconds: float
@@ -148,8 +149,7 @@ class TensorBoardLogger(_WritesOnAClock, _LightningTensorBoardLogger):
 
 def flush_logger(logger: Any) -> None:
     """Write what ``logger`` holds now: ``flush()`` for econdl's loggers, ``save()`` for others."""
-    flush = getattr(logger, "flush", None)
-    if isinstance(logger, _WritesOnAClock) and callable(flush):
-        flush()
+    if isinstance(logger, _WritesOnAClock):
+        logger.flush()
     else:
         logger.save()
