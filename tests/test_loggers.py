@@ -4,6 +4,10 @@ every logged row, and never later than a ``last.ckpt`` or the end of the run."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import multiprocessing.sharedctypes
+import random
+import time
 from pathlib import Path
 
 import lightning as L
@@ -146,3 +150,71 @@ def test_every_row_logged_before_a_last_ckpt_is_on_disk_when_it_is_written(tmp_p
     assert min(seen["held"]) > 0  # between writes, the rows waited
     steps = [int(r["step"]) for r in rows_on_disk(csv_logger)]
     assert len(steps) >= 8 and steps == sorted(steps)  # finalize wrote the rest
+
+
+def _log_widening_rows(save_dir: str, saved: multiprocessing.sharedctypes.Synchronized) -> None:
+    """Every row brings a new column, so every save rewrites the whole file; ``saved`` counts
+    the saves that returned."""
+    logger = loggers.CSVLogger(save_dir, name="run", version="v", flush_seconds=0)
+    for i in range(100_000):
+        logger.log_metrics({f"m{i:05d}": float(i)}, step=i)
+        logger.save()
+        saved.value = i + 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_metrics_csv_keeps_every_saved_row_whenever_a_kill_lands(tmp_path, seed) -> None:
+    """SIGKILLs at random moments of a run whose saves all rewrite metrics.csv: the file always
+    holds every row whose save had returned (Lightning's writer truncates it, then writes it
+    again, so a kill in between loses the whole run's rows)."""
+    rng, fork = random.Random(seed), multiprocessing.get_context("fork")
+    for kill in range(8):
+        save_dir = tmp_path / str(kill)
+        saved = fork.Value("i", 0)
+        proc = fork.Process(target=_log_widening_rows, args=(str(save_dir), saved), daemon=True)
+        proc.start()
+        time.sleep(rng.uniform(0.2, 1.2))
+        proc.kill()
+        proc.join()
+        path = save_dir / "run/v/metrics.csv"
+        text = path.read_text() if path.exists() else ""
+        complete = loggers.complete_rows(path) if text else []
+        assert saved.value > 0, "the process saved nothing before the kill: give it longer"
+        assert len(complete) >= saved.value, f"kill {kill}: {saved.value} rows saved, {len(complete)} on disk"
+        assert [int(r["step"]) for r in complete] == list(range(len(complete)))
+
+
+def test_a_resumed_run_keeps_the_complete_rows_before_its_checkpoint_and_writes_on(tmp_path, clock) -> None:
+    first = loggers.CSVLogger(tmp_path, name="run", version="v", flush_seconds=0)
+    for step in range(6):
+        first.log_metrics({"train/loss": step / 10, **({"val/loss": 1.0} if step == 5 else {})}, step=step)
+        first.save()
+    path = Path(first.log_dir) / "metrics.csv"
+    with open(path, "a") as handle:
+        handle.write("6,0.6,")  # an append the kill cut short (it looks like a whole row)
+    (path.parent / ".metrics.csv.99999.tmp").write_text("a rewrite the kill cut short")
+
+    resumed = loggers.CSVLogger(tmp_path, name="run", version="v", flush_seconds=0)
+    loggers.carry_rows(resumed)  # as `econdl fit --ckpt_path last` does first
+    assert [r["step"] for r in rows_on_disk(resumed)] == ["0", "1", "2", "3", "4", "5"]
+    loggers.carry_rows(resumed, before_step=4)  # then ResumeCheckpoint: its checkpoint covers steps 0-3
+    assert [r["step"] for r in rows_on_disk(resumed)] == ["0", "1", "2", "3"]
+    assert list(rows_on_disk(resumed)[0]) == ["step", "train/loss"]  # val/loss came after the checkpoint
+    assert not list(path.parent.glob(".*.tmp"))
+    for step in range(4, 6):
+        resumed.log_metrics({"train/loss": step / 10}, step=step)
+        resumed.save()
+    assert [(r["step"], r["train/loss"]) for r in rows_on_disk(resumed)] == [(str(s), str(s / 10)) for s in range(6)]
+
+
+def test_a_new_run_in_a_used_directory_replaces_its_rows_only_when_it_writes_its_own(tmp_path, clock) -> None:
+    old = loggers.CSVLogger(tmp_path, name="run", version="v", flush_seconds=0)
+    log(old, 0)
+    log(old, 1)
+    new = loggers.CSVLogger(tmp_path, name="run", version="v", flush_seconds=0)
+    new.log_hyperparams({"lr": 0.1})  # opens the writer
+    assert len(rows_on_disk(new)) == 2  # a kill now loses nothing (Lightning's writer deleted the file here)
+    new.log_metrics({"train/loss": 0.5}, step=0)
+    with pytest.warns(UserWarning, match="held the rows of an earlier run.*--ckpt_path last"):
+        new.save()
+    assert rows_on_disk(new) == [{"step": "0", "train/loss": "0.5"}]

@@ -13,7 +13,6 @@ configs/kink/mlp.yaml``) and any key can be overridden on the command line
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import re
@@ -36,7 +35,7 @@ from econdl.checkpointing import (
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
 from econdl.errors import ConfigError
-from econdl.loggers import flush_logger
+from econdl.loggers import carry_rows
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -100,23 +99,6 @@ def run_name_from(config: Any) -> str:
     model = str(config.get("model", {}).get("class_path", "model")).rsplit(".", 1)[-1]
     data = str(config.get("data", {}).get("class_path", "data")).rsplit(".", 1)[-1]
     return f"{data.lower().removesuffix('datamodule')}/{model.lower()}"
-
-
-def keep_csv_rows(logger: CSVLogger) -> None:
-    """Carry the rows of an existing metrics.csv into a resumed run (Lightning's CSV writer
-    deletes the file when it opens a directory that already has one)."""
-    path = Path(logger.log_dir) / "metrics.csv"
-    if not path.is_file():
-        return
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    writer = logger.experiment  # opening the writer removes the old file
-    writer.metrics = rows + writer.metrics
-    for key in rows[0] if rows else []:
-        if key not in writer.metrics_keys:
-            writer.metrics_keys.append(key)
-    writer.metrics_keys.sort()
-    flush_logger(logger)
 
 
 def refuse_fused_clipping(config: Any, trainer: Any) -> None:
@@ -280,7 +262,7 @@ class EconCLI(LightningCLI):
         if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
             for logger in self.trainer.loggers:
                 if isinstance(logger, CSVLogger):
-                    keep_csv_rows(logger)
+                    carry_rows(logger)  # the resumed run writes on into its metrics.csv
 
     def _config(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config

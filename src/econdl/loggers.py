@@ -17,23 +17,35 @@ The clock is checked when a row is logged: held rows go out with the first row l
 Python's clean-up (SIGKILL, a second SIGTERM, a closed terminal's SIGHUP, a power cut)
 loses the rows held since the last write; a fit resumed from ``last.ckpt`` logs them
 again.  ``flush_seconds: 0`` writes after every call, as Lightning's own loggers do.
+
+``metrics.csv`` is never torn: rows are appended, and every rewrite of the whole file (a new
+column, a resumed run keeping the rows its checkpoint covers) goes to a temporary file that
+is renamed over it, so a kill at any moment leaves every row written before it.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import multiprocessing
 import multiprocessing.util
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger as _LightningCSVLogger
 from lightning.pytorch.loggers import TensorBoardLogger as _LightningTensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
 from econdl.errors import ConfigError
+from econdl.files import remove_leftovers, write_atomic
 
-__all__ = ["CSVLogger", "TensorBoardLogger", "flush_logger"]
+__all__ = ["CSVLogger", "TensorBoardLogger", "carry_rows", "flush_logger"]
 
 
 class _WritesOnAClock:
@@ -82,6 +94,81 @@ class _WritesOnAClock:
             self._forced = False
 
 
+def complete_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a metrics.csv, without a last line that a kill cut short."""
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.endswith("\n"):  # the last append was interrupted
+        text = text[: text.rfind("\n") + 1]
+    return [r for r in csv.DictReader(io.StringIO(text, newline="")) if None not in r.values()]
+
+
+def csv_text(keys: list[str], rows: list[dict[str, Any]]) -> str:
+    """A whole metrics.csv, header included, as Lightning's CSV writer formats it."""
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+class _MetricsWriter(ExperimentWriter):
+    """Lightning's metrics.csv writer, except that no write can lose rows already on disk:
+    a metrics.csv already in the run directory stays until the run's first rows replace it
+    (Lightning deletes it when the writer opens), and a new column rewrites the file
+    atomically (Lightning truncates it, then writes it again)."""
+
+    def _check_log_dir_exists(self) -> None:
+        self.stale = self._fs.isfile(self.metrics_file_path)  # another run's rows, or a resumed run's
+
+    def save(self) -> None:
+        if not isinstance(self._fs, LocalFileSystem):  # a remote save_dir: Lightning's writes
+            self.stale = False
+            super().save()
+            return
+        if not self.metrics:
+            return
+        new_keys = self._record_new_keys()
+        if not os.path.isfile(self.metrics_file_path) or new_keys or self.stale:
+            if self.stale:
+                rank_zero_warn(
+                    f"{self.metrics_file_path} held the rows of an earlier run; this run replaces them "
+                    "(to continue that run instead, fit it again with --ckpt_path last)"
+                )
+                kept = []
+            else:
+                kept = complete_rows(self.metrics_file_path) if os.path.isfile(self.metrics_file_path) else []
+            write_atomic(self.metrics_file_path, csv_text(self.metrics_keys, kept + self.metrics))
+            self.stale = False
+        else:
+            with open(self.metrics_file_path, "a", newline="") as handle:
+                csv.DictWriter(handle, fieldnames=self.metrics_keys).writerows(self.metrics)
+        self.metrics = []
+
+
+def carry_rows(logger: _LightningCSVLogger, before_step: int | None = None) -> None:
+    """A resumed fit writes on into the metrics.csv of the run it resumes: keep the complete
+    rows on disk, those logged before ``before_step`` when given (the step of the checkpoint
+    resumed from: the fit logs the later ones again), and write them back atomically.
+
+    With econdl's CSVLogger the file is never missing or torn, whenever a kill lands; with
+    Lightning's own, which deletes the file when its writer opens, only between that and
+    the write back."""
+    path = Path(logger.log_dir) / "metrics.csv"
+    remove_leftovers(path.parent)
+    if not path.is_file():
+        return
+    rows = complete_rows(path)
+    if before_step is not None:
+        rows = [r for r in rows if r.get("step") and int(float(r["step"])) < before_step]
+    writer = logger.experiment
+    writer.metrics_keys = sorted({k for r in rows for k, v in r.items() if v != ""})
+    if rows:
+        write_atomic(path, csv_text(writer.metrics_keys, rows))
+    elif path.is_file():  # every row is one the fit logs again
+        path.unlink()
+    writer.stale = False
+
+
 class CSVLogger(_WritesOnAClock, _LightningCSVLogger):
     """Lightning's ``CSVLogger`` (``metrics.csv``, ``hparams.yaml``), written on a clock.
 
@@ -109,6 +196,15 @@ class CSVLogger(_WritesOnAClock, _LightningCSVLogger):
             prefix=prefix,
             flush_logs_every_n_steps=flush_logs_every_n_steps,
         )
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Any:
+        """The metrics.csv writer (see ``_MetricsWriter``)."""
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _MetricsWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 class TensorBoardLogger(_WritesOnAClock, _LightningTensorBoardLogger):

@@ -15,7 +15,6 @@ A SIGKILL loses at most ``every_seconds`` plus one epoch of work.
 
 from __future__ import annotations
 
-import csv
 import signal
 import sys
 import threading
@@ -30,7 +29,8 @@ from lightning.pytorch.loggers import CSVLogger
 from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state, seed_rank
 from econdl.errors import ConfigError
-from econdl.loggers import flush_logger
+from econdl.files import remove_leftovers
+from econdl.loggers import carry_rows, flush_logger
 
 STATE_KEY = "econdl_resume"
 
@@ -43,24 +43,6 @@ def _train_loaders(trainer: L.Trainer) -> list[Any]:
 def _loader_seeds(trainer: L.Trainer) -> list[int | None]:
     """The shuffling seed of each training loader (econdl's batches draw their order from it)."""
     return [getattr(getattr(dl, "sampler", None), "seed", None) for dl in _train_loaders(trainer)]
-
-
-def keep_rows_before(logger: CSVLogger, step: int) -> None:
-    """Drop the rows of ``metrics.csv`` logged at or after ``step``: the resumed fit logs
-    them again.  An incomplete last line (a kill mid-write) is dropped too."""
-    path = Path(logger.log_dir) / "metrics.csv"
-    if not path.is_file():
-        return
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    rows = [r for r in rows if None not in r.values() and r.get("step") not in (None, "") and int(r["step"]) < step]
-    writer = logger.experiment
-    keys = sorted({k for r in rows for k, v in r.items() if v != ""})
-    writer.metrics_keys = keys
-    with open(path, "w", newline="") as handle:
-        out = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
-        out.writeheader()
-        out.writerows(rows)
 
 
 class ResumeCheckpoint(L.Callback):
@@ -203,9 +185,10 @@ class ResumeCheckpoint(L.Callback):
             trainer.should_stop = True  # the fit had ended (early stopping included): do not train on
         self._pending = state
         if trainer.is_global_zero:
+            remove_leftovers(self.dirpath(trainer))  # checkpoint writes a kill cut short
             for logger in trainer.loggers:
                 if isinstance(logger, CSVLogger):
-                    keep_rows_before(logger, state["metrics_step"])
+                    carry_rows(logger, before_step=state["metrics_step"])  # the fit logs the later ones again
 
     def _restore(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         state, self._pending = self._pending, None

@@ -8,7 +8,6 @@ as data URIs, no script, font or link, so it opens from an e-mail attachment off
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from econdl.errors import ConfigError
+from econdl.files import write_atomic
 from econdl.report.collect import ReportContent, collect, data_uri, table_html
 
 __all__ = ["render_body", "render_report", "write_report", "report_main"]
@@ -66,10 +66,7 @@ def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` and return its path."""
     content = collect(Path(run_dir))
     path = Path(run_dir) / "report.html"
-    tmp = path.with_name(f".report.html.{os.getpid()}.tmp")  # sweep workers finishing together
-    tmp.write_text(render_report(content), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, render_report(content))  # sweep workers may finish together
 
 
 def report_main(argv: list[str]) -> list[Path]:

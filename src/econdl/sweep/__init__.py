@@ -21,7 +21,8 @@ import optuna
 import pandas as pd
 
 from econdl.sweep.parse import FitParser, check_search_space
-from econdl.sweep.results import best_config, importances, plot_sweep, trials_table, write_atomic
+from econdl.files import write_atomic
+from econdl.sweep.results import best_config, importances, plot_sweep, trials_table
 from econdl.sweep.spec import Param, SweepSpec, load_spec
 from econdl.sweep.study import Worker, budget_used, make_pruner, make_sampler, open_study
 from econdl.errors import ConfigError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -12,14 +11,6 @@ from optuna.trial import TrialState
 
 from econdl.sweep.parse import FitParser
 from econdl.sweep.spec import SweepSpec
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write via a temporary file, so workers finishing together never leave a torn file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
 
 
 def trials_table(study: optuna.Study, spec: SweepSpec) -> pd.DataFrame:

@@ -1,0 +1,37 @@
+"""Writing a file so that a reader, or a process killed mid-write, never sees it torn."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+
+def temp_path(path: str | Path) -> Path:
+    """The temporary file beside ``path`` that this process writes before renaming it over
+    ``path`` (one per process: sweep workers may write the same file at once)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_leftovers(folder: str | Path) -> None:
+    """Delete the temporary files that processes killed mid-write left in ``folder``; call it
+    only where no other process is writing there (a resumed run's own directory)."""
+    for leftover in Path(folder).glob(".*.tmp"):
+        if re.fullmatch(r"\..+\.\d+\.tmp", leftover.name):
+            leftover.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path`` (one
+    atomic step on POSIX file systems): the file holds either its old or its new content,
+    whatever kills the process, and processes finishing together never interleave."""
+    path, tmp = Path(path), temp_path(path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
