@@ -150,9 +150,9 @@ def carry_rows(logger: _LightningCSVLogger, before_step: int | None = None) -> N
     rows on disk, those logged before ``before_step`` when given (the step of the checkpoint
     resumed from: the fit logs the later ones again), and write them back atomically.
 
-    With econdl's CSVLogger the file is never missing or torn, whenever a kill lands; with
-    Lightning's own, which deletes the file when its writer opens, only between that and
-    the write back."""
+    With econdl's CSVLogger the file is never missing or torn, wherever a kill lands.
+    Lightning's own CSVLogger deletes the file when its writer opens, so with it a kill
+    between that moment and the write-back loses the rows."""
     path = Path(logger.log_dir) / "metrics.csv"
     remove_leftovers(path.parent)
     if not path.is_file():
