@@ -102,6 +102,19 @@ def test_kink_mlp_killed_at_random_moments_resumes_exactly(tmp_path):
     kill_and_compare(tmp_path, KINK, seed=1, kills=3, window=1.5)
 
 
+def test_a_resume_removes_the_temporary_files_of_writes_a_kill_cut_short(tmp_path):
+    assert econdl(*KINK, "--run_name=run").returncode == 0
+    run = tmp_path / "logs/run/version_0"
+    left = [run / "checkpoints/.last.ckpt.99999.tmp", run / "checkpoints/.best-epoch003.ckpt.99999.tmp"]
+    left.append(run / ".metrics.csv.99999.tmp")
+    mine = run / "checkpoints/.notes.tmp"  # not a name econdl writes: kept
+    for path in [*left, mine]:
+        path.write_bytes(b"cut short")
+    resumed = econdl(*KINK, "--run_name=run", "--ckpt_path=last", "--trainer.max_epochs=13")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not any(p.exists() for p in left) and mine.exists()
+
+
 def test_a_kill_between_a_best_checkpoint_and_last_ckpt_leaves_no_stray_checkpoint(tmp_path):
     """The killed process wrote a best checkpoint after its last.ckpt; the resumed fit
     writes that epoch again and must replace the file, not add a second one beside it."""
