@@ -112,7 +112,7 @@ class RawJob:
     opt: Any = None
     sched: Any = None
     interval: str = "epoch"
-    monitor: str | None = None
+    monitor: str | None = None  # what an epoch-interval schedule watches: "val/loss" or "train/loss"
     extra: dict[str, Any] = field(default_factory=dict)
     best_state: dict[str, Tensor] | None = None  # the best weights so far, as econdl's checkpoint keeps them
 
@@ -148,9 +148,11 @@ class RawJob:
         curve: list[tuple[float, float]] = []
         best, steps = float("inf"), 0
         start = time.perf_counter()
+        on_train_loss = self.monitor == "train/loss"  # the lecture's schedule: the epoch's mean training loss
         for epoch in range(self.epochs):
             net.train()
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + epoch))
+            train_total, batches_run = 0.0, 0
             for i in range(0, n, bs):
                 rows = perm[i : i + bs]
                 loss = self.loss_fn(net(self.inputs(x[rows])), y[rows])
@@ -158,6 +160,8 @@ class RawJob:
                 loss.backward()
                 self.opt.step()
                 steps += 1
+                if on_train_loss:
+                    train_total, batches_run = train_total + loss.item(), batches_run + 1
                 if self.sched is not None and self.interval == "step":
                     self.sched.step()
             net.eval()
@@ -166,7 +170,10 @@ class RawJob:
                 total = sum(float(self.loss_fn(net(self.inputs(xb)), yb)) * len(yb) for xb, yb in batches)
             val = total / len(xv)
             if self.sched is not None and self.interval == "epoch":
-                self.sched.step(val) if self.monitor else self.sched.step()
+                if self.monitor:
+                    self.sched.step(train_total / batches_run if on_train_loss else val)
+                else:
+                    self.sched.step()
             if val < best:
                 best, self.best_state = val, copy.deepcopy(net.state_dict())
             curve.append((time.perf_counter() - start, val))
@@ -325,6 +332,17 @@ def close_losses(econdl: dict[str, Any], raw: dict[str, Any], tol: float = 1.5) 
     a, b = econdl["val_loss"], raw["val_loss"]
     ok = a == a and b == b and max(a, b) <= tol * max(min(a, b), 1e-12)
     return f"val loss {a:.3g} (raw {b:.3g})", ok
+
+
+def both_reached(target: float) -> Callable[[dict[str, Any], dict[str, Any]], tuple[str, bool]]:
+    """For a time-to-target pair of different recipes: both sides reached ``target`` (their
+    final losses need not be close, each stops at its own first epoch at or under it)."""
+
+    def compare(econdl: dict[str, Any], raw: dict[str, Any]) -> tuple[str, bool]:
+        a, b = econdl["val_loss"], raw["val_loss"]
+        return f"val loss {a:.3g} (raw {b:.3g}), target {target:g}", a <= target and b <= target
+
+    return compare
 
 
 def close_accuracy(econdl: dict[str, Any], raw: dict[str, Any], pp: float = 0.015) -> tuple[str, bool]:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,6 +39,45 @@ def test_both_sides_share_their_settings(name: str, kwargs: dict) -> None:
     settings = module.settings(**kwargs)
     assert {"optimizer", "opt.lr", "scheduler", "batch_size", "epochs", "threads", "precision"} <= set(settings["raw"])
     assert differences(settings) == {}
+
+
+def test_the_lecture_recipe_pair_differs_from_the_config_in_the_recipe_alone() -> None:
+    """The kink pair that times the shipped config against the lecture's recipe changes the
+    raw side's learning rate and schedule, and nothing else (data, network, initial weights,
+    batches, weight decay, threads)."""
+    from benchmarks import bench_kink
+
+    diff = differences(bench_kink.settings(lecture=True))
+    assert diff == {
+        "opt.lr": (1e-3, 0.01),
+        "sched.factor": (0.1, 0.5),
+        "sched.patience": (50, 5),
+        "sched.monitor": ("train/loss", "val/loss"),
+    }
+
+
+def test_a_raw_schedule_on_the_training_loss_steps_on_the_epochs_mean_training_loss() -> None:
+    """With monitor "train/loss" the raw loop's plateau schedule sees the mean of the epoch's
+    batch losses, not the validation loss."""
+    from benchmarks import bench_kink
+
+    job = bench_kink.raw_job(1, x_size=64, lecture=True)
+    seen: list[float] = []
+    step = job.sched.step
+    job.sched.step = lambda value: (seen.append(float(value)), step(value))  # type: ignore[method-assign]
+    losses: list[float] = []
+    loss_fn = job.loss_fn
+
+    def recorded(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = loss_fn(pred, y)
+        losses.append(float(value.detach()))
+        return value
+
+    job.loss_fn = recorded
+    out = job.fit()
+    train_losses = losses[: out["steps"]]  # the validation batches' losses follow them
+    assert seen == [pytest.approx(sum(train_losses) / len(train_losses))]
+    assert seen[0] != pytest.approx(out["val_loss"])
 
 
 def test_a_changed_setting_is_caught() -> None:
