@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from helpers import CONFIGS, REPO, econdl_env
@@ -67,3 +68,34 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(
     assert torch.load(last, weights_only=False)["epoch"] == 2  # written when epoch 2 started
     for ckpt in last.parent.glob("*.ckpt"):
         assert non_finite_tensors(ckpt) == []
+
+
+def test_the_divergence_message_gives_the_rate_of_the_failing_step_and_the_option_that_sets_it(tmp_path):
+    """A rate multiplied by 30 each epoch blows the kink MLP up within a few epochs.  The message
+    names the rate the failing step used (the one logged for its epoch, not the next epoch's,
+    which the schedule has already set) and a tenth of it under --optimizer.lr."""
+    import re
+
+    import pandas as pd
+
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        "--data.x_size=2000",
+        "--model.net.init_args.batchnorm=false",
+        "--lr_scheduler=torch.optim.lr_scheduler.StepLR",
+        "--lr_scheduler.init_args.step_size=1",
+        "--lr_scheduler.init_args.gamma=30",
+        "--trainer.enable_progress_bar=false",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    found = re.search(
+        r"at epoch (\d+), optimizer step \d+\..*"
+        r"\(lr=([0-9.e+-]+); try 10x lower, e\.g\. --optimizer\.lr ([0-9.e+-]+)\)",
+        result.stderr,
+    )
+    assert found, result.stderr[-2000:]
+    epoch, said, tenth = int(found[1]), float(found[2]), float(found[3])
+    rates = pd.read_csv(tmp_path / "logs/kink/mlp/version_0/metrics.csv")["lr-AdamW"].dropna().tolist()
+    assert said == pytest.approx(rates[epoch], rel=1e-2) and tenth == pytest.approx(said / 10, rel=1e-2)

@@ -53,6 +53,14 @@ class FiniteLossGuard(L.Callback):
         self.every = check_every_n_steps
         self._losses: list[torch.Tensor] = []
         self._steps: list[int] = []
+        self._lrs: list[float | None] = []  # the rate each recorded step used (a schedule moves it after)
+        self._last_lr: float | None = None
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        # the rate this step uses: Lightning steps the schedules before on_train_batch_end
+        self._last_lr = _current_lr(trainer)
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -62,6 +70,7 @@ class FiniteLossGuard(L.Callback):
             return
         self._losses.append(loss.detach())
         self._steps.append(trainer.global_step)
+        self._lrs.append(self._last_lr)
         if len(self._losses) >= self.every:
             self._check(trainer)
 
@@ -99,20 +108,32 @@ class FiniteLossGuard(L.Callback):
             f"{trainer.global_step}, epoch {trainer.current_epoch}; stopped before {before}. {self._advice(trainer)}"
         )
 
-    @staticmethod
-    def _advice(trainer: L.Trainer) -> str:
-        lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+    def _advice(self, trainer: L.Trainer, lr: float | None = None) -> str:
+        """Likely causes and fixes; ``lr``: the rate of the step that failed (default: of the
+        last step taken, which made the weights what they are)."""
+        lr = lr if lr is not None else self._last_lr if self._last_lr is not None else _current_lr(trainer)
+        option, value = "--optimizer.lr", lr
+        for config in getattr(trainer, "lr_scheduler_configs", None) or []:
+            peak = getattr(config.scheduler, "max_lr", None)  # a one-cycle schedule sets the rate itself
+            if isinstance(peak, (list, tuple)):
+                peak = peak[0] if peak else None
+            if isinstance(peak, (int, float)):
+                option, value = "--lr_scheduler.max_lr", float(peak)
+        said = f"lr={lr:.3g}" if lr is not None else "lr unknown"
+        if option != "--optimizer.lr":
+            said += f" under a schedule peaking at {value:.3g}"
+        fix = f"try 10x lower, e.g. {option} {value / 10:.3g}" if value is not None else f"lower {option}"
         return (
-            f"Likely causes: a learning rate too high for this model (lr={lrs[0] if lrs else 'n/a'}; try 10x lower, "
-            "e.g. --optimizer.lr), or extreme values in the inputs or targets (standardise them). "
+            f"Likely causes: a learning rate too high for this model ({said}; {fix}), or extreme values in "
+            "the inputs or targets (standardise them). "
             f"No checkpoint was written after it; the last finite one is kept ({_last_checkpoint(trainer)})."
         )
 
     def _check(self, trainer: L.Trainer) -> None:
         if not trainer.training and not trainer.validating and not trainer.sanity_checking:
             return  # checkpoints saved outside fit have no training loss to check
-        losses, steps = self._losses, self._steps
-        self._losses, self._steps = [], []
+        losses, steps, lrs = self._losses, self._steps, self._lrs
+        self._losses, self._steps, self._lrs = [], [], []
         device = trainer.strategy.root_device
         if losses:
             bad = ~torch.isfinite(torch.stack([t.float().reshape(()) for t in losses]))
@@ -124,10 +145,19 @@ class FiniteLossGuard(L.Callback):
             step = trainer.strategy.reduce(step.float(), reduce_op="max").long()
         if int(step) < 0:
             return
+        lr = lrs[steps.index(int(step))] if int(step) in steps else None  # another rank's step: not known here
         raise NonFiniteLossError(
             f"the training loss became NaN or infinite at epoch {trainer.current_epoch}, optimizer step {int(step)}. "
-            f"{self._advice(trainer)}"
+            f"{self._advice(trainer, lr)}"
         )
+
+
+def _current_lr(trainer: L.Trainer) -> float | None:
+    """The first optimizer's learning rate now."""
+    for opt in trainer.optimizers:
+        for group in opt.param_groups:
+            return float(group["lr"])
+    return None
 
 
 def _last_checkpoint(trainer: L.Trainer) -> str:
