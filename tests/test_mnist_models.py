@@ -187,3 +187,20 @@ def test_one_cycle_schedule_is_sized_by_the_trainer_and_refuses_to_run_unsized()
         unsized.step()
     with pytest.raises(ValueError, match="set --trainer.max_epochs"):
         unsized.set_total_steps(float("inf"))
+
+
+def test_a_class_absent_from_a_split_has_no_accuracy_rather_than_zero():
+    """On a small data set a class can be missing from a split: its accuracy is undefined, so
+    the tables show '-' (NaN in the CSV), while the overall accuracy counts what is there."""
+    import pandas as pd
+
+    from econdl.callbacks.class_table import accuracy_row
+    from econdl.report.table import block_to_console, missing_as_none
+
+    confusion = torch.tensor([[3, 1, 0], [0, 0, 0], [1, 0, 2]])  # no example of class "b"
+    row = accuracy_row(confusion, ["a", "b", "c"])
+    assert row["a"] == pytest.approx(0.75) and row["c"] == pytest.approx(2 / 3)
+    assert row["b"] != row["b"] and row["All"] == pytest.approx(5 / 7)
+    block = pd.DataFrame([row], index=["Training Set"])
+    assert block_to_console("m", block).splitlines()[1].split() == ["Training", "Set", "0.75", "-", "0.67", "0.71"]
+    assert "| -   |" in missing_as_none(block).to_markdown(floatfmt=".2f", missingval="-")

@@ -33,6 +33,7 @@ from econdl.nets import count_parameters
 from econdl.report.console import Progress, planned_fits, print_comparison
 from econdl.report.environment import command_line
 from econdl.report.outputs import add_significance, finish_compare
+from econdl.report.table import missing_as_none
 
 USAGE = """usage: econdl compare PATH [PATH ...] [--out DIR] [--KEY VALUE ...]
 
@@ -148,7 +149,10 @@ def write_blocks(
         combined.columns.name = None
         slug = "_".join(title.lower().split())
         combined.to_csv(out_dir / f"{slug}.csv")
-        md = [f"**{model}**\n\n{block.to_markdown(floatfmt='.2f')}\n" for model, block in by_model.items()]
+        md = [
+            f"**{model}**\n\n{missing_as_none(block).to_markdown(floatfmt='.2f', missingval='-')}\n"
+            for model, block in by_model.items()
+        ]
         (out_dir / f"{slug}.md").write_text("\n".join(md))
         blocks[title] = combined
         files += [out_dir / f"{slug}.csv", out_dir / f"{slug}.md"]

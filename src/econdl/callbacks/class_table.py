@@ -24,15 +24,18 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from econdl.attached import datamodule_of
 from econdl.metrics import metric_label  # not from tasks: tasks import callbacks, never the reverse
 from econdl.errors import ConfigError
+from econdl.report.table import missing_as_none
 
 ROWS = {"train": "Training Set", "val": "Validation Set", "test": "Test Set"}
 
 
 def accuracy_row(confusion: Tensor, class_names: list[str]) -> pd.Series:
     """Per-class accuracy (recall) and overall accuracy from a confusion matrix
-    (rows = true class, columns = predicted class)."""
+    (rows = true class, columns = predicted class); NaN (printed ``-``) for a class with no
+    example in the split, whose accuracy is undefined rather than 0."""
     confusion = confusion.double().cpu()
-    per_class = confusion.diagonal() / confusion.sum(dim=1).clamp_min(1)
+    counts = confusion.sum(dim=1)
+    per_class = torch.where(counts > 0, confusion.diagonal() / counts.clamp_min(1), float("nan"))
     overall = confusion.diagonal().sum() / confusion.sum().clamp_min(1)
     return pd.Series([*per_class.tolist(), float(overall)], index=[*map(str, class_names), "All"])
 
@@ -150,14 +153,15 @@ class ClassAccuracyTable(L.Callback):
         log_dir = trainer.log_dir  # every rank asks: under DDP it is a collective broadcast
         if not trainer.is_global_zero:
             return table
-        print(f"\n{title}: accuracy per class\n{table.to_string(float_format=lambda v: f'{v:.{self.digits}f}')}\n")
+        text = table.to_string(float_format=lambda v: f"{v:.{self.digits}f}", na_rep="-")
+        print(f"\n{title}: accuracy per class\n{text}\n")
         out = Path(log_dir) if log_dir else None
         if out is None:
             return table
         out.mkdir(parents=True, exist_ok=True)
         self.files = [out / f"class_accuracy{suffix}.csv", out / f"class_accuracy{suffix}.md"]
         table.to_csv(self.files[0])
-        self.files[1].write_text(table.to_markdown(floatfmt=f".{self.digits}f") + "\n")
+        self.files[1].write_text(missing_as_none(table).to_markdown(floatfmt=f".{self.digits}f", missingval="-") + "\n")
         last = list(matrices)[-1]
         self.files.append(
             plot_confusion(matrices[last].cpu(), names, out / f"confusion_matrix{suffix}.png", ROWS[last])

@@ -240,11 +240,19 @@ def _console_parts(cells: pd.DataFrame, width: int) -> list[str]:
     return [*parts, render(group)] if group else parts
 
 
+def missing_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with NaN cells as None, which tabulate (and so ``to_markdown``) prints as its
+    ``missingval``: a class absent from a split has no accuracy, not 0 and not "nan"."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
 def block_to_console(model: str, block: pd.DataFrame, digits: int = 2) -> str:
     """A per-class table in the lecture's layout: rows Training Set / Test Set, columns the
     classes then All, under the model's name."""
     from tabulate import tabulate
 
-    block = block.rename_axis(None)
-    text = tabulate(block, headers=[model, *map(str, block.columns)], floatfmt=f".{digits}f", tablefmt="plain")
+    block = missing_as_none(block.rename_axis(None))
+    text = tabulate(
+        block, headers=[model, *map(str, block.columns)], floatfmt=f".{digits}f", tablefmt="plain", missingval="-"
+    )
     return text
