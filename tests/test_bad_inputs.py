@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -41,6 +42,15 @@ def idx(shape: list[int]) -> bytes:
     for d in shape:
         n *= d
     return bytes([0, 0, 8, len(shape)]) + dims + bytes(n)
+
+
+def truncated_checkpoint() -> bytes:
+    """The first half of a checkpoint file: its archive index points past the end."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {"w": torch.zeros(20_000)}, "epoch": 3}, buffer)
+    return buffer.getvalue()[: len(buffer.getvalue()) // 2]
 
 
 def csv(rows: list[str]) -> str:
@@ -88,8 +98,21 @@ CASES = [
     Case("kink-zero-batch", ["fit", "--config", K, "--data.batch_size", "0"], ["batch_size=0"]),
     Case("kink-negative-size", ["fit", "--config", K, "--data.x_size", "-5"], ["x_size=-5"]),
     Case("kink-negative-noise", ["fit", "--config", K, "--data.noise", "-1"], ["noise=-1"]),
+    Case(
+        "kink-drop-last-leaves-no-batch",
+        ["fit", "--config", K, "--data.x_size", "50", "--data.drop_last", "true"],
+        ["drop_last=true", "batch_size=256", "--data.batch_size"],
+    ),
     Case("kink-bad-sampling", ["fit", "--config", K, "--data.sampling", "diagonal"], ["diagonal"]),
     Case("gdp-val-fraction-too-big", ["fit", "--config", G, "--data.val_size", "1.5"], ["val_size=1.5"]),
+    Case("gdp-horizon-longer-than-data", ["fit", "--config", GAR, "--data.horizon", "300"], ["horizon=300"]),
+    Case("gdp-test-size-rounds-to-zero", ["fit", "--config", G, "--data.test_size", "0.001"], ["test_size=0.001"]),
+    Case("gdp-test-size-one-point-zero", ["fit", "--config", G, "--data.test_size", "1.0"], ["test_size=1.0"]),
+    Case(
+        "gdp-val-start-after-test-start",
+        ["fit", "--config", GAR, "--data.val_start", "2000Q1", "--data.test_start", "1999Q1"],
+        ["val_start=2000Q1", "test_start"],
+    ),
     Case("gdp-lags-longer-than-data", ["fit", "--config", GAR, "--data.lags", "500"], ["lags=500"]),
     Case("gdp-test-start-not-a-date", ["fit", "--config", G, "--data.test_start", "notadate"], ["notadate"]),
     Case("mnist-unknown-variant", ["fit", "--config", M, "--data.variant", "kmnist"], ["kmnist"]),
@@ -121,7 +144,21 @@ CASES = [
         ["test", "--config", G, "--ckpt_path", "{ckpt}"],
         ["KinkDataModule", "GDPDataModule", "widths [100, 50]"],
     ),
+    Case(
+        "ckpt-truncated",
+        ["test", "--config", K, "--ckpt_path", "{dir}/cut.ckpt"],
+        ["cut.ckpt", "truncated or damaged"],
+        {"cut.ckpt": truncated_checkpoint()},
+    ),
     Case("ckpt-missing", ["predict", "--config", K, "--ckpt_path", "{dir}/nope.ckpt"], ["nope.ckpt", "does not exist"]),
+    Case("test-without-checkpoint", ["test", "--config", K], ["econdl test needs a fitted model", "--ckpt_path"]),
+    Case("predict-closed-form-without-checkpoint", ["predict", "--config", GAR], ["predict needs a fitted model"]),
+    Case(
+        "ckpt-best-of-no-run",
+        ["validate", "--config", str(CONFIGS / "kink/polynomial.yaml"), "--ckpt_path", "best"],
+        ["--ckpt_path best", "kink/polynomial"],
+    ),
+    Case("ckpt-last-of-no-run", ["fit", "--config", G, "--ckpt_path", "last"], ["--ckpt_path last", "gdp/mlp"]),
     Case(
         "ckpt-other-widths",
         ["test", "--config", K, "--ckpt_path", "{ckpt}", "--model.net.init_args.widths", "[8]"],
@@ -131,7 +168,12 @@ CASES = [
     Case("csv-missing", [*GCSV, "{dir}/GDPC1.csv"], ["GDPC1.csv"]),
     Case("csv-empty", [*GCSV, "{dir}/empty.csv"], ["empty.csv"], {"empty.csv": ""}),
     Case("csv-one-column", [*GCSV, "{dir}/one.csv"], ["one.csv"], {"one.csv": csv(["DATE", *QUARTERS])}),
-    Case("csv-semicolons", [*GCSV, "{dir}/semi.csv"], ["semi.csv"], {"semi.csv": GOOD_CSV.replace(",", ";")}),
+    Case(
+        "csv-semicolons",
+        [*GCSV, "{dir}/semi.csv"],
+        ["semi.csv", "separates its columns with ';'", "commas"],
+        {"semi.csv": GOOD_CSV.replace(",", ";")},
+    ),
     Case(
         "csv-unsorted-dates",
         [*GCSV, "{dir}/unsorted.csv"],
@@ -143,6 +185,12 @@ CASES = [
         [*GCSV, "{dir}/dup.csv"],
         ["duplicated dates", "2001-01-01"],
         {"dup.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[:5] + QUARTERS[4:])]])},
+    ),
+    Case(
+        "csv-missing-periods",
+        [*GCSV, "{dir}/gap.csv"],
+        ["no row for 2001Q1, 2001Q2"],
+        {"gap.csv": csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS[:4] + QUARTERS[6:])]])},
     ),
     Case("csv-unknown-column", [*GCSV, "{dir}/g.csv", "--data.value_column", "GDPX"], ["GDPX"], {"g.csv": GOOD_CSV}),
     Case(

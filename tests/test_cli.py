@@ -45,6 +45,32 @@ def test_test_subcommand_in_a_later_process_reproduces_fit_metrics(tmp_path):
     assert printed_metric(result.stdout, "test/rmse") == pytest.approx(fitted, rel=1e-6)
 
 
+def test_test_with_ckpt_path_best_or_last_loads_the_newest_runs_checkpoint(tmp_path):
+    """`econdl test --ckpt_path best` in a new process tests what `fit` tested at its end (the
+    newest run's best checkpoint); `last` loads that run's last.ckpt."""
+    config = str(CONFIGS / "kink/mlp.yaml")
+    cli_main(["fit", "--config", config, "--trainer.max_epochs=2", *FAST])  # an older run
+    cli = cli_main(["fit", "--config", config, "--trainer.max_epochs=4", "--seed_everything=3", *FAST])
+    fitted = float(cli.trainer.callback_metrics["test/rmse"])
+    run = tmp_path / "logs/kink/mlp/version_1/checkpoints"
+    best = run_econdl("test", "--config", config, *FAST, "--ckpt_path", "best")
+    assert best.returncode == 0, best.stderr
+    assert f"test: {Path('logs/kink/mlp/version_1/checkpoints') / next(run.glob('best-*.ckpt')).name}" in best.stdout
+    assert printed_metric(best.stdout, "test/rmse") == pytest.approx(fitted, rel=1e-6)
+    last = run_econdl("test", "--config", config, *FAST, "--ckpt_path", "last")
+    assert last.returncode == 0, last.stderr
+    assert "test: logs/kink/mlp/version_1/checkpoints/last.ckpt" in last.stdout
+    weights = torch.load(run / "last.ckpt", weights_only=False)["state_dict"]
+    model = cli.model
+    model.load_state_dict(weights)
+    dm = cli.datamodule
+    x, y = dm.split("test")[:2]
+    model.eval()
+    with torch.no_grad():
+        rmse = float(((model.unscale(model(x)) - dm.unscale(y)) ** 2).mean().sqrt())
+    assert printed_metric(last.stdout, "test/rmse") == pytest.approx(rmse, rel=1e-5)
+
+
 def test_predict_returns_predictions_in_data_units():
     cli = cli_main(["fit", "--config", str(CONFIGS / "kink/chebyshev.yaml"), *FAST])
     preds = torch.cat(cli.trainer.predict(cli.model, datamodule=cli.datamodule))
@@ -157,3 +183,13 @@ def test_best_by_refuses_a_test_set_metric():
     result = run_econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--best_by", "test/rmse", *FAST)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--best_by test/rmse" in result.stderr and "val/" in result.stderr
+
+
+def test_a_fit_without_loggers_runs_and_writes_no_logs(tmp_path):
+    """`--trainer.logger false` (no metrics.csv, no TensorBoard) leaves out the learning-rate
+    monitor, which Lightning refuses without a logger."""
+    cli = cli_main(
+        ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=1", "--trainer.logger=false", *FAST]
+    )
+    assert cli.trainer.loggers == [] and "test/rmse" in cli.trainer.callback_metrics
+    assert not list(tmp_path.rglob("metrics.csv")) and not list(tmp_path.rglob("events.out.tfevents.*"))

@@ -12,6 +12,7 @@ from helpers import CONFIGS, printed_metric, run_econdl
 from econdl.cli import cli_main
 from econdl.compare import compare
 from econdl.data.gdp import GDPDataModule
+from econdl.errors import DataError
 from econdl.data.series import lag_matrix
 
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
@@ -180,11 +181,30 @@ def test_bad_inputs_fail_naming_the_problem(tmp_path, edit, kwargs, message):
     assert message in str(err.value)
 
 
-def test_dropna_drops_the_bad_rows(tmp_path):
-    path = fred_csv(tmp_path / "gdp.csv", row7="")
+def test_dropna_drops_missing_values_at_the_ends_of_the_series(tmp_path):
+    """FRED files often end (or start) with a period not yet published: dropna drops it."""
+    path = fred_csv(tmp_path / "gdp.csv", row0="", row39=".")
     dm = GDPDataModule(source="csv", path=str(path), dropna=True)
     dm.setup()
-    assert len(dm.series) == 38 and "1991Q4" not in dm.series.index.astype(str)
+    index = dm.series.index.astype(str)
+    # 38 levels kept (1990Q2..1999Q3), 37 growth rates from 1990Q3 on
+    assert len(dm.series) == 37 and index[0] == "1990Q3" and index[-1] == "1999Q3"
+
+
+def test_dropna_refuses_a_missing_value_inside_the_series(tmp_path):
+    """Dropping an interior row would turn two quarters of growth into one: refused, naming it."""
+    path = fred_csv(tmp_path / "gdp.csv", row7="")
+    with pytest.raises(DataError, match=r"inside the series at 1991-10-01 \(line 9\).*across the gap"):
+        GDPDataModule(source="csv", path=str(path), dropna=True).setup()
+
+
+def test_a_series_with_missing_periods_is_refused_naming_them(tmp_path):
+    """Rows absent from the file (not just empty cells) would be bridged as well."""
+    path = fred_csv(tmp_path / "gdp.csv")
+    frame = pd.read_csv(path, dtype=str).drop(index=[7, 8])
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"no row for 1991Q4, 1992Q1 \(frequency Q\)"):
+        GDPDataModule(source="csv", path=str(path)).setup()
 
 
 @pytest.mark.parametrize(
@@ -340,3 +360,18 @@ def test_expanding_window_with_horizons_refits_on_what_each_origin_knew(tmp_path
             errors.append(lags[i] @ beta - growth[4 + j])
         row = table.set_index("horizon").loc[h]
         assert row["test_rmse"] == pytest.approx(float(np.sqrt(np.mean(np.square(errors)))), rel=1e-5)
+
+
+def test_split_sizes_from_the_command_line_are_counts_or_fractions(tmp_path, monkeypatch):
+    """`--data.test_size 1` is one sample and `20` twenty (counts), `0.25` a quarter of the
+    samples; a size that leaves no earlier split is refused naming it."""
+    monkeypatch.chdir(tmp_path)
+    path = fred_csv(tmp_path / "gdp.csv", n=60)
+    for value, count in (("1", 1), ("20", 20), ("0.25", 14)):  # 60 levels: 59 growth rates, 55 samples
+        cli = cli_main(
+            ["--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(path), f"--data.test_size={value}"], run=False
+        )
+        cli.datamodule.setup("fit")
+        assert len(cli.datamodule.split("test")[0]) == count, value
+    with pytest.raises(ValueError, match="val_size=45 takes 45 of 55 samples, leaving 0 before it"):
+        GDPDataModule(source="csv", path=str(path), val_size=45, test_size=10).setup()

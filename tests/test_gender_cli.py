@@ -108,3 +108,21 @@ def test_missing_photo_folder_fails_cleanly_naming_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 1
     assert "nowhere does not exist" in err and "Traceback" not in err
+
+
+def test_photos_too_small_for_the_cnn_are_refused_naming_the_size(tmp_path):
+    """4 x 4 pixels vanish under the CNN's convolutions and pooling: one line naming the input
+    shape and the option, not a traceback."""
+    root = write_folder(tmp_path / "photos", n=12)
+    result = run_econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "gender/cnn.yaml"),
+        "--data.root",
+        str(root),
+        "--data.image_size=[4, 4]",
+        *QUIET,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "inputs of shape (3, 4, 4) are too small for FaceCNN" in result.stderr
+    assert "--data.image_size" in result.stderr and "Traceback" not in result.stderr

@@ -77,3 +77,28 @@ def test_datamodule_keeps_data_on_an_accelerator_once_and_reuses_it():
     off = KinkDataModule(x_size=32, val_size=4, test_size=5, data_on_device=False)
     off.trainer = fake_trainer
     assert off.train_dataloader().tensors[0].device.type == "cpu"
+
+
+def test_a_batchnorm_net_drops_a_last_batch_of_one_row_and_says_so(tmp_path, monkeypatch, capsys):
+    """65 training rows in batches of 64 leave one row, on which BatchNorm cannot train: the
+    fit drops it (saying so once) and runs 1 batch an epoch; a net without BatchNorm keeps it."""
+    from econdl.cli import cli_main
+    from helpers import CONFIGS
+
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        "--data.x_size=65",
+        "--data.val_size=16",
+        "--data.test_size=16",
+        "--data.batch_size=64",
+        "--trainer.max_epochs=2",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+    ]
+    cli = cli_main(["fit", *args], run=True)
+    assert cli.trainer.global_step == 2  # one batch of 64 a epoch
+    assert capsys.readouterr().out.count("leave a last batch of 1 row") == 1
+    plain = cli_main(["fit", *args, "--model.net.init_args.batchnorm=false"], run=True)
+    assert plain.trainer.global_step == 4  # 64 + 1 rows a epoch

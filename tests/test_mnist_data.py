@@ -97,6 +97,7 @@ def test_torchvision_layout_and_normalisation_on_by_default(tmp_path):
         (50, None, (350, 50)),
         (0.1, 200, (180, 20)),  # a random subset of 200, then a tenth of it held out
         (30, 0.5, (170, 30)),
+        (50, 400, (350, 50)),  # train_size: all of the training file
     ],
 )
 def test_split_sizes_are_fractions_or_counts_and_are_printed(tmp_path, capsys, val_size, train_size, counts):
@@ -105,7 +106,9 @@ def test_split_sizes_are_fractions_or_counts_and_are_printed(tmp_path, capsys, v
     dm.setup("fit")
     assert (len(dm.split("train")[0]), len(dm.split("val")[0])) == counts
     assert f"{counts[0]} train / {counts[1]} val / 200 test images" in capsys.readouterr().out
-    if train_size is not None:  # a random subset drawn with the split generator, not the first rows
+    if (
+        train_size is not None and sum(counts) < 400
+    ):  # a random subset drawn with the split generator, not the first rows
         chosen = torch.cat([dm.split("train")[0], dm.split("val")[0]]).reshape(sum(counts), -1)
         first = torch.from_numpy(digit_images(400, 0)[0][: sum(counts)]).reshape(sum(counts), -1)
         assert sorted(map(tuple, chosen.tolist())) != sorted(map(tuple, first.tolist()))
@@ -118,7 +121,8 @@ def test_split_sizes_are_fractions_or_counts_and_are_printed(tmp_path, capsys, v
     [
         ({"val_size": 0}, "val_size=0 must be a fraction in \\(0, 1\\) or a whole count"),
         ({"val_size": -5}, "val_size=-5"),
-        ({"val_size": 1.0}, "val_size=1.0 is ambiguous"),
+        ({"val_size": 1.0}, "val_size=1.0 is ambiguous \\(all the images, or one\\?\\)"),
+        ({"train_size": 1.0}, "train_size=1.0 is ambiguous \\(all the images, or one\\?\\)"),
         ({"val_size": 2.5}, "val_size=2.5"),
         ({"train_size": 0.0}, "train_size=0.0"),
     ],
@@ -166,7 +170,7 @@ def test_bad_settings_are_refused(tmp_path):
         MNISTDataModule(data_dir=str(folder), val_size=400).setup("fit")
     with pytest.raises(ValueError, match="val_size=0.001 of 400 training images rounds to 0"):
         MNISTDataModule(data_dir=str(folder), val_size=0.001).setup("fit")
-    with pytest.raises(ValueError, match="train_size=500 must be smaller than the 400"):
+    with pytest.raises(ValueError, match="train_size=500 must be at most the 400 training images"):
         MNISTDataModule(data_dir=str(folder), train_size=500).setup("fit")
 
 

@@ -224,6 +224,54 @@ def test_default_root_dir_holds_the_run_and_ckpt_path_last_finds_it(tmp_path):
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 3
 
 
+def test_a_run_moved_to_another_folder_resumes_with_its_best_checkpoint_state(tmp_path):
+    """A finished run under an absolute root, moved elsewhere and extended with --ckpt_path last,
+    keeps its best score: one best checkpoint, never worse than the one before the move (Lightning
+    alone drops the score when the folder changes, takes the next epoch as the best and keeps
+    the old best file beside it)."""
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--test_after_fit=false"]
+    first = cli_main([*args, "--trainer.max_epochs=4", f"--trainer.default_root_dir={tmp_path / 'a'}"])
+    best_before = float(first.trainer.checkpoint_callback.best_model_score)
+    (tmp_path / "a").rename(tmp_path / "b")
+    resumed = cli_main(
+        [*args, "--trainer.max_epochs=6", f"--trainer.default_root_dir={tmp_path / 'b'}", "--ckpt_path=last"]
+    )
+    folder = tmp_path / "b/kink/mlp/version_0/checkpoints"
+    assert Path(resumed.trainer.ckpt_path).parent == folder
+    bests = sorted(p.name for p in folder.glob("best-*.ckpt"))
+    assert len(bests) == 1, bests
+    callback = resumed.trainer.checkpoint_callback
+    assert Path(callback.best_model_path) == folder / bests[0]
+    assert float(callback.best_model_score) <= best_before
+    assert float(
+        torch.load(folder / bests[0], weights_only=False)["callbacks"][callback.state_key]["best_model_score"]
+    ) == float(callback.best_model_score)
+
+
+def test_a_save_dir_given_on_the_command_line_or_in_a_config_holds_the_whole_run(tmp_path):
+    """`--trainer.logger.init_args.save_dir` reaches only the last logger of the list; the run
+    still lands in one folder.  A config's own logger without a name gets <task>/<model> from
+    the config's path, where `--ckpt_path last` looks."""
+    poly = str(CONFIGS / "kink/polynomial.yaml")
+    assert econdl("fit", "--config", poly, *FAST, "--trainer.logger.init_args.save_dir=sd").returncode == 0
+    run = tmp_path / "sd/kink/polynomial/version_0"
+    assert (run / "metrics.csv").is_file() and (run / "checkpoints/last.ckpt").is_file()
+    assert list(run.glob("events.out.tfevents.*")) and not (tmp_path / "logs").exists()
+
+    (tmp_path / "exp").mkdir()
+    own = tmp_path / "exp/poly.yaml"
+    own.write_text(
+        Path(poly).read_text()
+        + "\n  logger:\n    - class_path: econdl.loggers.CSVLogger\n      init_args:\n        save_dir: mine\n"
+    )
+    assert "trainer:\n  max_epochs" in own.read_text()  # the logger lands under the config's trainer key
+    assert econdl("fit", "--config", str(own), *FAST).returncode == 0
+    assert (tmp_path / "mine/exp/poly/version_0/checkpoints/last.ckpt").is_file()
+    again = econdl("fit", "--config", str(own), *FAST, "--ckpt_path=last")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming from {Path('mine/exp/poly/version_0/checkpoints/last.ckpt')}" in again.stdout
+
+
 def test_a_real_fit_writes_checkpoints_through_the_atomic_writer(tmp_path):
     cli = cli_main(
         ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=1", "--test_after_fit=false"]
@@ -253,6 +301,7 @@ def test_resume_without_a_previous_run_says_what_to_do():
     result = econdl(*KINK, "--run_name=nothing_here", "--ckpt_path=last")
     assert result.returncode == 1
     assert "no <save_dir>/nothing_here/version_*/checkpoints/last.ckpt found" in result.stderr
+    assert "looks like a bug" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_seed_rank_gives_each_data_parallel_process_its_own_stream():

@@ -68,6 +68,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not an econdl/Lightning checkpoint (torch.load cannot read it as one); "
             "give a .ckpt file written by `econdl fit`"
         ) from err
+    except OSError as err:  # e.g. a file cut short where its archive index points past the end
+        raise CheckpointError(
+            f"{path} cannot be read as a checkpoint ({err.strerror or err}); it may be truncated or "
+            "damaged: give a complete .ckpt file written by `econdl fit`"
+        ) from err
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise CheckpointError(
             f"{path} is not an econdl/Lightning checkpoint (no state_dict in it); "

@@ -32,10 +32,25 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 tmp.unlink()
 
 
-def latest_run_with_last(save_dir: Path, name: str) -> Path | None:
-    """``save_dir/name/version_N`` with the highest N that holds ``checkpoints/last.ckpt``."""
+#: how the trainer defaults' ModelCheckpoint names the best epoch's file (``best-epoch007.ckpt``)
+BEST_PREFIX = "best-"
+
+
+def run_checkpoint(run: Path, which: str = "last") -> Path | None:
+    """A run directory's ``last.ckpt`` (``which="last"``) or best checkpoint (``"best"``: the
+    newest ``best-*.ckpt``); None when it has none."""
+    folder = run / "checkpoints"
+    if which == "last":
+        return folder / "last.ckpt" if (folder / "last.ckpt").is_file() else None
+    best = [p for p in folder.glob(f"{BEST_PREFIX}*.ckpt") if p.is_file()]
+    return max(best, key=lambda p: (p.stat().st_mtime_ns, p.name)) if best else None
+
+
+def latest_run_with(save_dir: Path, name: str, which: str = "last") -> Path | None:
+    """``save_dir/name/version_N`` with the highest N that holds the checkpoint ``which``
+    (``last`` or ``best``, see :func:`run_checkpoint`)."""
     root = save_dir / name
-    runs = [p for p in root.glob("version_*") if (p / "checkpoints" / "last.ckpt").is_file()]
+    runs = [p for p in root.glob("version_*") if run_checkpoint(p, which) is not None]
     numbered = [(int(p.name.split("_", 1)[1]), p) for p in runs if p.name.split("_", 1)[1].isdigit()]
     return max(numbered)[1] if numbered else None
 
@@ -57,6 +72,23 @@ def follow_default_root_dir(trainer_config: Any) -> None:
         args = getattr(logger, "init_args", None)
         if args is not None and str(args.get("save_dir")) == DEFAULT_SAVE_DIR:
             args.save_dir = str(root)
+
+
+def one_save_dir(trainer_config: Any) -> None:
+    """One run, one folder: when the command line or a config gives one file logger a
+    ``save_dir`` (``--trainer.logger.init_args.save_dir DIR`` reaches only the last logger of
+    the list), the loggers still at the default ``logs`` write there too, so metrics.csv, the
+    checkpoints and the TensorBoard events stay together and ``--ckpt_path last`` finds them."""
+    loggers = trainer_config.get("logger")
+    if not isinstance(loggers, list):
+        return
+    args = [a for lg in loggers if (a := getattr(lg, "init_args", None)) is not None and "save_dir" in a]
+    chosen = {str(a.save_dir) for a in args} - {DEFAULT_SAVE_DIR}
+    if len(chosen) != 1:
+        return  # all at the default, or several folders chosen on purpose
+    for a in args:
+        if str(a.save_dir) == DEFAULT_SAVE_DIR:
+            a.save_dir = next(iter(chosen))
 
 
 #: metrics where higher is better (``--best_by`` maximises them)

@@ -30,11 +30,14 @@ from econdl.checkpointing import (
     AtomicCheckpointIO,
     best_by,
     follow_default_root_dir,
+    BEST_PREFIX,
     keep_last_resume_callback,
-    latest_run_with_last,
+    latest_run_with,
+    one_save_dir,
+    run_checkpoint,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
-from econdl.errors import ConfigError
+from econdl.errors import CheckpointNotFound, ConfigError
 from econdl.loggers import carry_rows
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
@@ -159,9 +162,15 @@ class EconCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self._config()
         follow_default_root_dir(config.trainer)  # before looking for last.ckpt: it looks there too
+        one_save_dir(config.trainer)
         keep_last_resume_callback(config.trainer)
         best_by(config.trainer, config.get("best_by"))
         self._resume_version = self._resolve_last_checkpoint(config)
+        if config.trainer.get("logger") in (False, []) and config.trainer.get("callbacks"):
+            # `--trainer.logger false`: no logger for the learning-rate monitor to write to
+            config.trainer.callbacks = [
+                c for c in config.trainer.callbacks if not str(c.class_path).endswith("LearningRateMonitor")
+            ]
         if config.trainer.get("enable_progress_bar") is False and config.trainer.get("callbacks"):
             # `--trainer.enable_progress_bar false` wins over the default config's progress bar
             config.trainer.callbacks = [
@@ -169,9 +178,12 @@ class EconCLI(LightningCLI):
             ]
 
     def _resolve_last_checkpoint(self, config: Any) -> str | None:
-        """``fit --ckpt_path last`` in a new process: resume the newest run of the same name that
-        has a ``last.ckpt``, writing on into that run's directory.  Returns its version."""
-        if self.subcommand != "fit" or config.get("ckpt_path") != "last":
+        """``--ckpt_path last`` (or ``best``, outside ``fit``) in a new process: the newest run of
+        the same name that has such a checkpoint.  ``fit`` resumes from its ``last.ckpt``,
+        writing on into that run's directory, and gets the run's version back; ``validate``,
+        ``test`` and ``predict`` load its ``last.ckpt`` or best checkpoint."""
+        which = config.get("ckpt_path")
+        if which not in ("last", "best") or (self.subcommand == "fit" and which != "last"):
             return None
         name = config.get("run_name") or run_name_from(config)
         save_dirs = {
@@ -179,16 +191,23 @@ class EconCLI(LightningCLI):
             for lg in (config.trainer.logger if isinstance(config.trainer.get("logger"), list) else [])
             if "save_dir" in getattr(lg, "init_args", {})
         } or {Path("logs")}
-        runs = [r for d in sorted(save_dirs) if (r := latest_run_with_last(d, name)) is not None]
+        runs = [r for d in sorted(save_dirs) if (r := latest_run_with(d, name, which)) is not None]
         if not runs:
-            raise FileNotFoundError(
-                f"--ckpt_path last: no {'/'.join(['<save_dir>', name, 'version_*', 'checkpoints', 'last.ckpt'])} "
-                f"found under {', '.join(map(str, sorted(save_dirs)))}; run `econdl fit` without --ckpt_path "
-                "first, or give the checkpoint's path"
+            pattern = "last.ckpt" if which == "last" else f"{BEST_PREFIX}*.ckpt"
+            raise CheckpointNotFound(
+                f"--ckpt_path {which}: no {'/'.join(['<save_dir>', name, 'version_*', 'checkpoints', pattern])} "
+                f"found under {', '.join(map(str, sorted(save_dirs)))}; run `econdl fit` first (with the same "
+                "config, or the same --run_name), or give the checkpoint's path"
             )
-        config.ckpt_path = str(runs[0] / "checkpoints" / "last.ckpt")
-        print(f"resuming from {config.ckpt_path}")
-        return runs[0].name
+        ckpt = run_checkpoint(runs[0], which)
+        assert ckpt is not None  # latest_run_with found it
+        config.ckpt_path = str(ckpt)
+        check_fits(ckpt, read_checkpoint(ckpt), config.get("model"), config.get("data"))
+        if self.subcommand == "fit":
+            print(f"resuming from {ckpt}")
+            return runs[0].name
+        print(f"{self.subcommand}: {ckpt}")
+        return None
 
     @staticmethod
     def configure_optimizers(lightning_module: Any, optimizer: Any, lr_scheduler: Any = None) -> Any:
@@ -218,6 +237,19 @@ class EconCLI(LightningCLI):
             return
         check_fits(path, read_checkpoint(path), config.get("model"), config.get("data"))
 
+    def _refuse_unfitted(self) -> None:
+        """``validate``, ``test`` and ``predict`` of a model that learns need its weights: without
+        ``--ckpt_path`` they would score the untrained model."""
+        config = self._config()
+        if self.subcommand == "fit" or config.get("ckpt_path") or not getattr(self.model, "needs_fit", True):
+            return
+        name = config.get("run_name") or run_name_from(config)
+        raise ConfigError(
+            f"econdl {self.subcommand} needs a fitted model: pass --ckpt_path with a checkpoint file, or "
+            f"`last` or `best` for the newest run of {name} (`econdl fit` tests its best checkpoint "
+            "by itself at the end)"
+        )
+
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             with cuda_count_pinned(self.trainer):  # econdl.fastpath: no CUDA probe in each CPU step
@@ -244,6 +276,7 @@ class EconCLI(LightningCLI):
         """
         if self.subcommand is None:
             return
+        self._refuse_unfitted()  # before a run directory is made for it
         config = self._config()
         name = config.get("run_name") or run_name_from(config)
         # DDP worker processes (LOCAL_RANK > 0) reuse the directory their launcher chose.

@@ -44,6 +44,10 @@ class CheckpointNotFound(CheckpointError, FileNotFoundError):
     """A ``--ckpt_path`` that does not exist."""
 
 
+class NotFitted(ConfigError, RuntimeError):
+    """A closed-form model asked for predictions before it was fitted or loaded."""
+
+
 class ResourceError(EcondlError):
     """The machine ran out of something the user can give more of (memory, file handles, disk)."""
 
@@ -56,5 +60,6 @@ __all__ = [
     "DataError",
     "DataFileNotFound",
     "EcondlError",
+    "NotFitted",
     "ResourceError",
 ]

@@ -173,7 +173,9 @@ class CSVLogger(_WritesOnAClock, _LightningCSVLogger):
     """Lightning's ``CSVLogger`` (``metrics.csv``, ``hparams.yaml``), written on a clock.
 
     Args:
-        save_dir, name, version, prefix, flush_logs_every_n_steps: as Lightning's.
+        save_dir, version, prefix, flush_logs_every_n_steps: as Lightning's.
+        name: the run's folder under ``save_dir``; None (default): ``<task>/<model>`` from the
+            config under the ``econdl`` command (none outside it).
         flush_seconds: least time between two writes of ``metrics.csv`` during a run
             (0: after every logged row); everything is written at the end of the run,
             before every ``last.ckpt`` and when it fails or is interrupted.
@@ -182,7 +184,7 @@ class CSVLogger(_WritesOnAClock, _LightningCSVLogger):
     def __init__(
         self,
         save_dir: str | Path,
-        name: str | None = "lightning_logs",
+        name: str | None = None,
         version: int | str | None = None,
         prefix: str = "",
         flush_logs_every_n_steps: int = 100,
@@ -211,8 +213,9 @@ class TensorBoardLogger(_WritesOnAClock, _LightningTensorBoardLogger):
     """Lightning's ``TensorBoardLogger``, its event file flushed on a clock.
 
     Args:
-        save_dir, name, version, log_graph, default_hp_metric, prefix, sub_dir, kwargs:
+        save_dir, version, log_graph, default_hp_metric, prefix, sub_dir, kwargs:
             as Lightning's (``kwargs`` go to TensorBoard's ``SummaryWriter``).
+        name: as ``CSVLogger``'s.
         flush_seconds: least time between two flushes of the event file during a run
             (0: after every logged row); it is flushed and closed at the end of the run,
             before every ``last.ckpt`` and when it fails or is interrupted.
@@ -221,7 +224,7 @@ class TensorBoardLogger(_WritesOnAClock, _LightningTensorBoardLogger):
     def __init__(
         self,
         save_dir: str | Path,
-        name: str | None = "lightning_logs",
+        name: str | None = None,
         version: int | str | None = None,
         log_graph: bool = False,
         default_hp_metric: bool = True,

@@ -15,6 +15,7 @@ A SIGKILL loses at most ``every_seconds`` plus one epoch of work.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from econdl.attached import datamodule_of
@@ -43,6 +45,37 @@ def _train_loaders(trainer: L.Trainer) -> list[Any]:
 def _loader_seeds(trainer: L.Trainer) -> list[int | None]:
     """The shuffling seed of each training loader (econdl's batches draw their order from it)."""
     return [getattr(getattr(dl, "sampler", None), "seed", None) for dl in _train_loaders(trainer)]
+
+
+def follow_moved_run(trainer: L.Trainer, checkpoint: dict) -> None:
+    """A run directory moved or copied elsewhere (a renamed folder, another machine, an absolute
+    ``default_root_dir`` that changed) and resumed from its own ``last.ckpt``: point the saved
+    ModelCheckpoint states at the folder the run is in now.  Lightning would otherwise drop
+    their best score on a changed folder, so the resumed fit would take its next epoch for the
+    best one and keep the old best file beside it."""
+    resumed = Path(str(trainer.ckpt_path or "")).resolve().parent
+    saved = checkpoint.get("callbacks", {})
+    for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint) or callback.dirpath is None:
+            continue
+        state = saved.get(callback.state_key)
+        if not state or not state.get("dirpath") or state["dirpath"] == callback.dirpath:
+            continue
+        if Path(callback.dirpath).resolve() != resumed:
+            continue  # not this run's own folder: Lightning's rule (keep only the best path)
+        old, new = str(state["dirpath"]), str(callback.dirpath)
+
+        def moved(path: Any, old: str = old, new: str = new) -> Any:
+            if isinstance(path, str) and path.startswith(old + os.sep):
+                return new + path[len(old) :]
+            return path
+
+        state["dirpath"] = new
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            if key in state:
+                state[key] = moved(state[key])
+        if isinstance(state.get("best_k_models"), dict):
+            state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
 
 
 class ResumeCheckpoint(L.Callback):
@@ -184,6 +217,7 @@ class ResumeCheckpoint(L.Callback):
         if state["fit_done"]:
             trainer.should_stop = True  # the fit had ended (early stopping included): do not train on
         self._pending = state
+        follow_moved_run(trainer, checkpoint)
         if trainer.is_global_zero:
             remove_leftovers(self.dirpath(trainer))  # checkpoint writes a kill cut short
             for logger in trainer.loggers:

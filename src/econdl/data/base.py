@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import lightning as L
 import torch
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError
@@ -46,28 +47,35 @@ def check_finite(split: str, names: tuple[str, ...], tensors: tuple[Tensor, ...]
             )
 
 
-def resolve_count(name: str, value: float | int, n: int, what: str = "images") -> int:
+def resolve_count(name: str, value: float | int, n: int | None, what: str = "images", allow_all: bool = False) -> int:
     """A split size given as a fraction in (0, 1) of ``n`` or as a whole count, as a count
-    in [1, n - 1]; a ValueError naming ``name``, the value and the fix otherwise.
+    in [1, n - 1] (``allow_all``: [1, n]); a ValueError naming ``name``, the value and the fix
+    otherwise.  With ``n=None`` (the data not read yet) only the form is checked (returns 0).
 
     ``1.0`` is refused as ambiguous (all of the data, or one item?)."""
-    hint = f"pass a fraction in (0, 1) such as 0.1, or a whole count of {what} such as 500"
+    example = 500 if n is None else max(1, min(500, n // 10))
+    hint = f"pass a fraction in (0, 1) such as 0.1, or a whole count of {what} such as {example}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ConfigError(f"{name}={value!r} is not a number; {hint}")
     if isinstance(value, float) and value == 1.0:
-        raise ConfigError(f"{name}=1.0 is ambiguous (all {n} {what}, or one?); {hint}")
+        total = f"all the {what}" if n is None else f"all {n:,} {what}"
+        raise ConfigError(f"{name}=1.0 is ambiguous ({total}, or one?); {hint}")
     if 0 < value < 1:
+        if n is None:
+            return 0
+        top = n if allow_all else n - 1
         count = round(value * n)
-        if not 1 <= count <= n - 1:
-            raise ConfigError(f"{name}={value} of {n} {what} rounds to {count}, outside 1..{n - 1}; {hint}")
+        if not 1 <= count <= top:
+            raise ConfigError(f"{name}={value:g} of {n:,} {what} rounds to {count}, outside 1..{top}; {hint}")
         return count
     if value <= 0 or value != int(value):
         raise ConfigError(f"{name}={value} must be a fraction in (0, 1) or a whole count >= 1; {hint}")
-    if value >= n:
-        raise ConfigError(
-            f"{name}={int(value)} must be smaller than the {n} {what} available; "
-            f"pass a count below {n} or a fraction such as 0.1"
-        )
+    if n is None:
+        return 0
+    top = n if allow_all else n - 1
+    if value > top:
+        limit = f"at most the {n:,} {what} available" if allow_all else f"smaller than the {n:,} {what} available"
+        raise ConfigError(f"{name}={int(value)} must be {limit}; pass a count up to {top} or a fraction such as 0.1")
     return int(value)
 
 
@@ -79,8 +87,9 @@ class InMemoryDataModule(L.LightningDataModule):
         eval_batch_size: rows per validation/test/predict batch (default: 4 x batch_size).
         split_seed: seed of the data's own random generator (sampling and splits),
             kept apart from the training seed so a model change never changes the data.
-        drop_last: drop the last incomplete training batch of gradient-trained models
-            (BatchNorm fails on a batch of one row); closed-form models always see every row.
+        drop_last: drop the last incomplete training batch of gradient-trained models;
+            closed-form models always see every row.  A last batch of one row is dropped
+            anyway when the network has BatchNorm (which fails on one row), with a note.
         data_on_device: keep the whole data set on the GPU when training there (no copy per
             batch). None (default): when it takes at most a quarter of the free GPU memory.
     """
@@ -106,6 +115,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.data_on_device = data_on_device
         self.splits: Splits | None = None
         self._device_cache: dict[tuple[str, str], tuple[Tensor, ...]] = {}
+        self._told_drop = False
 
     # --- to implement -----------------------------------------------------------------
     def build(self) -> Splits:
@@ -180,20 +190,58 @@ class InMemoryDataModule(L.LightningDataModule):
             self._device_cache[(split, str(device))] = cached
         return cached
 
+    def _batchnorm(self) -> bool:
+        """Whether the model being fitted normalises over the batch (BatchNorm layers), which
+        fails on a training batch of one row."""
+        model = self.trainer.lightning_module if self.trainer is not None else None
+        return model is not None and any(isinstance(m, _BatchNorm) for m in model.modules())
+
+    def _drop_last(self, batches: TensorBatches) -> bool:
+        """Whether to drop the last incomplete training batch: when asked (``drop_last``), and
+        when it would hold one row for a model with BatchNorm.  Refuses a setting that leaves
+        no training batch at all, naming the sizes and the fix."""
+        sampler, bs = batches.sampler, batches.batch_size
+        rows = len(sampler)
+        where = f" per process (of {sampler.n}, over {sampler.world_size})" if sampler.world_size > 1 else ""
+        if self.drop_last:
+            if rows < bs:
+                raise ConfigError(
+                    f"drop_last=true with batch_size={bs} drops all {rows} training rows{where}; "
+                    f"pass --data.batch_size {rows} or smaller, or --data.drop_last false"
+                )
+            return True
+        if rows % bs == 1 and self._batchnorm():
+            if rows == 1:
+                raise ConfigError(
+                    f"the training split has 1 row{where}, and the network's BatchNorm layers cannot "
+                    "train on one row; use more data (e.g. a larger x_size or train_size)"
+                )
+            if not self._told_drop and (self.trainer is None or self.trainer.is_global_zero):
+                self._told_drop = True
+                print(
+                    f"{rows} training rows{where} in batches of {bs} leave a last batch of 1 row, "
+                    "which BatchNorm cannot train on: it is dropped each epoch (a different row each "
+                    "time, as the order is shuffled)",
+                    flush=True,
+                )
+            return True
+        return False
+
     def loader(self, split: str, train: bool = False) -> TensorBatches:
         """Batches of ``split``: shuffled and padded across ranks when ``train``."""
         rank, world = self._ranks()
         exact = train and self._exact_pass()
-        return TensorBatches(
+        batches = TensorBatches(
             self._on_device(split),
             self.batch_size if train else self.eval_batch_size,
             shuffle=train and not exact,
             seed=run_seed() % 2**31,  # equal on every process, even after seed_rank
             rank=rank,
             world_size=world,
-            drop_last=train and self.drop_last and not exact,
             pad=train and not exact,
         )
+        batches.drop_last = train and not exact and self._drop_last(batches)
+        return batches
 
     def train_dataloader(self) -> TensorBatches:
         return self.loader("train", train=True)

@@ -48,7 +48,10 @@ def split_sizes(n: int, test_share: float, val_size: float | int) -> tuple[int, 
     else:
         n_val = resolve_count("val_size", val_size, rest, "remaining photos")
     if n - n_test - n_val < 1:
-        raise DataError(f"{n} photos are too few to split into train/val/test; add photos")
+        raise DataError(
+            f"{n} photos leave none for training after test_share={test_share:g} ({n_test} photos) and "
+            f"val_size={val_size:g} ({n_val}); lower test_share or val_size, or add photos"
+        )
     return n - n_test - n_val, n_val, n_test
 
 
@@ -96,7 +99,7 @@ class GenderImageDataModule(InMemoryDataModule):
         codes: dict[str, str] | None = None,
         image_size: tuple[int, int] = (135, 110),
         test_share: float = LECTURE_TEST_SHARE,
-        val_size: float | int = 0.1,
+        val_size: int | float = 0.1,
         val_share: float | None = None,
         drop_greyscale: bool = True,
         on_error: str = "skip",
@@ -135,7 +138,7 @@ class GenderImageDataModule(InMemoryDataModule):
         if not 0 < test_share < 1:
             raise ConfigError(f"test_share={test_share} must lie in (0, 1), e.g. 0.12 for 12% of the photos")
         if val_size != 0:
-            resolve_count("val_size", val_size, 2**62, "photos")  # 0 is allowed here: no validation split
+            resolve_count("val_size", val_size, None, "photos")  # 0 is allowed here: no validation split
         if on_error not in ("skip", "raise"):
             raise ConfigError(f"on_error={on_error!r} must be 'skip' or 'raise'")
         self.source, self.root, self.path = source, root, path
@@ -259,17 +262,22 @@ class GenderImageDataModule(InMemoryDataModule):
         print(self.describe_cleaning(), flush=True)
         empty = [name for name, count in self.class_counts.items() if count == 0]
         if empty:
+            greyscale = " (or keep greyscale photos: --data.drop_greyscale false)" if self.drop_greyscale else ""
             raise DataError(
-                f"no usable {empty} photos are left in {self.root or self.path} ({self.describe_cleaning()}); "
-                "add photos of every class"
+                f"no usable {empty} photos are left in {self._where()} ({self.describe_cleaning()}); "
+                f"add photos of every class{greyscale}"
             )
         return images, y, kept
+
+    def _where(self) -> str:
+        """The photos' source as the user gave it: the manifest's path, or the folder."""
+        return str(self.path if self.source == "manifest" and self.path else self.root or self.path)
 
     def describe_cleaning(self) -> str:
         """The cleaning report in words, e.g. ``...; dropped 6 greyscale images; kept 40 (Female 21, Male 19)``."""
         r = self.report
         unit = "row" if self.source == "manifest" else "image"
-        parts = [f"{self.source} {self.root or self.path}: {_plural(r.get('rows', 0), unit)}"]
+        parts = [f"{self.source} {self._where()}: {_plural(r.get('rows', 0), unit)}"]
         if "uncoded" in r:
             uncoded = _plural(r["uncoded"], "row")
             parts.append(f"dropped {uncoded} with missing or uncoded gender (column {self.label_column!r})")

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from econdl.data.base import RegressionDataModule, Splits
+from econdl.data.base import RegressionDataModule, Splits, resolve_count
 from econdl.data.loader import TensorBatches
 from econdl.data.series import (
     exog_frame,
@@ -82,8 +82,8 @@ class GDPDataModule(RegressionDataModule):
         horizon: int = 1,
         exog: list[str] | None = None,
         interval_levels: Sequence[float] = (80, 95),
-        val_size: float = 0.15,
-        test_size: float = 0.2,
+        val_size: int | float = 0.15,
+        test_size: int | float = 0.2,
         val_start: str | None = None,
         test_start: str | None = None,
         dropna: bool = False,
@@ -112,8 +112,7 @@ class GDPDataModule(RegressionDataModule):
         if any(not 0 < level < 100 for level in interval_levels):
             raise ConfigError(f"interval_levels={list(interval_levels)} must be percentages in (0, 100), e.g. [80, 95]")
         for name, size in (("val_size", val_size), ("test_size", test_size)):
-            if size <= 0 or (size >= 1 and size != int(size)):
-                raise ConfigError(f"{name}={size} must be a fraction in (0, 1) or a whole number of samples")
+            resolve_count(name, size, None, "samples")  # the form; the count once the data is read
         self.source, self.path, self.value_column, self.date_column = source, path, value_column, date_column
         self.frequency, self.transform, self.lags, self.horizon = frequency, transform, lags, horizon
         self.exog, self.interval_levels = list(exog or []), [float(v) for v in interval_levels]
@@ -139,15 +138,28 @@ class GDPDataModule(RegressionDataModule):
             levels = read_csv_series(self.path, self.value_column, self.date_column, self.frequency, self.dropna)
         return transform_series(levels, self.transform)
 
-    def _cut(self, size: float, start: str | None, dates: pd.PeriodIndex, end: int) -> int:
-        """First sample index of a period that ends before sample ``end``."""
+    def _cut(self, name: str, size: float | int, start: str | None, dates: pd.PeriodIndex, end: int) -> int:
+        """First sample index of the period ``name`` (``val`` or ``test``), which ends before
+        sample ``end``: from its start date, or ``size`` samples (a count, or a fraction of all)."""
         if start is not None:
             try:
                 first = pd.Period(start, freq=dates.freq)
             except ValueError as err:
                 raise ConfigError(f"{start!r} is not a date (e.g. 2000Q1 or 2000-01-01): {err}") from None
-            return int(np.searchsorted(dates.asi8, first.ordinal))
-        count = int(round(size * len(dates))) if size < 1 else int(size)
+            at = int(np.searchsorted(dates.asi8, first.ordinal))
+            if at >= end:
+                limit = f"after the last sample, {dates[-1]}" if end == len(dates) else "at or after test_start"
+                raise ConfigError(
+                    f"{name}_start={start} is {limit}; the {name} period must start between {dates[0]} and "
+                    f"{dates[end - 1]} (the targets run from {dates[0]} to {dates[-1]})"
+                )
+            return at
+        count = resolve_count(f"{name}_size", size, len(dates), "samples")
+        if count >= end:
+            raise ConfigError(
+                f"{name}_size={size:g} takes {count} of {len(dates)} samples, leaving {end - count} before it "
+                f"for the earlier splits; pass a smaller {name}_size"
+            )
         return end - count
 
     @property
@@ -165,12 +177,18 @@ class GDPDataModule(RegressionDataModule):
             exog = exog_frame(
                 self.source, self.exog, series.index, self.path, self.date_column, self.frequency, self.dropna
             ).to_numpy(dtype=float)
+        if len(g) - p - horizon + 1 < 3:
+            raise ConfigError(
+                f"{len(series)} observations of {series.name} are too few for lags={p} and horizon={horizon}: "
+                f"each sample needs {p + horizon} consecutive periods, which leaves "
+                f"{max(len(g) - p - horizon + 1, 0)} samples to split; lower lags or horizon, or use a longer series"
+            )
         x = origin_inputs(g, p, exog)  # row i: origin p-1+i, the last row forecasts beyond the data
         y = target_matrix(g, p, horizon)
         dates = series.index[p:]  # row i's first target period
         n = len(dates)
-        test_at = self._cut(self.test_size, self.test_start, dates, n)
-        val_at = self._cut(self.val_size, self.val_start, dates, test_at)
+        test_at = self._cut("test", self.test_size, self.test_start, dates, n)
+        val_at = self._cut("val", self.val_size, self.val_start, dates, test_at)
         # a sample belongs to a split only if all its targets lie in that split's period
         cuts = {
             "train": (0, val_at - horizon + 1),

@@ -105,10 +105,10 @@ class MNISTDataModule(InMemoryDataModule):
         data_dir: str = "data/mnist",
         variant: str = "mnist",
         download: bool = False,
-        val_size: float | int = 1 / 12,
+        val_size: int | float = 1 / 12,
         normalize: bool = True,
         augment: bool = False,
-        train_size: float | int | None = None,
+        train_size: int | float | None = None,
         predict_dir: str | None = None,
         predict_invert: bool | None = None,
         batch_size: int = 128,
@@ -120,14 +120,16 @@ class MNISTDataModule(InMemoryDataModule):
         super().__init__(batch_size, eval_batch_size, split_seed, drop_last, data_on_device)
         if variant not in VARIANTS:
             raise ConfigError(f"variant={variant!r} is not known; choose one of {sorted(VARIANTS)}")
-        resolve_count("val_size", val_size, 2**62)  # fail early on 0, negatives, 1.0, 2.5
+        resolve_count("val_size", val_size, None)  # fail early on 0, negatives, 1.0, 2.5
         if train_size is not None:
-            resolve_count("train_size", train_size, 2**62)
+            resolve_count("train_size", train_size, None, allow_all=True)
         self.save_hyperparameters()
         self.data_dir = Path(data_dir).expanduser()
         self.variant, self.download = variant, download
         self.val_size, self.normalize, self.augment, self.train_size = val_size, normalize, augment, train_size
         self.predict_dir = Path(predict_dir).expanduser() if predict_dir else None
+        if self.predict_dir is not None:
+            self._predict_image_paths()  # a wrong folder fails now, before a model is built for it
         self.predict_invert = predict_invert
         self.predict_paths: list[Path] = []
         self._predict_images: Tensor | None = None
@@ -190,7 +192,7 @@ class MNISTDataModule(InMemoryDataModule):
         # (split_seed, train_size, val_size) always selects the same images
         order = torch.randperm(len(x), generator=self.generator())
         if self.train_size is not None:
-            order = order[: resolve_count("train_size", self.train_size, len(x), "training images")]
+            order = order[: resolve_count("train_size", self.train_size, len(x), "training images", allow_all=True)]
         n_val = resolve_count("val_size", self.val_size, len(order), "training images")
         val, train = order[:n_val], order[n_val:]
         if self.normalize and self.stats_source != "checkpoint":
@@ -233,13 +235,19 @@ class MNISTDataModule(InMemoryDataModule):
             return  # the statistics come from the checkpoint (or, without one, the training split)
         super().setup(stage)
 
-    def _read_predict_images(self) -> None:
-        from econdl.data.images import list_images, read_images
+    def _predict_image_paths(self) -> list[Path]:
+        from econdl.data.images import list_images
 
         assert self.predict_dir is not None
         paths = list_images(self.predict_dir)
         if not paths:
             raise DataFileNotFound(f"no png/jpg/bmp images in predict_dir {self.predict_dir}")
+        return paths
+
+    def _read_predict_images(self) -> None:
+        from econdl.data.images import read_images
+
+        paths = self._predict_image_paths()
         images, self.predict_paths, failed = read_images(paths, size=(28, 28), mode="L")
         if not self.predict_paths:
             raise DataError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {failed[:3]}")

@@ -68,6 +68,12 @@ def read_csv_series(
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; it needs a header line (e.g. DATE,GDPC1) and one line per period") from None
     columns = list(frame.columns)
+    separator = next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in columns[0]), None)
+    if separator is not None:
+        raise DataError(
+            f"{path} separates its columns with {separator!r} (header {columns[0]!r}); econdl reads "
+            "comma-separated files: save it as CSV with commas (e.g. DATE,GDPC1)"
+        )
     if date_column is None:
         date_column = next((c for c in DATE_COLUMNS if c in columns), None)
         if date_column is None:
@@ -99,7 +105,19 @@ def read_csv_series(
         if not dropna:
             raise DataError(
                 f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; "
-                "fix the file or pass --data.dropna true to drop those rows"
+                "fix the file or pass --data.dropna true to drop those rows (at its start or end)"
+            )
+        kept = np.flatnonzero(~missing)
+        interior = missing.copy()
+        interior[: kept[0] if len(kept) else len(missing)] = False
+        interior[kept[-1] + 1 if len(kept) else 0 :] = False
+        if interior.any():
+            inside = [f"{d.date()} (line {n})" for d, n in zip(dates[interior], lines[interior], strict=True)]
+            raise DataError(
+                f"{path}: column {value_column!r} has missing or non-numeric values inside the series at "
+                f"{_listed(inside)}; dropping them would compute growth and lags across the gap. Fill "
+                "them in the file (e.g. from another vintage), or cut the file so that it starts after "
+                "the last of them"
             )
         dates, values = dates[~missing], values[~missing]
     dates = pd.DatetimeIndex(dates)
@@ -120,6 +138,13 @@ def read_csv_series(
         raise DataError(
             f"{path}: several dates fall in the same {freq} period ({periods[periods.duplicated()][0]}); "
             "is frequency right?"
+        )
+    absent = pd.period_range(periods[0], periods[-1], freq=freq).difference(periods)
+    if len(absent):
+        raise DataError(
+            f"{path}: the series has no row for {_listed([str(p) for p in absent])} (frequency {freq}); "
+            "growth and lags would be computed across the gap. Add the missing periods to the file, "
+            "or cut it so that it starts after the gap"
         )
     return pd.Series(values.to_numpy(dtype=float), index=periods, name=value_column)
 

@@ -179,6 +179,7 @@ class RandomWalk(RegressionModel):
 
     exact_pass = True
     nested_in = ("LinearAR",)
+    needs_fit = False  # `econdl test` may run it without a checkpoint
 
     def __init__(self) -> None:
         super().__init__()

@@ -27,7 +27,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
 from econdl.tasks.regression import RegressionModel
-from econdl.errors import ConfigError, DataError
+from econdl.errors import ConfigError, DataError, NotFitted
 
 
 def total_degree_terms(dim: int, degree: int) -> list[tuple[int, ...]]:
@@ -118,7 +118,7 @@ class LeastSquares(RegressionModel):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.coef.numel() == 0:
-            raise RuntimeError(
+            raise NotFitted(
                 f"{self.describe()} has not been fitted: run `econdl fit` first, or pass "
                 "--ckpt_path with a checkpoint of a fitted model"
             )

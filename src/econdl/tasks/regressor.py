@@ -24,8 +24,18 @@ def materialize(module: nn.Module, example: Tensor) -> None:
         return
     was_training = module.training
     module.eval()
-    with torch.no_grad():
-        module(example)
+    try:
+        with torch.no_grad():
+            module(example)
+    except RuntimeError as err:
+        text = str(err)
+        if "Kernel size" not in text and "Output size is too small" not in text:
+            raise
+        raise ConfigError(
+            f"inputs of shape {tuple(example.shape[1:])} are too small for {type(module).__name__}: its "
+            f"convolutions and pooling shrink them to nothing ({text.strip().splitlines()[0]}); give larger "
+            "inputs, e.g. a larger --data.image_size"
+        ) from err
     module.train(was_training)
 
 
