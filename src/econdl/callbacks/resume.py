@@ -182,7 +182,7 @@ class ResumeCheckpoint(L.Callback):
             flush_logger(logger)
         self._boundary = boundary
         try:
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)  # the full state: resume needs all of it
         finally:
             self._boundary = False
         self._last_write = time.monotonic()
