@@ -111,8 +111,17 @@ CASES = [
     Case(
         "gdp-val-start-after-test-start",
         ["fit", "--config", GAR, "--data.val_start", "2000Q1", "--data.test_start", "1999Q1"],
-        ["val_start=2000Q1", "test_start"],
+        ["val_start=2000Q1", "test period's start, 1999Q1"],
     ),
+    Case(
+        "gdp-test-start-before-the-data", ["fit", "--config", GAR, "--data.test_start", "1950Q1"], ["test_start=1950Q1"]
+    ),
+    Case(
+        "kink-batchnorm-batch-of-one",
+        ["fit", "--config", K, "--data.batch_size", "1"],
+        ["batch_size=1", "BatchNorm", "--data.batch_size 2"],
+    ),
+    Case("fit-ckpt-path-best", ["fit", "--config", K, "--ckpt_path", "best"], ["--ckpt_path best", "--ckpt_path last"]),
     Case("gdp-lags-longer-than-data", ["fit", "--config", GAR, "--data.lags", "500"], ["lags=500"]),
     Case("gdp-test-start-not-a-date", ["fit", "--config", G, "--data.test_start", "notadate"], ["notadate"]),
     Case("mnist-unknown-variant", ["fit", "--config", M, "--data.variant", "kmnist"], ["kmnist"]),

@@ -69,6 +69,59 @@ def test_test_with_ckpt_path_best_or_last_loads_the_newest_runs_checkpoint(tmp_p
     with torch.no_grad():
         rmse = float(((model.unscale(model(x)) - dm.unscale(y)) ** 2).mean().sqrt())
     assert printed_metric(last.stdout, "test/rmse") == pytest.approx(rmse, rel=1e-5)
+    # a saved run's config.yaml with `best` tests that run, not the newest one
+    older = run_econdl("test", "--config", "logs/kink/mlp/version_0/config.yaml", "--ckpt_path", "best")
+    assert older.returncode == 0, older.stderr
+    assert "test: logs/kink/mlp/version_0/checkpoints/best-epoch" in older.stdout
+
+
+def test_best_is_the_checkpoint_the_run_recorded_as_best_not_the_newest_file(tmp_path):
+    """With save_top_k > 1 a run keeps several best-*.ckpt files; `best` is the one its
+    ModelCheckpoint recorded (in last.ckpt, else in the newest best file), whatever the mtimes."""
+    import os
+
+    from econdl.checkpointing import run_checkpoint
+
+    folder = tmp_path / "run/checkpoints"
+    folder.mkdir(parents=True)
+
+    def write(name: str, recorded: str | None, mtime: int) -> None:
+        state = {"ModelCheckpoint{'monitor': 'val/loss'}": {"best_model_path": f"/elsewhere/{recorded}"}}
+        torch.save({"state_dict": {}, "callbacks": state if recorded else {}}, folder / name)
+        os.utime(folder / name, ns=(mtime, mtime))
+
+    write("best-epoch000.ckpt", "best-epoch000.ckpt", 1)
+    write("best-epoch005.ckpt", "best-epoch005.ckpt", 2)
+    write("best-epoch009.ckpt", "best-epoch005.ckpt", 3)  # kept as a top-3 file, not the best
+    assert run_checkpoint(tmp_path / "run", "best") == folder / "best-epoch005.ckpt"
+    write("last.ckpt", "best-epoch000.ckpt", 4)  # last.ckpt's record wins
+    assert run_checkpoint(tmp_path / "run", "best") == folder / "best-epoch000.ckpt"
+    (folder / "last.ckpt").unlink()
+    for name in ("best-epoch000.ckpt", "best-epoch005.ckpt", "best-epoch009.ckpt"):
+        write(name, None, {"best-epoch000.ckpt": 1, "best-epoch005.ckpt": 3, "best-epoch009.ckpt": 2}[name])
+    assert run_checkpoint(tmp_path / "run", "best") == folder / "best-epoch005.ckpt"  # no record: the newest
+
+
+def test_one_save_dir_moves_only_file_loggers_left_at_the_default(capsys):
+    from jsonargparse import Namespace
+
+    from econdl.checkpointing import one_save_dir
+
+    def logger(cls: str, save_dir: str) -> Namespace:
+        return Namespace(class_path=cls, init_args=Namespace(save_dir=save_dir))
+
+    config = Namespace(logger=[logger("econdl.loggers.CSVLogger", "logs"), logger("x.MLFlowLogger", "./mlruns")])
+    one_save_dir(config)
+    assert [lg.init_args.save_dir for lg in config.logger] == [
+        "logs",
+        "./mlruns",
+    ]  # another kind of logger: not a run folder
+    config = Namespace(
+        logger=[logger("econdl.loggers.CSVLogger", "logs"), logger("econdl.loggers.TensorBoardLogger", "tb")]
+    )
+    one_save_dir(config)
+    assert [lg.init_args.save_dir for lg in config.logger] == ["tb", "tb"]
+    assert "CSVLogger writes to tb as well" in capsys.readouterr().out
 
 
 def test_predict_returns_predictions_in_data_units():

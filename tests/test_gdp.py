@@ -373,5 +373,7 @@ def test_split_sizes_from_the_command_line_are_counts_or_fractions(tmp_path, mon
         )
         cli.datamodule.setup("fit")
         assert len(cli.datamodule.split("test")[0]) == count, value
-    with pytest.raises(ValueError, match="val_size=45 takes 45 of 55 samples, leaving 0 before it"):
+    with pytest.raises(
+        ValueError, match=r"val_size=45 \(45 samples\) leaves nothing of the 45 samples before the test"
+    ):
         GDPDataModule(source="csv", path=str(path), val_size=45, test_size=10).setup()

@@ -204,3 +204,7 @@ def test_a_class_absent_from_a_split_has_no_accuracy_rather_than_zero():
     block = pd.DataFrame([row], index=["Training Set"])
     assert block_to_console("m", block).splitlines()[1].split() == ["Training", "Set", "0.75", "-", "0.67", "0.71"]
     assert "| -   |" in missing_as_none(block).to_markdown(floatfmt=".2f", missingval="-")
+    from econdl.report import _block_html
+
+    html = _block_html("m", block)
+    assert "<td>-</td>" in html and "NaN" not in html

@@ -68,6 +68,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not an econdl/Lightning checkpoint (torch.load cannot read it as one); "
             "give a .ckpt file written by `econdl fit`"
         ) from err
+    except PermissionError as err:
+        raise CheckpointError(f"{path} cannot be read: permission denied; give a .ckpt file you can read") from err
     except OSError as err:  # e.g. a file cut short where its archive index points past the end
         raise CheckpointError(
             f"{path} cannot be read as a checkpoint ({err.strerror or err}); it may be truncated or "

@@ -37,13 +37,38 @@ BEST_PREFIX = "best-"
 
 
 def run_checkpoint(run: Path, which: str = "last") -> Path | None:
-    """A run directory's ``last.ckpt`` (``which="last"``) or best checkpoint (``"best"``: the
-    newest ``best-*.ckpt``); None when it has none."""
+    """A run directory's ``last.ckpt`` (``which="last"``) or best checkpoint (``"best"``); None
+    when it has none.  Where a run keeps several ``best-*.ckpt`` (``save_top_k`` > 1), the best
+    is the one its ModelCheckpoint recorded in ``last.ckpt`` (or, without one, the newest file's
+    record), not simply the newest file."""
     folder = run / "checkpoints"
     if which == "last":
         return folder / "last.ckpt" if (folder / "last.ckpt").is_file() else None
-    best = [p for p in folder.glob(f"{BEST_PREFIX}*.ckpt") if p.is_file()]
-    return max(best, key=lambda p: (p.stat().st_mtime_ns, p.name)) if best else None
+    best = sorted((p for p in folder.glob(f"{BEST_PREFIX}*.ckpt") if p.is_file()), key=lambda p: p.stat().st_mtime_ns)
+    if len(best) <= 1:
+        return best[0] if best else None
+    for source in (folder / "last.ckpt", *reversed(best)):
+        recorded = _recorded_best(source)
+        if recorded is not None and (folder / recorded).is_file():
+            return folder / recorded
+    return best[-1]
+
+
+def _recorded_best(ckpt: Path) -> str | None:
+    """The file name of the best checkpoint that a checkpoint's ModelCheckpoint state records."""
+    from econdl.checkpoint_check import read_checkpoint
+    from econdl.errors import CheckpointError
+
+    if not ckpt.is_file():
+        return None
+    try:
+        states = read_checkpoint(ckpt).get("callbacks", {})
+    except CheckpointError:
+        return None
+    for key, state in states.items():
+        if str(key).startswith("ModelCheckpoint") and isinstance(state, dict) and state.get("best_model_path"):
+            return Path(str(state["best_model_path"])).name
+    return None
 
 
 def latest_run_with(save_dir: Path, name: str, which: str = "last") -> Path | None:
@@ -54,6 +79,9 @@ def latest_run_with(save_dir: Path, name: str, which: str = "last") -> Path | No
     numbered = [(int(p.name.split("_", 1)[1]), p) for p in runs if p.name.split("_", 1)[1].isdigit()]
     return max(numbered)[1] if numbered else None
 
+
+#: the loggers that write the run's folder (metrics.csv, TensorBoard events; econdl's or Lightning's)
+FILE_LOGGERS = ("CSVLogger", "TensorBoardLogger")
 
 #: the loggers' ``save_dir`` in the shipped trainer defaults; ``--trainer.default_root_dir``
 #: moves the loggers that still have it (a save_dir set to anything else is the user's choice)
@@ -82,13 +110,19 @@ def one_save_dir(trainer_config: Any) -> None:
     loggers = trainer_config.get("logger")
     if not isinstance(loggers, list):
         return
-    args = [a for lg in loggers if (a := getattr(lg, "init_args", None)) is not None and "save_dir" in a]
-    chosen = {str(a.save_dir) for a in args} - {DEFAULT_SAVE_DIR}
+    files = [
+        lg
+        for lg in loggers
+        if str(getattr(lg, "class_path", "")).endswith(FILE_LOGGERS) and "save_dir" in getattr(lg, "init_args", {})
+    ]
+    chosen = {str(lg.init_args.save_dir) for lg in files} - {DEFAULT_SAVE_DIR}
     if len(chosen) != 1:
         return  # all at the default, or several folders chosen on purpose
-    for a in args:
-        if str(a.save_dir) == DEFAULT_SAVE_DIR:
-            a.save_dir = next(iter(chosen))
+    folder = next(iter(chosen))
+    for lg in files:
+        if str(lg.init_args.save_dir) == DEFAULT_SAVE_DIR:
+            lg.init_args.save_dir = folder
+            print(f"{str(lg.class_path).rsplit('.', 1)[-1]} writes to {folder} as well (the run's save_dir)")
 
 
 #: metrics where higher is better (``--best_by`` maximises them)

@@ -90,6 +90,15 @@ def reserve_version(root: Path) -> str:
             n += 1
 
 
+def saved_run_of(config: Any) -> Path | None:
+    """The run directory whose saved ``config.yaml`` is the last config file given, if it is one."""
+    files = [Path(str(c)) for c in (config.get("config") or [])]
+    experiments = [f for f in files if f.parent.name not in ("trainer", "presets")]
+    if experiments and re.fullmatch(r"version_\d+", experiments[-1].parent.name):
+        return experiments[-1].parent
+    return None
+
+
 def run_name_from(config: Any) -> str:
     """``<task>/<model>`` from the last config file (``configs/kink/mlp.yaml`` -> ``kink/mlp``)."""
     files = [Path(str(c)) for c in (config.get("config") or [])]
@@ -183,7 +192,12 @@ class EconCLI(LightningCLI):
         writing on into that run's directory, and gets the run's version back; ``validate``,
         ``test`` and ``predict`` load its ``last.ckpt`` or best checkpoint."""
         which = config.get("ckpt_path")
-        if which not in ("last", "best") or (self.subcommand == "fit" and which != "last"):
+        if self.subcommand == "fit" and which == "best":
+            raise ConfigError(
+                "--ckpt_path best: `econdl fit` resumes from a run's last.ckpt (--ckpt_path last), which "
+                "holds the whole training state; `best` is for validate, test and predict"
+            )
+        if which not in ("last", "best"):
             return None
         name = config.get("run_name") or run_name_from(config)
         save_dirs = {
@@ -192,6 +206,9 @@ class EconCLI(LightningCLI):
             if "save_dir" in getattr(lg, "init_args", {})
         } or {Path("logs")}
         runs = [r for d in sorted(save_dirs) if (r := latest_run_with(d, name, which)) is not None]
+        saved = saved_run_of(config)
+        if saved is not None and run_checkpoint(saved, which) is not None:
+            runs = [saved]  # `--config logs/<task>/<model>/version_N/config.yaml`: that run, not the newest
         if not runs:
             pattern = "last.ckpt" if which == "last" else f"{BEST_PREFIX}*.ckpt"
             raise CheckpointNotFound(

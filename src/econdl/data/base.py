@@ -203,6 +203,11 @@ class InMemoryDataModule(L.LightningDataModule):
         sampler, bs = batches.sampler, batches.batch_size
         rows = len(sampler)
         where = f" per process (of {sampler.n}, over {sampler.world_size})" if sampler.world_size > 1 else ""
+        if bs == 1 and self._batchnorm():
+            raise ConfigError(
+                "batch_size=1 gives batches of one row, on which the network's BatchNorm layers cannot "
+                "train; pass --data.batch_size 2 or more, or a net without BatchNorm"
+            )
         if self.drop_last:
             if rows < bs:
                 raise ConfigError(

@@ -147,18 +147,28 @@ class GDPDataModule(RegressionDataModule):
             except ValueError as err:
                 raise ConfigError(f"{start!r} is not a date (e.g. 2000Q1 or 2000-01-01): {err}") from None
             at = int(np.searchsorted(dates.asi8, first.ordinal))
-            if at >= end:
-                limit = f"after the last sample, {dates[-1]}" if end == len(dates) else "at or after test_start"
+            span = f"the targets run from {dates[0]} to {dates[-1]}"
+            if at == 0:
                 raise ConfigError(
-                    f"{name}_start={start} is {limit}; the {name} period must start between {dates[0]} and "
-                    f"{dates[end - 1]} (the targets run from {dates[0]} to {dates[-1]})"
+                    f"{name}_start={start} leaves no sample before it ({span}); give a later {name}_start"
+                )
+            if at >= end:
+                limit = (
+                    f"after the last sample, {dates[-1]}"
+                    if end == len(dates)
+                    else f"at or after the test period's start, {dates[end]}"
+                )
+                raise ConfigError(
+                    f"{name}_start={start} is {limit}; the {name} period must start between {dates[1]} and "
+                    f"{dates[end - 1]} ({span})"
                 )
             return at
         count = resolve_count(f"{name}_size", size, len(dates), "samples")
         if count >= end:
+            before = f"the {end} samples before the test period" if end < len(dates) else f"the {end} samples"
             raise ConfigError(
-                f"{name}_size={size:g} takes {count} of {len(dates)} samples, leaving {end - count} before it "
-                f"for the earlier splits; pass a smaller {name}_size"
+                f"{name}_size={size:g} ({count} samples) leaves nothing of {before} for the earlier "
+                f"splits; pass a smaller {name}_size"
             )
         return end - count
 
@@ -188,6 +198,11 @@ class GDPDataModule(RegressionDataModule):
         dates = series.index[p:]  # row i's first target period
         n = len(dates)
         test_at = self._cut("test", self.test_size, self.test_start, dates, n)
+        if test_at < 2:
+            raise ConfigError(
+                f"the test period starts at {dates[test_at]}, leaving {test_at} samples before it for training and "
+                "validation; give a later test_start or a smaller test_size"
+            )
         val_at = self._cut("val", self.val_size, self.val_start, dates, test_at)
         # a sample belongs to a split only if all its targets lie in that split's period
         cuts = {

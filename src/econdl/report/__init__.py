@@ -35,7 +35,7 @@ _templates = Environment(loader=PackageLoader("econdl.report", "templates"), aut
 def _block_html(model: str, block: pd.DataFrame) -> str:
     """A per-class table in the lecture's layout: the model's name in the corner."""
     block = block.rename_axis(None).rename_axis(model, axis=1)
-    return block.to_html(float_format=lambda v: f"{v:.2f}", border=0, classes="per-class")
+    return block.to_html(float_format=lambda v: f"{v:.2f}", border=0, classes="per-class", na_rep="-")
 
 
 def render_body(content: ReportContent) -> str:
