@@ -90,22 +90,24 @@ def reserve_version(root: Path) -> str:
             n += 1
 
 
-def saved_run_of(config: Any) -> Path | None:
-    """The run directory whose saved ``config.yaml`` is the last config file given, if it is one."""
+def _experiment_config(config: Any) -> Path | None:
+    """The last config file given that is an experiment (not trainer defaults or a preset)."""
     files = [Path(str(c)) for c in (config.get("config") or [])]
     experiments = [f for f in files if f.parent.name not in ("trainer", "presets")]
-    if experiments and re.fullmatch(r"version_\d+", experiments[-1].parent.name):
-        return experiments[-1].parent
-    return None
+    return experiments[-1] if experiments else None
+
+
+def saved_run_of(config: Any) -> Path | None:
+    """The run directory whose saved ``config.yaml`` is the last config file given, if it is one."""
+    last = _experiment_config(config)
+    return last.parent if last is not None and re.fullmatch(r"version_\d+", last.parent.name) else None
 
 
 def run_name_from(config: Any) -> str:
     """``<task>/<model>`` from the last config file (``configs/kink/mlp.yaml`` -> ``kink/mlp``)."""
-    files = [Path(str(c)) for c in (config.get("config") or [])]
-    experiments = [f for f in files if f.parent.name not in ("trainer", "presets")]
-    if experiments:
-        last = experiments[-1]
-        if re.fullmatch(r"version_\d+", last.parent.name):  # a saved run: logs/<task>/<model>/version_N/config.yaml
+    last = _experiment_config(config)
+    if last is not None:
+        if saved_run_of(config) is not None:  # a saved run: logs/<task>/<model>/version_N/config.yaml
             return f"{last.parent.parent.parent.name}/{last.parent.parent.name}"
         return f"{last.parent.name}/{last.stem}"
     model = str(config.get("model", {}).get("class_path", "model")).rsplit(".", 1)[-1]
