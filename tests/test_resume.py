@@ -205,6 +205,32 @@ def test_sigterm_and_sigint_write_last_ckpt_at_the_end_of_the_running_epoch(tmp_
         assert ckpt["epoch"] >= 1 and "econdl_resume" in ckpt
 
 
+def test_sigterm_during_econdl_test_ends_it_with_a_non_zero_status(tmp_path):
+    """Outside a fit, Lightning turns SIGTERM into SystemExit() (status 0): a scheduler's kill of
+    `econdl test` looked like success.  It now ends with 143 (128 + SIGTERM) and a line."""
+    poly = ["--config", str(CONFIGS / "kink/polynomial.yaml"), "--trainer.enable_progress_bar=false"]
+    assert econdl("fit", *poly).returncode == 0
+    proc = subprocess.Popen(
+        [ECONDL, "test", *poly, "--ckpt_path=last", "--data.eval_batch_size=1", "--data.test_size=50000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # Lightning logs it to stderr; the test loop starts right after
+        seen.append(line)
+        if "Loaded model weights" in line:
+            break
+    time.sleep(1.0)
+    assert proc.poll() is None, "".join(seen)[-2000:]  # still testing 50,000 points one at a time
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+
+
 def test_default_root_dir_holds_the_run_and_ckpt_path_last_finds_it(tmp_path):
     args = [
         "fit",

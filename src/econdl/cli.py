@@ -330,6 +330,24 @@ class EconCLI(LightningCLI):
         # the path itself, not "best": a config may add ModelCheckpoints of its own
         ckpt = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or None
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=self.verbose_test)
+        self._stop_if_terminated()
+
+    def _stop_if_terminated(self) -> None:
+        """Lightning notes a SIGTERM during validate/test/predict and stops only between two
+        batches: one that came during the last batch would end the command with status 0."""
+        if getattr(self.trainer, "received_sigterm", False):
+            from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+            raise SIGTERMException
+
+    def after_validate(self) -> None:
+        self._stop_if_terminated()
+
+    def after_test(self) -> None:
+        self._stop_if_terminated()
+
+    def after_predict(self) -> None:
+        self._stop_if_terminated()
 
 
 def cli_main(args: list[str] | None = None, **kwargs: Any) -> EconCLI:

@@ -14,6 +14,7 @@ This module imports the commands; none of them imports it.  A failure ends one o
 from __future__ import annotations
 
 import os
+import signal
 import shlex
 import sys
 import traceback
@@ -131,7 +132,16 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         dispatch(argv)
-    except (SystemExit, KeyboardInterrupt):
+    except SystemExit as stop:
+        if type(stop).__name__ == "SIGTERMException":  # Lightning's, raised as SystemExit() (status 0)
+            print(
+                "econdl: stopped by SIGTERM; what this command was computing is incomplete (a fit's "
+                "last.ckpt resumes it: --ckpt_path last)",
+                file=sys.stderr,
+            )
+            sys.exit(128 + signal.SIGTERM)
+        raise
+    except KeyboardInterrupt:
         raise
     except BrokenPipeError:
         # the reader went away (`econdl --help | head`): nothing was wrong, so end quietly
