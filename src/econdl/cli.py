@@ -115,6 +115,12 @@ def run_name_from(config: Any) -> str:
     return f"{data.lower().removesuffix('datamodule')}/{model.lower()}"
 
 
+def drop_callbacks(trainer_config: Any, suffix: str) -> None:
+    """Remove the config's callbacks whose class path ends with ``suffix``."""
+    if trainer_config.get("callbacks"):
+        trainer_config.callbacks = [c for c in trainer_config.callbacks if not str(c.class_path).endswith(suffix)]
+
+
 def refuse_fused_clipping(config: Any, trainer: Any) -> None:
     """Mixed precision cannot clip the gradients of a fused optimizer (it unscales them
     itself, inside its step): say so before the fit, instead of Lightning's error at the
@@ -176,19 +182,13 @@ class EconCLI(LightningCLI):
         one_save_dir(config.trainer)
         keep_last_resume_callback(config.trainer)
         best_by(config.trainer, config.get("best_by"))
-        self._resume_version = self._resolve_last_checkpoint(config)
-        if config.trainer.get("logger") in (False, []) and config.trainer.get("callbacks"):
-            # `--trainer.logger false`: no logger for the learning-rate monitor to write to
-            config.trainer.callbacks = [
-                c for c in config.trainer.callbacks if not str(c.class_path).endswith("LearningRateMonitor")
-            ]
-        if config.trainer.get("enable_progress_bar") is False and config.trainer.get("callbacks"):
-            # `--trainer.enable_progress_bar false` wins over the default config's progress bar
-            config.trainer.callbacks = [
-                c for c in config.trainer.callbacks if not str(c.class_path).endswith("ProgressBar")
-            ]
+        self._resume_version = self._resolve_named_checkpoint(config)
+        if config.trainer.get("logger") in (False, []):
+            drop_callbacks(config.trainer, "LearningRateMonitor")  # no logger for it to write to
+        if config.trainer.get("enable_progress_bar") is False:
+            drop_callbacks(config.trainer, "ProgressBar")  # the option wins over the default config's bar
 
-    def _resolve_last_checkpoint(self, config: Any) -> str | None:
+    def _resolve_named_checkpoint(self, config: Any) -> str | None:
         """``--ckpt_path last`` (or ``best``, outside ``fit``) in a new process: the newest run of
         the same name that has such a checkpoint.  ``fit`` resumes from its ``last.ckpt``,
         writing on into that run's directory, and gets the run's version back; ``validate``,

@@ -102,15 +102,16 @@ def read_csv_series(
     missing = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
     if missing.any():
         where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing], strict=True)]
-        kept = np.flatnonzero(~missing)
-        interior = missing.copy()
-        interior[: kept[0] if len(kept) else len(missing)] = False
-        interior[kept[-1] + 1 if len(kept) else 0 :] = False
+        # a missing value with observed ones before and after it, which dropping would bridge
+        interior = missing & (np.cumsum(~missing) > 0) & (np.cumsum(~missing[::-1])[::-1] > 0)
         if not dropna:
-            fix = "fill them in the file" if interior.any() else "fix the file or pass --data.dropna true to drop them"
+            fix = (
+                "fill them in the file"
+                if interior.any()
+                else "fix the file, or pass --data.dropna true to drop them (they are at the start or end)"
+            )
             raise DataError(
                 f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; {fix}"
-                + ("" if interior.any() else " (they are at the start or end of the series)")
             )
         if interior.any():
             inside = [f"{d.date()} (line {n})" for d, n in zip(dates[interior], lines[interior], strict=True)]
