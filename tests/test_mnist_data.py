@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import gzip
+import re
 from pathlib import Path
 
 import lightning as L
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor
 
 from econdl.data import MNISTDataModule
+from econdl.data.base import resolve_count
 from econdl.data.mnist import read_idx
 
 
@@ -278,3 +280,27 @@ def test_the_uci_digit_set_is_written_as_mnist_idx_files_that_the_data_module_re
     small = torch.nn.functional.interpolate(xte[:, :, 4:-4, 4:-4].float() / 255, size=(8, 8), mode="area")[:, 0]
     nearest = torch.cdist(small.flatten(1) * 16, torch.tensor(digits.images, dtype=torch.float32).flatten(1)).argmin(1)
     assert (torch.as_tensor(digits.target)[nearest] == yte.long()).float().mean() > 0.97
+
+
+@pytest.mark.parametrize("allow_all", [False, True])
+def test_the_values_a_refused_split_size_suggests_are_valid_for_the_data(allow_all):
+    """Whatever the data size, the fraction and the count that the message offers as the fix
+    are accepted for that same size (a fixed "such as 0.1" rounds to 0 below 5 items)."""
+    for n in range(1 if allow_all else 2, 60):
+        for bad in (0.001, 0.999 if not allow_all else 1.0, n + 1, 0):
+            with pytest.raises(ValueError) as refused:
+                resolve_count("val_size", bad, n, "training images", allow_all=allow_all)
+            message = str(refused.value)
+            fraction = re.search(r"a fraction in \(0, 1\) such as ([0-9.]+)", message)
+            count = re.search(r"a whole count of training images such as (\d+)", message)
+            assert count, message
+            assert resolve_count("val_size", int(count.group(1)), n, allow_all=allow_all) == int(count.group(1))
+            if fraction:
+                assert resolve_count("val_size", float(fraction.group(1)), n, allow_all=allow_all) >= 1
+            else:  # only where no fraction of n items rounds into range
+                assert not any(1 <= round(f * n) <= n - (not allow_all) for f in (0.1, 0.2, 0.25, 0.5)), message
+
+
+def test_a_split_of_too_few_items_says_so():
+    with pytest.raises(ValueError, match="val_size=0.5 cannot be met with 1 training images: too few"):
+        resolve_count("val_size", 0.5, 1, "training images")

@@ -52,9 +52,18 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
     in [1, n - 1] (``allow_all``: [1, n]); a ValueError naming ``name``, the value and the fix
     otherwise.  With ``n=None`` (the data not read yet) only the form is checked (returns 0).
 
-    ``1.0`` is refused as ambiguous (all of the data, or one item?)."""
-    example = 500 if n is None else max(1, min(500, n // 10))
-    hint = f"pass a fraction in (0, 1) such as 0.1, or a whole count of {what} such as {example}"
+    ``1.0`` is refused as ambiguous (all of the data, or one item?).  The values the
+    message suggests are valid for ``n``."""
+    top = None if n is None else (n if allow_all else n - 1)
+    if top is not None and top < 1:
+        raise ConfigError(f"{name}={value!r} cannot be met with {n:,} {what}: too few to hold any out; use at least 2")
+    example = 500 if top is None else max(1, min(500, n // 10, top))
+    fraction = next((f for f in (0.1, 0.2, 0.25, 0.5) if top is None or 1 <= round(f * n) <= top), None)
+    hint = (
+        f"pass a fraction in (0, 1) such as {fraction:g}, or a whole count of {what} such as {example}"
+        if fraction is not None
+        else f"pass a whole count of {what} such as {example}"
+    )
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ConfigError(f"{name}={value!r} is not a number; {hint}")
     if isinstance(value, float) and value == 1.0:
@@ -63,8 +72,8 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
     if 0 < value < 1:
         if n is None:
             return 0
-        top = n if allow_all else n - 1
         count = round(value * n)
+        assert top is not None
         if not 1 <= count <= top:
             raise ConfigError(f"{name}={value:g} of {n:,} {what} rounds to {count}, outside 1..{top}; {hint}")
         return count
@@ -72,10 +81,10 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
         raise ConfigError(f"{name}={value} must be a fraction in (0, 1) or a whole count >= 1; {hint}")
     if n is None:
         return 0
-    top = n if allow_all else n - 1
+    assert top is not None
     if value > top:
         limit = f"at most the {n:,} {what} available" if allow_all else f"smaller than the {n:,} {what} available"
-        raise ConfigError(f"{name}={int(value)} must be {limit}; pass a count up to {top} or a fraction such as 0.1")
+        raise ConfigError(f"{name}={int(value)} must be {limit}; {hint}")
     return int(value)
 
 
