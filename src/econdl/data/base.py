@@ -54,11 +54,18 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
 
     ``1.0`` is refused as ambiguous (all of the data, or one item?).  The values the
     message suggests are valid for ``n``."""
-    top = None if n is None else (n if allow_all else n - 1)
-    if top is not None and top < 1:
-        raise ConfigError(f"{name}={value!r} cannot be met with {n:,} {what}: too few to hold any out; use at least 2")
-    example = 500 if top is None else max(1, min(500, n // 10, top))
-    fraction = next((f for f in (0.1, 0.2, 0.25, 0.5) if top is None or 1 <= round(f * n) <= top), None)
+    top: int | None
+    fraction: float | None
+    if n is None:
+        top, example, fraction = None, 500, 0.1
+    else:
+        top = n if allow_all else n - 1
+        if top < 1:
+            raise ConfigError(
+                f"{name}={value!r} cannot be met with {n:,} {what}: too few to hold any out; use at least 2"
+            )
+        example = max(1, min(500, n // 10, top))
+        fraction = next((f for f in (0.1, 0.2, 0.25, 0.5) if 1 <= round(f * n) <= top), None)
     hint = (
         f"pass a fraction in (0, 1) such as {fraction:g}, or a whole count of {what} such as {example}"
         if fraction is not None
