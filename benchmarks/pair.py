@@ -141,8 +141,9 @@ class RawJob:
             **self.extra,
         }
 
-    def fit(self, target: float | None = None) -> dict[str, Any]:
-        """Train; the clock covers training, validation and keeping the best weights."""
+    def fit(self, target: float | None = None, backward: Callable[[Tensor], None] | None = None) -> dict[str, Any]:
+        """Train; the clock covers training, validation and keeping the best weights.
+        ``backward``: what computes the gradients instead of ``loss.backward()`` (Fabric's)."""
         (x, y), (xv, yv), bs, net = self.train, self.val, self.batch_size, self.net
         n, vbs = len(x), self.val_batch_size
         curve: list[tuple[float, float]] = []
@@ -157,7 +158,10 @@ class RawJob:
                 rows = perm[i : i + bs]
                 loss = self.loss_fn(net(self.inputs(x[rows])), y[rows])
                 self.opt.zero_grad()
-                loss.backward()
+                if backward is None:
+                    loss.backward()
+                else:
+                    backward(loss)
                 self.opt.step()
                 steps += 1
                 if on_train_loss:

@@ -11,6 +11,8 @@ process, alternating, with the same data, initial weights and thread count:
 raw        the plain loop of benchmarks/bench_kink.py (tensor slicing, best weights kept in
            memory), with torch's default AdamW kernel (per-tensor on the CPU)
 raw_fused  the same loop with the AdamW kernel the config asks for (fused)
+fabric     the same loop through ``lightning.fabric`` (``fabric.setup`` of the network and
+           optimizer, ``fabric.backward``): Lightning's thin layer, without the Trainer
 lightning  a bare LightningModule around the same ``nn.Sequential`` and the config's AdamW
            kernel in a bare Trainer (no logger, checkpoint, progress bar or callback), fed by
            econdl's tensor-slicing loader, with Lightning's own hook dispatch and ``self.log``
@@ -20,8 +22,9 @@ fastpath   the same, with what econdl.fastpath removes from every econdl trainer
 module     econdl's Regressor (its metrics and hooks) in the fastpath Trainer
 shipped    econdl as users run it: the trainer defaults' callbacks, two loggers and checkpoints
 
-The differences, per optimizer step, are the kernel's gain (raw - raw_fused), Lightning's
-own share (lightning - raw_fused), what
+The differences, per optimizer step, are the kernel's gain (raw - raw_fused), Fabric's layer
+(fabric - raw_fused), Lightning's own share (lightning - raw_fused, of which lightning -
+fabric is the Trainer's loop beyond Fabric), what
 econdl.fastpath removes of it (lightning - fastpath), econdl's model code (module -
 fastpath) and econdl's run machinery (shipped - module).  Medians of the repeats, with
 their min-max; nothing here is a target, it says where to cut.
@@ -42,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.common import isolated, quiet_lightning  # noqa: E402
 
-KINDS = ["raw", "raw_fused", "lightning", "fastpath", "module", "shipped"]
+KINDS = ["raw", "raw_fused", "fabric", "lightning", "fastpath", "module", "shipped"]
 
 
 def _bare_trainer(epochs: int) -> Any:
@@ -73,6 +76,9 @@ def run(kind: str, epochs: int) -> tuple[float, int]:
     fused = bool(load_config(bench_kink.CONFIG)["optimizer"]["init_args"].get("fused"))
     if kind in ("raw", "raw_fused"):
         out = bench_kink.raw_job(epochs, fused=kind == "raw_fused").fit()
+        return out["seconds"], out["steps"]
+    if kind == "fabric":
+        out = fabric_fit(epochs, fused)[1]
         return out["seconds"], out["steps"]
     cli = bench_kink.econdl_side(epochs)
     if kind == "shipped":
@@ -112,6 +118,18 @@ def run(kind: str, epochs: int) -> tuple[float, int]:
         trainer.fit(model, datamodule=cli.datamodule)
         seconds = time.perf_counter() - start
     return seconds, trainer.global_step
+
+
+def fabric_fit(epochs: int, fused: bool) -> tuple[Any, dict[str, Any]]:
+    """The plain loop of the kink benchmark through ``lightning.fabric``: its job and result."""
+    from lightning.fabric import Fabric
+
+    from benchmarks import bench_kink
+
+    fabric = Fabric(accelerator="cpu", devices=1, precision="32-true")
+    job = bench_kink.raw_job(epochs, fused=fused)
+    job.net, job.opt = fabric.setup(job.net, job.opt)  # the schedule steps the same optimizer inside
+    return job, job.fit(backward=fabric.backward)
 
 
 @contextlib.contextmanager
@@ -185,7 +203,9 @@ def main() -> None:
         "",
         f"Per step: the fused AdamW kernel saves {med['raw'] - med['raw_fused']:.3f} ms in the plain loop "
         "(raw - raw_fused; every side but raw uses it, as the config does); "
-        f"Lightning's own loop {med['lightning'] - med['raw_fused']:+.3f} ms (lightning - raw_fused), of which "
+        f"Fabric's layer {med['fabric'] - med['raw_fused']:+.3f} ms (fabric - raw_fused); "
+        f"Lightning's own loop {med['lightning'] - med['raw_fused']:+.3f} ms (lightning - raw_fused; "
+        f"{med['lightning'] - med['fabric']:+.3f} ms beyond Fabric), of which "
         f"econdl.fastpath removes {med['lightning'] - med['fastpath']:.3f} ms (lightning - fastpath); econdl's "
         f"model code {med['module'] - med['fastpath']:+.3f} ms (module - fastpath), econdl's callbacks, "
         f"loggers and checkpoints {med['shipped'] - med['module']:+.3f} ms (shipped - module). "

@@ -106,6 +106,20 @@ def test_step_overhead_sides_train_the_same_steps_and_its_section_is_replaced(tm
     assert text.count(step_overhead.BEGIN) == 1
 
 
+def test_the_fabric_side_computes_what_the_plain_loop_computes() -> None:
+    """Fabric's layer is timed, not a different training: the same weights after an epoch."""
+    from benchmarks import bench_kink, step_overhead
+
+    fabric_job, out = step_overhead.fabric_fit(1, fused=True)
+    plain = bench_kink.raw_job(1, fused=True)
+    plain.fit()
+    assert out["steps"] == 40
+    fabric_state = fabric_job.net.state_dict()
+    for name, value in plain.net.state_dict().items():
+        assert torch.equal(fabric_state[name], value), name
+    assert not torch.equal(plain.net.state_dict()["0.weight"], bench_kink.raw_job(1).net.state_dict()["0.weight"])
+
+
 def test_the_log_call_benchmark_times_both_moves_and_leaves_lightning_as_it_was(tmp_path: Path) -> None:
     from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
 
