@@ -129,6 +129,18 @@ CASES = [
     Case("linear-negative-sigma", ["test", "--config", LIN, "--data.sigma", "-1"], ["sigma=-1"]),
     Case("gender-one-class", ["fit", "--config", GEN, "--data.classes", "[Male]"], ["classes"]),
     Case(
+        "kink-second-checkpoint-on-the-same-metric",
+        [
+            "fit",
+            "--config",
+            K,
+            *KINK_TINY,
+            "--trainer.callbacks+=ModelCheckpoint",
+            "--trainer.callbacks.monitor=val/loss",
+        ],
+        ["two ModelCheckpoint callbacks", "val/loss", "--trainer.callbacks.monitor"],
+    ),
+    Case(
         "unknown-model-class", ["fit", "--config", K, "--model.class_path", "econdl.tasks.Nope"], ["econdl.tasks.Nope"]
     ),
     Case("unknown-option", ["fit", "--config", K, "--trainer.max_epochz", "3"], ["max_epochz"]),

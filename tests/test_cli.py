@@ -246,3 +246,34 @@ def test_a_fit_without_loggers_runs_and_writes_no_logs(tmp_path):
     )
     assert cli.trainer.loggers == [] and "test/rmse" in cli.trainer.callback_metrics
     assert not list(tmp_path.rglob("metrics.csv")) and not list(tmp_path.rglob("events.out.tfevents.*"))
+
+
+def test_a_plateau_schedule_steps_after_the_epochs_that_validate(capsys):
+    """With validation every 3rd epoch, ReduceLROnPlateau on val/loss (patience 0) halves the
+    rate exactly after the validations that did not improve, never on an epoch without one
+    (Lightning failed at epoch 0 for want of val/loss, or would step again on a stale value)."""
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "kink/mlp.yaml"),
+            *FAST,
+            "--trainer.max_epochs=18",
+            "--trainer.check_val_every_n_epoch=3",
+            "--lr_scheduler.init_args.patience=0",
+        ]
+    )
+    assert "validation runs every 3 epochs, so ReduceLROnPlateau on val/loss steps" in capsys.readouterr().out
+    rows = pd.read_csv(Path(cli.trainer.log_dir) / "metrics.csv")
+    val = rows.dropna(subset=["val/loss"]).set_index("epoch")["val/loss"]
+    lr = rows.dropna(subset=["lr-AdamW"])["lr-AdamW"].tolist()  # one row per epoch, at its start
+    assert list(val.index) == list(range(2, 18, 3)) and len(lr) == 18
+    halvings = [sum(1 for e in val.index if e < epoch and not val[e] < best_before(val, e)) for epoch in range(18)]
+    assert lr == pytest.approx([lr[0] * 0.5**h for h in halvings])
+    assert lr[-1] < lr[0]  # the schedule acted
+
+
+def best_before(val: pd.Series, epoch: float) -> float:
+    """The best validation loss before ``epoch``'s, less ReduceLROnPlateau's threshold (rel 1e-4)."""
+    earlier = val[val.index < epoch]
+    return earlier.min() * (1 - 1e-4) if len(earlier) else float("inf")

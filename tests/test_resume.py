@@ -131,6 +131,21 @@ def test_a_kill_between_a_best_checkpoint_and_last_ckpt_leaves_no_stray_checkpoi
     assert_same_run(tmp_path / "logs/straight/version_0", run)
 
 
+def test_a_fit_limited_by_max_steps_resumes_exactly(tmp_path):
+    """With --trainer.max_steps Lightning treats every resume as one inside an epoch, so it took
+    a last.ckpt written between two epochs for the end of the earlier one, skipped the next
+    epoch's training and validation, and early stopping failed on the missing val/loss."""
+    args = [*KINK, "--trainer.max_steps=92"]  # 8 steps an epoch: the limit falls inside epoch 11
+    assert econdl(*args, "--run_name=straight").returncode == 0
+    kill = ["--trainer.callbacks+=fault_injection.KillAfterEpochCheckpoints", "--trainer.callbacks.epoch=5"]
+    assert econdl(*args, "--run_name=killed", *kill).returncode == -signal.SIGKILL
+    resumed = econdl(*args, "--run_name=killed", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    run = tmp_path / "logs/killed/version_0"
+    assert_same_run(tmp_path / "logs/straight/version_0", run)
+    assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 92
+
+
 def dropout_augment_cnn(tmp_path: Path, epochs: int = 6) -> list[str]:
     """A small MNIST CNN with dropout and augmentation: both draw random numbers every step.
     ``epochs``: enough that the fit outlasts the kill delays on a fast machine."""

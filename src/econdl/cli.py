@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning_utilities.core.rank_zero import log as rank_zero_log
@@ -56,6 +57,28 @@ for _pattern in (
     r".*The number of training batches .* is smaller than the logging interval.*",
 ):
     warnings.filterwarnings("ignore", message=_pattern)
+
+
+def _plateau_after_validation(trainer: Any, out: Any) -> None:
+    """A ReduceLROnPlateau stepped once per epoch, where validation runs every N epochs
+    (``--trainer.check_val_every_n_epoch N``): step it after the epochs that validate, on their
+    fresh metric (Lightning's ``frequency``), rather than fail at the first epoch without one or
+    step again on a stale value; and say so once."""
+    config = out.get("lr_scheduler") if isinstance(out, dict) else None
+    if not isinstance(config, dict):
+        return
+    scheduler, every = config.get("scheduler"), trainer.check_val_every_n_epoch
+    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) or not every or every == 1:
+        return
+    if config.get("interval", "epoch") != "epoch" or config.get("frequency", 1) != 1:
+        return  # the config chose when it steps
+    config["frequency"] = every
+    if trainer.is_global_zero:
+        print(
+            f"validation runs every {every} epochs, so {type(scheduler).__name__} on {config.get('monitor')} "
+            f"steps after those epochs (its patience counts validations, not epochs)",
+            flush=True,
+        )
 
 
 class _WithoutCloudLoggerTip(logging.Filter):
@@ -238,7 +261,9 @@ class EconCLI(LightningCLI):
         if isinstance(lr_scheduler, StepSchedule):
             lr_scheduler.set_total_steps(lightning_module.trainer.estimated_stepping_batches)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
-        return LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+        out = LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+        _plateau_after_validation(lightning_module.trainer, out)
+        return out
 
     def _parse_ckpt_path(self) -> None:
         """Check ``--ckpt_path`` before Lightning reads the model's hyper-parameters from it."""

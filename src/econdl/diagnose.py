@@ -26,6 +26,9 @@ _WRAPPERS = (
     "Validation failed",
 )
 
+# Lightning refusing two callbacks whose saved states would share one key (same type, monitor, mode)
+_TWIN_CALLBACKS = re.compile(r"Found more than one stateful callback of type `(\w+)`")
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -150,8 +153,22 @@ def diagnose(err: BaseException) -> Diagnosis:
         if inner:
             return Diagnosis("bug")
     for item in chain:
+        twin = _TWIN_CALLBACKS.search(str(item))
+        if twin:
+            return Diagnosis("user", _twin_message(twin.group(1)), 1)
+    for item in chain:
         if type(item).__name__ == "MisconfigurationException":  # Lightning refusing a trainer setting
             return Diagnosis("user", one_line(str(item)), 1)
     if isinstance(err, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)) and err.filename:
         return Diagnosis("user", f"{err.filename}: {err.strerror or err}", 1)
     return Diagnosis("bug")
+
+
+def _twin_message(kind: str) -> str:
+    return (
+        f"two {kind} callbacks watch the same metric the same way (monitor and mode), so a checkpoint "
+        f"cannot hold both their states; the trainer defaults (configs/trainer/default.yaml) already add "
+        "ModelCheckpoint and EarlyStopping on val/loss (mode min). Give the one you add another monitor "
+        "or mode (e.g. --trainer.callbacks.monitor=val/rmse), or change the default's settings instead "
+        "of adding a second one"
+    )

@@ -27,6 +27,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loops.loop import _Loop
 
 from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state, seed_rank
@@ -203,6 +204,7 @@ class ResumeCheckpoint(L.Callback):
             "metrics_step": trainer.fit_loop.epoch_loop._batches_that_stepped,
             # stopped early (not by max_epochs, which a resume may raise): do not train on
             "fit_done": self._finished and trainer.should_stop,
+            "boundary": self._boundary,  # between two epochs: nothing of the next one has run
         }
         if self._boundary:
             progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]
@@ -227,6 +229,12 @@ class ResumeCheckpoint(L.Callback):
     def _restore(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         state, self._pending = self._pending, None
         assert state is not None
+        if state.get("boundary"):
+            # A fit limited by --trainer.max_steps is always "restarting" for Lightning (its
+            # checkpoints may fall inside an epoch), which would take this checkpoint, written
+            # after the previous epoch ended, for that epoch's end again and skip the new one.
+            # Nothing of this epoch has run: resume it as a fit limited by epochs does.
+            _Loop.restarting.fset(trainer.fit_loop, False)  # type: ignore[attr-defined]
         self._last_write = time.monotonic()
         not_restored: list[str] = []
         states = state["rng"]
