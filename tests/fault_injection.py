@@ -59,3 +59,17 @@ class NaNAfterLastStep(L.Callback):
             with torch.no_grad():
                 for p in pl_module.parameters():
                     p.fill_(float("nan"))
+
+
+class InfOptimizerStateAfterLastStep(L.Callback):
+    """Set Adam's second moment of the first parameter to infinity right after the last optimizer
+    step of ``epoch``, as a gradient whose square overflows does: the weights stay finite, but
+    every later update of that parameter is zero."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx + 1 == trainer.num_training_batches:
+            first = next(pl_module.parameters())
+            trainer.optimizers[0].state[first]["exp_avg_sq"].fill_(float("inf"))

@@ -21,8 +21,60 @@ def econdl(*args: str) -> subprocess.CompletedProcess:
 
 
 def non_finite_tensors(ckpt: Path) -> list[str]:
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
-    return [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    """The weights and optimizer states of ``ckpt`` that hold NaN or inf."""
+    loaded = torch.load(ckpt, map_location="cpu", weights_only=False)
+    tensors = dict(loaded["state_dict"])
+    for i, opt in enumerate(loaded.get("optimizer_states", [])):
+        tensors |= {f"opt{i}.{p}.{k}": v for p, state in opt["state"].items() for k, v in state.items()}
+    return [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def test_an_infinite_optimizer_state_stops_the_fit_before_any_checkpoint_holds_it(tmp_path):
+    """A gradient whose square overflows leaves Adam's second moment infinite and the weights
+    finite: the fit went on with that parameter frozen, exit status 0, and every later
+    checkpoint held the infinite state."""
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "gdp/mlp.yaml"),
+        "--trainer.max_epochs=4",
+        "--trainer.enable_progress_bar=false",
+        *EVERY_EPOCH,
+        "--trainer.callbacks+=fault_injection.InfOptimizerStateAfterLastStep",
+        "--trainer.callbacks.epoch=1",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "the optimizer's state became NaN or infinite (exp_avg_sq of net." in result.stderr
+    assert "epoch 1" in result.stderr and "Traceback" not in result.stderr
+    ckpts = sorted((tmp_path / "logs/gdp/mlp/version_0/checkpoints").glob("*.ckpt"))
+    assert {p.name for p in ckpts} == {"best-epoch000.ckpt", "last.ckpt"}
+    assert all(non_finite_tensors(p) == [] for p in ckpts)
+
+
+def test_a_checkpoint_holding_nan_or_inf_is_refused_before_it_is_scored_or_resumed(tmp_path):
+    """A diverged state (a hand-made file, or one written before the guard checked the optimizer)
+    was tested as NaN with exit status 0, or resumed with its frozen parameters."""
+    config = [
+        "--config",
+        str(CONFIGS / "gdp/mlp.yaml"),
+        "--trainer.max_epochs=2",
+        "--trainer.enable_progress_bar=false",
+    ]
+    assert econdl("fit", *config).returncode == 0
+    good = tmp_path / "logs/gdp/mlp/version_0/checkpoints/last.ckpt"
+    ckpt = torch.load(good, weights_only=False)
+    weight = next(k for k in ckpt["state_dict"] if k.endswith("weight"))
+    ckpt["state_dict"][weight][0, 0] = float("nan")
+    torch.save(ckpt, tmp_path / "nan.ckpt")
+    ckpt = torch.load(good, weights_only=False)
+    next(iter(ckpt["optimizer_states"][0]["state"].values()))["exp_avg_sq"].fill_(float("inf"))
+    torch.save(ckpt, tmp_path / "inf.ckpt")
+    for command, name, what in (("test", "nan.ckpt", weight), ("fit", "inf.ckpt", "the optimizer's exp_avg_sq")):
+        result = econdl(command, *config, f"--ckpt_path={tmp_path / name}")
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert f"{name} holds NaN or infinite values ({what}" in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+    assert econdl("test", *config, f"--ckpt_path={good}").returncode == 0  # the finite one is scored
 
 
 def test_nan_weights_from_the_last_update_of_an_epoch_stop_the_fit_before_any_checkpoint(tmp_path):

@@ -16,11 +16,30 @@ class NonFiniteLossError(EcondlError, RuntimeError):
     fit's settings or data, not econdl, so ``econdl`` prints it as one line (exit status 1)."""
 
 
-def first_non_finite(module: torch.nn.Module) -> str | None:
-    """Name of the first parameter or buffer holding NaN/inf, or None.  One fused reduction
-    per device and dtype (the largest absolute value, which cannot overflow) and one sync."""
-    tensors = (*module.named_parameters(), *module.named_buffers())
-    named = [(n, t) for n, t in tensors if t.is_floating_point() and t.numel()]
+OPTIMIZER_STATE = "optimizer state: "  # how first_non_finite names an optimizer's tensor
+
+
+def _checked_tensors(module: torch.nn.Module, optimizers: Any = ()) -> list[tuple[str, torch.Tensor]]:
+    """The module's floating parameters and buffers, and the optimizers' floating state (Adam's
+    moments, for instance), each with the name a message gives it."""
+    named = [
+        (n, t) for n, t in (*module.named_parameters(), *module.named_buffers()) if t.is_floating_point() and t.numel()
+    ]
+    states = [(p, state) for opt in optimizers for p, state in opt.state.items()]
+    if states:
+        names = {id(p): n for n, p in module.named_parameters()}
+        for param, state in states:
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+                    named.append((f"{OPTIMIZER_STATE}{key} of {names.get(id(param), 'a parameter')}", value))
+    return named
+
+
+def first_non_finite(module: torch.nn.Module, optimizers: Any = ()) -> str | None:
+    """Name of the first parameter, buffer or optimizer state (of ``optimizers``) holding
+    NaN/inf, or None.  One fused reduction per device and dtype (the largest absolute value,
+    which cannot overflow) and one sync."""
+    named = _checked_tensors(module, optimizers)
     groups: dict[tuple, list[int]] = {}
     for i, (_, t) in enumerate(named):
         groups.setdefault((t.device, t.dtype), []).append(i)
@@ -39,9 +58,11 @@ class FiniteLossGuard(L.Callback):
     steps and always before validation and before a checkpoint is written.
 
     The loss of step k is computed before update k, so no loss sees the last update of an
-    epoch: the weights themselves (parameters and buffers) are checked before validation
-    and before every checkpoint, and a non-finite ``val/loss`` stops the fit too (before
-    early stopping could end it quietly).  No checkpoint on disk ever holds non-finite weights.
+    epoch: the weights themselves (parameters and buffers) and the optimizer's state are
+    checked before validation and before every checkpoint, and a non-finite ``val/loss``
+    stops the fit too (before early stopping could end it quietly).  (An infinite Adam
+    second moment, from a gradient whose square overflows, leaves the weights finite but
+    stops their updates for good.)  No checkpoint on disk ever holds a non-finite value.
 
     Args:
         check_every_n_steps: how often to check between checkpoints.
@@ -97,14 +118,17 @@ class FiniteLossGuard(L.Callback):
         self._check_weights(trainer, pl_module, "writing a checkpoint")
 
     def _check_weights(self, trainer: L.Trainer, pl_module: L.LightningModule, before: str) -> None:
-        name = first_non_finite(pl_module)
+        name = first_non_finite(pl_module, trainer.optimizers if trainer.state.fn == "fit" else ())
         bad = torch.tensor(0.0 if name is None else 1.0, device=trainer.strategy.root_device)
         if trainer.world_size > 1 and trainer.state.fn == "fit":  # any rank's bad weights stop every rank
             bad = trainer.strategy.reduce(bad, reduce_op="max")
         if not bool(bad):
             return
+        what = "the weights"
+        if name and name.startswith(OPTIMIZER_STATE):
+            what, name = "the optimizer's state", name[len(OPTIMIZER_STATE) :]
         raise NonFiniteLossError(
-            f"the weights became NaN or infinite ({name or 'on another process'}) by optimizer step "
+            f"{what} became NaN or infinite ({name or 'on another process'}) by optimizer step "
             f"{trainer.global_step}, epoch {trainer.current_epoch}; stopped before {before}. {self._advice(trainer)}"
         )
 
