@@ -265,6 +265,28 @@ def test_default_root_dir_holds_the_run_and_ckpt_path_last_finds_it(tmp_path):
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 3
 
 
+def test_without_loggers_each_run_keeps_its_own_folder_and_best_or_last_finds_it(tmp_path):
+    """`--trainer.logger false` put every run's checkpoints and config.yaml in one folder
+    (`<default_root_dir>/checkpoints`): a second fit replaced the first one's files, and
+    `--ckpt_path best|last` looked under logs/ and found nothing."""
+    args = ["--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.logger=false", "--trainer.default_root_dir=R"]
+    assert econdl("fit", *args, "--trainer.max_epochs=2").returncode == 0
+    first = tmp_path / "R/kink/mlp/version_0"
+    kept = {p.name: p.read_bytes() for p in (first / "checkpoints").iterdir()}
+    assert "last.ckpt" in kept and any(name.startswith("best-") for name in kept)
+    assert econdl("fit", *args, "--trainer.max_epochs=3", "--seed_everything=7").returncode == 0
+    assert {p.name: p.read_bytes() for p in (first / "checkpoints").iterdir()} == kept  # untouched
+    second = tmp_path / "R/kink/mlp/version_1"
+    assert (second / "checkpoints/last.ckpt").is_file() and (second / "config.yaml").is_file()
+    assert not (tmp_path / "R/checkpoints").exists() and not (tmp_path / "logs").exists()
+    tested = econdl("test", *args, "--ckpt_path=best")
+    assert tested.returncode == 0, tested.stderr[-2000:]
+    assert f"test: {Path('R/kink/mlp/version_1/checkpoints')}" in tested.stdout
+    resumed = econdl("fit", *args, "--trainer.max_epochs=4", "--seed_everything=7", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert torch.load(second / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 4  # went on in place
+
+
 def test_a_run_moved_to_another_folder_resumes_with_its_best_checkpoint_state(tmp_path):
     """A finished run under an absolute root, moved elsewhere and extended with --ckpt_path last,
     keeps its best score: one best checkpoint, never worse than the one before the move (Lightning
@@ -298,6 +320,13 @@ def test_a_save_dir_given_on_the_command_line_or_in_a_config_holds_the_whole_run
     run = tmp_path / "sd/kink/polynomial/version_0"
     assert (run / "metrics.csv").is_file() and (run / "checkpoints/last.ckpt").is_file()
     assert list(run.glob("events.out.tfevents.*")) and not (tmp_path / "logs").exists()
+    # with a default_root_dir as well, the save_dir still wins for the whole run (it split the
+    # run: checkpoints and metrics.csv under the root, TensorBoard under the save_dir)
+    both = ["--trainer.default_root_dir=root", "--trainer.logger.init_args.save_dir=sd"]
+    assert econdl("fit", "--config", poly, *FAST, *both).returncode == 0
+    run = tmp_path / "sd/kink/polynomial/version_1"
+    assert (run / "metrics.csv").is_file() and (run / "checkpoints/last.ckpt").is_file()
+    assert list(run.glob("events.out.tfevents.*")) and not (tmp_path / "root").exists()
 
     (tmp_path / "exp").mkdir()
     own = tmp_path / "exp/poly.yaml"

@@ -32,6 +32,7 @@ from econdl.checkpointing import (
     best_by,
     follow_default_root_dir,
     BEST_PREFIX,
+    DEFAULT_SAVE_DIR,
     keep_last_resume_callback,
     latest_run_with,
     one_save_dir,
@@ -201,8 +202,10 @@ class EconCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self._config()
-        follow_default_root_dir(config.trainer)  # before looking for last.ckpt: it looks there too
+        # a save_dir the user gave one file logger first (the others follow it), then the
+        # default_root_dir for loggers still at the default; both before looking for last.ckpt
         one_save_dir(config.trainer)
+        follow_default_root_dir(config.trainer)
         keep_last_resume_callback(config.trainer)
         best_by(config.trainer, config.get("best_by"))
         self._resume_version = self._resolve_named_checkpoint(config)
@@ -229,7 +232,7 @@ class EconCLI(LightningCLI):
             Path(lg.init_args.save_dir)
             for lg in (config.trainer.logger if isinstance(config.trainer.get("logger"), list) else [])
             if "save_dir" in getattr(lg, "init_args", {})
-        } or {Path("logs")}
+        } or {Path(config.trainer.get("default_root_dir") or DEFAULT_SAVE_DIR)}  # without loggers, as well
         runs = [r for d in sorted(save_dirs) if (r := latest_run_with(d, name, which)) is not None]
         saved = saved_run_of(config)
         if saved is not None and run_checkpoint(saved, which) is not None:
@@ -334,6 +337,12 @@ class EconCLI(LightningCLI):
                 if version is None:
                     version = reserve_version(Path(logger.save_dir) / name)
                 logger._version = version
+        if not self.trainer.loggers:
+            # `--trainer.logger false`: Lightning would put every run's checkpoints and config in
+            # one folder, a later fit overwriting an earlier one's; the run gets its own instead
+            root = Path(config.trainer.get("default_root_dir") or DEFAULT_SAVE_DIR) / name
+            version = version or reserve_version(root)
+            self.trainer._default_root_dir = str(root / version)  # type: ignore[attr-defined]
         if version is not None:
             os.environ["ECONDL_RUN_VERSION"] = version
         if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
