@@ -304,3 +304,22 @@ def test_the_values_a_refused_split_size_suggests_are_valid_for_the_data(allow_a
 def test_a_split_of_too_few_items_says_so():
     with pytest.raises(ValueError, match="val_size=0.5 cannot be met with 1 training images: too few"):
         resolve_count("val_size", 0.5, 1, "training images")
+
+
+def test_training_images_of_one_shade_are_refused_naming_the_folder(tmp_path):
+    """All-blank training images gave std 0, NaN inputs, and the guard's advice to lower the
+    learning rate, which fails the same way."""
+    folder = write_idx_set(tmp_path / "blank", n_train=60)
+    write_idx(folder / "train-images-idx3-ubyte", np.zeros((60, 28, 28), dtype=np.uint8), False)
+    with pytest.raises(ValueError, match=r"training images of .*blank are all one shade \(pixel std 0\)"):
+        MNISTDataModule(data_dir=str(folder), val_size=10).setup("fit")
+    assert MNISTDataModule(data_dir=str(folder), val_size=10, normalize=False).split("train")[0].shape[0] == 50
+
+
+def test_a_train_size_too_small_to_split_names_train_size(tmp_path):
+    folder = write_idx_set(tmp_path / "digits", n_train=60)
+    with pytest.raises(ValueError, match=r"train_size=1 keeps 1 training image.*at least 7"):
+        MNISTDataModule(data_dir=str(folder), train_size=1).setup("fit")
+    assert len(MNISTDataModule(data_dir=str(folder), train_size=7).split("val")[0]) == 1  # the advice holds
+    with pytest.raises(ValueError, match=r"val_size=0\.9999999 of 60 training images rounds to 60"):
+        MNISTDataModule(data_dir=str(folder), val_size=0.9999999).setup("fit")

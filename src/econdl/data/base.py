@@ -82,7 +82,7 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
         count = round(value * n)
         assert top is not None
         if not 1 <= count <= top:
-            raise ConfigError(f"{name}={value:g} of {n:,} {what} rounds to {count}, outside 1..{top}; {hint}")
+            raise ConfigError(f"{name}={value:.10g} of {n:,} {what} rounds to {count}, outside 1..{top}; {hint}")
         return count
     if value <= 0 or value != int(value):
         raise ConfigError(f"{name}={value} must be a fraction in (0, 1) or a whole count >= 1; {hint}")

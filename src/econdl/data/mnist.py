@@ -193,11 +193,22 @@ class MNISTDataModule(InMemoryDataModule):
         order = torch.randperm(len(x), generator=self.generator())
         if self.train_size is not None:
             order = order[: resolve_count("train_size", self.train_size, len(x), "training images", allow_all=True)]
+        if self.train_size is not None and len(order) < 2:
+            raise ConfigError(
+                f"train_size={self.train_size} keeps {len(order)} training image, too few to hold one out for "
+                "validation; use a train_size of at least 2 (with the default val_size, at least 7)"
+            )
         n_val = resolve_count("val_size", self.val_size, len(order), "training images")
         val, train = order[:n_val], order[n_val:]
         if self.normalize and self.stats_source != "checkpoint":
             pixels = x[train].float() / 255.0
             self.mean, self.std = float(pixels.mean()), float(pixels.std())
+            if not self.std > 0:
+                raise DataError(
+                    f"the {len(train):,} training images of {self.data_dir} are all one shade (pixel std 0): "
+                    "there is nothing to learn from them, and standardising divides by zero; check that "
+                    "data_dir holds the real images (or pass --data.normalize false to train on them anyway)"
+                )
             self.stats_source = "training split"
         splits: dict[str, tuple[Tensor, ...]] = {
             "train": (x[train], y[train]),
