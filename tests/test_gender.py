@@ -275,3 +275,22 @@ def test_face_cnn_has_the_lecture_shapes_and_counts():
     assert net(x).shape == (2, 2)
     with pytest.raises(ValueError, match="channels"):
         FaceCNN(channels=[])
+
+
+def test_max_images_that_cannot_hold_every_class_is_refused_naming_it(tmp_path):
+    """-1 was accepted (a subset of all but one photo), 0 and 2 ended in 'add photos of every
+    class', which is not what was wrong."""
+    for bad in (-1, 0, 3):
+        with pytest.raises(ValueError, match=f"max_images={bad} must be a count of photos, at least 4"):
+            GenderImageDataModule(root=str(tmp_path), max_images=bad)
+    root = write_folder(tmp_path / "photos", n=12, corrupt=False)
+    # a subset of 4 of 24 photos that lacks a class: the fix named is max_images, not more photos
+    for seed in range(50):
+        dm = GenderImageDataModule(root=str(root), image_size=(40, 32), max_images=4, split_seed=seed)
+        try:
+            dm.setup("fit")
+        except ValueError as err:
+            assert "raise max_images=4" in str(err) and "add photos" not in str(err)
+            break
+    else:
+        pytest.fail("no split_seed drew a one-class subset")

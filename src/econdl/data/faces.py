@@ -141,6 +141,11 @@ class GenderImageDataModule(InMemoryDataModule):
             resolve_count("val_size", val_size, None, "photos")  # 0 is allowed here: no validation split
         if on_error not in ("skip", "raise"):
             raise ConfigError(f"on_error={on_error!r} must be 'skip' or 'raise'")
+        if max_images is not None and max_images < 2 * len(classes):
+            raise ConfigError(
+                f"max_images={max_images} must be a count of photos, at least {2 * len(classes)} for "
+                f"{len(classes)} classes (e.g. 1000), or null for all of them"
+            )
         self.source, self.root, self.path = source, root, path
         self.path_column, self.label_column = path_column, label_column
         self.class_names = list(classes)
@@ -263,10 +268,10 @@ class GenderImageDataModule(InMemoryDataModule):
         empty = [name for name, count in self.class_counts.items() if count == 0]
         if empty:
             greyscale = " (or keep greyscale photos: --data.drop_greyscale false)" if self.drop_greyscale else ""
-            raise DataError(
-                f"no usable {empty} photos are left in {self._where()} ({self.describe_cleaning()}); "
-                f"add photos of every class{greyscale}"
-            )
+            fix = f"add photos of every class{greyscale}"
+            if "subset" in self.report:  # max_images drew the subset that lacks the class
+                fix = f"raise max_images={self.max_images} (or leave it null for all the photos)"
+            raise DataError(f"no usable {empty} photos are left in {self._where()} ({self.describe_cleaning()}); {fix}")
         return images, y, kept
 
     def _where(self) -> str:
