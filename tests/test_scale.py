@@ -54,6 +54,26 @@ def test_two_cpu_processes_give_the_single_process_closed_form_fit_bit_for_bit(t
 
 
 @pytest.mark.slow
+def test_a_mistake_in_a_two_process_fit_is_reported_once(tmp_path):
+    """Every process checks the same settings and the guard reduces its finding over processes,
+    so each printed the same error line."""
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        *FAST,
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+        "--trainer.max_epochs=2",
+        "--optimizer.init_args.lr=1e30",  # the weights overflow at once
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("econdl: error: ")]
+    assert len(errors) == 1 and "NaN or infinite" in errors[0], result.stderr[-3000:]
+
+
+@pytest.mark.slow
 def test_two_cpu_processes_train_the_mlp_as_one_process_does(tmp_path):
     # The same global batch (2 x 32 = 64 rows, the loader gives rank r rows r, r+2, ... of
     # each shuffled 64) and no BatchNorm (its batch statistics are per rank, and SyncBatchNorm

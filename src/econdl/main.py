@@ -122,9 +122,21 @@ def report(err: BaseException, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    if found.kind == "user" and _rank() > 0:
+        # every DDP process checks the same config, data and (reduced) guard: one line, from rank 0
+        return found.exit_code
     print(f"econdl: error: {found.message}", file=sys.stderr)
     print(DEBUG_HINT, file=sys.stderr)
     return found.exit_code
+
+
+def _rank() -> int:
+    """This process's rank among DDP processes (0 outside DDP), as Lightning's launcher sets it."""
+    for name in ("RANK", "LOCAL_RANK"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
