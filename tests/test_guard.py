@@ -151,3 +151,21 @@ def test_the_divergence_message_gives_the_rate_of_the_failing_step_and_the_optio
     epoch, said, tenth = int(found[1]), float(found[2]), float(found[3])
     rates = pd.read_csv(tmp_path / "logs/kink/mlp/version_0/metrics.csv")["lr-AdamW"].dropna().tolist()
     assert said == pytest.approx(rates[epoch], rel=1e-2) and tenth == pytest.approx(said / 10, rel=1e-2)
+
+
+def test_weights_that_break_in_the_last_epoch_are_reported_in_that_epoch(tmp_path):
+    """No validation after the final epoch: the check before the fit's last checkpoint finds the
+    NaN weights.  Lightning's current_epoch already counts one more there (it said epoch 3)."""
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        "--data.init_args.x_size=600",
+        "--trainer.max_epochs=3",
+        "--trainer.check_val_every_n_epoch=2",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.callbacks+=fault_injection.NaNAfterLastStep",
+        "--trainer.callbacks.epoch=2",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "epoch 2; stopped before writing a checkpoint" in result.stderr, result.stderr[-2000:]

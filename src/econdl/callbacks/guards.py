@@ -129,7 +129,8 @@ class FiniteLossGuard(L.Callback):
             what, name = "the optimizer's state", name[len(OPTIMIZER_STATE) :]
         raise NonFiniteLossError(
             f"{what} became NaN or infinite ({name or 'on another process'}) by optimizer step "
-            f"{trainer.global_step}, epoch {trainer.current_epoch}; stopped before {before}. {self._advice(trainer)}"
+            f"{trainer.global_step}, epoch {_last_trained_epoch(trainer)}; stopped before {before}. "
+            f"{self._advice(trainer)}"
         )
 
     def _advice(self, trainer: L.Trainer, lr: float | None = None) -> str:
@@ -171,9 +172,18 @@ class FiniteLossGuard(L.Callback):
             return
         lr = lrs[steps.index(int(step))] if int(step) in steps else None  # another rank's step: not known here
         raise NonFiniteLossError(
-            f"the training loss became NaN or infinite at epoch {trainer.current_epoch}, optimizer step {int(step)}. "
+            f"the training loss became NaN or infinite at epoch {_last_trained_epoch(trainer)}, optimizer step "
+            f"{int(step)}. "
             f"{self._advice(trainer, lr)}"
         )
+
+
+def _last_trained_epoch(trainer: L.Trainer) -> int:
+    """The epoch whose steps made the weights what they are: the one running, or, between two
+    epochs and after the fit (where Lightning's ``current_epoch`` already counts the next
+    one), the one that ended last."""
+    progress: Any = trainer.fit_loop.epoch_progress.current  # a processed tracker
+    return progress.processed if progress.started > progress.processed else max(progress.processed - 1, 0)
 
 
 def _current_lr(trainer: L.Trainer) -> float | None:
