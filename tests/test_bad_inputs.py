@@ -128,6 +128,7 @@ CASES = [
     Case("linear-bad-proportions", ["fit", "--config", LIN, "--data.proportions", "[0.5,0.5,0.5]"], ["proportions"]),
     Case("linear-negative-sigma", ["test", "--config", LIN, "--data.sigma", "-1"], ["sigma=-1"]),
     Case("gender-one-class", ["fit", "--config", GEN, "--data.classes", "[Male]"], ["classes"]),
+    Case("run-name-outside-the-save-dir", ["fit", "--config", K, "--run_name", "../elsewhere"], ["../elsewhere"]),
     Case(
         "kink-second-checkpoint-on-the-same-metric",
         [

@@ -202,6 +202,12 @@ class EconCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self._config()
+        name = config.get("run_name")
+        if name and (Path(name).is_absolute() or ".." in Path(name).parts):
+            raise ConfigError(
+                f"--run_name {name!r} must name folders inside the save_dir, e.g. kink/wide (no absolute "
+                "path, no '..'); to write elsewhere, set --trainer.default_root_dir"
+            )
         # a save_dir the user gave one file logger first (the others follow it), then the
         # default_root_dir for loggers still at the default; both before looking for last.ckpt
         one_save_dir(config.trainer)
