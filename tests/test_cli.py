@@ -277,3 +277,25 @@ def best_before(val: pd.Series, epoch: float) -> float:
     """The best validation loss before ``epoch``'s, less ReduceLROnPlateau's threshold (rel 1e-4)."""
     earlier = val[val.index < epoch]
     return earlier.min() * (1 - 1e-4) if len(earlier) else float("inf")
+
+
+def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_model_follows_validation():
+    """A training metric is there every epoch; a model that steps its own schedules (manual
+    optimization, e.g. LassoLogit) decides itself when they step."""
+    from types import SimpleNamespace
+
+    from econdl.cli import _plateau_after_validation
+
+    def frequency(monitor: str, automatic: bool = True, every: int | None = 3) -> int | None:
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        out = {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt)}}
+        out["lr_scheduler"]["monitor"] = monitor
+        module = SimpleNamespace(automatic_optimization=automatic)
+        trainer = SimpleNamespace(check_val_every_n_epoch=every, lightning_module=module, is_global_zero=False)
+        _plateau_after_validation(trainer, out)
+        return out["lr_scheduler"].get("frequency")
+
+    assert frequency("val/loss") == 3
+    assert frequency("val/acc", every=1) is None and frequency("val/loss", every=None) is None
+    assert frequency("train/loss") is None
+    assert frequency("val/loss", automatic=False) is None

@@ -294,3 +294,9 @@ def test_max_images_that_cannot_hold_every_class_is_refused_naming_it(tmp_path):
             break
     else:
         pytest.fail("no split_seed drew a one-class subset")
+    # a class whose photos are all greyscale: max_images is not what to change
+    for path in (root / "Female").iterdir():
+        Image.open(path).convert("L").convert("RGB").save(path)
+    with pytest.raises(ValueError, match="drop_greyscale false") as err:
+        GenderImageDataModule(root=str(root), image_size=(40, 32), max_images=20).setup("fit")
+    assert "max_images" not in str(err.value).split(";")[-1]

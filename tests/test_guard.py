@@ -75,6 +75,8 @@ def test_a_checkpoint_holding_nan_or_inf_is_refused_before_it_is_scored_or_resum
         assert f"{name} holds NaN or infinite values ({what}" in result.stderr, result.stderr[-2000:]
         assert "Traceback" not in result.stderr
     assert econdl("test", *config, f"--ckpt_path={good}").returncode == 0  # the finite one is scored
+    # scoring uses the weights only: a file whose optimizer state alone is infinite is tested
+    assert econdl("test", *config, f"--ckpt_path={tmp_path / 'inf.ckpt'}").returncode == 0
 
 
 def test_nan_weights_from_the_last_update_of_an_epoch_stop_the_fit_before_any_checkpoint(tmp_path):

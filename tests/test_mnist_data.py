@@ -302,8 +302,10 @@ def test_the_values_a_refused_split_size_suggests_are_valid_for_the_data(allow_a
 
 
 def test_a_split_of_too_few_items_says_so():
-    with pytest.raises(ValueError, match="val_size=0.5 cannot be met with 1 training images: too few"):
+    with pytest.raises(ValueError, match="val_size=0.5 cannot be met: only 1 of the training images, too few"):
         resolve_count("val_size", 0.5, 1, "training images")
+    with pytest.raises(ValueError, match="train_size=10 cannot be met: there are no training images"):
+        resolve_count("train_size", 10, 0, "training images", allow_all=True)
 
 
 def test_training_images_of_one_shade_are_refused_naming_the_folder(tmp_path):

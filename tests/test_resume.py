@@ -146,6 +146,25 @@ def test_a_fit_limited_by_max_steps_resumes_exactly(tmp_path):
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 92
 
 
+def test_a_finished_fit_with_a_step_limit_extended_in_epochs_equals_the_longer_fit(tmp_path):
+    """A fit that max_epochs ended, with a max_steps it never reached, extended with a larger
+    max_epochs: Lightning took its end-of-fit last.ckpt for a restart on the last batch and ran
+    one step of the next epoch only."""
+    args = [*KINK, "--trainer.max_steps=10000"]
+    assert econdl(*args, "--trainer.max_epochs=8", "--run_name=straight").returncode == 0
+    assert econdl(*args, "--trainer.max_epochs=5", "--run_name=extended").returncode == 0
+    longer = econdl(*args, "--trainer.max_epochs=8", "--run_name=extended", "--ckpt_path=last")
+    assert longer.returncode == 0, longer.stderr[-2000:]
+    run = tmp_path / "logs/extended/version_0"
+    assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 8 * 8
+    straight_run = tmp_path / "logs/straight/version_0"
+    straight = pd.read_csv(straight_run / "metrics.csv").dropna(subset=["val/loss"])
+    extended = pd.read_csv(run / "metrics.csv").dropna(subset=["val/loss"])
+    pd.testing.assert_frame_equal(straight[["epoch", "step", "val/loss"]], extended[["epoch", "step", "val/loss"]])
+    x, y = (torch.load(r / "checkpoints/last.ckpt", weights_only=False)["state_dict"] for r in (straight_run, run))
+    assert all(torch.equal(x[k], y[k]) for k in x)
+
+
 def dropout_augment_cnn(tmp_path: Path, epochs: int = 6) -> list[str]:
     """A small MNIST CNN with dropout and augmentation: both draw random numbers every step.
     ``epochs``: enough that the fit outlasts the kill delays on a fast machine."""

@@ -165,18 +165,20 @@ def saved_config_hint(path: str | Path) -> str:
     return "pass the config it was trained with, or a checkpoint of this config"
 
 
-def check_fits(path: str | Path, ckpt: dict[str, Any], model_config: Any, data_config: Any) -> None:
+def check_fits(
+    path: str | Path, ckpt: dict[str, Any], model_config: Any, data_config: Any, resume: bool = False
+) -> None:
     """CheckpointError naming both sides if the checkpoint was written for another model or data,
-    or naming the first weight or optimizer state that is NaN or infinite."""
+    or naming the first weight (and, to ``resume`` a fit, optimizer state) that is NaN or infinite."""
     problem = mismatch(ckpt, model_config, data_config)
     if problem:
         raise CheckpointError(f"{path}: {problem}; {saved_config_hint(path)}")
-    bad = first_non_finite_entry(ckpt)
+    bad = first_non_finite_entry(ckpt, optimizer=resume)
     if bad:
+        use = "would train on from frozen or NaN values" if resume else "would score as NaN"
         raise CheckpointError(
-            f"{path} holds NaN or infinite values ({bad}): the state of a fit that diverged, which would "
-            "score or train on as NaN; use a checkpoint written before it diverged (econdl's own are kept "
-            "finite), or fit again with a lower learning rate"
+            f"{path} holds NaN or infinite values ({bad}): the state of a fit that diverged, which {use}; "
+            "use a checkpoint written before it diverged, or fit again with a lower learning rate"
         )
 
 
@@ -184,12 +186,13 @@ def _non_finite(value: Any) -> bool:
     return isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())
 
 
-def first_non_finite_entry(ckpt: dict[str, Any]) -> str | None:
-    """The first weight (``state_dict``) or optimizer state of ``ckpt`` holding NaN/inf, or None."""
+def first_non_finite_entry(ckpt: dict[str, Any], optimizer: bool = True) -> str | None:
+    """The first weight (``state_dict``) or, with ``optimizer``, optimizer state of ``ckpt``
+    holding NaN/inf, or None."""
     for name, value in ckpt["state_dict"].items():
         if _non_finite(value):
             return name
-    for state in ckpt.get("optimizer_states") or []:
+    for state in ckpt.get("optimizer_states") or [] if optimizer else []:
         entries = state.get("state") if isinstance(state, dict) else None
         for param, tensors in (entries or {}).items():
             for key, value in (tensors or {}).items():

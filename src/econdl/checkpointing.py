@@ -96,10 +96,14 @@ def follow_default_root_dir(trainer_config: Any) -> None:
     loggers = trainer_config.get("logger")
     if not root or not isinstance(loggers, list):
         return
+    moved = False
     for logger in loggers:
         args = getattr(logger, "init_args", None)
         if args is not None and str(args.get("save_dir")) == DEFAULT_SAVE_DIR:
-            args.save_dir = str(root)
+            args.save_dir, moved = str(root), True
+    chosen = {str(lg.init_args.save_dir) for lg in loggers if "save_dir" in getattr(lg, "init_args", {})}
+    if not moved and chosen:
+        print(f"default_root_dir {root}: the run goes to the loggers' save_dir, {', '.join(sorted(chosen))}")
 
 
 def one_save_dir(trainer_config: Any) -> None:

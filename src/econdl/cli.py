@@ -60,6 +60,11 @@ for _pattern in (
     warnings.filterwarnings("ignore", message=_pattern)
 
 
+def _loggerless_root(config: Any) -> Path:
+    """Where the runs of a trainer without file loggers go: ``<default_root_dir or logs>``."""
+    return Path(config.trainer.get("default_root_dir") or DEFAULT_SAVE_DIR)
+
+
 def _plateau_after_validation(trainer: Any, out: Any) -> None:
     """A ReduceLROnPlateau stepped once per epoch, where validation runs every N epochs
     (``--trainer.check_val_every_n_epoch N``): step it after the epochs that validate, on their
@@ -71,6 +76,8 @@ def _plateau_after_validation(trainer: Any, out: Any) -> None:
     scheduler, every = config.get("scheduler"), trainer.check_val_every_n_epoch
     if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) or not every or every == 1:
         return
+    if not str(config.get("monitor") or "").startswith("val") or not trainer.lightning_module.automatic_optimization:
+        return  # a training metric is there every epoch; a model that steps its schedules itself decides
     if config.get("interval", "epoch") != "epoch" or config.get("frequency", 1) != 1:
         return  # the config chose when it steps
     config["frequency"] = every
@@ -238,7 +245,7 @@ class EconCLI(LightningCLI):
             Path(lg.init_args.save_dir)
             for lg in (config.trainer.logger if isinstance(config.trainer.get("logger"), list) else [])
             if "save_dir" in getattr(lg, "init_args", {})
-        } or {Path(config.trainer.get("default_root_dir") or DEFAULT_SAVE_DIR)}  # without loggers, as well
+        } or {_loggerless_root(config)}
         runs = [r for d in sorted(save_dirs) if (r := latest_run_with(d, name, which)) is not None]
         saved = saved_run_of(config)
         if saved is not None and run_checkpoint(saved, which) is not None:
@@ -253,7 +260,8 @@ class EconCLI(LightningCLI):
         ckpt = run_checkpoint(runs[0], which)
         assert ckpt is not None  # latest_run_with found it
         config.ckpt_path = str(ckpt)
-        check_fits(ckpt, read_checkpoint(ckpt), config.get("model"), config.get("data"))
+        check_fits(ckpt, read_checkpoint(ckpt), config.get("model"), config.get("data"), self.subcommand == "fit")
+        self._checked = str(ckpt)  # _check_checkpoint need not read it again
         if self.subcommand == "fit":
             print(f"resuming from {ckpt}")
             return runs[0].name
@@ -288,7 +296,10 @@ class EconCLI(LightningCLI):
         path = config.get("ckpt_path")
         if not path or str(path) in SPECIAL_PATHS or "://" in str(path) or str(path).startswith("registry"):
             return
-        check_fits(path, read_checkpoint(path), config.get("model"), config.get("data"))
+        if str(path) == getattr(self, "_checked", None):
+            return
+        resume = self.config.subcommand == "fit"
+        check_fits(path, read_checkpoint(path), config.get("model"), config.get("data"), resume)
 
     def _refuse_unfitted(self) -> None:
         """``validate``, ``test`` and ``predict`` of a model that learns need its weights: without
@@ -343,10 +354,10 @@ class EconCLI(LightningCLI):
                 if version is None:
                     version = reserve_version(Path(logger.save_dir) / name)
                 logger._version = version
-        if not self.trainer.loggers:
+        if not self.trainer.loggers and "://" not in str(config.trainer.get("default_root_dir") or ""):
             # `--trainer.logger false`: Lightning would put every run's checkpoints and config in
             # one folder, a later fit overwriting an earlier one's; the run gets its own instead
-            root = Path(config.trainer.get("default_root_dir") or DEFAULT_SAVE_DIR) / name
+            root = _loggerless_root(config) / name
             version = version or reserve_version(root)
             self.trainer._default_root_dir = str(root / version)  # type: ignore[attr-defined]
         if version is not None:

@@ -165,10 +165,16 @@ def diagnose(err: BaseException) -> Diagnosis:
 
 
 def _twin_message(kind: str) -> str:
+    if kind not in ("ModelCheckpoint", "EarlyStopping"):
+        return (
+            f"two {kind} callbacks with the same settings: a checkpoint cannot hold both their states; "
+            "keep one, or give them different settings"
+        )
     return (
         f"two {kind} callbacks watch the same metric the same way (monitor and mode), so a checkpoint "
         f"cannot hold both their states; the trainer defaults (configs/trainer/default.yaml) already add "
-        "ModelCheckpoint and EarlyStopping on val/loss (mode min). Give the one you add another monitor "
-        "or mode (e.g. --trainer.callbacks.monitor=val/rmse), or change the default's settings instead "
+        "ModelCheckpoint and EarlyStopping on val/loss (mode min), and --best_by points the default "
+        "ModelCheckpoint at its metric. Give the one you add another monitor or mode (e.g. "
+        "--trainer.callbacks.monitor=val/rmse), or change the default's settings (or --best_by) instead "
         "of adding a second one"
     )

@@ -122,12 +122,20 @@ def report(err: BaseException, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    if found.kind == "user" and _rank() > 0:
-        # every DDP process checks the same config, data and (reduced) guard: one line, from rank 0
-        return found.exit_code
+    if _rank() > 0 and _reduced_over_processes(err):
+        return found.exit_code  # every DDP process raised the same finding: one line, from rank 0
     print(f"econdl: error: {found.message}", file=sys.stderr)
     print(DEBUG_HINT, file=sys.stderr)
     return found.exit_code
+
+
+def _reduced_over_processes(err: BaseException) -> bool:
+    """Whether ``err`` is the non-finite guard's finding, which it reduces over DDP processes (a
+    data or file problem may be one process's own, and is printed by every process that has it)."""
+    from econdl.callbacks.guards import NonFiniteLossError
+    from econdl.diagnose import causes
+
+    return any(isinstance(item, NonFiniteLossError) for item in causes(err))
 
 
 def _rank() -> int:

@@ -127,7 +127,8 @@ class ResumeCheckpoint(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._finished = True
-        self._save(trainer, boundary=False)
+        # between epochs too, unless --trainer.max_steps ended the fit inside its last epoch
+        self._save(trainer, boundary=trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         for signum, handler in self._previous_handlers.items():

@@ -61,9 +61,8 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
     else:
         top = n if allow_all else n - 1
         if top < 1:
-            raise ConfigError(
-                f"{name}={value!r} cannot be met with {n:,} {what}: too few to hold any out; use at least 2"
-            )
+            have = f"there are no {what}" if n == 0 else f"only {n:,} of the {what}, too few to hold one out"
+            raise ConfigError(f"{name}={value!r} cannot be met: {have}; use at least {2 - allow_all} {what}")
         example = max(1, min(500, n // 10, top))
         fraction = next((f for f in (0.1, 0.2, 0.25, 0.5) if 1 <= round(f * n) <= top), None)
     hint = (

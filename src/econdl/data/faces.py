@@ -247,6 +247,7 @@ class GenderImageDataModule(InMemoryDataModule):
         """All cleaned photos: uint8 images (N, 3, H, W), class indices (N,), their paths."""
         self.report = {}
         paths, labels = getattr(self, f"_from_{self.source}")()
+        listed = set(labels)  # the classes the source has, before a subset is drawn
         if self.max_images is not None and len(paths) > self.max_images:
             keep = torch.randperm(len(paths), generator=self.generator())[: self.max_images].sort().values
             paths, labels = [paths[i] for i in keep], [labels[i] for i in keep]
@@ -269,7 +270,9 @@ class GenderImageDataModule(InMemoryDataModule):
         if empty:
             greyscale = " (or keep greyscale photos: --data.drop_greyscale false)" if self.drop_greyscale else ""
             fix = f"add photos of every class{greyscale}"
-            if "subset" in self.report:  # max_images drew the subset that lacks the class
+            drawn = set(label_of.values())
+            if all(self.class_names.index(n) in listed - drawn for n in empty):
+                # the source has the class, the subset max_images drew has not a photo of it
                 fix = f"raise max_images={self.max_images} (or leave it null for all the photos)"
             raise DataError(f"no usable {empty} photos are left in {self._where()} ({self.describe_cleaning()}); {fix}")
         return images, y, kept
