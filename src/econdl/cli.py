@@ -190,7 +190,8 @@ class EconCLI(LightningCLI):
             "--run_name",
             type=str | None,
             default=None,
-            help="Run directory under the loggers' save_dir, e.g. kink/mlp (default: from the config path).",
+            help="Run directory under the loggers' save_dir, e.g. kink/mlp (default: from the config path); "
+            "an absolute path is the run's own folder.",
         )
         parser.add_argument(
             "--best_by",
@@ -210,10 +211,10 @@ class EconCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self._config()
         name = config.get("run_name")
-        if name and (Path(name).is_absolute() or ".." in Path(name).parts):
+        if name and not Path(name).is_absolute() and ".." in Path(name).parts:  # absolute: the run's own folder
             raise ConfigError(
-                f"--run_name {name!r} must name folders inside the save_dir, e.g. kink/wide (no absolute "
-                "path, no '..'); to write elsewhere, set --trainer.default_root_dir"
+                f"--run_name {name!r} must name folders inside the save_dir, e.g. kink/wide (no '..'); to "
+                "write elsewhere, set --trainer.default_root_dir"
             )
         # a save_dir the user gave one file logger first (the others follow it), then the
         # default_root_dir for loggers still at the default; both before looking for last.ckpt
