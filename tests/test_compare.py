@@ -42,3 +42,12 @@ def test_compare_of_a_missing_folder_fails_naming_it():
     result = run_econdl("compare", "configs/nowhere/")
     assert result.returncode == 1
     assert "configs/nowhere" in result.stderr and "does not exist" in result.stderr
+
+
+def test_compare_writes_its_table_beside_the_fits_under_default_root_dir(tmp_path):
+    """The fits went under --trainer.default_root_dir, the table to ./logs."""
+    closed_form = [str(CONFIGS / "kink" / f"{name}.yaml") for name in ("polynomial", "chebyshev")]
+    compare_main([*closed_form, *FAST, "--workers", "1", "--trainer.default_root_dir", "R"])
+    assert (tmp_path / "R/kink/compare/version_0/table.csv").is_file()
+    assert (tmp_path / "R/kink/polynomial/version_0/checkpoints/last.ckpt").is_file()
+    assert not (tmp_path / "logs").exists()

@@ -8,7 +8,8 @@
 Each config is fitted exactly as ``econdl fit --config FILE`` would (its own run
 directory, best checkpoint tested).  The models' test-set predictions are then
 scored by the DataModule (``score``), so every row is measured the same way, and
-the table is printed and written with a plot to ``logs/<task>/compare/version_N/``.
+the table is printed and written with a plot to ``logs/<task>/compare/version_N/`` (under
+``--trainer.default_root_dir`` or a logger ``save_dir`` given on the command line, where the fits go).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from econdl.report.table import missing_as_none
 USAGE = """usage: econdl compare PATH [PATH ...] [--out DIR] [--KEY VALUE ...]
 
 PATH     a config file, or a folder whose *.yaml files are all fitted (in name order)
---out    folder for table.csv, table.md and the plot (default logs/<task>/compare/version_N)
+--out    folder for table.csv, table.md and the plot (default logs/<task>/compare/version_N, or
+         under --trainer.default_root_dir / a logger save_dir given here, beside the fits)
 --seeds N     fit each gradient-trained config with seeds 0..N-1 (--seed_everything) and report
               the mean and standard deviation (_std) of the score columns; closed-form models fit once
 --relative_to MODEL   add test RMSE / test RMSE of MODEL (default: the DataModule's relative_to)
@@ -257,6 +259,24 @@ def pop_option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
     return value, rest
 
 
+def _option(overrides: list[str], name: str) -> str | None:
+    """The last value the command-line ``overrides`` give ``--name`` (``--name=V`` or ``--name V``)."""
+    value = None
+    for i, arg in enumerate(overrides):
+        if arg.startswith(f"--{name}="):
+            value = arg.split("=", 1)[1]
+        elif arg == f"--{name}" and i + 1 < len(overrides):
+            value = overrides[i + 1]
+    return value
+
+
+def runs_root(overrides: list[str]) -> Path:
+    """Where the fits of these overrides put their runs, so the comparison goes beside them: a
+    logger save_dir given on the command line, else --trainer.default_root_dir, else logs."""
+    chosen = _option(overrides, "trainer.logger.init_args.save_dir") or _option(overrides, "trainer.default_root_dir")
+    return Path(chosen or "logs")
+
+
 def compare(
     paths: list[str],
     overrides: list[str] | None = None,
@@ -329,7 +349,7 @@ def _tabulate(
     add_relative(table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None)
     table = add_significance(table, predictions, dm)
     task = getattr(dm, "task", "task")
-    compare_root = Path("logs") / task / "compare"
+    compare_root = runs_root(overrides) / task / "compare"
     out_dir = Path(out) if out else compare_root / f"version_{next_version(compare_root)}"
     out_dir.mkdir(parents=True, exist_ok=True)
     forecast_files: list[Path] = []
