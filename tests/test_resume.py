@@ -165,6 +165,31 @@ def test_a_finished_fit_with_a_step_limit_extended_in_epochs_equals_the_longer_f
     assert all(torch.equal(x[k], y[k]) for k in x)
 
 
+def test_a_checkpoint_callback_of_ones_own_ends_a_resumed_run_with_the_same_files(tmp_path):
+    """A ModelCheckpoint a user adds keeps Lightning's version counter: the killed process's
+    checkpoint of a later epoch stayed, and the rerun wrote `top-epoch=003-v1.ckpt` beside it."""
+    own = [
+        "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.monitor=train/loss",
+        "--trainer.callbacks.save_top_k=3",
+        "--trainer.callbacks.filename=top-{epoch:03d}",
+    ]
+    args = [*KINK, "--trainer.max_epochs=8", *own]
+    assert econdl(*args, "--run_name=straight").returncode == 0
+    kill = ["--trainer.callbacks+=fault_injection.KillAfterEpochCheckpoints", "--trainer.callbacks.epoch=3"]
+    assert econdl(*args, "--run_name=killed", *kill).returncode == -signal.SIGKILL
+    run = tmp_path / "logs/killed/version_0/checkpoints"
+    assert any(p.name.startswith("top-epoch=003") for p in run.iterdir())  # written after the last.ckpt
+    resumed = econdl(*args, "--run_name=killed", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    names = {
+        r: sorted(p.name for p in (tmp_path / f"logs/{r}/version_0/checkpoints").iterdir())
+        for r in ("straight", "killed")
+    }
+    assert names["killed"] == names["straight"]
+    assert_same_run(tmp_path / "logs/straight/version_0", tmp_path / "logs/killed/version_0")
+
+
 def dropout_augment_cnn(tmp_path: Path, epochs: int = 6) -> list[str]:
     """A small MNIST CNN with dropout and augmentation: both draw random numbers every step.
     ``epochs``: enough that the fit outlasts the kill delays on a fast machine."""

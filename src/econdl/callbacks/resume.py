@@ -79,6 +79,32 @@ def follow_moved_run(trainer: L.Trainer, checkpoint: dict) -> None:
             state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
 
 
+def remove_superseded(trainer: L.Trainer, checkpoint: dict) -> None:
+    """Checkpoints that the killed process wrote after the ``last.ckpt`` being resumed, into
+    that run's own folder, and that no ModelCheckpoint state in it refers to: the rerun of those
+    epochs writes them again, and Lightning's version counter would otherwise keep the old file
+    beside the new one (``top-epoch=003-v1.ckpt``) in a folder that should equal an uninterrupted
+    run's.  (The default best checkpoint, without a version counter, is simply overwritten.)"""
+    resumed = Path(str(trainer.ckpt_path or ""))
+    if not resumed.is_file():
+        return
+    folder, written = resumed.resolve().parent, resumed.stat().st_mtime
+    known: set[Path] = set()
+    for state in checkpoint.get("callbacks", {}).values():
+        if isinstance(state, dict) and "best_k_models" in state:
+            paths = [*state.get("best_k_models", {}), *(state.get(k) for k in ("best_model_path", "last_model_path"))]
+            known |= {Path(str(path)).resolve() for path in paths if path}
+    for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint) or callback.dirpath is None:
+            continue
+        if Path(callback.dirpath).resolve() != folder:
+            continue  # only the resumed run's own folder
+        for path in folder.glob("*.ckpt"):
+            if path.resolve() not in known and path.resolve() != resumed.resolve() and path.stat().st_mtime > written:
+                path.unlink(missing_ok=True)
+        return
+
+
 class ResumeCheckpoint(L.Callback):
     """Writes ``checkpoints/last.ckpt`` at epoch boundaries, every ``every_seconds`` at most,
     at the end of the fit and on SIGTERM/SIGINT, holding every process's random-number state;
@@ -223,6 +249,7 @@ class ResumeCheckpoint(L.Callback):
         follow_moved_run(trainer, checkpoint)
         if trainer.is_global_zero:
             remove_leftovers(self.dirpath(trainer))  # checkpoint writes a kill cut short
+            remove_superseded(trainer, checkpoint)
             for logger in trainer.loggers:
                 if isinstance(logger, CSVLogger):
                     carry_rows(logger, before_step=state["metrics_step"])  # the fit logs the later ones again
