@@ -190,6 +190,21 @@ def test_a_checkpoint_callback_of_ones_own_ends_a_resumed_run_with_the_same_file
     assert_same_run(tmp_path / "logs/straight/version_0", tmp_path / "logs/killed/version_0")
 
 
+def test_a_fit_resumed_from_an_earlier_best_checkpoint_deletes_none_of_the_later_files(tmp_path):
+    """Only a resume from the run's own last.ckpt drops files written after it: a fit resumed
+    from another checkpoint file (it opens a new version) leaves the old run's files alone, even
+    when killed before writing anything of its own."""
+    args = [*KINK, "--trainer.max_epochs=4", "--run_name=run"]
+    assert econdl(*args).returncode == 0
+    folder = tmp_path / "logs/run/version_0/checkpoints"
+    best, before = next(folder.glob("best-*.ckpt")), {p.name for p in folder.iterdir()}
+    first = int(best.stem.removeprefix("best-epoch")) + 1  # the first epoch the resumed fit runs
+    kill = ["--trainer.callbacks+=fault_injection.KillAtEpoch", f"--trainer.callbacks.epoch={first}"]
+    resumed = econdl(*args, f"--ckpt_path={best}", "--trainer.max_epochs=6", *kill)
+    assert resumed.returncode == -signal.SIGKILL, resumed.stderr[-2000:]
+    assert {p.name for p in folder.iterdir()} >= before  # last.ckpt among them
+
+
 def dropout_augment_cnn(tmp_path: Path, epochs: int = 6) -> list[str]:
     """A small MNIST CNN with dropout and augmentation: both draw random numbers every step.
     ``epochs``: enough that the fit outlasts the kill delays on a fast machine."""

@@ -79,14 +79,15 @@ def follow_moved_run(trainer: L.Trainer, checkpoint: dict) -> None:
             state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
 
 
-def remove_superseded(trainer: L.Trainer, checkpoint: dict) -> None:
-    """Checkpoints that the killed process wrote after the ``last.ckpt`` being resumed, into
-    that run's own folder, and that no ModelCheckpoint state in it refers to: the rerun of those
-    epochs writes them again, and Lightning's version counter would otherwise keep the old file
-    beside the new one (``top-epoch=003-v1.ckpt``) in a folder that should equal an uninterrupted
-    run's.  (The default best checkpoint, without a version counter, is simply overwritten.)"""
+def remove_superseded(trainer: L.Trainer, checkpoint: dict, last: Path) -> None:
+    """Checkpoints that the killed process wrote after ``last`` (the run's last.ckpt, when it is
+    what the fit resumes from), into that run's own folder, and that no ModelCheckpoint state in
+    it refers to: the rerun of those epochs writes them again, and Lightning's version counter
+    would otherwise keep the old file beside the new one (``top-epoch=003-v1.ckpt``) in a folder
+    that should equal an uninterrupted run's.  (The default best checkpoint, without a version
+    counter, is simply overwritten.)  A fit resumed from any other file deletes nothing."""
     resumed = Path(str(trainer.ckpt_path or ""))
-    if not resumed.is_file():
+    if not resumed.is_file() or not last.is_file() or resumed.resolve() != last.resolve():
         return
     folder, written = resumed.resolve().parent, resumed.stat().st_mtime
     known: set[Path] = set()
@@ -249,7 +250,7 @@ class ResumeCheckpoint(L.Callback):
         follow_moved_run(trainer, checkpoint)
         if trainer.is_global_zero:
             remove_leftovers(self.dirpath(trainer))  # checkpoint writes a kill cut short
-            remove_superseded(trainer, checkpoint)
+            remove_superseded(trainer, checkpoint, self.dirpath(trainer) / self.filename)
             for logger in trainer.loggers:
                 if isinstance(logger, CSVLogger):
                     carry_rows(logger, before_step=state["metrics_step"])  # the fit logs the later ones again
