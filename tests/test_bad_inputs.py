@@ -189,6 +189,17 @@ CASES = [
     # CSV files (GDP)
     Case("csv-missing", [*GCSV, "{dir}/GDPC1.csv"], ["GDPC1.csv"]),
     Case("csv-empty", [*GCSV, "{dir}/empty.csv"], ["empty.csv"], {"empty.csv": ""}),
+    Case(
+        "csv-header-only-with-frequency",  # the frequency given, the empty series reached a traceback
+        [*GCSV, "{dir}/header.csv", "--data.frequency", "Q"],
+        ["header.csv has 0 rows with a date and a value"],
+        {"header.csv": "observation_date,GDPC1\n"},
+    ),
+    Case(
+        "gdp-path-without-source-csv",  # read the bundled data instead, without a word
+        ["fit", "--config", GAR, "--data.path", "{dir}/GDPC1.csv"],
+        ["GDPC1.csv", "--data.source csv"],
+    ),
     Case("csv-one-column", [*GCSV, "{dir}/one.csv"], ["one.csv"], {"one.csv": csv(["DATE", *QUARTERS])}),
     Case(
         "csv-semicolons",
@@ -255,6 +266,19 @@ CASES = [
     ),
     # compare and sweep
     Case("compare-zero-seeds", ["compare", str(CONFIGS / "kink"), "--seeds", "0"], ["seeds"]),
+    Case(
+        "compare-data-relative-to-no-such-model",  # the ratio columns vanished without a word
+        [
+            "compare",
+            str(CONFIGS / "gdp" / "ar.yaml"),
+            str(CONFIGS / "gdp" / "mean.yaml"),
+            "--workers",
+            "1",
+            "--data.relative_to",
+            "foo",
+        ],
+        ["relative_to foo", "no such model"],
+    ),
     Case("compare-missing-folder", ["compare", "{dir}/nothere"], ["nothere"]),
     Case(
         "sweep-unknown-key",

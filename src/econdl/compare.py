@@ -346,7 +346,10 @@ def _tabulate(
         print(f"      {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
 
     table = pd.DataFrame(rows).set_index("model")
-    add_relative(table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None)
+    chosen = _option(overrides, "data.relative_to") or _option(overrides, "data.init_args.relative_to")
+    add_relative(
+        table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None or chosen is not None
+    )
     table = add_significance(table, predictions, dm)
     task = getattr(dm, "task", "task")
     compare_root = runs_root(overrides) / task / "compare"

@@ -103,6 +103,11 @@ class GDPDataModule(RegressionDataModule):
             raise ConfigError(f"source={source!r} is not one of {list(SOURCES)}")
         if source == "csv" and not path:
             raise ConfigError("source='csv' needs a file: --data.path data/GDPC1.csv")
+        if source != "csv" and path:
+            raise ConfigError(
+                f"path={path!r} is read only with source='csv' (now source={source!r}, the bundled data): "
+                "add --data.source csv"
+            )
         if evaluation not in EVALUATIONS:
             raise ConfigError(f"evaluation={evaluation!r} is not one of {list(EVALUATIONS)}")
         if lags < 1:

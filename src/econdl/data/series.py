@@ -123,6 +123,11 @@ def read_csv_series(
             )
         dates, values = dates[~missing], values[~missing]
     dates = pd.DatetimeIndex(dates)
+    if len(dates) < 2:
+        raise DataError(
+            f"{path} has {len(dates)} row{'s' * (len(dates) != 1)} with a date and a value in column "
+            f"{value_column!r}; a series to forecast needs many (e.g. a FRED download of GDPC1)"
+        )
     if dates.has_duplicates:
         dup = sorted({str(d.date()) for d in dates[dates.duplicated()]})
         raise DataError(f"{path}: duplicated dates {_listed(dup)}; keep one observation per period")
