@@ -377,3 +377,24 @@ def test_split_sizes_from_the_command_line_are_counts_or_fractions(tmp_path, mon
         ValueError, match=r"val_size=45 \(45 samples\) leaves nothing of the 45 samples before the test"
     ):
         GDPDataModule(source="csv", path=str(path), val_size=45, test_size=10).setup()
+
+
+def test_a_checkpoint_of_quarterly_data_is_refused_on_a_monthly_series(tmp_path):
+    """A model trained on quarterly GDP predicted 'monthly' values from a monthly series: its
+    lags and annualised growth rates mean other things there."""
+    quarterly = GDPDataModule()
+    quarterly.setup()
+    state = quarterly.state_dict()
+    assert state["frequency"] == "Q"
+    months = pd.date_range("1990-01-01", periods=240, freq="MS")
+    levels = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0.002, 0.01, len(months))))
+    path = tmp_path / "monthly.csv"
+    pd.DataFrame({"DATE": months.strftime("%Y-%m-%d"), "INDPRO": levels}).to_csv(path, index=False)
+    monthly = GDPDataModule(source="csv", path=str(path))
+    monthly.setup()
+    with pytest.raises(ValueError, match="trained on quarterly data, and this run's series is monthly"):
+        monthly.load_state_dict(state)
+    again = GDPDataModule(source="csv", path=str(path))
+    again.setup()
+    again.load_state_dict(monthly.state_dict())  # the same frequency: taken
+    assert again.target_loc == monthly.target_loc

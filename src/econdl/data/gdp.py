@@ -267,6 +267,7 @@ class GDPDataModule(RegressionDataModule):
     # --- state: the standardisation travels in checkpoints ------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
+            "frequency": self._frequency(),
             "target_loc": self.target_loc,
             "target_scale": self.target_scale,
             "exog_loc": list(self.exog_loc),
@@ -279,6 +280,14 @@ class GDPDataModule(RegressionDataModule):
         self.target_scale = float(state_dict["target_scale"])
         self.exog_loc = list(state_dict.get("exog_loc", []))
         self.exog_scale = list(state_dict.get("exog_scale", []))
+        trained, here = state_dict.get("frequency"), self._frequency()
+        if trained and here and trained != here:
+            names = {"Q": "quarterly", "M": "monthly", "Y": "yearly", "A": "yearly"}
+            raise CheckpointError(
+                f"the checkpoint was trained on {names.get(trained, trained)} data, and this run's series is "
+                f"{names.get(here, here)}: its lags and growth rates mean other things; fit a model on this "
+                "series, or give the series it was trained on"
+            )
         if len(self.exog_loc) != len(self.exog):
             raise CheckpointError(
                 f"the checkpoint was trained with {len(self.exog_loc)} exog series, this run asks "
@@ -287,6 +296,12 @@ class GDPDataModule(RegressionDataModule):
         self._state_loaded = True
         if self._raw:
             self.splits = self._scaled()
+
+    def _frequency(self) -> str | None:
+        """The series' frequency (``Q``, ``M``, ``Y``), once it is read."""
+        index = self.series.index if self.series is not None else None
+        freq = getattr(index, "freqstr", None)
+        return str(freq)[0] if freq else None
 
     # --- predict, score, plot -----------------------------------------------------------
     def predict_dataloader(self) -> TensorBatches:
