@@ -398,3 +398,8 @@ def test_a_checkpoint_of_quarterly_data_is_refused_on_a_monthly_series(tmp_path)
     again.setup()
     again.load_state_dict(monthly.state_dict())  # the same frequency: taken
     assert again.target_loc == monthly.target_loc
+    early = GDPDataModule(source="csv", path=str(path))
+    early.load_state_dict(state)  # before the series is read, as a checkpoint may restore it
+    assert early.state_dict()["frequency"] == "Q"
+    with pytest.raises(ValueError, match="trained on quarterly data, and this run's series is monthly"):
+        early.setup()

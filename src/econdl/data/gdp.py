@@ -131,6 +131,7 @@ class GDPDataModule(RegressionDataModule):
         self.dates: dict[str, pd.PeriodIndex] = {}
         self._raw: dict[str, tuple[Tensor, ...]] = {}
         self._state_loaded = False
+        self._trained_frequency: str | None = None  # of the series a loaded checkpoint was trained on
         self.layout: dict[str, int] = {}
 
     # --- data --------------------------------------------------------------------------
@@ -185,6 +186,7 @@ class GDPDataModule(RegressionDataModule):
     def build(self) -> Splits:
         series = self.load_series()
         self.series = series
+        self._check_frequency()
         p, horizon = self.lags, self.horizon
         g = series.to_numpy(dtype=float, copy=True)
         exog = None
@@ -280,14 +282,8 @@ class GDPDataModule(RegressionDataModule):
         self.target_scale = float(state_dict["target_scale"])
         self.exog_loc = list(state_dict.get("exog_loc", []))
         self.exog_scale = list(state_dict.get("exog_scale", []))
-        trained, here = state_dict.get("frequency"), self._frequency()
-        if trained and here and trained != here:
-            names = {"Q": "quarterly", "M": "monthly", "Y": "yearly", "A": "yearly"}
-            raise CheckpointError(
-                f"the checkpoint was trained on {names.get(trained, trained)} data, and this run's series is "
-                f"{names.get(here, here)}: its lags and growth rates mean other things; fit a model on this "
-                "series, or give the series it was trained on"
-            )
+        self._trained_frequency = state_dict.get("frequency")
+        self._check_frequency()  # now, or when the series is read
         if len(self.exog_loc) != len(self.exog):
             raise CheckpointError(
                 f"the checkpoint was trained with {len(self.exog_loc)} exog series, this run asks "
@@ -298,10 +294,22 @@ class GDPDataModule(RegressionDataModule):
             self.splits = self._scaled()
 
     def _frequency(self) -> str | None:
-        """The series' frequency (``Q``, ``M``, ``Y``), once it is read."""
+        """The series' frequency (``Q``, ``M``, ``Y``), once it is read; before, a checkpoint's."""
         index = self.series.index if self.series is not None else None
         freq = getattr(index, "freqstr", None)
-        return str(freq)[0] if freq else None
+        return str(freq)[0] if freq else self._trained_frequency
+
+    def _check_frequency(self) -> None:
+        """A checkpoint's model was trained on a series of one frequency: refuse another."""
+        trained = self._trained_frequency
+        here = getattr(self.series.index, "freqstr", None) if self.series is not None else None
+        if trained and here and trained != str(here)[0]:
+            names = {"Q": "quarterly", "M": "monthly", "Y": "yearly", "A": "yearly"}
+            raise CheckpointError(
+                f"the checkpoint was trained on {names.get(trained, trained)} data, and this run's series is "
+                f"{names.get(str(here)[0], here)}: its lags and growth rates mean other things; fit a model on "
+                "this series, or give the series it was trained on"
+            )
 
     # --- predict, score, plot -----------------------------------------------------------
     def predict_dataloader(self) -> TensorBatches:
