@@ -155,11 +155,9 @@ def main() -> None:
         "Both sides compute the same: the raw side runs as a plain PyTorch process, without the "
         "PYTORCH_NVML_BASED_CUDA_CHECK that importing Lightning sets (with it, torch's Adam and AdamW "
         "query NVML on every step of a CPU run); econdl's runs avoid that query by keeping the CUDA "
-        "device count while they run, call callback hooks directly, and do not move a logged value's "
-        "stored result to the device it is on already (`econdl.fastpath`).\n\n"
-        + table
-        + "\n## What each benchmark runs\n\n"
-        + "\n".join(notes)
+        "device count while they run, call callback hooks directly, do not move a logged value's "
+        "stored result to the device it is on already, and read each hook's signature once rather "
+        "than at every step (`econdl.fastpath`).\n\n" + table + "\n## What each benchmark runs\n\n" + "\n".join(notes)
     )
     Path(args.out).write_text(text)
     print(f"report written to {args.out}")

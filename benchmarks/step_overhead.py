@@ -18,7 +18,7 @@ lightning  a bare LightningModule around the same ``nn.Sequential`` and the conf
            econdl's tensor-slicing loader, with Lightning's own hook dispatch and ``self.log``
 fastpath   the same, with what econdl.fastpath removes from every econdl trainer (direct
            hook calls, no CUDA probe in each optimizer step of a CPU run, no move of a
-           logged result to the device it is on)
+           logged result to the device it is on, each hook's signature read once)
 module     econdl's Regressor (its metrics and hooks) in the fastpath Trainer
 shipped    econdl as users run it: the trainer defaults' callbacks, two loggers and checkpoints
 

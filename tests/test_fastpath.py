@@ -390,3 +390,107 @@ def test_a_lightning_whose_result_move_differs_keeps_its_own(monkeypatch: Any) -
     monkeypatch.setattr(fastpath, "_RESULT_TO_CHECKED", set())
     assert not fastpath.install_result_to()
     assert _ResultMetric.to is fastpath._LIGHTNING_RESULT_TO
+
+
+class _Hooks:
+    def step(self, batch: Any, batch_idx: int) -> None: ...
+
+    def one(self, batch: Any) -> None: ...
+
+    def star(self, *args: Any) -> None: ...
+
+    def iterating(self, dataloader_iter: Any) -> None: ...
+
+
+class _Unhashable:
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, batch: Any, batch_idx: int) -> None: ...
+
+
+def _questions() -> list[tuple[str, bool, int | None]]:
+    return [
+        ("batch_idx", False, 2),
+        ("batch_idx", False, None),
+        ("dataloader_iter", True, None),
+        ("dataloader_idx", False, None),
+        ("batch", True, None),
+    ]
+
+
+def test_the_signature_memo_answers_what_lightning_answers_and_reads_a_changed_function_again() -> None:
+    import functools
+
+    def decorated(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    hooks = _Hooks()
+    plain = [hooks.step, hooks.one, hooks.star, hooks.iterating, _Hooks.step, decorated(_Hooks.one)]
+    plain += [functools.partial(_Hooks.step, hooks), _Unhashable(), lambda self, batch, batch_idx: None]
+    for fn in plain:
+        for question in _questions():
+            for _ in range(2):  # the second answer comes from the memo
+                assert fastpath._is_param_in_hook_signature(fn, *question) == fastpath._LIGHTNING_SIGNATURE(
+                    fn, *question
+                ), (fn, question)
+    # a method redefined in place (a notebook cell run again) is read again
+    assert fastpath._is_param_in_hook_signature(hooks.one, "batch_idx", False, 2) is False
+    _Hooks.one.__code__ = _Hooks.step.__code__
+    try:
+        assert fastpath._is_param_in_hook_signature(hooks.one, "batch_idx", False, 2) is True
+    finally:
+        _Hooks.one.__code__ = _Hooks.iterating.__code__  # any code of one argument
+
+
+def test_a_fit_reads_each_hook_signature_once_not_at_every_step(tmp_path: Any, monkeypatch: Any) -> None:
+    reads: list[str] = []
+    lightnings = fastpath._LIGHTNING_SIGNATURE
+
+    def counting(hook_fx: Any, param: str, *args: Any) -> bool:
+        reads.append(param)
+        return lightnings(hook_fx, param, *args)
+
+    assert fastpath.install_signature_memo()  # (the count below replaces what it checks for)
+    monkeypatch.setattr(fastpath, "_LIGHTNING_SIGNATURE", counting)
+    fastpath._SIGNATURES.clear()
+    steps: list[int] = []
+    counts: list[int] = []
+    for epochs in (1, 4):
+        reads.clear()
+        cli = cli_main(
+            ["fit", "--config", str(CONFIGS / "kink" / "mlp.yaml"), *FAST, f"--trainer.max_epochs={epochs}"],
+            verbose_test=False,
+        )
+        steps.append(cli.trainer.global_step)
+        assert fastpath.signature_memo_installed()
+        counts.append(len(reads))
+        fastpath._SIGNATURES.clear()
+    assert steps[1] >= 4 * steps[0] > 0
+    assert 0 < counts[0] == counts[1], counts  # one read per (function, question), however long the fit
+
+
+def test_a_signature_reader_someone_else_replaced_is_kept(monkeypatch: Any) -> None:
+    from lightning.pytorch.loops import training_epoch_loop
+
+    def theirs(*args: Any) -> bool:
+        return fastpath._LIGHTNING_SIGNATURE(*args)
+
+    monkeypatch.setattr(training_epoch_loop, "is_param_in_hook_signature", theirs)
+    assert not fastpath.install_signature_memo()
+    assert training_epoch_loop.is_param_in_hook_signature is theirs
+
+
+def test_a_lightning_whose_signature_reader_differs_keeps_its_own(monkeypatch: Any) -> None:
+    import sys
+
+    # a new Lightning: compare _is_param_in_hook_signature with its reader again
+    assert fastpath._digest(fastpath._LIGHTNING_SIGNATURE) in fastpath._SIGNATURE_CHECKED
+    for name in fastpath._SIGNATURE_USERS:
+        if name in sys.modules:
+            monkeypatch.setattr(sys.modules[name], "is_param_in_hook_signature", fastpath._LIGHTNING_SIGNATURE)
+    monkeypatch.setattr(fastpath, "_SIGNATURE_CHECKED", set())
+    assert not fastpath.install_signature_memo() and not fastpath.signature_memo_installed()

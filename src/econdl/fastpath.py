@@ -1,7 +1,7 @@
-"""Three costs of a Lightning fit that econdl removes without changing what it computes.
+"""Four costs of a Lightning fit that econdl removes without changing what it computes.
 
-The first two were found by profiling the kink MLP, the third by profiling the GDP MLP
-(``benchmarks/step_overhead.py`` measures their effect on a step, ``benchmarks/log_call.py``
+The first two were found by profiling the kink MLP, the third and fourth by profiling the GDP
+MLP (``benchmarks/step_overhead.py`` measures their effect on a step, ``benchmarks/log_call.py``
 the third's on a ``self.log`` call):
 
 1. **A CUDA probe on every optimizer step of a CPU fit.**  Importing Lightning sets
@@ -34,6 +34,16 @@ the third's on a ``self.log`` call):
    dtype (moving a metric also resets its dtype to the default), for every trainer; anything
    else is moved by Lightning's own code, as before.
 
+4. **Reading a hook's signature again and again.**  Lightning asks whether ``training_step``
+   takes a ``batch_idx`` on every training step, whether it takes a ``dataloader_iter`` on
+   every ``self.log`` call, and whether the evaluation hooks take a ``dataloader_idx`` at
+   every validation, each time through ``inspect.getfullargspec`` (tens of microseconds).
+   :func:`install_signature_memo` answers from a memo kept per function, with the answer
+   Lightning's own function gave for the same arguments; a function whose code or
+   ``__wrapped__`` has changed since is read again.  It holds for every trainer in the
+   process (the answers are the same), under the same source check as the others
+   (``_SIGNATURE_CHECKED``).
+
 The first two apply to the runs of the trainers that econdl builds (``EconCLI``'s, and the GDP
 task's rolling-origin refits); other Lightning trainers in the same process keep Lightning's
 dispatch.  econdl replaces Lightning's three dispatch functions only where their source is
@@ -49,6 +59,8 @@ import dataclasses
 import hashlib
 import inspect
 import logging
+import sys
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,6 +71,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.trainer import call
 from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
+from lightning.pytorch.utilities import signature_utils
 from torchmetrics import Metric
 
 _FLAG = "_econdl_direct_hooks"
@@ -74,6 +87,19 @@ _CHECKED = {"7aff6bc390f59392"}
 # the same for ``_ResultMetric.to`` (Lightning 2.6.6)
 _LIGHTNING_RESULT_TO = _RESULT_TO = _ResultMetric.to  # the second is what _result_to falls back to
 _RESULT_TO_CHECKED = {"f45ccd7696961427"}
+# the same for ``is_param_in_hook_signature`` (Lightning 2.6.6), and the modules that import it
+_LIGHTNING_SIGNATURE = signature_utils.is_param_in_hook_signature
+_SIGNATURE_CHECKED = {"6bd4f22c778d7ccc"}
+_SIGNATURE_USERS = (
+    "lightning.pytorch.core.module",
+    "lightning.pytorch.core.optimizer",
+    "lightning.pytorch.loops.evaluation_loop",
+    "lightning.pytorch.loops.prediction_loop",
+    "lightning.pytorch.loops.training_epoch_loop",
+    "lightning.pytorch.loops.utilities",
+    "lightning.pytorch.trainer.configuration_validator",
+    "lightning.pytorch.callbacks.prediction_writer",
+)
 _log = logging.getLogger(call.__name__)  # Lightning's debug lines for every hook come from here
 
 
@@ -202,6 +228,60 @@ def _result_to(self: _ResultMetric, *args: Any, **kwargs: Any) -> _ResultMetric:
     return _RESULT_TO(self, *args, **kwargs)
 
 
+# function -> (its __code__, its __wrapped__, {(param, explicit, min_args): answer}); weak, so
+# a function that goes away takes its answers with it
+_SIGNATURES: weakref.WeakKeyDictionary[Any, tuple[Any, Any, dict]] = weakref.WeakKeyDictionary()
+
+
+def _is_param_in_hook_signature(hook_fx: Any, param: str, explicit: bool = False, min_args: int | None = None) -> bool:
+    """Lightning's ``is_param_in_hook_signature``, answered once per function (a bound method
+    is read through its function: the answer does not depend on the instance)."""
+    fn = getattr(hook_fx, "__func__", hook_fx)
+    code, wrapped = getattr(fn, "__code__", None), getattr(fn, "__wrapped__", None)
+    try:
+        known = _SIGNATURES.get(fn)
+    except TypeError:  # neither hashable nor weakly referable: not remembered
+        return _LIGHTNING_SIGNATURE(hook_fx, param, explicit, min_args)
+    if known is None or known[0] is not code or known[1] is not wrapped:
+        known = (code, wrapped, {})
+        try:
+            _SIGNATURES[fn] = known
+        except TypeError:
+            return _LIGHTNING_SIGNATURE(hook_fx, param, explicit, min_args)
+    answers: dict[tuple[str, bool, int | None], bool] = known[2]
+    key = (param, explicit, min_args)
+    if key not in answers:
+        answers[key] = _LIGHTNING_SIGNATURE(hook_fx, param, explicit, min_args)
+    return answers[key]
+
+
+def install_signature_memo() -> bool:
+    """Put :func:`_is_param_in_hook_signature` in the place of Lightning's in the modules that
+    call it (those imported so far); returns whether it is there, under the same conditions
+    as :func:`install`."""
+    modules = [sys.modules[name] for name in _SIGNATURE_USERS if name in sys.modules]
+    ours = (_LIGHTNING_SIGNATURE, _is_param_in_hook_signature)
+    if signature_utils.is_param_in_hook_signature is not _LIGHTNING_SIGNATURE or not all(
+        any(getattr(module, "is_param_in_hook_signature", None) is fn for fn in ours) for module in modules
+    ):
+        return False  # something else (a mock, a tracing tool) has replaced Lightning's
+    if not _lightnings_own(_LIGHTNING_SIGNATURE, signature_utils.__name__, "is_param_in_hook_signature"):
+        return False
+    if _digest(_LIGHTNING_SIGNATURE) not in _SIGNATURE_CHECKED:
+        return False
+    for module in modules:
+        module.is_param_in_hook_signature = _is_param_in_hook_signature  # type: ignore[attr-defined]
+    return True
+
+
+def signature_memo_installed() -> bool:
+    """Whether Lightning's loops read hook signatures through econdl's memo."""
+    modules = [sys.modules[name] for name in _SIGNATURE_USERS if name in sys.modules]
+    return bool(modules) and all(
+        getattr(module, "is_param_in_hook_signature", None) is _is_param_in_hook_signature for module in modules
+    )
+
+
 _DIRECT: dict[str, Any] = {
     "_call_callback_hooks": _call_callback_hooks,
     "_call_lightning_module_hook": _call_lightning_module_hook,
@@ -225,11 +305,13 @@ def install_result_to() -> bool:
 
 
 def install() -> bool:
-    """Put econdl's three functions in Lightning's place (once), and :func:`install_result_to`;
+    """Put econdl's three functions in Lightning's place (once), :func:`install_result_to` and
+    :func:`install_signature_memo`;
     returns whether the three are there.  Nothing is replaced where Lightning's source is not
     one they were checked against, or where something else (a mock, a tracing tool) has
     replaced Lightning's."""
     install_result_to()
+    install_signature_memo()
     current = {name: getattr(call, name) for name in _DIRECT}
     if all(current[name] is fn for name, fn in _DIRECT.items()):
         return True
