@@ -401,6 +401,33 @@ def test_a_save_dir_given_on_the_command_line_or_in_a_config_holds_the_whole_run
     assert f"resuming from {Path('mine/exp/poly/version_0/checkpoints/last.ckpt')}" in again.stdout
 
 
+def test_an_explicit_logger_version_holds_the_whole_run_and_never_writes_over_another(tmp_path):
+    """`--trainer.logger.init_args.version` reaches only the last logger of the list; the run
+    still lands in one folder.  A version whose folder holds a run is refused (a new fit would
+    write over its checkpoints and rows), unless the fit continues from a checkpoint in it."""
+    poly = str(CONFIGS / "kink/polynomial.yaml")
+    assert econdl("fit", "--config", poly, *FAST).returncode == 0
+    first = tmp_path / "logs/kink/polynomial/version_0"
+    before = {p: p.read_bytes() for p in first.rglob("*") if p.is_file()}
+    assert (first / "checkpoints/last.ckpt") in before
+    taken = econdl("fit", "--config", poly, *FAST, "--trainer.logger.init_args.version=0")
+    assert taken.returncode == 1 and "Traceback" not in taken.stderr
+    assert "logger version 0:" in taken.stderr and "holds a run already" in taken.stderr
+    assert {p: p.read_bytes() for p in first.rglob("*") if p.is_file()} == before  # nothing touched
+    assert [p.name for p in first.parent.iterdir()] == ["version_0"]  # and no new folder
+
+    assert econdl("fit", "--config", poly, *FAST, "--trainer.logger.init_args.version=mine").returncode == 0
+    mine = tmp_path / "logs/kink/polynomial/mine"
+    assert (mine / "metrics.csv").is_file() and (mine / "checkpoints/last.ckpt").is_file()
+    assert list(mine.glob("events.out.tfevents.*")) and (mine / "config.yaml").is_file()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["mine", "version_0"]
+
+    last = first / "checkpoints/last.ckpt"
+    resumed = econdl("fit", "--config", poly, *FAST, "--trainer.logger.init_args.version=0", f"--ckpt_path={last}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert sorted(p.name for p in first.parent.iterdir()) == ["mine", "version_0"]
+
+
 def test_a_real_fit_writes_checkpoints_through_the_atomic_writer(tmp_path):
     cli = cli_main(
         ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=1", "--test_after_fit=false"]

@@ -56,6 +56,11 @@ for _pattern in (
     r".*Lazy modules are a new feature.*",
     r".*configure_optimizers` returned `None`, this fit will run with no optimizer.*",  # RandomWalk: nothing to fit
     r".*The number of training batches .* is smaller than the logging interval.*",
+    # validate/test/predict open a run folder of their own; a resumed fit that moved follows
+    # its files (checkpointing.follow_moved_run): the best-checkpoint state is not lost
+    r".*The dirpath has changed from .* won't be reloaded.*",
+    # a resumed fit writes on into its own folder; a new fit always gets a new one
+    r".*Checkpoint directory .* exists and is not empty.*",
 ):
     warnings.filterwarnings("ignore", message=_pattern)
 
@@ -253,6 +258,13 @@ class EconCLI(LightningCLI):
             runs = [saved]  # `--config logs/<task>/<model>/version_N/config.yaml`: that run, not the newest
         if not runs:
             pattern = "last.ckpt" if which == "last" else f"{BEST_PREFIX}*.ckpt"
+            only_last = [r for d in sorted(save_dirs) if (r := latest_run_with(d, name, "last")) is not None]
+            if which == "best" and only_last:
+                raise CheckpointNotFound(
+                    f"--ckpt_path best: {only_last[0]} (the newest run of {name}) holds last.ckpt but no "
+                    f"{pattern}: its fit chose no epoch on validation data (a model with nothing to fit, or a "
+                    "fit that ended before its first validation); use --ckpt_path last"
+                )
             raise CheckpointNotFound(
                 f"--ckpt_path {which}: no {'/'.join(['<save_dir>', name, 'version_*', 'checkpoints', pattern])} "
                 f"found under {', '.join(map(str, sorted(save_dirs)))}; run `econdl fit` first (with the same "
@@ -317,6 +329,24 @@ class EconCLI(LightningCLI):
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
+            self._run_and_explain(subcommand)
+        except BaseException:
+            self._keep_failed_config()
+            raise
+
+    def _keep_failed_config(self) -> None:
+        """A command that failed before Lightning saved its config (bad data, say) leaves the
+        config it ran with in its run folder, beside whatever else it wrote."""
+        try:
+            folder = Path(self.trainer.log_dir or "")
+            if not self.trainer.is_global_zero or not folder.is_dir() or (folder / "config.yaml").exists():
+                return
+            self._parser(self.subcommand).save(self._config(), folder / "config.yaml", skip_none=False)
+        except Exception:  # noqa: BLE001 - never hide the failure being reported
+            return
+
+    def _run_and_explain(self, subcommand: str) -> None:
+        try:
             with cuda_count_pinned(self.trainer):  # econdl.fastpath: no CUDA probe in each CPU step
                 super()._run_subcommand(subcommand)
         except RuntimeError as err:  # weights that do not fit the network this data sizes
@@ -327,11 +357,59 @@ class EconCLI(LightningCLI):
             raise explained from err
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
+        if self.subcommand == "fit":
+            kwargs.update(self._options_that_do_not_apply())
         if not self._get(self.config_init, "trainer", default={}).get("plugins"):
             kwargs.setdefault("plugins", [AtomicCheckpointIO()])  # a kill mid-save keeps the old file
+        precision = str(self._get(self.config_init, "trainer", default={}).get("precision"))
         trainer = super().instantiate_trainer(**kwargs)
+        if precision in ("16-mixed", "16") and trainer.accelerator.__class__.__name__ == "CPUAccelerator":
+            # Lightning falls back to bf16-mixed with a warning; the saved config would say 16-mixed
+            raise ConfigError(
+                f"--trainer.precision {precision} needs a CUDA GPU (float16 autocast) and this run is on the "
+                "CPU: use --trainer.precision bf16-mixed on the CPU, or run where a GPU is (--trainer.accelerator gpu)"
+            )
         direct_hooks(trainer)  # econdl.fastpath: callbacks' no-op hooks are not called
         return trainer
+
+    def _options_that_do_not_apply(self) -> dict[str, Any]:
+        """Trainer options that a baseline has no use for, reset for its fit, with one line
+        saying so (an ``econdl compare`` passes the same options to every model of a table).
+
+        A closed-form model (``exact_pass``) is solved from all training rows in one pass:
+        validating part-way (``val_check_interval``), stopping early (``max_steps``) or reading
+        part of the data (``limit_train_batches``, ``overfit_batches``) would solve it on some
+        of the rows, and validating every k-th epoch would never validate it.  A model that
+        takes its own steps (manual optimization: these, and LassoLogit's proximal steps) has
+        no gradients for Lightning to clip or accumulate, which Lightning refuses."""
+        trainer = self._get(self.config_init, "trainer", default={})
+        neutral: dict[str, Any] = {}
+        if getattr(self.model, "exact_pass", False):
+            neutral.update(
+                val_check_interval=1.0,
+                check_val_every_n_epoch=1,
+                max_steps=-1,
+                limit_train_batches=1.0,
+                overfit_batches=0.0,
+            )
+        if not getattr(self.model, "automatic_optimization", True):
+            neutral.update(gradient_clip_val=None, accumulate_grad_batches=1)
+        unset = {"val_check_interval": None, "limit_train_batches": None, "max_steps": None, "gradient_clip_val": 0}
+        reset = {
+            key: value
+            for key, value in neutral.items()
+            if trainer.get(key, value) not in (value, unset.get(key, value))
+        }
+        if reset and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+            given = ", ".join(f"--trainer.{key} {trainer.get(key)}" for key in reset)
+            how = (
+                "is solved from all training rows in one pass"
+                if getattr(self.model, "exact_pass", False)
+                else "takes its own optimizer steps"
+            )
+            verbs = "does not apply to it and is" if len(reset) == 1 else "do not apply to it and are"
+            print(f"{type(self.model).__name__} {how}: {given} {verbs} left out of its fit")
+        return reset
 
     def after_instantiate_classes(self) -> None:
         """Point every file logger left unnamed at one run directory, logs/<task>/<model>/version_N.
@@ -347,6 +425,8 @@ class EconCLI(LightningCLI):
         # DDP worker processes (LOCAL_RANK > 0) reuse the directory their launcher chose.
         worker = int(os.environ.get("LOCAL_RANK", "0")) > 0
         version = os.environ.get("ECONDL_RUN_VERSION") if worker else getattr(self, "_resume_version", None)
+        if version is None and not worker:
+            version = self._explicit_version(name)  # the other loggers follow it: one folder
         for logger in self.trainer.loggers:
             if not isinstance(logger, (CSVLogger, TensorBoardLogger)) or logger._name:
                 continue
@@ -354,7 +434,10 @@ class EconCLI(LightningCLI):
             if logger._version is None:
                 if version is None:
                     version = reserve_version(Path(logger.save_dir) / name)
-                logger._version = version
+                # version_N as the number N: the same folder, and the progress bar shows v_num=N
+                # (Lightning shows a name's last four characters, "on_1")
+                numbered = re.fullmatch(r"version_(\d+)", version)
+                logger._version = int(numbered.group(1)) if numbered else version
         if not self.trainer.loggers and "://" not in str(config.trainer.get("default_root_dir") or ""):
             # `--trainer.logger false`: Lightning would put every run's checkpoints and config in
             # one folder, a later fit overwriting an earlier one's; the run gets its own instead
@@ -368,6 +451,29 @@ class EconCLI(LightningCLI):
                 if isinstance(logger, CSVLogger):
                     carry_rows(logger)  # the resumed run writes on into its metrics.csv
 
+    def _explicit_version(self, name: str) -> Any:
+        """The version a config or the command line gave an unnamed file logger, if any (the
+        other loggers take it too, so the run stays in one folder).  A folder that holds a run
+        already is refused, unless ``fit`` resumes from a checkpoint inside it: a new run would
+        write over that run's checkpoints and rows."""
+        loggers = [lg for lg in self.trainer.loggers if isinstance(lg, (CSVLogger, TensorBoardLogger)) and not lg._name]
+        given = [lg for lg in loggers if lg._version is not None]
+        if not given or len({str(lg._version) for lg in given}) > 1:
+            return None
+        version = given[0]._version
+        folder = Path(given[0].save_dir) / name / (version if isinstance(version, str) else f"version_{version}")
+        held = sorted(p.name for p in (*folder.glob("checkpoints/*.ckpt"), folder / "metrics.csv") if p.is_file())
+        ckpt = self._config().get("ckpt_path")
+        inside = ckpt is not None and folder.resolve() in Path(str(ckpt)).resolve().parents
+        if held and not (self.subcommand == "fit" and inside):
+            raise ConfigError(
+                f"logger version {version!r}: {folder} holds a run already ({', '.join(held[:3])}), which this "
+                f"`econdl {self.subcommand}` would write over; leave the version unset (the run gets the next free "
+                f"version_N), name a version not taken yet, or continue that run with "
+                f"`econdl fit ... --ckpt_path {folder / 'checkpoints' / 'last.ckpt'}`"
+            )
+        return folder.name
+
     def _config(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
 
@@ -380,7 +486,14 @@ class EconCLI(LightningCLI):
         if not self._config().get("test_after_fit", True) or self.trainer.interrupted:
             return
         # the path itself, not "best": a config may add ModelCheckpoints of its own
-        ckpt = getattr(self.trainer.checkpoint_callback, "best_model_path", "") or None
+        callback = self.trainer.checkpoint_callback
+        ckpt = getattr(callback, "best_model_path", "") or None
+        monitor = getattr(callback, "monitor", None)
+        if ckpt is None and monitor and self.trainer.is_global_zero:
+            print(
+                f"the fit ended (step {self.trainer.global_step}) before any validation, so no checkpoint was "
+                f"chosen by {monitor}; testing the final weights"
+            )
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=self.verbose_test)
         self._stop_if_terminated()
 
