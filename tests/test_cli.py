@@ -299,3 +299,59 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
     assert frequency("val/acc", every=1) is None and frequency("val/loss", every=None) is None
     assert frequency("train/loss") is None
     assert frequency("val/loss", automatic=False) is None
+
+
+def test_a_command_that_fails_before_its_run_starts_leaves_its_config_in_its_run_folder(tmp_path):
+    """Bad data fails in Lightning's setup, before Lightning saves the config: the run folder
+    (already reserved, so the next run takes the next number) keeps the config that failed."""
+    missing = tmp_path / "no-digits-here"
+    failed = run_econdl("fit", "--config", str(CONFIGS / "mnist/mlp.yaml"), f"--data.data_dir={missing}")
+    assert failed.returncode == 1 and "econdl: error: mnist data not found" in failed.stderr
+    saved = tmp_path / "logs/mnist/mlp/version_0/config.yaml"
+    assert saved.is_file(), sorted(str(p) for p in (tmp_path / "logs").rglob("*"))
+    assert f"data_dir: {missing}" in saved.read_text()
+    again = run_econdl("fit", "--config", str(saved))  # fitting it again fails the same way, in a new folder
+    assert again.returncode == 1 and "mnist data not found" in again.stderr
+    assert (tmp_path / "logs/mnist/mlp/version_1/config.yaml").is_file()
+
+
+def test_a_step_limit_inside_the_first_epoch_tests_the_final_weights(tmp_path, capsys):
+    """`--trainer.max_steps` smaller than an epoch ends the fit before its first validation;
+    early stopping has nothing to check then (Lightning's stopped the fit with an error)."""
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_steps=3"])
+    assert cli.trainer.global_step == 3 and cli.trainer.state.status == "finished"
+    printed = capsys.readouterr().out
+    assert "the fit ended (step 3) before any validation" in printed and "testing the final weights" in printed
+    assert cli.trainer.callback_metrics["test/loss"].isfinite()
+    stopping = [c for c in cli.trainer.callbacks if type(c).__name__ == "EarlyStopping"]
+    assert stopping and stopping[0].wait_count == 0
+
+
+def test_a_monitor_that_validation_never_logs_is_still_an_error(tmp_path):
+    from econdl.callbacks import EarlyStopping
+
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=2", "--best_by=last"]
+    with pytest.raises(RuntimeError, match="val/nothing"):
+        cli_main(
+            [*args, "--trainer.callbacks+=econdl.callbacks.EarlyStopping", "--trainer.callbacks.monitor=val/nothing"]
+        )
+    assert EarlyStopping.__qualname__ == "EarlyStopping"  # checkpoints keep its state under Lightning's key
+
+
+def test_a_trial_run_writes_no_checkpoint_anywhere(tmp_path):
+    """`--trainer.fast_dev_run` suppresses Lightning's logging and checkpoints; last.ckpt went to
+    ./checkpoints, where the next trial run of another model replaced it."""
+    for config in ("kink/mlp.yaml", "kink/polynomial.yaml"):
+        cli = cli_main(["fit", "--config", str(CONFIGS / config), *FAST, "--trainer.fast_dev_run=true"])
+        assert cli.trainer.state.status == "finished"
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_best_of_a_run_that_chose_no_epoch_points_to_last(tmp_path):
+    from econdl.errors import CheckpointNotFound
+
+    config = str(CONFIGS / "gdp/random_walk.yaml")
+    cli_main(["fit", "--config", config, "--trainer.enable_progress_bar=false"], verbose_test=False)
+    with pytest.raises(CheckpointNotFound, match=r"holds last.ckpt but no best-\*.ckpt.*use --ckpt_path last"):
+        cli_main(["test", "--config", config, "--ckpt_path=best"])
+    assert cli_main(["test", "--config", config, "--ckpt_path=last", "--trainer.enable_progress_bar=false"])

@@ -51,3 +51,19 @@ def test_compare_writes_its_table_beside_the_fits_under_default_root_dir(tmp_pat
     assert (tmp_path / "R/kink/compare/version_0/table.csv").is_file()
     assert (tmp_path / "R/kink/polynomial/version_0/checkpoints/last.ckpt").is_file()
     assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("option", [["--relative_to", "arr"], ["--data.relative_to", "arr"]])
+def test_a_reference_model_not_compared_is_refused_before_any_fit(tmp_path, monkeypatch, option):
+    from econdl import compare as compare_module
+    from econdl.errors import ConfigError
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a fit ran before the reference model was checked")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(compare_module, "fit_in_parallel", no_fit)
+    monkeypatch.setattr(compare_module, "fit_seeds", no_fit)
+    with pytest.raises(ConfigError, match=r"relative_to arr: no such model in the comparison; choose one of \['ar', "):
+        compare_main([str(CONFIGS / "gdp" / "ar.yaml"), str(CONFIGS / "gdp" / "mean.yaml"), *option])
+    assert not (tmp_path / "logs").exists()

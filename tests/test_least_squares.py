@@ -112,3 +112,48 @@ def test_checkpoint_round_trip_rebuilds_the_fit(tmp_path):
     xs = dm.split("test")[0]
     assert loaded.degree == 5
     assert np.array_equal(predict(loaded, xs), predict(model, xs))
+
+
+ONE_PASS_BREAKERS = [
+    ["--trainer.val_check_interval=0.25"],  # validated (and solved) on each quarter of the rows
+    ["--trainer.max_steps=3"],  # stopped after 3 of the pass's batches
+    ["--trainer.limit_train_batches=0.5", "--trainer.check_val_every_n_epoch=3"],  # half the rows; never validated
+    ["--trainer.gradient_clip_val=0.5", "--trainer.accumulate_grad_batches=3"],  # refused by Lightning
+]
+
+
+@pytest.mark.parametrize("config", ["kink/polynomial.yaml", "gdp/ar.yaml", "gdp/mean.yaml"])
+def test_trainer_options_that_would_cut_the_one_pass_leave_a_closed_form_fit_as_it_is(config, capsys):
+    from econdl.cli import cli_main
+    from helpers import CONFIGS
+
+    base = ["fit", "--config", str(CONFIGS / config), "--trainer.enable_progress_bar=false", "--data.batch_size=16"]
+    default = cli_main(base, verbose_test=False)
+    expected = {k: v.clone() for k, v in default.model.state_dict().items()}
+    assert default.trainer.checkpoint_callback.best_model_path  # validated once, at the end of the pass
+    capsys.readouterr()
+    for options in ONE_PASS_BREAKERS:
+        cli = cli_main([*base, *options], verbose_test=False)
+        got = cli.model.state_dict()
+        assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in expected), options
+        assert cli.trainer.checkpoint_callback.best_model_path, options  # and its best checkpoint exists
+        printed = capsys.readouterr().out
+        assert "is solved from all training rows in one pass: " in printed, options
+        assert all(option.split("=")[0] in printed for option in options), printed
+
+
+def test_a_model_taking_its_own_steps_fits_under_clipping_and_accumulation_options(capsys, tmp_path):
+    """LassoLogit takes proximal steps of its own: the options are left out of its fit, with a line
+    saying so, rather than Lightning refusing the fit (and with it a whole comparison)."""
+    from econdl.cli import cli_main
+    from helpers import CONFIGS, make_fixture
+
+    data = make_fixture("mnist", tmp_path / "digits")
+    args = ["fit", "--config", str(CONFIGS / "mnist/lasso.yaml"), f"--data.data_dir={data}"]
+    args += ["--data.val_size=0.25", "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false"]
+    cli = cli_main(
+        [*args, "--trainer.gradient_clip_val=0.5", "--trainer.accumulate_grad_batches=3"], verbose_test=False
+    )
+    assert cli.trainer.gradient_clip_val is None and cli.trainer.accumulate_grad_batches == 1
+    printed = capsys.readouterr().out
+    assert "LassoLogit takes its own optimizer steps: --trainer.gradient_clip_val 0.5" in printed

@@ -294,6 +294,14 @@ def compare(
 
     configs = find_configs(paths)
     overrides = overrides or []
+    _check_reference(configs, overrides, relative_to)  # before any fit, not after all of them
+    trial = _option(overrides, "trainer.fast_dev_run")
+    if trial is not None and trial.lower() not in ("false", "0", "none", "null"):
+        raise ConfigError(
+            f"--trainer.fast_dev_run {trial}: a trial run fits a batch or two without logs or checkpoints, "
+            "so it has no results to compare; try a config with `econdl fit --config FILE --trainer.fast_dev_run "
+            "true`, or shorten the comparison with --trainer.max_epochs or smaller data"
+        )
     # every fit gets the same thread count, parallel or not, so --workers never changes a digit
     threads = parallel.fit_threads(overrides, len(parallel.plan(configs, seeds, parallel.cpu_slots())))
     threads_before = torch.get_num_threads()
@@ -303,6 +311,16 @@ def compare(
         return _tabulate(configs, fitted, paths, overrides, out, seeds, relative_to, command)
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _check_reference(configs: list[Path], overrides: list[str], relative_to: str | None) -> None:
+    """A reference model (``--relative_to`` or ``--data.relative_to``) must be one of the
+    configs compared (a model is named after its config file)."""
+    chosen = _option(overrides, "data.relative_to") or _option(overrides, "data.init_args.relative_to")
+    for option, reference in (("--relative_to", relative_to), ("--data.relative_to", chosen)):
+        names = [config.stem for config in configs]
+        if reference is not None and reference not in names:
+            raise ConfigError(f"{option} {reference}: no such model in the comparison; choose one of {names}")
 
 
 def _tabulate(

@@ -206,6 +206,8 @@ class ResumeCheckpoint(L.Callback):
         return Path(trainer.default_root_dir) / "checkpoints"
 
     def _save(self, trainer: L.Trainer, boundary: bool) -> None:
+        if getattr(trainer, "fast_dev_run", False):  # a trial run writes no checkpoint (as Lightning's ModelCheckpoint)
+            return
         path = self.dirpath(trainer) / self.filename
         for logger in trainer.loggers:  # rows logged up to here must be on disk with the checkpoint
             flush_logger(logger)
