@@ -15,6 +15,7 @@ import pytest
 import torchvision
 
 from econdl.data import GenderImageDataModule, MNISTDataModule
+from econdl.errors import DataError
 from econdl.nets import MLP
 from econdl.tasks import Classifier
 from helpers import fixture_script
@@ -74,6 +75,26 @@ def test_celeba_downloads_in_prepare_data_only(tmp_path: Path, monkeypatch: Any)
     with pytest.raises(FileNotFoundError, match="prepare_data"):
         dm.setup("fit")
     assert calls == [False]  # setup only reads
-    with pytest.raises(RuntimeError):
-        dm.prepare_data()
+    with pytest.raises(DataError, match=rf"could not download CelebA into {tmp_path} \(Dataset not found"):
+        dm.prepare_data()  # the failure says what to fix, as one line
     assert calls == [False, True]
+
+
+def test_a_download_without_network_names_the_folder_and_the_files_to_put_there(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """torchvision's own download code, with every connection refused as on a machine offline."""
+    import urllib.error
+    import urllib.request
+
+    def offline(*args: Any, **kwargs: Any) -> Any:
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    dm = MNISTDataModule(data_dir=str(tmp_path / "digits"), download=True)
+    with pytest.raises(DataError) as caught:
+        dm.prepare_data()
+    message = str(caught.value)
+    assert message.startswith(f"could not download mnist into {tmp_path / 'digits'} (Error downloading")
+    assert "Name or service not known" in message and "check the internet connection" in message
+    assert "train-images-idx3-ubyte.gz" in message and "run again without --data.download" in message

@@ -87,3 +87,25 @@ def test_score_reports_error_near_the_break():
     assert s["mse_near_break"] == pytest.approx(0.01, rel=1e-5)
     assert s["mse_away_from_break"] == 0.0
     assert s["test_max_abs_err"] == pytest.approx(0.1, rel=1e-5)
+
+
+def test_overfit_batches_trains_on_the_same_batches_every_epoch():
+    import lightning as L
+
+    from econdl.data import KinkDataModule
+
+    dm = KinkDataModule(x_size=256, val_size=64, test_size=65, batch_size=32)
+    dm.trainer = L.Trainer(overfit_batches=2, logger=False, enable_progress_bar=False)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    epochs = []
+    for epoch in range(2):
+        loader.sampler.set_epoch(epoch)
+        epochs.append([batch[0].clone() for batch in loader][:2])
+    assert all(torch.equal(a, b) for a, b in zip(*epochs, strict=True))
+    dm.trainer = L.Trainer(logger=False, enable_progress_bar=False)
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(0)
+    first = next(iter(loader))[0].clone()
+    loader.sampler.set_epoch(1)
+    assert not torch.equal(first, next(iter(loader))[0])  # otherwise shuffled each epoch

@@ -30,13 +30,16 @@ def weights(ckpt: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_give_the_single_process_closed_form_fit_bit_for_bit(tmp_path):
+# 129 training points: the second process's shard (64 rows) ends with an empty batch, the
+# first's (65 rows) with a batch of one row
+@pytest.mark.parametrize("x_size", [1001, 129])
+def test_two_cpu_processes_give_the_single_process_closed_form_fit_bit_for_bit(tmp_path, x_size):
     base = [
         "fit",
         "--config",
         str(CONFIGS / "kink/chebyshev.yaml"),
         *FAST,
-        "--data.init_args.x_size=1001",
+        f"--data.init_args.x_size={x_size}",
         "--trainer.accelerator=cpu",
     ]
     one = econdl(*base, "--run_name=one")
@@ -202,3 +205,20 @@ def test_two_cpu_processes_give_the_single_process_per_class_table(tmp_path):
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
     coef = [weights(next((tmp_path / f"logs/{n}/version_0/checkpoints").glob("best-*.ckpt"))) for n in ("one", "two")]
     assert all(torch.equal(coef[0][k], coef[1][k]) for k in coef[0])
+
+
+@pytest.mark.parametrize("config", ["mnist/mlp.yaml", "mnist/cnn.yaml", "gender/cnn.yaml"])
+def test_64_true_trains_an_image_model_in_float64(config, tmp_path, monkeypatch):
+    """Images stay uint8 until they reach the device and become floating after Lightning's own
+    input conversion; they must still meet the weights in float64."""
+    from econdl.cli import cli_main
+    from helpers import TINY_DATA
+
+    monkeypatch.chdir(tmp_path)
+    task = config.split("/")[0]
+    args = ["fit", "--config", str(CONFIGS / config), *TINY_DATA[task](tmp_path), "--trainer.max_epochs=1"]
+    cli = cli_main([*args, "--trainer.precision=64-true", "--trainer.enable_progress_bar=false"], verbose_test=False)
+    assert {p.dtype for p in cli.model.parameters()} == {torch.float64}
+    assert "test/acc" in cli.trainer.callback_metrics  # the test after the fit ran to its end
+    x = cli.datamodule.on_after_batch_transfer(next(iter(cli.datamodule.train_dataloader())), 0)[0]
+    assert x.dtype == torch.float64

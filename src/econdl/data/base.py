@@ -8,6 +8,9 @@ read) lives here once.
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -25,6 +28,28 @@ if TYPE_CHECKING:  # pandas is imported where predictions are written, not when 
 
 Splits = dict[str, tuple[Tensor, ...]]
 SPLITS = ("train", "val", "test")
+
+
+# a download that fails for one of these says so in diagnose's words (disk full, no permission)
+_LOCAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+@contextmanager
+def downloading(what: str, folder: Path, files: str) -> Iterator[None]:
+    """A download (torchvision's) that fails becomes one line naming the folder and the fix:
+    torchvision prints each mirror's error and raises ``RuntimeError("Error downloading ...")``;
+    urllib's errors are ``OSError``s."""
+    try:
+        yield
+    except (RuntimeError, OSError) as err:
+        if isinstance(err, OSError) and err.errno in _LOCAL_ERRNOS:
+            raise
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise DataError(
+            f"could not download {what} into {folder} ({reason}): check the internet connection (behind a "
+            f"proxy, set HTTPS_PROXY), or put {files} in {folder} yourself and run again without "
+            "--data.download"
+        ) from err
 
 
 def _rows(mask: Tensor, limit: int = 10) -> str:
@@ -182,6 +207,15 @@ class InMemoryDataModule(L.LightningDataModule):
             return 0, 1
         return trainer.global_rank, trainer.world_size
 
+    def as_model_input(self, x: Tensor) -> Tensor:
+        """A batch's inputs made floating here (images kept as uint8 until they reach the
+        device), in the dtype that the trainer's precision gives floating inputs: Lightning
+        converts a batch before ``on_after_batch_transfer``, so under ``64-true`` the float32
+        made afterwards met float64 weights."""
+        trainer = getattr(self, "trainer", None)
+        plugin = getattr(trainer, "precision_plugin", None)
+        return plugin.convert_input(x) if plugin is not None else x
+
     def _exact_pass(self) -> bool:
         """Whether the model being fitted needs every training row exactly once per epoch
         (closed-form models set ``exact_pass = True``): no padding, no dropped rows."""
@@ -251,10 +285,13 @@ class InMemoryDataModule(L.LightningDataModule):
         """Batches of ``split``: shuffled and padded across ranks when ``train``."""
         rank, world = self._ranks()
         exact = train and self._exact_pass()
+        # --trainer.overfit_batches trains on the same few batches every epoch (Lightning says it
+        # turns shuffling off, which it can do only for a torch DataLoader)
+        overfit = bool(getattr(self.trainer, "overfit_batches", 0))
         batches = TensorBatches(
             self._on_device(split),
             self.batch_size if train else self.eval_batch_size,
-            shuffle=train and not exact,
+            shuffle=train and not exact and not overfit,
             seed=run_seed() % 2**31,  # equal on every process, even after seed_rank
             rank=rank,
             world_size=world,

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, Splits, resolve_count
+from econdl.data.base import InMemoryDataModule, Splits, downloading, resolve_count
 from econdl.data.images import greyscale_mask, list_images, read_images
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
@@ -216,7 +216,10 @@ class GenderImageDataModule(InMemoryDataModule):
         if self.source == "celeba" and self.download:
             from torchvision.datasets import CelebA
 
-            CelebA(str(self.root), split="all", target_type="attr", download=True)
+            files = "celeba/ with img_align_celeba/ and the list_*.txt and identity_CelebA.txt files"
+            root = self._given(self.root, "root")
+            with downloading("CelebA", root, files):
+                CelebA(str(root), split="all", target_type="attr", download=True)
 
     def _from_celeba(self) -> tuple[list[Path], list[int]]:
         from torchvision.datasets import CelebA
@@ -323,7 +326,7 @@ class GenderImageDataModule(InMemoryDataModule):
         if self.flip and self.trainer is not None and self.trainer.training:
             flipped = torch.rand(len(x), device=x.device) < 0.5
             x = torch.where(flipped[:, None, None, None], x.flip(-1), x)
-        return (x, *batch[1:])
+        return (self.as_model_input(x), *batch[1:])
 
     def setup(self, stage: str | None = None) -> None:
         if stage == "predict" and self.predict_dir:

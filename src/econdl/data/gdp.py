@@ -172,9 +172,11 @@ class GDPDataModule(RegressionDataModule):
         count = resolve_count(f"{name}_size", size, len(dates), "samples")
         if count >= end:
             before = f"the {end} samples before the test period" if end < len(dates) else f"the {end} samples"
+            # the test period may be what leaves too little: name it too
+            test = f" or a smaller test_size (the test period takes {len(dates) - end})" if end < len(dates) else ""
             raise ConfigError(
                 f"{name}_size={size:g} ({count} samples) leaves nothing of {before} for the earlier "
-                f"splits; pass a smaller {name}_size"
+                f"splits; pass a smaller {name}_size{test}"
             )
         return end - count
 
@@ -220,11 +222,23 @@ class GDPDataModule(RegressionDataModule):
         counts = {name: max(b - a, 0) for name, (a, b) in cuts.items()}
         need = x.shape[1] + 2
         if counts["train"] < need or counts["val"] < 1 or counts["test"] < 1:
+            fixes = []
+            if counts["train"] < need:
+                fixes.append(
+                    f"training needs at least inputs + 2 = {need} samples: lower lags or horizon, a smaller "
+                    "val_size or test_size, later val_start/test_start, or a longer series"
+                )
+            periods = {"val": test_at - val_at, "test": n - test_at}
+            for split in ("val", "test"):
+                if counts[split] < 1:  # a sample's targets span `horizon` periods, all inside the split
+                    fixes.append(
+                        f"the {split} period has {periods[split]} period{'s' * (periods[split] != 1)}, and a "
+                        "sample's targets span "
+                        f"horizon={horizon}: give {split}_size {horizon} or more"
+                    )
             raise ConfigError(
-                f"{len(series)} observations of {series.name} are too few for lags={p}, horizon={horizon} "
-                f"and the splits (samples per split: {counts}; training needs at least inputs + 2 = {need}, "
-                "validation and test at least 1): lower lags, horizon, val_size or test_size, move "
-                "val_start/test_start, or use a longer series"
+                f"{len(series)} observations of {series.name} with lags={p}, horizon={horizon} and these splits "
+                f"leave too few samples (per split: {counts}); " + "; ".join(fixes)
             )
         as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
         self._raw = {name: (as_t(x[a:b]), as_t(y[a:b])) for name, (a, b) in cuts.items()}

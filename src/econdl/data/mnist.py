@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, Splits, resolve_count
+from econdl.data.base import InMemoryDataModule, Splits, downloading, resolve_count
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
 
@@ -153,8 +153,10 @@ class MNISTDataModule(InMemoryDataModule):
         import torchvision
 
         cls = torchvision.datasets.MNIST if self.variant == "mnist" else torchvision.datasets.FashionMNIST
-        cls(str(self.data_dir), train=True, download=True)
-        cls(str(self.data_dir), train=False, download=True)
+        files = "the four IDX files (" + ", ".join(f"{stem}.gz" for stem in FILES.values()) + ")"
+        with downloading(self.variant, self.data_dir, files):
+            cls(str(self.data_dir), train=True, download=True)
+            cls(str(self.data_dir), train=False, download=True)
 
     def locate(self) -> dict[str, Path]:
         """Paths of the four IDX files (read only: downloads happen in ``prepare_data``)."""
@@ -237,7 +239,7 @@ class MNISTDataModule(InMemoryDataModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         trainer = self.trainer
         augment = self.augment and trainer is not None and trainer.training
-        return (self.scale(batch[0], augment), *batch[1:])
+        return (self.as_model_input(self.scale(batch[0], augment)), *batch[1:])
 
     # --- predict on a folder of images --------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

@@ -17,6 +17,7 @@ from econdl.attached import datamodule_of
 from econdl.errors import ConfigError
 from econdl.tasks.least_squares import LeastSquares
 from econdl.tasks.regression import RegressionModel
+from econdl.tasks.rows import as_rows
 
 
 METHODS = ("iterated", "direct")
@@ -83,7 +84,7 @@ class LinearAR(LeastSquares):
     def forward(self, x: Tensor) -> Tensor:
         if self.method == "direct" or self.horizon == 1:
             return super().forward(x)
-        state, steps = x.reshape(len(x), -1), []
+        state, steps = as_rows(x), []
         p = self.lags or state.shape[1]
         for _ in range(self.horizon):
             steps.append(super().forward(state))
@@ -192,7 +193,7 @@ class RandomWalk(RegressionModel):
         self.horizon = horizon_of(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.reshape(len(x), -1)[:, :1].expand(-1, self.horizon)
+        return as_rows(x)[:, :1].expand(-1, self.horizon)
 
     def configure_optimizers(self) -> None:
         return None

@@ -89,17 +89,19 @@ class ClassificationModel(L.LightningModule):
     def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         x, y = batch[0], batch[1]
         scores = self(x)
-        self.val_acc.update(scores, y)
-        self.val_loss.update(self.loss(scores, y))
+        if len(y):  # a data-parallel shard may end with an empty batch, which torchmetrics refuses
+            self.val_acc.update(scores, y)
+            self.val_loss.update(self.loss(scores, y))
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, y = batch[0], batch[1]
         scores = self(x)
-        self.test_acc.update(scores, y)
-        self.test_acc_class.update(scores, y)
-        self.test_loss.update(self.loss(scores, y))
+        if len(y):  # (as in validation_step)
+            self.test_acc.update(scores, y)
+            self.test_acc_class.update(scores, y)
+            self.test_loss.update(self.loss(scores, y))
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
         # returned so callbacks (ClassAccuracyTable) need no second forward pass

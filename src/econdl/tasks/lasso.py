@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from econdl.tasks.classifier import ClassificationModel
 from econdl.errors import ConfigError
+from econdl.tasks.rows import as_rows
 
 
 def soft_threshold(w: Tensor, t: float) -> Tensor:
@@ -63,7 +64,7 @@ class LassoLogit(ClassificationModel):
         self.bias.data = torch.empty_like(state["bias"])
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x.reshape(len(x), -1).to(self.weight.dtype), self.weight, self.bias)
+        return F.linear(as_rows(x).to(self.weight.dtype), self.weight, self.bias)
 
     def penalty(self) -> Tensor:
         return self.lam * self.weight.abs().sum()

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from econdl.tasks.regression import RegressionModel
 from econdl.errors import ConfigError, DataError, NotFitted
+from econdl.tasks.rows import as_rows
 
 
 def total_degree_terms(dim: int, degree: int) -> list[tuple[int, ...]]:
@@ -114,7 +115,7 @@ class LeastSquares(RegressionModel):
 
     def _design(self, x: Tensor) -> Tensor:
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.basis(x.reshape(len(x), -1).double())
+            return self.basis(as_rows(x).double())
 
     def forward(self, x: Tensor) -> Tensor:
         if self.coef.numel() == 0:
@@ -130,7 +131,7 @@ class LeastSquares(RegressionModel):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         x, y = batch[0], batch[1]
         with torch.no_grad():
-            self._rows.append(torch.cat([self._design(x), y.reshape(len(y), -1).double()], dim=1))
+            self._rows.append(torch.cat([self._design(x), as_rows(y).double()], dim=1))
         self._optimizer().step()
 
     def _optimizer(self) -> LightningOptimizer:
@@ -312,6 +313,4 @@ class ReLUBasisLS(LeastSquares):
 
     def basis(self, x: Tensor) -> Tensor:
         relus = torch.relu(x.unsqueeze(1) - self.knot_points)  # (n, knots, d)
-        return torch.cat(
-            [torch.ones(len(x), 1, dtype=x.dtype, device=x.device), relus.transpose(1, 2).reshape(len(x), -1)], dim=1
-        )
+        return torch.cat([torch.ones(len(x), 1, dtype=x.dtype, device=x.device), as_rows(relus.transpose(1, 2))], dim=1)

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from econdl.tasks.classifier import ClassificationModel
 from econdl.errors import ConfigError, DataError
+from econdl.tasks.rows import as_rows
 
 KINDS = ("bernoulli", "gaussian")
 
@@ -81,7 +82,7 @@ class NaiveBayes(ClassificationModel):
         return torch.optim.SGD([self.log_prior], lr=0.0)
 
     def features(self, x: Tensor) -> Tensor:
-        x = x.reshape(len(x), -1).double()
+        x = as_rows(x).double()
         return (x > self.threshold).double() if self.kind == "bernoulli" else x
 
     def forward(self, x: Tensor) -> Tensor:
@@ -132,7 +133,10 @@ class NaiveBayes(ClassificationModel):
         count, s1, s2 = stats[:, 0], stats[:, 1 : 1 + d], stats[:, 1 + d :]
         if (count == 0).any():
             missing = [self.class_names[i] for i in torch.nonzero(count == 0).flatten().tolist()]
-            raise DataError(f"NaiveBayes: no training examples of class(es) {missing}; every class needs some")
+            raise DataError(
+                f"NaiveBayes: no training examples of class(es) {missing}; every class needs some: train on more "
+                "images (a larger --data.train_size, or a smaller --data.val_size)"
+            )
         self.log_prior.data.copy_(torch.log(count / count.sum()))
         if self.kind == "bernoulli":
             p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)

@@ -24,9 +24,13 @@ def materialize(module: nn.Module, example: Tensor) -> None:
         return
     was_training = module.training
     module.eval()
+    # in the dtype of the weights already made (the precision's input dtype, float64 under
+    # 64-true, comes only once Lightning converts the whole module after setup)
+    made = [p for p in module.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)]
+    dtype = next((p.dtype for p in made if p.is_floating_point()), torch.get_default_dtype())
     try:
         with torch.no_grad():
-            module(example)
+            module(example.to(dtype) if example.is_floating_point() else example)
     except RuntimeError as err:
         text = str(err)
         if "Kernel size" not in text and "Output size is too small" not in text:
