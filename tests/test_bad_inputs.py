@@ -99,6 +99,31 @@ CASES = [
     Case("kink-negative-size", ["fit", "--config", K, "--data.x_size", "-5"], ["x_size=-5"]),
     Case("kink-negative-noise", ["fit", "--config", K, "--data.noise", "-1"], ["noise=-1"]),
     Case(
+        "optimizer-negative-lr",
+        ["fit", "--config", K, *KINK_TINY, "--optimizer.lr", "-0.1"],
+        ["--optimizer.lr", "-0.1"],
+    ),
+    Case(
+        "optimizer-negative-weight-decay",
+        ["fit", "--config", K, *KINK_TINY, "--optimizer.weight_decay", "-1"],
+        ["--optimizer.weight_decay", "-1"],
+    ),
+    Case(
+        "scheduler-factor-above-1",
+        ["fit", "--config", K, *KINK_TINY, "--lr_scheduler.factor", "2"],
+        ["--lr_scheduler.factor", "1.0"],
+    ),
+    Case(
+        "float16-on-the-cpu",  # Lightning ran bf16-mixed instead, and the saved config said 16-mixed
+        ["fit", "--config", K, *KINK_TINY, "--trainer.accelerator", "cpu", "--trainer.precision", "16-mixed"],
+        ["16-mixed", "bf16-mixed"],
+    ),
+    Case(
+        "logger-version-of-an-earlier-run",
+        ["fit", "--config", K, *KINK_TINY, "--trainer.logger.init_args.version", "0"],
+        ["logger version 0", "holds a run already", "--ckpt_path"],
+    ),
+    Case(
         "kink-drop-last-leaves-no-batch",
         ["fit", "--config", K, "--data.x_size", "50", "--data.drop_last", "true"],
         ["drop_last=true", "batch_size=256", "--data.batch_size"],
@@ -280,6 +305,21 @@ CASES = [
         ["relative_to foo", "no such model"],
     ),
     Case("compare-missing-folder", ["compare", "{dir}/nothere"], ["nothere"]),
+    Case(
+        "compare-trial-run",  # the fits crashed on a one-batch prediction, after writing ./predictions.csv
+        ["compare", str(CONFIGS / "kink"), "--trainer.fast_dev_run", "true"],
+        ["--trainer.fast_dev_run true", "econdl fit"],
+    ),
+    Case(
+        "compare-relative-to-no-such-model",  # refused only after every fit had run
+        ["compare", str(CONFIGS / "gdp"), "--relative_to", "arr"],
+        ["--relative_to arr", "no such model", "'ar'"],
+    ),
+    Case(
+        "best-by-a-metric-the-model-does-not-log",
+        ["fit", "--config", K, *KINK_TINY, "--best_by", "val/acc"],
+        ["val/acc", "does not log", "--best_by val/loss"],
+    ),
     Case(
         "sweep-unknown-key",
         ["sweep", "--config", "{dir}/sweep.yaml"],

@@ -208,3 +208,27 @@ def test_a_class_absent_from_a_split_has_no_accuracy_rather_than_zero():
 
     html = _block_html("m", block)
     assert "<td>-</td>" in html and "NaN" not in html
+
+
+def test_a_one_cycle_schedule_resumed_into_a_longer_fit_says_its_extra_steps_run_at_its_final_rate(capsys):
+    from econdl.schedules import OneCycleLR
+
+    def schedule(total: int) -> OneCycleLR:
+        sched = OneCycleLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), max_lr=0.01)
+        sched.set_total_steps(total)
+        return sched
+
+    finished = schedule(10)
+    for _ in range(10):
+        finished.optimizer.step()
+        finished.step()
+    state = finished.state_dict()
+    same = schedule(10)
+    same.load_state_dict(state)
+    assert capsys.readouterr().out == ""  # resuming the same fit: nothing to say
+    longer = schedule(25)
+    longer.load_state_dict(state)
+    printed = capsys.readouterr().out
+    assert "spans 10 optimizer steps and this fit 25" in printed
+    assert f"final learning rate ({0.01 / 25 / 1e4:.3g})" in printed
+    assert longer.last_epoch == finished.last_epoch and longer.total_steps == 10  # resumed exactly

@@ -192,3 +192,12 @@ def test_report_renders_in_headless_chromium_offline(digits_compare, tmp_path):
     assert page.images == 2 and page.decoded == page.images
     assert page.requests == []  # nothing but the file itself was loaded
     assert page.text_chars > 500 and not_blank(shot)
+
+
+def test_horizons_and_test_counts_print_as_whole_numbers():
+    table = pd.DataFrame(
+        {"horizon": [1, 2, 1, 2], "n_test": [40, 39, 40, 39], "test_rmse": [2.64, 2.87, 3.16, 3.18]},
+        index=pd.Index(["ar", "ar", "mean", "mean"], name="model"),
+    ).astype({"horizon": float, "n_test": float})  # as read back from table.csv beside float columns
+    cells = format_table(table).cells
+    assert list(cells["horizon"]) == ["1", "2", "1", "2"] and list(cells["n test"]) == ["40", "39", "40", "39"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import re
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -28,6 +30,22 @@ _WRAPPERS = (
 
 # Lightning refusing two callbacks whose saved states would share one key (same type, monitor, mode)
 _TWIN_CALLBACKS = re.compile(r"Found more than one stateful callback of type `(\w+)`")
+
+
+# Lightning's ModelCheckpoint watching a metric that no one logs
+_UNLOGGED_MONITOR = re.compile(
+    r"`ModelCheckpoint\(monitor='([^']+)'\)` could not find the monitored key in the returned metrics: \[(.*?)\]"
+)
+
+# torch's optimizers and schedules check their settings in __init__ and raise ValueError
+_TORCH_OPTIM = os.sep + os.path.join("torch", "optim") + os.sep
+_OPTIMIZER_SETTING = {  # the words of torch's messages -> the argument they are about
+    "learning rate": "lr",
+    "epsilon value": "eps",
+    "beta parameter": "betas",
+    "weight_decay value": "weight_decay",
+    "momentum value": "momentum",
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,24 @@ _STRUCTURE = re.compile(
 )
 
 
+def _optimizer_message(err: BaseException) -> str | None:
+    """A setting that torch's optimizer or learning-rate schedule refused (a negative learning
+    rate, say), named as the option that sets it; None for anything else."""
+    frames = traceback.extract_tb(err.__traceback__) if isinstance(err, ValueError) else []
+    if not frames or _TORCH_OPTIM not in frames[-1].filename:
+        return None
+    section = "lr_scheduler" if os.path.basename(frames[-1].filename) == "lr_scheduler.py" else "optimizer"
+    message = one_line(str(err)).rstrip(".")
+    name = next((arg for words, arg in _OPTIMIZER_SETTING.items() if words in message), None)
+    should = re.match(r"(\w+) should ", message)  # ReduceLROnPlateau: "Factor should be < 1.0."
+    name = name or (should.group(1).lower() if should else None)
+    option = f"--{section}.{name}" if name else f"the {section}'s settings (--{section}.NAME VALUE)"
+    return (
+        f"{message} (torch's {section} refused it): change {option} in the config's `{section}:` section "
+        "or on the command line"
+    )
+
+
 def _argument_message(err: argparse.ArgumentError) -> str:
     """jsonargparse's reason for refusing an option, as one line: the key path, the class it was
     given to and the innermost reason, without the Union preamble and the value dumps."""
@@ -143,6 +179,10 @@ def diagnose(err: BaseException) -> Diagnosis:
         fix = _resource(item)
         if fix:
             return Diagnosis("resource", fix, 1)
+    for item in chain:
+        refused = _optimizer_message(item)
+        if refused:
+            return Diagnosis("user", refused, 1)
     if isinstance(err, argparse.ArgumentError):  # the parser refused an option: always the user's
         return Diagnosis("user", _argument_message(err), 2)
     if _is_wrapper(err) and len(chain) > 1:
@@ -157,11 +197,34 @@ def diagnose(err: BaseException) -> Diagnosis:
         if twin:
             return Diagnosis("user", _twin_message(twin.group(1)), 1)
     for item in chain:
+        unlogged = _UNLOGGED_MONITOR.search(str(item))
+        if unlogged:
+            return Diagnosis("user", _unlogged_message(unlogged.group(1), unlogged.group(2)), 1)
+    for item in chain:
+        if "No supported gpu backend found" in str(item):
+            return Diagnosis(
+                "user",
+                "--trainer.accelerator gpu: torch finds no CUDA GPU on this machine; use --trainer.accelerator cpu "
+                "(or auto, which takes a GPU when there is one)",
+                1,
+            )
+    for item in chain:
         if type(item).__name__ == "MisconfigurationException":  # Lightning refusing a trainer setting
             return Diagnosis("user", one_line(str(item)), 1)
     if isinstance(err, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)) and err.filename:
         return Diagnosis("user", f"{err.filename}: {err.strerror or err}", 1)
     return Diagnosis("bug")
+
+
+def _unlogged_message(key: str, logged: str) -> str:
+    names = [name.strip().strip("'\"") for name in logged.split(",") if name.strip()]
+    usable = [name for name in names if name.startswith("val/")] or names
+    return (
+        f"the best checkpoint is chosen by {key}, which this model does not log; it logs "
+        f"{', '.join(usable) or 'no validation metric'}: choose one of these with --best_by (e.g. --best_by "
+        f"{usable[0] if usable else 'val/loss'}), or `--best_by last` for the final epoch, or change the "
+        "monitor of the ModelCheckpoint in your config"
+    )
 
 
 def _twin_message(kind: str) -> str:

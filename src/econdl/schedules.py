@@ -13,6 +13,8 @@ calls ``set_total_steps`` with it and steps the schedule after every optimizer s
 from __future__ import annotations
 
 import math
+import os
+from typing import Any
 
 from torch import Tensor
 from torch.optim import Optimizer
@@ -33,6 +35,30 @@ class StepSchedule(LRScheduler):
                 "set --trainer.max_epochs or --trainer.max_steps"
             )
         self.total_steps = int(total_steps)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """A resumed fit keeps its checkpoint's schedule (so it resumes exactly); one given more
+        steps than that schedule spans (a larger ``max_epochs``) says that the steps beyond it
+        train at the schedule's final rate."""
+        sized = self.total_steps
+        super().load_state_dict(state_dict)
+        if sized and self.total_steps and sized > self.total_steps and os.environ.get("LOCAL_RANK", "0") == "0":
+            final = self.get_lr_at(self.total_steps - 1)
+            print(
+                f"{type(self).__name__}: this checkpoint's schedule spans {self.total_steps} optimizer steps and "
+                f"this fit {sized}; it keeps its own schedule, so the steps after {self.total_steps} train at its "
+                f"final learning rate ({final:.3g}). To spread the schedule over the longer fit, start a new fit "
+                "with the larger --trainer.max_epochs"
+            )
+
+    def get_lr_at(self, step: int) -> float:
+        """The first group's rate at optimizer step ``step`` (0-based), without stepping."""
+        at = self.last_epoch
+        try:
+            self.last_epoch = step
+            return float(self.get_lr()[0])
+        finally:
+            self.last_epoch = at
 
     def progress(self) -> float:
         """Share of the run done, in [0, 1] (0 before the schedule is sized)."""

@@ -129,8 +129,8 @@ def _cell(column: str, value: str | SupportsFloat | None, std: float | None) -> 
         return f"{value:.1f} s" if value < 100 else f"{value:,.0f} s"
     if column.startswith("p_vs_best") or column.endswith(("pvalue", "p_value")):
         return "<0.001" if value < 0.001 else f"{value:.3f}"
-    if column == "seeds":
-        return str(int(value))
+    if column in ("seeds", "horizon", "n_test"):  # counts: 1, 2, 3, not 1.00, 2.00, 3.00
+        return str(int(value)) if value.is_integer() else significant(value)
     if std is not None:
         return with_std(value, std)
     return significant(value)
