@@ -9,8 +9,11 @@ whether each ``<img>`` decoded, and takes a full-page screenshot.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -113,11 +116,13 @@ def check_page(html: Path, screenshot: Path | None = None, width: int = 1200) ->
     if binary is None:
         raise FileNotFoundError("no chromium binary on PATH (Debian: apt-get install -y chromium)")
     html = Path(html).resolve()
-    with tempfile.TemporaryDirectory(prefix="econdl-chromium-") as profile:
+    # (a profile file left by a process that outlived the stop is not worth failing the check for)
+    with tempfile.TemporaryDirectory(prefix="econdl-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},900", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=hasattr(os, "killpg"),  # its own process group, ended as one below
         )
         try:
             tools = _DevTools(_debugger_url(Path(profile), process))
@@ -141,13 +146,34 @@ def check_page(html: Path, screenshot: Path | None = None, width: int = 1200) ->
             ]
             tools.ws.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _stop(process)
     others = [u for u in requests if u != html.as_uri() and not u.startswith("data:")]
     return PageCheck(value["count"], value["decoded"], others, int(value["height"]), int(value["text"]), screenshot)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End Chromium and the processes it started (renderers, the crash handler), which could
+    otherwise still be writing into the profile folder while it is deleted."""
+    group = hasattr(os, "killpg")
+
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig) if group else process.send_signal(sig)
+
+    send(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        process.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while group and time.monotonic() < deadline:  # the group is gone once its last process is
+        try:
+            os.killpg(process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+    send(signal.SIGKILL)
 
 
 def not_blank(png: Path, min_share: float = 0.01) -> bool:
