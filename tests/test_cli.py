@@ -355,3 +355,22 @@ def test_best_of_a_run_that_chose_no_epoch_points_to_last(tmp_path):
     with pytest.raises(CheckpointNotFound, match=r"holds last.ckpt but no best-\*.ckpt.*use --ckpt_path last"):
         cli_main(["test", "--config", config, "--ckpt_path=best"])
     assert cli_main(["test", "--config", config, "--ckpt_path=last", "--trainer.enable_progress_bar=false"])
+
+
+@pytest.mark.parametrize(
+    ("readme", "option"),
+    [
+        ("econdl fit --data.help KinkDataModule", "--data.x_size"),
+        ("econdl fit --model.help econdl.tasks.Regressor", "--model.net"),
+        ("econdl fit --config FILE\n--model.init_args.net.help econdl.nets.MLP", "--net.widths"),
+        ("econdl fit --optimizer.help AdamW", "--optimizer.lr"),
+    ],
+)
+def test_the_readmes_option_help_commands_list_the_options(readme, option):
+    from helpers import REPO
+
+    assert readme in (REPO / "README.md").read_text()
+    args = readme.replace("FILE", str(CONFIGS / "kink/mlp.yaml")).split()[1:]
+    shown = run_econdl(*args)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert option in shown.stdout
