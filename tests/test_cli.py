@@ -347,11 +347,12 @@ def test_a_trial_run_writes_no_checkpoint_anywhere(tmp_path):
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
-def test_best_of_a_run_that_chose_no_epoch_points_to_last(tmp_path):
+def test_best_of_a_run_that_chose_no_epoch_points_to_last(tmp_path, capsys):
     from econdl.errors import CheckpointNotFound
 
     config = str(CONFIGS / "gdp/random_walk.yaml")
     cli_main(["fit", "--config", config, "--trainer.enable_progress_bar=false"], verbose_test=False)
+    assert "before any validation" not in capsys.readouterr().out  # it validated (nothing to choose)
     with pytest.raises(CheckpointNotFound, match=r"holds last.ckpt but no best-\*.ckpt.*use --ckpt_path last"):
         cli_main(["test", "--config", config, "--ckpt_path=best"])
     assert cli_main(["test", "--config", config, "--ckpt_path=last", "--trainer.enable_progress_bar=false"])

@@ -489,7 +489,7 @@ class EconCLI(LightningCLI):
         callback = self.trainer.checkpoint_callback
         ckpt = getattr(callback, "best_model_path", "") or None
         monitor = getattr(callback, "monitor", None)
-        if ckpt is None and monitor and self.trainer.is_global_zero:
+        if ckpt is None and monitor and monitor not in self.trainer.callback_metrics and self.trainer.is_global_zero:
             print(
                 f"the fit ended (step {self.trainer.global_step}) before any validation, so no checkpoint was "
                 f"chosen by {monitor}; testing the final weights"
