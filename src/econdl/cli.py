@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from lightning_utilities.core.rank_zero import log as rank_zero_log
 
 from econdl.checkpoint_check import SPECIAL_PATHS, check_fits, explain_load_failure, read_checkpoint
@@ -400,7 +401,7 @@ class EconCLI(LightningCLI):
             for key, value in neutral.items()
             if trainer.get(key, value) not in (value, unset.get(key, value))
         }
-        if reset and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        if reset and getattr(rank_zero_only, "rank", 0) == 0:
             given = ", ".join(f"--trainer.{key} {trainer.get(key)}" for key in reset)
             how = (
                 "is solved from all training rows in one pass"

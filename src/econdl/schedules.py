@@ -13,9 +13,9 @@ calls ``set_total_steps`` with it and steps the schedule after every optimizer s
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
+from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -42,7 +42,7 @@ class StepSchedule(LRScheduler):
         train at the schedule's final rate."""
         sized = self.total_steps
         super().load_state_dict(state_dict)
-        if sized and self.total_steps and sized > self.total_steps and os.environ.get("LOCAL_RANK", "0") == "0":
+        if sized and self.total_steps and sized > self.total_steps and getattr(rank_zero_only, "rank", 0) == 0:
             final = self.get_lr_at(self.total_steps - 1)
             print(
                 f"{type(self).__name__}: this checkpoint's schedule spans {self.total_steps} optimizer steps and "
