@@ -32,7 +32,7 @@ import econdl.nets
 import econdl.tasks
 from econdl.cli import cli_main
 from econdl.nets import count_parameters
-from econdl.tasks.regressor import materialize
+from econdl.tasks.sizing import materialize
 from helpers import CONFIGS, REPO, tiny_data
 from helpers import quiet_trainer as trainer
 

@@ -17,7 +17,7 @@ from PIL import Image
 from econdl.data.faces import LECTURE_TEST_SHARE, GenderImageDataModule, split_sizes
 from econdl.data.images import decode_image, greyscale_mask, list_images, read_images
 from econdl.nets import MLP, FaceCNN, count_parameters
-from econdl.tasks.regressor import materialize
+from econdl.tasks.sizing import materialize
 
 CLASSES = ("Female", "Male")
 

@@ -119,3 +119,62 @@ def test_wrong_data_dir_fails_with_a_clear_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mnist data not found" in err and str(tmp_path / "nope") in err
     assert "Traceback" not in err
+
+
+def small_digit_images(n: int, seed: int, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Class-dependent ``size`` x ``size`` images: class k lights row k + 3, on salt noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(n, size, size))
+    for i, k in enumerate(labels):
+        images[i, k + 3, 2 : size - 2] = rng.integers(180, 256, size=size - 4)
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_digits_of_another_size_fit_test_and_predict_with_the_shipped_configs(tmp_path, capsys, model):
+    """A digit set of 16 x 16 images: the shipped configs (written for 28 x 28) size their first
+    dense layer to the data, say so, and a checkpoint tests and predicts with a fresh model
+    built from the config, also without the training files at hand."""
+    from test_mnist_data import write_idx
+
+    folder = tmp_path / "digits16"
+    folder.mkdir()
+    for part, n, seed in (("train", 400, 0), ("t10k", 200, 1)):
+        images, labels = small_digit_images(n, seed)
+        write_idx(folder / f"{part}-images-idx3-ubyte", images, gz=True)
+        write_idx(folder / f"{part}-labels-idx1-ubyte", labels, gz=True)
+    config = str(CONFIGS / f"mnist/{model}.yaml")
+    cli = cli_main(["fit", "--config", config, *fast(folder, 4)])
+    out = capsys.readouterr().out
+    config_features = {"mlp": 784, "cnn": 1600}[model]  # 28 x 28 pixels; 64 channels x 5 x 5
+    assert f"(1 x 16 x 16) give its first dense layer 256 features, not the {config_features:,}" in out
+    acc = float(cli.trainer.callback_metrics["test/acc"])
+    assert acc > 0.8  # the rows are learnable at 16 x 16
+    ckpt = tmp_path / f"logs/mnist/{model}/version_0/checkpoints/last.ckpt"  # best_by: last tests these weights
+
+    tested = cli_main(["test", "--config", config, *fast(folder), "--ckpt_path", str(ckpt)])
+    assert float(tested.trainer.callback_metrics["test/acc"]) == pytest.approx(acc, abs=1e-6)
+    assert "give its first dense layer" not in capsys.readouterr().out  # the checkpoint's weights: no new layer
+
+    # a folder of 32 x 32 PNGs, and no training files: read at the checkpoint's 16 x 16
+    images, labels = small_digit_images(8, seed=5)
+    pngs = tmp_path / "pngs"
+    pngs.mkdir()
+    for i, img in enumerate(images):
+        Image.fromarray(img).resize((32, 32), Image.NEAREST).save(pngs / f"digit_{i}.png")
+    cli_main(
+        [
+            "predict",
+            "--config",
+            config,
+            *fast(tmp_path / "nowhere"),
+            f"--data.init_args.predict_dir={pngs}",
+            "--data.init_args.predict_invert=false",
+            "--ckpt_path",
+            str(ckpt),
+        ]
+    )
+    frame = pd.read_csv(next((tmp_path / f"logs/mnist/{model}").glob("version_*/predictions.csv")))
+    assert len(frame) == 8 and (frame["predicted"].to_numpy() == labels).mean() >= 6 / 8

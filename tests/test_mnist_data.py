@@ -20,6 +20,7 @@ from torch import Tensor
 from econdl.data import MNISTDataModule
 from econdl.data.base import resolve_count
 from econdl.data.mnist import read_idx
+from econdl.errors import DataError
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool) -> Path:
@@ -325,3 +326,16 @@ def test_a_train_size_too_small_to_split_names_train_size(tmp_path):
     assert len(MNISTDataModule(data_dir=str(folder), train_size=7).split("val")[0]) == 1  # the advice holds
     with pytest.raises(ValueError, match=r"val_size=0\.9999999 of 60 training images rounds to 60"):
         MNISTDataModule(data_dir=str(folder), val_size=0.9999999).setup("fit")
+
+
+def test_training_and_test_images_of_different_sizes_are_refused_naming_both(tmp_path):
+    folder = write_idx_set(tmp_path / "digits", n_train=40, n_test=20)
+    small = np.zeros((20, 16, 16), dtype=np.uint8)
+    write_idx(folder / "t10k-images-idx3-ubyte", small, gz=False)
+    dm = MNISTDataModule(data_dir=str(folder), val_size=10)
+    with pytest.raises(
+        DataError,
+        match=r"training images \(train-images-idx3-ubyte\) are 28 x 28 pixels but the test "
+        r"images \(t10k-images-idx3-ubyte\) are 16 x 16",
+    ):
+        dm.setup("fit")

@@ -75,7 +75,10 @@ def find_idx(folders: list[Path], stem: str) -> Path | None:
 
 class MNISTDataModule(InMemoryDataModule):
     """MNIST or Fashion-MNIST: 60,000 training images (a validation split carved off with a
-    fixed generator) and the official 10,000 test images, 1 x 28 x 28, labels 0-9.
+    fixed generator) and the official 10,000 test images, 1 x 28 x 28, labels 0-9.  Other
+    digit sets in the same format work too, at any number of images and any image size (the
+    training and test files must agree); the networks' first dense layer is sized to them
+    (``econdl.tasks.sizing.fit_to_data``).
 
     Args:
         data_dir: folder holding the four IDX files (raw or ``.gz``); also searched:
@@ -91,7 +94,8 @@ class MNISTDataModule(InMemoryDataModule):
         train_size: use only a random subset of the training file (a fraction in (0, 1) or a
             count, drawn with the split generator), before the validation split; None = all.
         predict_dir: folder of image files (png/jpg/bmp, any size) that ``econdl predict``
-            classifies instead of the test set; they are read as greyscale 28 x 28.
+            classifies instead of the test set; they are read as greyscale images of the
+            size the model was trained on (28 x 28 for MNIST).
         predict_invert: invert the predict images (MNIST digits are light on dark);
             None inverts an image when its mean is light (dark digit on white paper).
         batch_size, eval_batch_size, split_seed, drop_last, data_on_device: see ``InMemoryDataModule``.
@@ -137,6 +141,8 @@ class MNISTDataModule(InMemoryDataModule):
         # standardisation: identity until fitted on the training split or read from a checkpoint
         self.mean, self.std = 0.0, 1.0
         self.stats_source: str | None = None
+        # (height, width) of the images the model learns from: read from the files, or from a checkpoint
+        self.image_size: tuple[int, ...] | None = None
 
     # --- files ------------------------------------------------------------------------
     def folders(self) -> list[Path]:
@@ -189,6 +195,14 @@ class MNISTDataModule(InMemoryDataModule):
                 )
             if int(labels.max()) >= len(self.class_names):
                 raise DataError(f"{files[part + '_labels']} holds label {int(labels.max())}; expected 0-9")
+        sizes = {part: tuple(data[f"{part}_images"].shape[1:]) for part in ("train", "test")}
+        if sizes["train"] != sizes["test"]:
+            raise DataError(
+                f"the training images ({files['train_images'].name}) are {' x '.join(map(str, sizes['train']))} "
+                f"pixels but the test images ({files['test_images'].name}) are "
+                f"{' x '.join(map(str, sizes['test']))}; give both files images of one size"
+            )
+        self.image_size = sizes["train"]
         x, y = data["train_images"].unsqueeze(1), data["train_labels"].long()
         # one permutation gives the subset and then the validation split, so a given
         # (split_seed, train_size, val_size) always selects the same images
@@ -244,8 +258,9 @@ class MNISTDataModule(InMemoryDataModule):
     # --- predict on a folder of images --------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if stage == "predict" and self.predict_dir is not None:
-            self._read_predict_images()
-            return  # the statistics come from the checkpoint (or, without one, the training split)
+            # read with the first batch: the statistics and the image size come from the
+            # checkpoint, which Lightning restores after setup (without one, from the training files)
+            return
         super().setup(stage)
 
     def _predict_image_paths(self) -> list[Path]:
@@ -261,7 +276,12 @@ class MNISTDataModule(InMemoryDataModule):
         from econdl.data.images import read_images
 
         paths = self._predict_image_paths()
-        images, self.predict_paths, failed = read_images(paths, size=(28, 28), mode="L")
+        if self.image_size is None:
+            try:  # no checkpoint told the size: the training files do, where they are at hand
+                self.image_size = tuple(read_idx(self.locate()["train_images"]).shape[1:])
+            except DataFileNotFound:
+                self.image_size = (28, 28)
+        images, self.predict_paths, failed = read_images(paths, size=tuple(self.image_size), mode="L")
         if not self.predict_paths:
             raise DataError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {failed[:3]}")
         light = images.float().mean(dim=(1, 2, 3)) > 127
@@ -270,8 +290,10 @@ class MNISTDataModule(InMemoryDataModule):
         self._predict_images = images
 
     def predict_dataloader(self) -> TensorBatches:
-        if self._predict_images is None:
+        if self.predict_dir is None:
             return super().predict_dataloader()
+        if self._predict_images is None:
+            self._read_predict_images()
         return TensorBatches((self._predict_images,), self.eval_batch_size)
 
     def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:
@@ -301,7 +323,7 @@ class MNISTDataModule(InMemoryDataModule):
 
     def state_dict(self) -> dict[str, Any]:
         """The standardisation the model was trained with (0 and 1: none), saved in checkpoints."""
-        return {"mean": self.mean, "std": self.std}
+        return {"mean": self.mean, "std": self.std, "image_size": list(self.image_size or ())}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Use a checkpoint's statistics, whatever the current training split would give."""
@@ -311,6 +333,8 @@ class MNISTDataModule(InMemoryDataModule):
                 f"{self.variant}: inputs standardised with the checkpoint's mean {mean:.4f}, std {std:.4f}", flush=True
             )
         self.mean, self.std, self.stats_source = mean, std, "checkpoint"
+        if state.get("image_size"):
+            self.image_size = tuple(int(v) for v in state["image_size"])
 
 
 def random_affine(x: Tensor, max_shift: float = 2.0 / 28, max_degrees: float = 8.0) -> Tensor:

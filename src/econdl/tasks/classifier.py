@@ -24,7 +24,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from econdl.attached import callbacks_of, datamodule_of
 from econdl.metrics import metric_label
 from econdl.tasks.hparams import unsaved_module_args
-from econdl.tasks.regressor import has_lazy_parameters, materialize
+from econdl.tasks.sizing import check_output_width, fit_to_data, has_lazy_parameters, materialize, resize_to_checkpoint
 from econdl.tasks.running import EpochMean
 from econdl.errors import ConfigError, DataError
 
@@ -145,9 +145,23 @@ class Classifier(ClassificationModel):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         dm = datamodule_of(self._trainer)
-        # only lazy layers need the data here (predicting a folder may have no training data)
-        if dm is not None and has_lazy_parameters(self.net) and hasattr(dm, "example_input"):
-            materialize(self.net, dm.example_input())
+        if dm is None or not hasattr(dm, "example_input"):
+            return
+        if stage == "predict" and getattr(dm, "predict_dir", None):
+            # a folder of images may come without training data: only lazy layers need an example
+            # (the checkpoint gives every other size, resize_to_checkpoint)
+            if has_lazy_parameters(self.net):
+                materialize(self.net, dm.example_input())
+            return
+        example = dm.example_input()
+        note = fit_to_data(self.net, example)
+        check_output_width(self.net, example, self.class_names)
+        if note and stage == "fit" and self.trainer.is_global_zero:  # (test/predict: the checkpoint's weights)
+            print(note, flush=True)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        resize_to_checkpoint(self.net, checkpoint.get("state_dict", {}))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

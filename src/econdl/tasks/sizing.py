@@ -1,0 +1,199 @@
+"""Sizing a network to its data: the input size of its first dense layer and the width of
+its last one are the two sizes that depend on the data rather than on the architecture.
+
+A config written for one data set then serves another: the MNIST MLP's 784 inputs (28 x 28
+pixels) and DigitCNN's 1,600 features (64 x 5 x 5 after two conv+pool blocks on 28 x 28) fit
+16 x 16 digits too, a GDP net written for 4 lags fits 8, and a regression net with one
+output fits several forecast horizons.  ``fit_to_data`` checks the network on a few of the
+data's inputs before training and rebuilds what does not fit (saying so); a checkpoint of
+such a network loads into the config's network through ``resize_to_checkpoint``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from econdl.errors import ConfigError
+
+
+def has_lazy_parameters(module: nn.Module) -> bool:
+    return any(isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters())
+
+
+def materialize(module: nn.Module, example: Tensor) -> None:
+    """Run one forward pass in eval mode so lazy layers learn their input size."""
+    if not has_lazy_parameters(module):
+        return
+    was_training = module.training
+    module.eval()
+    # in the dtype of the weights already made (the precision's input dtype, float64 under
+    # 64-true, comes only once Lightning converts the whole module after setup)
+    made = [p for p in module.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)]
+    dtype = next((p.dtype for p in made if p.is_floating_point()), torch.get_default_dtype())
+    try:
+        with torch.no_grad():
+            module(example.to(dtype) if example.is_floating_point() else example)
+    except RuntimeError as err:
+        text = str(err)
+        if "Kernel size" not in text and "Output size is too small" not in text:
+            raise
+        raise ConfigError(
+            f"inputs of shape {tuple(example.shape[1:])} are too small for {type(module).__name__}: its "
+            f"convolutions and pooling shrink them to nothing ({text.strip().splitlines()[0]}); give larger "
+            "inputs, e.g. a larger --data.image_size"
+        ) from err
+    module.train(was_training)
+
+
+def match_output_width(net: nn.Module, width: int) -> None:
+    """Widen a network's last linear layer from 1 output to the ``width`` targets the data has
+    (e.g. one forecast per horizon), so one config serves every target width."""
+    last = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    if not last or last[-1].out_features == width:
+        return
+    if last[-1].out_features != 1:
+        raise ConfigError(
+            f"the network has {last[-1].out_features} outputs but the data have {width} targets; "
+            f"set out_features: {width} (or 1, widened to the data)"
+        )
+    parent = next(m for m in net.modules() if any(c is last[-1] for c in m.children()))
+    name = next(k for k, c in parent.named_children() if c is last[-1])
+    setattr(parent, name, nn.Linear(last[-1].in_features, width, device=last[-1].weight.device))
+
+
+class _FirstLayerMismatch(Exception):
+    """Raised by the check's hook: the first dense layer the data reach takes another size."""
+
+    def __init__(self, layer: nn.Linear, got: int) -> None:
+        super().__init__(f"{layer.in_features} != {got}")
+        self.layer, self.got = layer, got
+
+
+def _replace(net: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    """Put ``new`` wherever ``net`` holds ``old``."""
+    for parent in net.modules():
+        for name, child in list(parent.named_children()):
+            if child is old:
+                setattr(parent, name, new)
+
+
+def _dense_layers(net: nn.Module) -> list[tuple[str, nn.Linear]]:
+    """The sized linear layers of ``net``, in the order they are registered."""
+    return [
+        (name, m)
+        for name, m in net.named_modules()
+        if isinstance(m, nn.Linear) and not isinstance(m.weight, nn.parameter.UninitializedParameter)
+    ]
+
+
+def _run(net: nn.Module, example: Tensor) -> Tensor:
+    """One forward pass of ``example``; a first dense layer of another size raises
+    ``_FirstLayerMismatch`` before it computes anything."""
+    seen: list[nn.Module] = []
+
+    def check(module: nn.Module, args: tuple[Any, ...]) -> None:
+        if seen:
+            return
+        seen.append(module)
+        got = int(args[0].shape[-1])
+        if got != module.in_features:
+            raise _FirstLayerMismatch(module, got)
+
+    handles = [m.register_forward_pre_hook(check) for _, m in _dense_layers(net)]
+    made = [p for p in net.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)]
+    dtype = next((p.dtype for p in made if p.is_floating_point()), torch.get_default_dtype())
+    was_training = net.training
+    net.eval()  # no batch statistics updated, no dropout drawn: training is left as it was
+    try:
+        with torch.no_grad():
+            return net(example.to(dtype) if example.is_floating_point() else example)
+    finally:
+        net.train(was_training)
+        for handle in handles:
+            handle.remove()
+
+
+def fit_to_data(net: nn.Module, example: Tensor) -> str | None:
+    """Check that ``net`` takes the data's inputs (``example``: a few of them, as the model
+    sees them) and size what depends on the data.
+
+    Lazy layers learn their size (``materialize``).  If the first dense layer the inputs reach
+    takes another number of features than they have, it is rebuilt with that number (freshly
+    initialised) and the returned line says so; None when nothing changed.  Any other failure
+    of the forward pass is a ConfigError naming the data's shape."""
+    materialize(net, example)
+    shape = tuple(example.shape[1:])
+    try:
+        _run(net, example)
+        return None
+    except _FirstLayerMismatch as mismatch:
+        old = mismatch.layer
+        new = nn.Linear(
+            mismatch.got,
+            old.out_features,
+            bias=old.bias is not None,
+            device=old.weight.device,
+            dtype=old.weight.dtype,
+        )
+        _replace(net, old, new)
+        note = (
+            f"{type(net).__name__}: the data's inputs ({' x '.join(map(str, shape))}) give its first dense "
+            f"layer {mismatch.got:,} features, not the {old.in_features:,} of the config; that layer now "
+            f"takes {mismatch.got:,} (freshly initialised)"
+        )
+    except RuntimeError as err:
+        raise _unfit(net, shape, err) from err
+    try:
+        _run(net, example)  # the rest of the network must take the new layer's output as before
+    except (_FirstLayerMismatch, RuntimeError) as err:
+        raise _unfit(net, shape, err) from err
+    return note
+
+
+def _unfit(net: nn.Module, shape: tuple[int, ...], err: BaseException) -> ConfigError:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ConfigError(
+        f"{type(net).__name__} cannot take the data's inputs of shape {shape} ({first}); check the "
+        "network's sizes against the data (in_channels, image_size, in_features; in_features: null "
+        "reads the size from the data)"
+    )
+
+
+def check_output_width(net: nn.Module, example: Tensor, classes: list[str]) -> None:
+    """A classifier's network must give one score per class."""
+    scores = _run(net, example)
+    width = int(scores.shape[-1]) if scores.dim() > 1 else 1
+    if scores.dim() != 2 or width != len(classes):
+        shown = ", ".join(map(str, classes[:12])) + (", ..." if len(classes) > 12 else "")
+        raise ConfigError(
+            f"{type(net).__name__} gives scores of shape {tuple(scores.shape[1:])} per input, but the data have "
+            f"{len(classes)} classes ({shown}); set the network's out_features to {len(classes)}, e.g. "
+            f"--model.net.out_features {len(classes)}"
+        )
+
+
+def resize_to_checkpoint(net: nn.Module, state: dict[str, Any], prefix: str = "net.") -> None:
+    """Give the first and last dense layers of ``net`` the sizes a checkpoint's weights have
+    (``fit_to_data`` and ``match_output_width`` may have changed them when the checkpoint's
+    network was fitted), so the checkpoint loads into the network its config builds, also
+    where no training data are at hand (``econdl predict`` on a folder of images)."""
+    dense = _dense_layers(net)
+    if not dense:
+        return
+    first, last = dense[0][1], dense[-1][1]
+    for name, layer in dict([dense[0], dense[-1]]).items():
+        weight = state.get(f"{prefix}{name}.weight")
+        if not isinstance(weight, Tensor) or weight.dim() != 2:
+            continue
+        rows, cols = int(weight.shape[0]), int(weight.shape[1])
+        # the first layer's inputs and the last layer's outputs depend on the data; nothing else
+        if (rows != layer.out_features and layer is not last) or (cols != layer.in_features and layer is not first):
+            continue
+        if (rows, cols) != (layer.out_features, layer.in_features):
+            new = nn.Linear(
+                cols, rows, bias=layer.bias is not None, device=layer.weight.device, dtype=layer.weight.dtype
+            )
+            _replace(net, layer, new)

@@ -1,0 +1,107 @@
+"""econdl.tasks.sizing: a network checked against its data before training; the two
+data-dependent sizes (first dense layer's inputs, last layer's outputs) fitted, all else refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from econdl.errors import ConfigError
+from econdl.nets import MLP, DigitCNN
+from econdl.tasks.sizing import check_output_width, fit_to_data, resize_to_checkpoint
+from helpers import CONFIGS
+from econdl.cli import cli_main
+
+
+def test_a_network_that_fits_its_data_is_left_exactly_as_it_was():
+    torch.manual_seed(0)
+    net = DigitCNN(dropout=0.25)  # a training-mode pass would draw dropout masks
+    net.train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    params = list(net.parameters())
+    example = torch.randn(2, 1, 28, 28)
+    rng = torch.get_rng_state()
+    assert fit_to_data(net, example) is None
+    assert torch.equal(torch.get_rng_state(), rng)  # nothing drawn: a run's results do not move
+    assert list(net.parameters()) == params and net.training
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+@pytest.mark.parametrize(
+    ("net", "shape", "config_features", "got"),
+    [
+        (lambda: MLP(in_features=784, widths=[32], out_features=10, flatten=True), (1, 16, 16), 784, 256),
+        (lambda: DigitCNN(), (1, 20, 20), 1600, 64 * 3 * 3),
+        (lambda: MLP(in_features=4, widths=[16, 8]), (8,), 4, 8),
+    ],
+)
+def test_the_first_dense_layer_is_sized_to_the_data_and_the_line_says_so(net, shape, config_features, got):
+    net = net()
+    last_before = [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
+    note = fit_to_data(net, torch.randn(2, *shape))
+    first = [m for m in net.modules() if isinstance(m, nn.Linear)][0]
+    assert first.in_features == got
+    assert note is not None and f"{got:,} features, not the {config_features:,} of the config" in note
+    assert [m for m in net.modules() if isinstance(m, nn.Linear)][-1] is last_before  # only that layer
+    assert net(torch.randn(3, *shape)).shape[0] == 3
+
+
+def test_a_mismatch_past_the_first_dense_layer_is_refused_naming_the_data_shape():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.ReLU(), nn.Linear(5, 1))  # 8 -> 5: broken inside
+    with pytest.raises(ConfigError, match=re.escape("Sequential cannot take the data's inputs of shape (4,)")):
+        fit_to_data(net, torch.randn(2, 4))
+    conv = DigitCNN(in_channels=1)
+    with pytest.raises(ConfigError, match=r"shape \(3, 28, 28\).*in_channels"):
+        fit_to_data(conv, torch.randn(2, 3, 28, 28))
+
+
+def test_a_classifier_with_the_wrong_number_of_scores_names_the_classes_and_the_fix():
+    net = MLP(in_features=4, widths=[8], out_features=10)
+    with pytest.raises(
+        ConfigError,
+        match=r"3 classes \(a, b, c\); set the network's out_features to 3, e\.g\. "
+        r"--model\.net\.out_features 3",
+    ):
+        check_output_width(net, torch.randn(2, 4), ["a", "b", "c"])
+    check_output_width(MLP(in_features=4, widths=[8], out_features=3), torch.randn(2, 4), ["a", "b", "c"])
+
+
+def test_a_checkpoint_of_a_resized_network_loads_into_the_config_network():
+    fitted = MLP(in_features=784, widths=[32, 16], out_features=10, flatten=True)
+    fit_to_data(fitted, torch.randn(2, 1, 16, 16))
+    state = {f"net.{k}": v for k, v in fitted.state_dict().items()}
+    fresh = MLP(in_features=784, widths=[32, 16], out_features=10, flatten=True)
+    resize_to_checkpoint(fresh, state)
+    fresh.load_state_dict(fitted.state_dict())
+    x = torch.randn(3, 1, 16, 16)
+    assert torch.equal(fresh(x), fitted(x))
+    # a hidden layer of another width is not the data's doing: left for load_state_dict to refuse
+    other = MLP(in_features=784, widths=[64, 16], out_features=10, flatten=True)
+    resize_to_checkpoint(other, state)
+    assert [m.out_features for m in other.modules() if isinstance(m, nn.Linear)][0] == 64
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        other.load_state_dict(fitted.state_dict())
+
+
+def test_a_gdp_net_written_for_4_lags_fits_8(tmp_path, capsys):
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "gdp/mlp.yaml"),
+            "--model.init_args.net.init_args.in_features=4",
+            "--data.init_args.lags=8",
+            "--trainer.max_epochs=2",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
+    assert (
+        "the data's inputs (8) give its first dense layer 8 features, not the 4 of the config"
+        in capsys.readouterr().out
+    )
+    assert [m for m in cli.model.net.modules() if isinstance(m, nn.Linear)][0].in_features == 8
+    assert torch.isfinite(cli.trainer.callback_metrics["test/rmse"])
