@@ -178,3 +178,11 @@ def test_digits_of_another_size_fit_test_and_predict_with_the_shipped_configs(tm
     )
     frame = pd.read_csv(next((tmp_path / f"logs/mnist/{model}").glob("version_*/predictions.csv")))
     assert len(frame) == 8 and (frame["predicted"].to_numpy() == labels).mean() >= 6 / 8
+
+    # the 16 x 16 model tested on 28 x 28 digits: refused in one line naming both sizes
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", "--config", config, *fast(write_idx_set(tmp_path / "digits28")), "--ckpt_path", str(ckpt)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and "Traceback" not in err
+    assert "this checkpoint's model was trained on 16 x 16 images, but the images in" in err and "are 28 x 28" in err

@@ -232,3 +232,35 @@ def test_a_one_cycle_schedule_resumed_into_a_longer_fit_says_its_extra_steps_run
     assert "spans 10 optimizer steps and this fit 25" in printed
     assert f"final learning rate ({0.01 / 25 / 1e4:.3g})" in printed
     assert longer.last_epoch == finished.last_epoch and longer.total_steps == 10  # resumed exactly
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "gaussian"])
+def test_naive_bayes_on_a_digit_set_of_some_digits_never_predicts_the_absent_ones(tmp_path, capsys, kind):
+    """Training files that hold only the digits 1, 3 and 7 (and a 5 in the test file): the data
+    say so, naive Bayes fits the three (as scikit-learn does on them) instead of failing on the
+    other seven, and every parameter it saves is finite."""
+    from test_mnist_data import digit_images, write_idx
+
+    folder = tmp_path / "some"
+    folder.mkdir()
+    for part, n, seed, kept in (("train", 300, 0, [1, 3, 7]), ("t10k", 100, 1, [1, 3, 5, 7])):
+        images, labels = digit_images(n, seed)
+        keep = np.isin(labels, kept)
+        write_idx(folder / f"{part}-images-idx3-ubyte", images[keep], gz=False)
+        write_idx(folder / f"{part}-labels-idx1-ubyte", labels[keep], gz=False)
+    dm = MNISTDataModule(data_dir=str(folder), val_size=20, batch_size=64, normalize=False)
+    model = NaiveBayes(kind=kind)
+    quiet_trainer(max_epochs=1).fit(model, dm)
+    out = capsys.readouterr().out
+    assert (
+        "the training images hold 3 of the 10 classes (1, 3, 7); no model learns the others, and the test images of 5"
+        in out
+    )
+    assert "NaiveBayes: no training example of class(es) 0, 2, 4, 5, 6, 8, 9; it never predicts them" in out
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    x, y = scaled(dm, "train")
+    ref = (BernoulliNB(alpha=1.0, binarize=0.5) if kind == "bernoulli" else GaussianNB()).fit(x, y)
+    xt, _ = scaled(dm, "test")
+    ours = model(torch.from_numpy(xt).float()).detach().argmax(1).numpy()
+    np.testing.assert_array_equal(ours, ref.predict(xt))
+    assert set(ours) <= {1, 3, 7}

@@ -235,7 +235,25 @@ class MNISTDataModule(InMemoryDataModule):
             counts = " / ".join(f"{len(splits[k][0]):,} {k}" for k in ("train", "val", "test"))
             stats = f"; inputs standardised with mean {self.mean:.4f}, std {self.std:.4f}" if self.normalize else ""
             print(f"{self.variant}: {counts} images (val_size={self.val_size:g} of {len(order):,}){stats}", flush=True)
+            classes = self._classes_note(splits["train"][1], splits["test"][1])
+            if classes:
+                print(f"{self.variant}: {classes}", flush=True)
         return splits
+
+    def _classes_note(self, train: Tensor, test: Tensor) -> str | None:
+        """A line when the training images do not hold every class (a digit set of some digits)."""
+        names = self.class_names
+        seen = set(torch.unique(train).tolist())
+        if len(seen) == len(names):
+            return None
+        text = (
+            f"the training images hold {len(seen)} of the {len(names)} classes "
+            f"({', '.join(names[i] for i in sorted(seen))}); no model learns the others"
+        )
+        unseen = sorted(set(torch.unique(test).tolist()) - seen)
+        if unseen:
+            text += f", and the test images of {', '.join(names[i] for i in unseen)} count as errors"
+        return text
 
     def scale(self, images: Tensor, augment: bool = False) -> Tensor:
         """uint8 images -> float in [0, 1] (augmented there when asked, so shifted-in
@@ -328,13 +346,20 @@ class MNISTDataModule(InMemoryDataModule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Use a checkpoint's statistics, whatever the current training split would give."""
         mean, std = float(state.get("mean", 0.0)), float(state.get("std", 1.0))
+        trained = tuple(int(v) for v in state.get("image_size") or ())
+        if trained and self.image_size and trained != tuple(self.image_size):
+            raise DataError(
+                f"this checkpoint's model was trained on {' x '.join(map(str, trained))} images, but the images in "
+                f"{self.data_dir} are {' x '.join(map(str, self.image_size))}; test it on images of its size, "
+                "or fit a model on these (econdl fit)"
+            )
         if (mean, std) != (self.mean, self.std) and self._ranks()[0] == 0:
             print(
                 f"{self.variant}: inputs standardised with the checkpoint's mean {mean:.4f}, std {std:.4f}", flush=True
             )
         self.mean, self.std, self.stats_source = mean, std, "checkpoint"
-        if state.get("image_size"):
-            self.image_size = tuple(int(v) for v in state["image_size"])
+        if trained:
+            self.image_size = trained
 
 
 def random_affine(x: Tensor, max_shift: float = 2.0 / 28, max_degrees: float = 8.0) -> Tensor:

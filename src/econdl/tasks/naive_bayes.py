@@ -28,6 +28,7 @@ from econdl.errors import ConfigError, DataError
 from econdl.tasks.rows import as_rows
 
 KINDS = ("bernoulli", "gaussian")
+ABSENT_LOG_PRIOR = -1e30  # log prior of a class with no training example: never the argmax, yet finite
 
 
 class NaiveBayes(ClassificationModel):
@@ -57,6 +58,7 @@ class NaiveBayes(ClassificationModel):
         self.center = nn.Parameter(torch.zeros(0, 0, dtype=torch.float64))  # log-odds (bernoulli) / mean
         self.spread = nn.Parameter(torch.zeros(0, 0, dtype=torch.float64))  # log(1-p) (bernoulli) / variance
         self._stats: Tensor | None = None
+        self._told_absent = False
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -131,20 +133,27 @@ class NaiveBayes(ClassificationModel):
             stats = cast(Tensor, self.all_gather(stats)).reshape(-1, *stats.shape).sum(0)
         d = self.center.shape[1]
         count, s1, s2 = stats[:, 0], stats[:, 1 : 1 + d], stats[:, 1 + d :]
-        if (count == 0).any():
-            missing = [self.class_names[i] for i in torch.nonzero(count == 0).flatten().tolist()]
-            raise DataError(
-                f"NaiveBayes: no training examples of class(es) {missing}; every class needs some: train on more "
-                "images (a larger --data.train_size, or a smaller --data.val_size)"
+        absent = count == 0
+        if absent.all():
+            raise DataError("NaiveBayes: no training examples at all; check the data's training split")
+        if absent.any() and self.trainer.is_global_zero and not self._told_absent:
+            missing = [self.class_names[i] for i in torch.nonzero(absent).flatten().tolist()]
+            print(
+                f"NaiveBayes: no training example of class(es) {', '.join(missing)}; it never predicts "
+                f"{'them' if len(missing) > 1 else 'it'} (prior probability 0)",
+                flush=True,
             )
-        self.log_prior.data.copy_(torch.log(count / count.sum()))
+            self._told_absent = True
+        # an absent class gets a prior of (almost) zero, finite so that no checkpoint holds -inf
+        self.log_prior.data.copy_(torch.log(count / count.sum()).clamp_min(ABSENT_LOG_PRIOR))
+        seen = count.clamp_min(1).unsqueeze(1)  # an absent class: sums of 0 give finite features (mean 0)
         if self.kind == "bernoulli":
             p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)
             self.center.data.copy_(torch.log(p) - torch.log1p(-p))
             self.spread.data.copy_(torch.log1p(-p))
         else:
-            mean = s1 / count.unsqueeze(1)
-            var = (s2 / count.unsqueeze(1) - mean**2).clamp_min(0)
+            mean = s1 / seen
+            var = (s2 / seen - mean**2).clamp_min(0)
             total_mean = s1.sum(0) / count.sum()
             total_var = (s2.sum(0) / count.sum() - total_mean**2).clamp_min(0)
             self.center.data.copy_(mean)
