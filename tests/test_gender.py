@@ -300,3 +300,31 @@ def test_max_images_that_cannot_hold_every_class_is_refused_naming_it(tmp_path):
     with pytest.raises(ValueError, match="drop_greyscale false") as err:
         GenderImageDataModule(root=str(root), image_size=(40, 32), max_images=20).setup("fit")
     assert "max_images" not in str(err.value).split(";")[-1]
+
+
+def test_photos_in_subfolders_of_a_class_folder_are_read_and_hidden_ones_are_not(tmp_path, capsys):
+    """As torchvision's ImageFolder reads a class folder: nested photos belong to the class;
+    hidden folders and files (.ipynb_checkpoints, macOS ._ files) are not photos."""
+    root = write_folder(tmp_path / "photos", n=6, corrupt=False)
+    for c, name in enumerate(CLASSES):
+        deeper = root / name / "2019" / "batch b"
+        deeper.mkdir(parents=True)
+        for i in range(6, 10):
+            photo(c, i).save(deeper / f"{i:02d}.jpg")
+        hidden = root / name / ".ipynb_checkpoints"
+        hidden.mkdir()
+        photo(1 - c, 99).save(hidden / "99.png")  # of the other class: read, it would mislabel
+        photo(1 - c, 98).save(root / name / "._98.png")
+    paths = list_images(root / "Female")
+    assert [p.relative_to(root / "Female").as_posix() for p in paths] == [
+        *(f"{i:02d}.{'jpg' if i % 2 else 'png'}" for i in range(6)),
+        *(f"2019/batch b/{i:02d}.jpg" for i in range(6, 10)),
+    ]
+    dm = GenderImageDataModule(root=str(root), image_size=(40, 32), batch_size=8)
+    dm.setup("fit")
+    assert "20 images" in capsys.readouterr().out
+    every_label = torch.cat([dm.split(s)[1] for s in ("train", "val", "test")])
+    assert sorted(every_label.tolist()) == [0] * 10 + [1] * 10
+    x, y = (torch.cat(t) for t in zip(*(dm.split(s)[:2] for s in ("train", "val", "test")), strict=True))
+    red_minus_blue = x[:, 0].float().mean((1, 2)) - x[:, 2].float().mean((1, 2))
+    assert torch.equal(red_minus_blue > 0, y == 0)  # no photo of the other class came in

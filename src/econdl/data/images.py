@@ -13,6 +13,7 @@ keep the accelerator waiting on one CPU core.
 
 from __future__ import annotations
 
+import os
 import multiprocessing as mp
 import sys
 import warnings
@@ -32,14 +33,20 @@ ON_ERROR = ("skip", "raise")
 
 
 def list_images(folder: Path | str) -> list[Path]:
-    """Image files (jpg/jpeg/png/bmp, any case) directly in ``folder``, sorted by name.
+    """Image files (jpg/jpeg/png/bmp, any case) in ``folder`` and its subfolders, as
+    torchvision's ImageFolder reads a class folder, sorted by their path inside ``folder``.
+    Hidden files and folders (``.ipynb_checkpoints``, ``._photo.jpg``) are left out.
 
     Raises FileNotFoundError naming ``folder`` when it does not exist or is not a folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileNotFound(f"image folder {folder} does not exist (or is not a folder)")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    found = []
+    for parent, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(parent) / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
 def decode_image(path: Path | str, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
