@@ -85,6 +85,32 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
     assert with_std(0.000731, 0.0000512) == "7.31e-04 ± 5.1e-05"
 
 
+def test_a_table_of_several_horizons_marks_the_best_at_each_and_keeps_interval_results_in_the_body():
+    table = pd.DataFrame(
+        {
+            "horizon": [1, 2, 1, 2],
+            "test_rmse": [2.0, 3.0, 2.5, 2.9],  # ar wins at h=1, mlp at h=2 (never against another horizon)
+            "coverage_95": [1.0] * 4,  # a result, even where every model has the same one
+            "width_95": [float("inf")] * 4,  # a validation period too short for a 95% interval
+            "width_80": [4.0, 5.0, 4.2, 5.1],
+            "n_test": [7] * 4,  # a setting: under the table
+        },
+        index=pd.Index(["ar", "ar", "mlp", "mlp"], name="model"),
+    )
+    formatted = format_table(table)
+    assert formatted.best["test RMSE"].tolist() == [True, False, False, True]
+    assert {"coverage 95", "width 95", "width 80"} <= set(formatted.cells.columns)
+    assert formatted.cells["width 95"].tolist() == ["∞"] * 4
+    assert "n test: 7" in formatted.caption and "best values are marked at each horizon" in formatted.caption
+    assert any(
+        line.startswith(
+            "width 95 ∞: too few validation forecasts for a 95% split-conformal interval (it needs at least 19)"
+        )
+        for line in formatted.caption
+    )
+    assert not any(line.startswith("width 80 ∞") for line in formatted.caption)
+
+
 # --- report.html of a classification comparison --------------------------------------------
 def write_noisy_digits(folder: Path, noise: float = 0.45) -> Path:
     """MNIST files of synthetic digits with ``noise`` of the pixels replaced at random, so that

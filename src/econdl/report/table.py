@@ -51,6 +51,8 @@ ACRONYMS = {
 }
 LOWER_IS_BETTER = re.compile(r"(mse|rmse|mae|err|loss)")
 HIGHER_IS_BETTER = re.compile(r"(^|_)acc")
+# results with no better direction (closest to the nominal level is best): never moved under the table
+RESULTS_WITHOUT_DIRECTION = ("coverage_", "width_")
 
 
 @dataclass
@@ -154,7 +156,7 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
             and direction(col) is None
             and values.nunique(dropna=False) == 1
             and col not in ("params", "fit_s", "refit_s", "seeds")
-            and not col.startswith("p_vs_best")
+            and not col.startswith(("p_vs_best", *RESULTS_WITHOUT_DIRECTION))
         ):
             value = values.iloc[0]
             value = int(value) if float(value).is_integer() else _cell(col, value, None)
@@ -164,6 +166,10 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
                 caption.append(f"mean ± std over {int(values.iloc[0])} seeds")
         else:
             keep.append(col)
+    # several horizons: each horizon has its own best (a 1-step error beats every 4-step one)
+    groups = table["horizon"] if "horizon" in keep else None
+    if groups is not None:
+        caption.append("best values are marked at each horizon")
     cells, best = {}, {}
     for col in keep:
         std = table.get(f"{col}_std")
@@ -178,7 +184,15 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
             texts = [f"{t} [{significant(lo)}, {significant(hi)}]" for t, lo, hi in bounds]
         name = heading(col) + (" [95% CI]" if f"{col}_ci_low" in table.columns else "")
         cells[name] = texts
-        best[name] = _best_mask(table[col], direction(col))
+        best[name] = _best_mask(table[col], direction(col), groups)
+    for col in keep:
+        level = re.fullmatch(r"width_(\d+)", col)  # conformal; OLS intervals are finite at any length
+        if level and pd.to_numeric(table[col], errors="coerce").eq(float("inf")).any():
+            need = math.ceil(int(level.group(1)) / (100 - int(level.group(1))))
+            caption.append(
+                f"{heading(col)} ∞: too few validation forecasts for a {level.group(1)}% split-conformal interval "
+                f"(it needs at least {need}); a larger --data.val_size gives them"
+            )
     if "seeds" in keep and any(n > 1 for n in seeds):
         caption.append("mean ± std over the seeds shown; models fitted in closed form fit once")
     if any(c.endswith("_ci_low") for c in table.columns):
@@ -188,7 +202,16 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
     return FormattedTable(pd.DataFrame(cells, index=table.index), pd.DataFrame(best, index=table.index), caption)
 
 
-def _best_mask(values: pd.Series, how: str | None) -> list[bool]:
+def _best_mask(values: pd.Series, how: str | None, groups: pd.Series | None = None) -> list[bool]:
+    """Which values are the best of their column (of their group, e.g. horizon, when given)."""
+    if groups is not None:
+        keys = list(groups)
+        mask = [False] * len(values)
+        for key in dict.fromkeys(keys):
+            rows = [i for i, k in enumerate(keys) if k == key]
+            for i, flag in zip(rows, _best_mask(values.iloc[rows], how), strict=True):
+                mask[i] = flag
+        return mask
     numeric = pd.to_numeric(values, errors="coerce")
     if how is None or numeric.isna().all() or len(values) < 2 or numeric.nunique() < 2:
         return [False] * len(values)
