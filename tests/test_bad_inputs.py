@@ -257,6 +257,24 @@ CASES = [
         ["text.csv", "non-numeric"],
         {"text.csv": GOOD_CSV.replace(",103\n", ",abc\n")},
     ),
+    Case(
+        "csv-thousands-separators",
+        [*GCSV, "{dir}/t.csv"],
+        ["t.csv", "thousands separators", "'2,100.5' on line 2", "(2100.5)"],
+        {"t.csv": csv(["DATE,GDPC1", *[f'{d},"2,{100 + i}.5"' for i, d in enumerate(QUARTERS)]])},
+    ),
+    Case(
+        "csv-value-column-of-text",
+        [*GCSV, "{dir}/t.csv"],
+        ["t.csv", "column 'note' holds no number", "'rev' on line 2", "--data.value_column"],
+        {"t.csv": csv(["DATE,note", *[f"{d},rev" for d in QUARTERS]])},
+    ),
+    Case(
+        "csv-colon-quarters",
+        [*GCSV, "{dir}/t.csv"],
+        ["t.csv", "not dates on lines 2, 3", "(e.g. '2000:Q1')", "YYYY-MM-DD"],
+        {"t.csv": csv(["DATE,GDPC1", *[f"{2000 + i // 4}:Q{i % 4 + 1},{100 + i}" for i in range(40)]])},
+    ),
     # IDX files (MNIST)
     Case(
         "idx-count-mismatch",

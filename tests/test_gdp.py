@@ -407,3 +407,25 @@ def test_a_checkpoint_of_quarterly_data_is_refused_on_a_monthly_series(tmp_path)
     assert early.state_dict()["frequency"] == "Q"
     with pytest.raises(ValueError, match="trained on quarterly data, and this run's series is monthly"):
         early.setup()
+
+
+def test_day_first_dates_are_read_day_first_only_where_that_gives_regular_periods(tmp_path, capsys):
+    from econdl.data.series import read_csv_series
+
+    iso = fred_csv(tmp_path / "iso.csv")
+    frame = pd.read_csv(iso, dtype=str)
+    stamps = pd.to_datetime(frame["observation_date"])
+    frame["observation_date"] = stamps.dt.strftime("%d/%m/%Y")  # 01/04/1990: 1 April, quarterly
+    frame.to_csv(tmp_path / "dmy.csv", index=False)
+    expected = read_csv_series(iso)
+    got = read_csv_series(tmp_path / "dmy.csv")
+    pd.testing.assert_series_equal(got, expected)
+    assert "dates such as 01/04/1990 read day first (1 April 1990): only that reading gives regular periods" in (
+        capsys.readouterr().out
+    )
+    # a monthly series written month first, 01/02/1990 = 2 January in the day-first reading: left as pandas reads it
+    monthly = pd.DataFrame({"DATE": pd.date_range("1990-01-01", periods=30, freq="MS").strftime("%m/%d/%Y")})
+    monthly["VALUE"] = [f"{100 + i}" for i in range(30)]
+    monthly.to_csv(tmp_path / "mdy.csv", index=False)
+    series = read_csv_series(tmp_path / "mdy.csv")
+    assert str(series.index[1]) == "1990-02" and "read day first" not in capsys.readouterr().out

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+import warnings
 
 import numpy as np
 import pandas as pd
+from lightning.pytorch.utilities import rank_zero_only
 
 from econdl.errors import ConfigError, DataError, DataFileNotFound
 
@@ -50,6 +52,45 @@ def infer_frequency(dates: pd.DatetimeIndex) -> str:
         if low <= gap <= high:
             return freq
     raise DataError(f"dates are about {gap:.0f} days apart, not monthly, quarterly or yearly; give data.frequency")
+
+
+# 01/04/1959, 1.4.1959, 01-04-1959: day and month in an order the text alone does not tell
+_DAY_AND_MONTH = r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}"
+
+
+def _regular(dates: pd.Series) -> bool:
+    try:
+        infer_frequency(pd.DatetimeIndex(dates))
+    except DataError:
+        return False
+    return True
+
+
+def parse_dates(texts: pd.Series, path: str | Path, column: str, lines: np.ndarray) -> pd.Series:
+    """The dates of a CSV column.  Dates such as 01/04/1959 are read month first (1959-01-04), as
+    pandas does, unless only the day-first reading (1 April 1959) gives regular periods, as
+    European files write quarterly dates; a line then says so.  A value that is not a date
+    fails naming its line and an example."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format" notes
+        dates = pd.to_datetime(texts, errors="coerce")
+        if dates.notna().all() and texts.str.fullmatch(_DAY_AND_MONTH).all() and not _regular(dates):
+            dayfirst = pd.to_datetime(texts, errors="coerce", dayfirst=True)
+            if dayfirst.notna().all() and _regular(dayfirst):
+                if getattr(rank_zero_only, "rank", 0) == 0:
+                    print(
+                        f"{Path(path).name}: dates such as {texts.iloc[1]} read day first "
+                        f"({dayfirst.iloc[1].day} {dayfirst.iloc[1]:%B %Y}): only that reading gives regular periods",
+                        flush=True,
+                    )
+                dates = dayfirst
+    if dates.isna().any():
+        bad = dates.isna().to_numpy()
+        raise DataError(
+            f"{path}: column {column!r} has values that are not dates on lines {_listed(list(lines[bad]))} "
+            f"(e.g. {texts[bad].iloc[0]!r}); write dates as YYYY-MM-DD (FRED's layout), YYYY-MM, YYYYQ1 or YYYY"
+        )
+    return dates
 
 
 def read_csv_series(
@@ -92,14 +133,22 @@ def read_csv_series(
         raise ConfigError(f"value_column={value_column!r} is not a column of {path}; columns: {columns}")
 
     lines = np.arange(len(frame)) + 2  # file line numbers (line 1 is the header)
-    dates = pd.to_datetime(frame[date_column].str.strip(), errors="coerce")
-    if dates.isna().any():
-        bad = dates.isna().to_numpy()
-        raise DataError(
-            f"{path}: column {date_column!r} has values that are not dates on lines {_listed(list(lines[bad]))}"
-        )
-    values = pd.to_numeric(frame[value_column].str.strip(), errors="coerce")
+    dates = parse_dates(frame[date_column].str.strip(), path, date_column, lines)
+    texts = frame[value_column].str.strip()
+    values = pd.to_numeric(texts, errors="coerce")
     missing = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
+    grouped = texts[missing].str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
+    if missing.any() and grouped.any():
+        example = texts[missing][grouped].iloc[0]
+        raise DataError(
+            f"{path}: column {value_column!r} writes numbers with thousands separators (e.g. {example!r} on line "
+            f"{lines[missing][grouped.to_numpy()][0]}); save the file without them ({example.replace(',', '')})"
+        )
+    if missing.all():
+        raise DataError(
+            f"{path}: column {value_column!r} holds no number (e.g. {texts.iloc[0]!r} on line 2); give the column "
+            "of the series with --data.value_column NAME"
+        )
     if missing.any():
         where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing], strict=True)]
         # a missing value with observed ones before and after it, which dropping would bridge
