@@ -105,3 +105,11 @@ def test_a_gdp_net_written_for_4_lags_fits_8(tmp_path, capsys):
     )
     assert [m for m in cli.model.net.modules() if isinstance(m, nn.Linear)][0].in_features == 8
     assert torch.isfinite(cli.trainer.callback_metrics["test/rmse"])
+
+
+def test_images_too_small_for_the_convolutions_name_the_shape_and_both_fixes():
+    with pytest.raises(
+        ConfigError, match=r"inputs of shape \(1, 8, 8\) are too small for DigitCNN.*--model\.net\.channels"
+    ):
+        fit_to_data(DigitCNN(), torch.randn(2, 1, 8, 8))
+    assert fit_to_data(DigitCNN(channels=[64]), torch.randn(2, 1, 8, 8)) is not None  # one block fits 8 x 8

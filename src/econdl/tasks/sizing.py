@@ -37,14 +37,9 @@ def materialize(module: nn.Module, example: Tensor) -> None:
         with torch.no_grad():
             module(example.to(dtype) if example.is_floating_point() else example)
     except RuntimeError as err:
-        text = str(err)
-        if "Kernel size" not in text and "Output size is too small" not in text:
+        if not _shrunk_to_nothing(err):
             raise
-        raise ConfigError(
-            f"inputs of shape {tuple(example.shape[1:])} are too small for {type(module).__name__}: its "
-            f"convolutions and pooling shrink them to nothing ({text.strip().splitlines()[0]}); give larger "
-            "inputs, e.g. a larger --data.image_size"
-        ) from err
+        raise _unfit(module, tuple(example.shape[1:]), err) from err
     module.train(was_training)
 
 
@@ -153,8 +148,19 @@ def fit_to_data(net: nn.Module, example: Tensor) -> str | None:
     return note
 
 
+def _shrunk_to_nothing(err: BaseException) -> bool:
+    """torch's words for an image that convolutions and pooling shrank below one pixel."""
+    return any(words in str(err) for words in ("Kernel size", "Output size is too small"))
+
+
 def _unfit(net: nn.Module, shape: tuple[int, ...], err: BaseException) -> ConfigError:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if _shrunk_to_nothing(err):
+        return ConfigError(
+            f"inputs of shape {shape} are too small for {type(net).__name__}: its convolutions and pooling "
+            f"shrink them to nothing ({first}); give larger images (resized, or --data.image_size where the "
+            "data have it), or a network with fewer convolution blocks (e.g. --model.net.channels [64])"
+        )
     return ConfigError(
         f"{type(net).__name__} cannot take the data's inputs of shape {shape} ({first}); check the "
         "network's sizes against the data (in_channels, image_size, in_features; in_features: null "
