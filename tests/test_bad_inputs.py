@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 import pytest
 import yaml
 
@@ -58,6 +60,16 @@ def csv(rows: list[str]) -> str:
 
 
 QUARTERS = [f"{y}-{m:02d}-01" for y in range(2000, 2010) for m in (1, 4, 7, 10)]
+
+
+def png_bytes() -> bytes:
+    """A 2 x 2 colour photo as PNG file bytes."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PNG = png_bytes()
 GOOD_CSV = csv(["DATE,GDPC1", *[f"{d},{100 + i}" for i, d in enumerate(QUARTERS)]])
 SWEEP = yaml.safe_load((CONFIGS / "sweeps/kink_mlp.yaml").read_text())
 
@@ -258,6 +270,12 @@ CASES = [
         {"text.csv": GOOD_CSV.replace(",103\n", ",abc\n")},
     ),
     Case(
+        "csv-value-columns-and-text",
+        [*GCSV, "{dir}/t.csv"],
+        ["t.csv has value columns ['GDPC1', 'UNRATE'] (and note, not numbers)", "--data.value_column"],
+        {"t.csv": csv(["DATE,GDPC1,UNRATE,note", *[f"{d},{100 + i},5.0,rev" for i, d in enumerate(QUARTERS)]])},
+    ),
+    Case(
         "csv-thousands-separators",
         [*GCSV, "{dir}/t.csv"],
         ["t.csv", "thousands separators", "'2,100.5' on line 2", "(2100.5)"],
@@ -306,6 +324,18 @@ CASES = [
                 ["path,gender", *[f"/no/such/dir/{i}.jpg,{'Male' if i % 2 else 'Female'}" for i in range(8)]]
             )
         },
+    ),
+    Case(
+        "gender-manifest-semicolons",
+        ["fit", "--config", GEN, "--data.source", "manifest", "--data.path", "{dir}/photos.csv"],
+        ["photos.csv separates its columns with ';'", "path,gender"],
+        {"photos.csv": csv(["path;gender", *[f"{i}.jpg;{'Male' if i % 2 else 'Female'}" for i in range(8)]])},
+    ),
+    Case(
+        "gender-class-folder-missing",
+        ["fit", "--config", GEN, "--data.root", "{dir}/photos"],
+        ["photos/Male does not exist", "(found ['Female'])"],
+        {"photos/Female/0.png": PNG, "photos/.cache/0.png": PNG},
     ),
     # compare and sweep
     Case("compare-zero-seeds", ["compare", str(CONFIGS / "kink"), "--seeds", "0"], ["seeds"]),

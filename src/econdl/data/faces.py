@@ -175,14 +175,15 @@ class GenderImageDataModule(InMemoryDataModule):
         root = self._given(self.root, "root")
         if not root.is_dir():
             raise DataFileNotFound(f"image root {root} does not exist; give the folder holding one subfolder per class")
-        subfolders = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+        subfolders = {p.name.lower(): p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
         paths, labels = [], []
         for k, name in enumerate(self.class_names):
             folder = subfolders.get(name.lower())
             if folder is None:
+                present = sorted(p.name for p in subfolders.values())
                 raise DataFileNotFound(
                     f"class folder {root / name} does not exist; lay photos out as "
-                    f"{root}/<class>/*.jpg for classes {self.class_names} (found {sorted(subfolders)})"
+                    f"{root}/<class>/*.jpg for classes {self.class_names} (found {present})"
                 )
             found = list_images(folder)
             if not found:
@@ -198,6 +199,12 @@ class GenderImageDataModule(InMemoryDataModule):
             raise DataFileNotFound(f"manifest {csv} does not exist")
         frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
         missing = [c for c in (self.path_column, self.label_column) if c not in frame.columns]
+        separator = next((sep for sep in (";", "\t", "|") if len(frame.columns) == 1 and sep in frame.columns[0]), None)
+        if missing and separator is not None:
+            raise DataError(
+                f"manifest {csv} separates its columns with {separator!r} (header {frame.columns[0]!r}); econdl reads "
+                f"comma-separated files: save it as CSV with commas (e.g. {self.path_column},{self.label_column})"
+            )
         if missing:
             raise DataError(
                 f"manifest {csv} has no column(s) {missing} (columns: {list(frame.columns)}); "

@@ -127,7 +127,16 @@ def read_csv_series(
     if value_column is None:
         others = [c for c in columns if c != date_column]
         if len(others) != 1:
-            raise DataError(f"{path} has value columns {others}; choose one with --data.value_column NAME")
+            numeric = [c for c in others if pd.to_numeric(frame[c].str.strip(), errors="coerce").notna().mean() > 0.5]
+            raise DataError(
+                f"{path} has value columns {numeric or others}"
+                + (
+                    f" (and {_listed([c for c in others if c not in numeric])}, not numbers)"
+                    if numeric and len(numeric) < len(others)
+                    else ""
+                )
+                + "; choose one with --data.value_column NAME"
+            )
         value_column = others[0]
     elif value_column not in columns:
         raise ConfigError(f"value_column={value_column!r} is not a column of {path}; columns: {columns}")
@@ -144,7 +153,7 @@ def read_csv_series(
             f"{path}: column {value_column!r} writes numbers with thousands separators (e.g. {example!r} on line "
             f"{lines[missing][grouped.to_numpy()][0]}); save the file without them ({example.replace(',', '')})"
         )
-    if missing.all():
+    if len(texts) and missing.all():
         raise DataError(
             f"{path}: column {value_column!r} holds no number (e.g. {texts.iloc[0]!r} on line 2); give the column "
             "of the series with --data.value_column NAME"

@@ -85,7 +85,9 @@ def fan_chart(dm: Any, frame: pd.DataFrame, name: str, path: Path) -> Path:
     when = pd.PeriodIndex([pd.Period(d) for d in test["date"]]).to_timestamp()
     ax.plot(when, test["actual"], color="black", lw=2, label="actual")
     ax.axhline(0, color="grey", lw=0.6)
-    ax.set_title(f"{name}: test period ({h} quarters ahead) and the next {dm.horizon} from {dm.series.index[-1]}")
+    unit = {"Q": "quarter", "M": "month", "Y": "year"}.get(str(dm.series.index.freqstr)[:1], "period")
+    ahead = f"{h} {unit}{'s' * (h != 1)} ahead"
+    ax.set_title(f"{name}: test period ({ahead}) and the next {dm.horizon} from {dm.series.index[-1]}")
     ax.legend(fontsize=8)
     return _save(fig, path)
 
