@@ -98,3 +98,38 @@ def test_compare_runs_fits_on_their_share_and_gives_the_threads_back(
     compare_main([str(CONFIGS / "kink" / "polynomial.yaml"), *FAST, "--workers", "1", "--out", "cmp"])
     assert seen == [1]  # the sequential run computes with the threads a parallel one would
     assert torch.get_num_threads() == before
+
+
+def test_a_model_that_cannot_be_fitted_leaves_the_table_of_the_others_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """14 points: too few for the ReLU basis's 21 coefficients, enough for the rest. The table of
+    the other three is written, sequential or parallel alike, and the command still fails."""
+    from econdl.main import main
+
+    small = ["--data.x_size=14", "--data.val_size=3", "--data.test_size=3", "--trainer.max_epochs=2"]
+    args = [str(CONFIGS / "kink"), *small, "--trainer.enable_progress_bar=false"]
+    tables = {}
+    for workers in (1, 2):
+        folder = tmp_path / f"workers{workers}"
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        with pytest.raises(SystemExit) as exit_:
+            main(["compare", *args, "--workers", str(workers), "--out", "cmp"])
+        captured = capsys.readouterr()
+        assert exit_.value.code == 1 and "Traceback" not in captured.err
+        errors = [line for line in captured.err.splitlines() if line.startswith("econdl: error: ")]
+        assert errors == [
+            "econdl: error: 1 of 4 models could not be fitted (relu_basis; the reasons are above); the table of the "
+            "others (chebyshev, mlp, polynomial) is in cmp. Fix those configs or the data for them, or leave them "
+            "out of the comparison"
+        ]
+        assert "failed: relu_basis: ReLUBasisLS(knots=20) has 21 coefficients and needs at least 21" in captured.out
+        tables[workers] = pd.read_csv(folder / "cmp/table.csv", index_col="model")
+        assert list(tables[workers].index) == ["chebyshev", "mlp", "polynomial"]
+    pd.testing.assert_frame_equal(scores(tables[1]), scores(tables[2]), check_exact=True)
+    # nothing fits: the first model's own reason, as a fit gives it
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["compare", str(CONFIGS / "kink/relu_basis.yaml"), *small, "--workers", "1"])
+    assert "econdl: error: ReLUBasisLS(knots=20) has 21 coefficients" in capsys.readouterr().err

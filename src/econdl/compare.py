@@ -28,7 +28,8 @@ import torch
 from econdl.api import make_callable
 from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
-from econdl.errors import ConfigError, ConfigFileNotFound
+from econdl.diagnose import one_line
+from econdl.errors import ConfigError, ConfigFileNotFound, EcondlError
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
 from econdl.report.console import Progress, planned_fits, print_comparison
@@ -59,6 +60,12 @@ class Comparison:
     files: list[Path]
     #: extra tables contributed by callbacks (``comparison_block()``): title -> one block per model
     blocks: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: models whose fit failed on a mistake in the config or data: name -> the one-line reason
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class IncompleteComparison(EcondlError):
+    """Some models of a comparison could not be fitted; the table of the others was written."""
 
 
 def find_configs(paths: list[str]) -> list[Path]:
@@ -197,7 +204,7 @@ def fit_seeds(
 
 def fit_in_parallel(
     configs: list[Path], overrides: list[str], seeds: int, workers: int | None, threads: int
-) -> dict[Path, list[dict[str, Any]]] | None:
+) -> dict[Path, list[dict[str, Any]] | EcondlError] | None:
     """Every config's runs fitted in worker processes, or None when one process does it all."""
     from econdl import parallel
 
@@ -325,7 +332,7 @@ def _check_reference(configs: list[Path], overrides: list[str], relative_to: str
 
 def _tabulate(
     configs: list[Path],
-    fitted: dict[Path, list[dict[str, Any]]] | None,
+    fitted: dict[Path, list[dict[str, Any]] | EcondlError] | None,
     paths: list[str],
     overrides: list[str],
     out: str | None,
@@ -341,9 +348,17 @@ def _tabulate(
     run_dirs: dict[str, list[str]] = {}
     progress = Progress(planned_fits(configs, seeds))
     extra_blocks: dict[str, dict[str, pd.DataFrame]] = {}
+    failed: dict[str, EcondlError] = {}
     for config in configs:
         name = config.stem
-        runs = fit_seeds(config, overrides, seeds, progress) if fitted is None else fitted[config]
+        try:
+            runs = fit_seeds(config, overrides, seeds, progress) if fitted is None else fitted[config]
+            if isinstance(runs, EcondlError):  # failed in a worker process
+                raise runs
+        except EcondlError as err:  # the config's or the data's mistake: the other models still count
+            failed[name] = err
+            print(f"      {name}: failed: {one_line(str(err))}", flush=True)
+            continue
         run = runs[0]
         if (
             dm is not None
@@ -363,6 +378,8 @@ def _tabulate(
             extra_blocks.setdefault(title, {})[name] = block
         print(f"      {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
 
+    if not rows:
+        raise next(iter(failed.values()))  # nothing to compare: the first model's reason, as a fit gives it
     table = pd.DataFrame(rows).set_index("model")
     chosen = _option(overrides, "data.relative_to") or _option(overrides, "data.init_args.relative_to")
     add_relative(
@@ -387,7 +404,8 @@ def _tabulate(
     seeds_arg = ["--seeds", str(seeds)] if seeds > 1 else []
     command = command or command_line("compare", [*map(str, paths), *overrides, *seeds_arg])
     files += finish_compare(out_dir, table, run_dirs, block_csvs, command)
-    return Comparison(table, out_dir, files + forecast_files + block_files, blocks)
+    reasons = {name: one_line(str(err)) for name, err in failed.items()}
+    return Comparison(table, out_dir, files + forecast_files + block_files, blocks, reasons)
 
 
 def compare_main(argv: list[str]) -> Comparison:
@@ -414,6 +432,15 @@ def compare_main(argv: list[str]) -> Comparison:
         logging.getLogger(name).setLevel(logging.WARNING)
     result = compare(paths, overrides, out, seeds, relative_to, workers, command=command)
     print_comparison(result)
+    if result.failed:
+        for name, reason in result.failed.items():
+            print(f"failed: {name}: {reason}", flush=True)
+        done = ", ".join(result.table.index.unique())
+        raise IncompleteComparison(
+            f"{len(result.failed)} of {len(result.failed) + result.table.index.nunique()} models could not be fitted "
+            f"({', '.join(result.failed)}; the reasons are above); the table of the others ({done}) is in "
+            f"{result.out_dir}. Fix those configs or the data for them, or leave them out of the comparison"
+        )
     return result
 
 

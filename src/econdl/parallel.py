@@ -25,6 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from econdl.errors import EcondlError
 from econdl.report.console import done_line
 
 Run = dict[str, Any]
@@ -154,7 +155,7 @@ def fit_all(
     workers: int,
     fit_one: Callable[[Path, list[str]], Run],
     threads: int,
-) -> dict[Path, list[Run]]:
+) -> dict[Path, list[Run] | EcondlError]:
     """Fit every (config, seed) in ``workers`` processes of ``threads`` intra-op threads
     each; runs per config in seed order, as ``compare.fit_seeds`` returns them."""
     jobs = plan(configs, seeds, workers)
@@ -162,13 +163,21 @@ def fit_all(
     with ProcessPoolExecutor(workers, start_context(threads), _init_worker, (threads,)) as pool:
         futures = {pool.submit(_run_job, fit_one, job, overrides): job for job in jobs}
         total, done = sum(len(chunk) for _, chunk in jobs), 0
+        failed: dict[Path, EcondlError] = {}
         for future in as_completed(futures):
             config, chunk = futures[future]
-            results[config].append((chunk[0] or 0, future.result()))
+            try:
+                results[config].append((chunk[0] or 0, future.result()))
+            except EcondlError as err:  # the config's or the data's mistake: the comparison goes on
+                failed.setdefault(config, err)
             done += len(chunk)
-            print(done_line(done, total, config, chunk, 1 if closed_form(config) else seeds), flush=True)
-    by_config = {}
+            line = done_line(done, total, config, chunk, 1 if closed_form(config) else seeds)
+            print(line.removesuffix(" done") + " failed" if config in failed else line, flush=True)
+    by_config: dict[Path, list[Run] | EcondlError] = {}
     for config, parts in results.items():
+        if config in failed:
+            by_config[config] = failed[config]
+            continue
         runs = [run for _, chunk in sorted(parts, key=lambda p: p[0]) for run in chunk]
         if runs and getattr(runs[0]["model"], "exact_pass", False):
             runs = runs[:1]

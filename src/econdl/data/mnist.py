@@ -299,7 +299,8 @@ class MNISTDataModule(InMemoryDataModule):
                 self.image_size = tuple(read_idx(self.locate()["train_images"]).shape[1:])
             except DataFileNotFound:
                 self.image_size = (28, 28)
-        images, self.predict_paths, failed = read_images(paths, size=tuple(self.image_size), mode="L")
+        height, width = self.image_size
+        images, self.predict_paths, failed = read_images(paths, size=(height, width), mode="L")
         if not self.predict_paths:
             raise DataError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {failed[:3]}")
         light = images.float().mean(dim=(1, 2, 3)) > 127
@@ -312,6 +313,7 @@ class MNISTDataModule(InMemoryDataModule):
             return super().predict_dataloader()
         if self._predict_images is None:
             self._read_predict_images()
+        assert self._predict_images is not None
         return TensorBatches((self._predict_images,), self.eval_batch_size)
 
     def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:

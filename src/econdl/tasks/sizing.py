@@ -94,7 +94,7 @@ def _run(net: nn.Module, example: Tensor) -> Tensor:
             return
         seen.append(module)
         got = int(args[0].shape[-1])
-        if got != module.in_features:
+        if isinstance(module, nn.Linear) and got != module.in_features:
             raise _FirstLayerMismatch(module, got)
 
     handles = [m.register_forward_pre_hook(check) for _, m in _dense_layers(net)]
