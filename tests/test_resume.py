@@ -47,10 +47,11 @@ def mtime(path: Path) -> int:
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
-def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: float) -> int:
+def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: float, by_path: bool = False) -> int:
     """Run ``econdl fit`` and SIGKILL it ``kills`` times, each a seeded random time (up to
     ``window`` seconds) after the process has written last.ckpt, resuming with --ckpt_path last
-    after each kill.  Returns how many kills landed before the fit ended by itself."""
+    (``by_path``: the path of the run's last.ckpt) after each kill.  Returns how many kills
+    landed before the fit ended by itself."""
     rng, landed, last = random.Random(seed), 0, run / "checkpoints/last.ckpt"
     log = open(run.parent / f"stderr-{seed}.txt", "w")  # noqa: SIM115 (outlives the processes it records)
 
@@ -71,7 +72,7 @@ def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: fl
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         landed += 1
-        proc = start("--ckpt_path=last")
+        proc = start(f"--ckpt_path={last if by_path else 'last'}")
     assert proc.wait(timeout=300) == 0, (run.parent / f"stderr-{seed}.txt").read_text()[-3000:]
     return landed
 
@@ -86,11 +87,13 @@ def assert_same_run(a: Path, b: Path) -> None:
         assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
 
 
-def kill_and_compare(tmp_path: Path, args: list[str], seed: int, kills: int, window: float, land: bool = True) -> None:
+def kill_and_compare(
+    tmp_path: Path, args: list[str], seed: int, kills: int, window: float, land: bool = True, by_path: bool = False
+) -> None:
     assert econdl(*args, "--run_name=straight").returncode == 0
     run = tmp_path / "logs/killed/version_0"
     run.parent.mkdir(parents=True)
-    landed = fit_with_kills([*args, "--run_name=killed"], run, seed, kills, window)
+    landed = fit_with_kills([*args, "--run_name=killed"], run, seed, kills, window, by_path)
     assert landed >= 1 or not land  # really killed at least once
     assert not (tmp_path / "logs/killed/version_1").exists()  # resumed in place
     assert_same_run(tmp_path / "logs/straight/version_0", run)
@@ -100,6 +103,26 @@ def kill_and_compare(tmp_path: Path, args: list[str], seed: int, kills: int, win
 @pytest.mark.slow
 def test_kink_mlp_killed_at_random_moments_resumes_exactly(tmp_path):
     kill_and_compare(tmp_path, KINK, seed=1, kills=3, window=1.5)
+
+
+@pytest.mark.slow
+def test_a_fit_resumed_from_the_path_of_its_last_ckpt_goes_on_in_its_folder_exactly(tmp_path):
+    """`--ckpt_path logs/.../version_0/checkpoints/last.ckpt`, as the error messages and a user
+    write it, is the same resume as `--ckpt_path last`: the run goes on in its own folder and
+    picks its best epoch over all its epochs (in a new folder, Lightning drops the best score)."""
+    kill_and_compare(tmp_path, KINK, seed=4, kills=2, window=1.0, by_path=True)
+
+
+def test_a_last_ckpt_of_a_run_kept_elsewhere_starts_a_new_run_and_says_so(tmp_path):
+    assert econdl(*KINK, "--trainer.max_epochs=2", "--trainer.default_root_dir=elsewhere").returncode == 0
+    last = tmp_path / "elsewhere/kink/mlp/version_0/checkpoints/last.ckpt"
+    resumed = econdl(*KINK, "--trainer.max_epochs=3", f"--ckpt_path={last}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "a run kept outside this config's runs (logs/kink/mlp)" in resumed.stdout
+    assert f"give --trainer.default_root_dir (and --run_name) so that runs go to {last.parent.parent.parent}" in (
+        resumed.stdout
+    )
+    assert (tmp_path / "logs/kink/mlp/version_0/checkpoints/last.ckpt").is_file()
 
 
 def test_a_resume_removes_the_temporary_files_of_writes_a_kill_cut_short(tmp_path):

@@ -245,7 +245,7 @@ class EconCLI(LightningCLI):
                 "--ckpt_path best: `econdl fit` resumes from a run's last.ckpt (--ckpt_path last), which "
                 "holds the whole training state; `best` is for validate, test and predict"
             )
-        if which not in ("last", "best"):
+        if which is None:
             return None
         name = config.get("run_name") or run_name_from(config)
         save_dirs = {
@@ -253,6 +253,8 @@ class EconCLI(LightningCLI):
             for lg in (config.trainer.logger if isinstance(config.trainer.get("logger"), list) else [])
             if "save_dir" in getattr(lg, "init_args", {})
         } or {_loggerless_root(config)}
+        if which not in ("last", "best"):
+            return self._resumed_run(Path(str(which)), name, save_dirs) if self.subcommand == "fit" else None
         runs = [r for d in sorted(save_dirs) if (r := latest_run_with(d, name, which)) is not None]
         saved = saved_run_of(config)
         if saved is not None and run_checkpoint(saved, which) is not None:
@@ -280,6 +282,27 @@ class EconCLI(LightningCLI):
             print(f"resuming from {ckpt}")
             return runs[0].name
         print(f"{self.subcommand}: {ckpt}")
+        return None
+
+    def _resumed_run(self, ckpt: Path, name: str, save_dirs: set[Path]) -> str | None:
+        """``fit --ckpt_path RUN/checkpoints/last.ckpt``: the run's own last.ckpt, given by its
+        path.  A run of this config (RUN is ``<save_dir>/<name>/version_N``) goes on in RUN, as
+        with ``--ckpt_path last``, so its best checkpoint is chosen over all its epochs; any
+        other checkpoint starts a new run, and a last.ckpt of a run kept elsewhere says so."""
+        run = ckpt.parent.parent
+        own_last = run_checkpoint(run, "last") if ckpt.parent.name == "checkpoints" else None
+        if own_last is None or own_last.resolve() != ckpt.resolve():
+            return None
+        if any((d / name).resolve() == run.parent.resolve() for d in save_dirs):
+            print(f"resuming from {ckpt}: the run goes on in {run}")
+            return run.name
+        if getattr(rank_zero_only, "rank", 0) == 0:
+            where = ", ".join(str(d / name) for d in sorted(save_dirs))
+            print(
+                f"resuming from {ckpt}, a run kept outside this config's runs ({where}): this fit writes a new "
+                "run there and picks its best checkpoint among the epochs it runs from here; to go on in "
+                f"{run} itself, give --trainer.default_root_dir (and --run_name) so that runs go to {run.parent}"
+            )
         return None
 
     @staticmethod
