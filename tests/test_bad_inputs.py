@@ -111,6 +111,11 @@ CASES = [
     Case("kink-negative-size", ["fit", "--config", K, "--data.x_size", "-5"], ["x_size=-5"]),
     Case("kink-negative-noise", ["fit", "--config", K, "--data.noise", "-1"], ["noise=-1"]),
     Case(
+        "kink-lr-beyond-float32",
+        ["fit", "--config", K, *KINK_TINY, "--optimizer.init_args.lr", "1e300"],
+        ["--optimizer.lr 1e+300", "float32"],
+    ),
+    Case(
         "optimizer-negative-lr",
         ["fit", "--config", K, *KINK_TINY, "--optimizer.lr", "-0.1"],
         ["--optimizer.lr", "-0.1"],

@@ -375,3 +375,23 @@ def test_the_readmes_option_help_commands_list_the_options(readme, option):
     shown = run_econdl(*args)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert option in shown.stdout
+
+
+def test_optimizer_and_schedule_settings_beyond_the_weights_dtype_are_refused_naming_the_option():
+    """lr 1e300 failed inside torch's update ("value cannot be converted to type float without
+    overflow") and was reported as an econdl bug; the schedule's own running state (the
+    plateau's infinite `best`) is not a setting and passes."""
+    from econdl.cli import _check_settings_fit_the_weights
+    from econdl.errors import ConfigError
+    from econdl.schedules import OneCycleLR
+
+    weights = [torch.nn.Parameter(torch.zeros(3))]
+    opt = torch.optim.SGD(weights, lr=1e300)
+    with pytest.raises(ConfigError, match=r"--optimizer\.lr 1e\+300 is beyond the largest number the float32"):
+        _check_settings_fit_the_weights(opt, None)
+    opt = torch.optim.AdamW(weights, lr=1e-3)
+    _check_settings_fit_the_weights(opt, torch.optim.lr_scheduler.ReduceLROnPlateau(opt))
+    with pytest.raises(ConfigError, match=r"--lr_scheduler\.max_lr 1e\+300"):
+        _check_settings_fit_the_weights(opt, OneCycleLR(opt, max_lr=1e300))
+    doubles = [torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))]
+    _check_settings_fit_the_weights(torch.optim.SGD(doubles, lr=1e300), None)  # float64 weights hold it

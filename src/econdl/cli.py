@@ -14,6 +14,7 @@ configs/kink/mlp.yaml``) and any key can be overridden on the command line
 from __future__ import annotations
 
 import logging
+import inspect
 import os
 import re
 import time
@@ -69,6 +70,28 @@ for _pattern in (
 def _loggerless_root(config: Any) -> Path:
     """Where the runs of a trainer without file loggers go: ``<default_root_dir or logs>``."""
     return Path(config.trainer.get("default_root_dir") or DEFAULT_SAVE_DIR)
+
+
+def _check_settings_fit_the_weights(optimizer: torch.optim.Optimizer, lr_scheduler: Any) -> None:
+    """A setting of the optimizer or the schedule beyond the largest number the weights' dtype
+    holds (lr 1e300 for float32 weights) would fail inside torch's update as a conversion error
+    shown as a bug; refused here, naming the option."""
+    dtypes = [p.dtype for group in optimizer.param_groups for p in group["params"] if p.is_floating_point()]
+    if not dtypes:
+        return
+    largest = min(torch.finfo(d).max for d in dtypes)
+    settings = [("optimizer", optimizer.defaults)]
+    if lr_scheduler is not None:
+        given = inspect.signature(type(lr_scheduler).__init__).parameters  # its options, not its running state
+        settings.append(("lr_scheduler", {k: v for k, v in vars(lr_scheduler).items() if k in given}))
+    for section, values in settings:
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= largest:
+                raise ConfigError(
+                    f"--{section}.{key} {value:g} is beyond the largest number the "
+                    f"{str(dtypes[0]).removeprefix('torch.')} weights can take ({largest:.3g}); give it an "
+                    "ordinary value (learning rates are typically 1e-4 to 1e-1)"
+                )
 
 
 def _plateau_after_validation(trainer: Any, out: Any) -> None:
@@ -312,6 +335,7 @@ class EconCLI(LightningCLI):
         config's one-cycle schedule fits any data size, batch size or number of devices."""
         from econdl.schedules import StepSchedule
 
+        _check_settings_fit_the_weights(optimizer, lr_scheduler)
         if isinstance(lr_scheduler, StepSchedule):
             lr_scheduler.set_total_steps(lightning_module.trainer.estimated_stepping_batches)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
