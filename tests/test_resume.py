@@ -533,3 +533,37 @@ def test_a_loader_built_after_the_ranks_are_split_shuffles_with_the_common_seed(
         torch.set_rng_state(saved[0])
         np.random.set_state(saved[1])
         random.setstate(saved[2])
+
+
+def test_the_config_of_a_resumed_fit_repeats_the_run_in_a_new_folder_and_leaves_it_alone(tmp_path):
+    """A resumed fit's config.yaml records no checkpoint: `econdl fit --config` on it repeats the
+    run from the start in a new folder, rather than going on in (and rewriting) the old one."""
+    args = ["--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--run_name=rs"]
+    cli_main(["fit", *args, "--trainer.max_epochs=2"])
+    cli_main(["fit", *args, "--trainer.max_epochs=3", "--ckpt_path=last"])
+    run = tmp_path / "logs/rs/version_0"
+    saved = run / "config.yaml"
+    assert "ckpt_path: null" in saved.read_text()
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    again = cli_main(["fit", "--config", str(saved)])
+    assert Path(again.trainer.log_dir).resolve() == tmp_path / "logs/rs/version_1" and again.trainer.current_epoch == 3
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
+
+
+def test_best_from_the_config_of_a_test_run_names_what_it_scored_instead_of_taking_another_run(tmp_path, capsys):
+    """`--config <a test run's config.yaml> --ckpt_path best`: that run holds no checkpoint; a
+    newer fit's would be another model's, so the command says which checkpoint the run scored."""
+    from econdl.main import main
+
+    args = ["--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--run_name=t", "--trainer.max_epochs=2"]
+    cli_main(["fit", *args])
+    cli_main(["test", *args, "--ckpt_path=best"])  # -> logs/t/version_1, a test run
+    scored = next((tmp_path / "logs/t/version_0/checkpoints").glob("best-*.ckpt"))
+    cli_main(["fit", *args, "--trainer.max_epochs=3"])  # a newer fit: version_2
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", "--config", "logs/t/version_1/config.yaml", "--ckpt_path", "best"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and "Traceback" not in err
+    assert "logs/t/version_1, the run whose config.yaml this is, holds no best checkpoint" in err
+    assert f"pass --ckpt_path logs/t/version_0/checkpoints/{scored.name}" in err

@@ -188,3 +188,30 @@ def test_sweep_on_a_postgresql_server(postgres_url, tmp_path):
     assert [t.number for t in trials] == [0, 1] and result.ran == 2
     assert not (tmp_path / "logs/sweeps/kink_mlp/study.db").exists()  # the study lives on the server
     assert result.best_config is not None and result.best_config.is_file()
+
+
+def test_trials_failing_on_a_sampled_value_end_the_sweep_in_one_line_with_the_trials_written(tmp_path, capsys):
+    """A choice the data module refuses (batch_size -5) passes the parser's type check; the
+    trials fail on it, and the sweep ends as a user error naming the value and its reason
+    (not as an econdl bug), with trials.csv written."""
+    from econdl.main import main
+
+    spec = {
+        "base_config": str(CONFIGS / "kink/mlp.yaml"),
+        "n_trials": 3,
+        "max_failures": 2,
+        "search_space": {"data.init_args.batch_size": {"type": "categorical", "choices": [-5]}},
+    }
+    bad = tmp_path / "neg.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "--config", str(bad), *TINY, "--out", "sw"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and "Traceback" not in err and "bug in econdl" not in err
+    assert (
+        "econdl: error: 2 trials failed (max_failures=2); the last, trial 1 with {'data.init_args.batch_size': -5}: "
+        in err
+    )
+    assert "batch_size=-5 must be a positive integer; change that value in the search space" in err
+    table = pd.read_csv(tmp_path / "sw/trials.csv")
+    assert list(table["state"]) == ["FAIL", "FAIL"]

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.cli import LightningCLI
+import yaml
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning_utilities.core.rank_zero import log as rank_zero_log
@@ -195,6 +196,34 @@ def refuse_fused_clipping(config: Any, trainer: Any) -> None:
         )
 
 
+def _recorded_ckpt_path(saved: Path) -> str | None:
+    """The checkpoint a saved config.yaml records (the one its test or predict run scored)."""
+    try:
+        value = yaml.safe_load(saved.read_text()).get("ckpt_path")
+    except (OSError, AttributeError, yaml.YAMLError):
+        return None
+    return str(value) if value else None
+
+
+def repeatable(config: Any, subcommand: str | None) -> Any:
+    """The config a run saves as its ``config.yaml``: a fit's without the checkpoint it resumed
+    from, so that ``econdl fit --config <it>`` repeats the run from the start in a new folder
+    rather than going on in this one (validate/test/predict keep the checkpoint they scored)."""
+    if subcommand != "fit" or config.get("ckpt_path") is None:
+        return config
+    config = config.clone()
+    config.ckpt_path = None
+    return config
+
+
+class RunConfig(SaveConfigCallback):
+    """Lightning's config writer, writing :func:`repeatable`'s config."""
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self.config = repeatable(self.config, stage if stage == "fit" else None)
+        super().setup(trainer, pl_module, stage)
+
+
 class EconCLI(LightningCLI):
     """LightningCLI with econdl's defaults: subclass mode for model and data, the shared
     trainer config, run directories ``logs/<task>/<model>/version_N/``, and ``fit``
@@ -203,6 +232,7 @@ class EconCLI(LightningCLI):
     def __init__(self, *args: Any, verbose_test: bool = True, **kwargs: Any) -> None:
         self.verbose_test = verbose_test
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("save_config_callback", RunConfig)
         # exit_on_error=False: a rejected option raises ArgumentError, which `econdl` prints as one line
         defaults = {"default_config_files": [str(TRAINER_DEFAULTS)], "exit_on_error": False}
         if kwargs.get("run", True):
@@ -282,6 +312,19 @@ class EconCLI(LightningCLI):
         saved = saved_run_of(config)
         if saved is not None and run_checkpoint(saved, which) is not None:
             runs = [saved]  # `--config logs/<task>/<model>/version_N/config.yaml`: that run, not the newest
+        elif saved is not None:  # that run has none (a test or predict run): not another run's
+            recorded = _recorded_ckpt_path(saved / "config.yaml")
+            if which == "best" and run_checkpoint(saved, "last") is not None:
+                raise CheckpointNotFound(
+                    f"--ckpt_path best: {saved} holds last.ckpt but no best checkpoint: its fit chose no epoch on "
+                    "validation data (a model with nothing to fit, or a fit that ended before its first "
+                    "validation); use --ckpt_path last"
+                )
+            raise CheckpointNotFound(
+                f"--ckpt_path {which}: {saved}, the run whose config.yaml this is, holds no {which} checkpoint"
+                + (f" (it scored {recorded}: pass --ckpt_path {recorded})" if recorded else "")
+                + "; give the config.yaml of the fit that made the checkpoint, or the checkpoint's path"
+            )
         if not runs:
             pattern = "last.ckpt" if which == "last" else f"{BEST_PREFIX}*.ckpt"
             only_last = [r for d in sorted(save_dirs) if (r := latest_run_with(d, name, "last")) is not None]
@@ -389,7 +432,8 @@ class EconCLI(LightningCLI):
             folder = Path(self.trainer.log_dir or "")
             if not self.trainer.is_global_zero or not folder.is_dir() or (folder / "config.yaml").exists():
                 return
-            self._parser(self.subcommand).save(self._config(), folder / "config.yaml", skip_none=False)
+            config = repeatable(self._config(), self.subcommand)
+            self._parser(self.subcommand).save(config, folder / "config.yaml", skip_none=False)
         except Exception:  # noqa: BLE001 - never hide the failure being reported
             return
 

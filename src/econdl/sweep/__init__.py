@@ -24,7 +24,7 @@ from econdl.sweep.parse import FitParser, check_search_space
 from econdl.files import write_atomic
 from econdl.sweep.results import best_config, importances, plot_sweep, trials_table
 from econdl.sweep.spec import Param, SweepSpec, load_spec
-from econdl.sweep.study import Worker, budget_used, make_pruner, make_sampler, open_study
+from econdl.sweep.study import SweepFailed, Worker, budget_used, make_pruner, make_sampler, open_study
 from econdl.errors import ConfigError
 
 __all__ = ["Param", "SweepResult", "SweepSpec", "load_spec", "run_sweep", "sweep_main"]
@@ -65,7 +65,12 @@ def run_sweep(
     sampler_config = dict(spec.sampler)
     study.sampler = make_sampler(sampler_config, spec, seed_offset=len(study.get_trials(deepcopy=False)))
     study.pruner = make_pruner(spec.pruner)
-    ran = Worker(spec, study, out_dir, extra).run()
+    try:
+        ran = Worker(spec, study, out_dir, extra).run()
+    except SweepFailed:
+        # the trials so far, each with its error, where the message says they are
+        write_atomic(out_dir / "trials.csv", trials_table(study, spec).to_csv())
+        raise
 
     table = trials_table(study, spec)
     files = [write_atomic(out_dir / "trials.csv", table.to_csv())]

@@ -25,7 +25,8 @@ from optuna.trial import TrialState
 
 from econdl.cli import cli_main
 from econdl.sweep.spec import Direction, SweepSpec
-from econdl.errors import ConfigError
+from econdl.diagnose import diagnose
+from econdl.errors import ConfigError, EcondlError
 
 BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--test_after_fit=false"]
@@ -58,6 +59,10 @@ class ObjectiveCallback(L.Callback):
         if not finite:
             return float("nan")
         return min(finite) if self.direction == "minimize" else max(finite)
+
+
+class SweepFailed(EcondlError):
+    """Too many trials failed on a mistake in the sampled values or the data: said in one line."""
 
 
 class TrialError(Exception):
@@ -165,8 +170,11 @@ class Worker:
         try:
             cli = cli_main(args, trainer_defaults={"callbacks": [callback]}, verbose_test=False)
         except Exception as err:  # a failed fit fails this trial only
-            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
-            raise TrialError(f"{type(err).__name__}: {err}") from err
+            found = diagnose(err)  # a mistake in a sampled value reads as `econdl fit` would print it
+            reason = found.message if found.kind != "bug" and found.message else f"{type(err).__name__}: {err}"
+            trial.set_user_attr("error", reason[:500])
+            trial.set_user_attr("error_kind", found.kind)
+            raise TrialError(reason) from err
         trial.set_user_attr("run_dir", str(cli.trainer.log_dir))
         trial.set_user_attr("epochs", int(cli.trainer.current_epoch))
         if not callback.history:
@@ -191,9 +199,17 @@ class Worker:
             logging.getLogger(name).setLevel(logging.WARNING)
         self.study.optimize(self.objective, callbacks=[self.stop_when_done], catch=(TrialError,))
         if failures(self.study) >= self.spec.max_failures:
-            reasons = [t.user_attrs["error"] for t in self.study.trials if "error" in t.user_attrs]
-            raise RuntimeError(
-                f"{failures(self.study)} trials failed (max_failures={self.spec.max_failures}); "
-                f"last reason: {reasons[-1] if reasons else 'unknown'}"
+            failed = [t for t in self.study.trials if "error" in t.user_attrs]
+            last = failed[-1] if failed else None
+            text = f"{failures(self.study)} trials failed (max_failures={self.spec.max_failures}); " + (
+                f"the last, trial {last.number} with {last.params}: {last.user_attrs['error']}"
+                if last
+                else "why is unknown"
             )
+            if last is not None and last.user_attrs.get("error_kind") in ("user", "resource"):
+                raise SweepFailed(
+                    text
+                    + f"; change that value in the search space (every trial so far: {self.out_dir / 'trials.csv'})"
+                )
+            raise RuntimeError(text)
         return len(self.ran)
