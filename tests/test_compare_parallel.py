@@ -1,5 +1,6 @@
 """`econdl compare --workers N`: fits in worker processes give the sequential run's table."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -126,6 +127,10 @@ def test_a_model_that_cannot_be_fitted_leaves_the_table_of_the_others_and_exits_
         ]
         assert "failed: relu_basis: ReLUBasisLS(knots=20) has 21 coefficients and needs at least 21" in captured.out
         tables[workers] = pd.read_csv(folder / "cmp/table.csv", index_col="model")
+        # the files say it too: a co-author reading table.md or report.html learns what is missing
+        left = "Left out, could not be fitted: relu_basis: ReLUBasisLS(knots=20) has 21 coefficients"
+        assert left in (folder / "cmp/table.md").read_text() and left in (folder / "cmp/report.html").read_text()
+        assert list(json.loads((folder / "cmp/run_info.json").read_text())["failed"]) == ["relu_basis"]
         assert list(tables[workers].index) == ["chebyshev", "mlp", "polynomial"]
     pd.testing.assert_frame_equal(scores(tables[1]), scores(tables[2]), check_exact=True)
     # nothing fits: the first model's own reason, as a fit gives it

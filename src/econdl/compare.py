@@ -403,8 +403,8 @@ def _tabulate(
     block_csvs = dict(zip(blocks, block_files[::2], strict=True))  # (csv, md) per title
     seeds_arg = ["--seeds", str(seeds)] if seeds > 1 else []
     command = command or command_line("compare", [*map(str, paths), *overrides, *seeds_arg])
-    files += finish_compare(out_dir, table, run_dirs, block_csvs, command)
     reasons = {name: one_line(str(err)) for name, err in failed.items()}
+    files += finish_compare(out_dir, table, run_dirs, block_csvs, command, reasons)
     return Comparison(table, out_dir, files + forecast_files + block_files, blocks, reasons)
 
 

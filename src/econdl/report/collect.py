@@ -14,6 +14,7 @@ import pandas as pd
 from econdl.errors import ConfigError
 from econdl.metrics import column_name
 from econdl.report.environment import environment, read_run_info
+from econdl.report.outputs import left_out
 from econdl.report.table import format_table
 
 
@@ -81,6 +82,7 @@ def _compare(run_dir: Path) -> ReportContent:
             short = [str(Path(*Path(d).parts[-4:])) for d in dirs]  # logs/<task>/<model>/version_N
             seeds = f" (seed runs: {', '.join(short)})" if len(dirs) > 1 else f" ({short[0]})"
             content.configs.append((model + seeds, (first / "config.yaml").read_text()))
+    content.notes += left_out(info.get("failed", {}))
     if not info:
         content.notes.append("run_info.json is missing: configs, environment and command were not recorded")
     return content

@@ -73,11 +73,18 @@ def command_line(program: str, argv: list[str]) -> str:
     return " ".join(["econdl", program, *map(shlex.quote, argv)])
 
 
-def write_run_info(out_dir: Path, command: str, runs: dict[str, list[str]], blocks: dict[str, str]) -> Path:
+def write_run_info(
+    out_dir: Path,
+    command: str,
+    runs: dict[str, list[str]],
+    blocks: dict[str, str],
+    failed: dict[str, str] | None = None,
+) -> Path:
     """``run_info.json`` in a compare directory: the command, the environment, each model's
-    run directories and the per-class table files, which ``econdl report`` reads later."""
+    run directories, the per-class table files and the models that could not be fitted (with
+    why), which ``econdl report`` reads later."""
     runs = {model: [str(Path(d).resolve()) for d in dirs] for model, dirs in runs.items()}
-    info = {"command": command, "environment": environment(), "runs": runs, "blocks": blocks}
+    info = {"command": command, "environment": environment(), "runs": runs, "blocks": blocks, "failed": failed or {}}
     path = out_dir / RUN_INFO
     path.write_text(json.dumps(info, indent=2) + "\n")
     (out_dir / "command.txt").write_text(command + "\n")

@@ -37,13 +37,24 @@ def add_significance(table: pd.DataFrame, predictions: dict[str, torch.Tensor], 
 
 
 def finish_compare(
-    out_dir: Path, table: pd.DataFrame, run_dirs: dict[str, list[str]], block_csvs: dict[str, Path], command: str
+    out_dir: Path,
+    table: pd.DataFrame,
+    run_dirs: dict[str, list[str]],
+    block_csvs: dict[str, Path],
+    command: str,
+    failed: dict[str, str] | None = None,
 ) -> list[Path]:
-    """Write ``table.md``, ``run_info.json``, ``command.txt`` and ``report.html``; return them."""
+    """Write ``table.md``, ``run_info.json``, ``command.txt`` and ``report.html``; return them.
+    ``failed``: the models left out of the table, each with why (listed under it)."""
     from econdl.report import write_report
 
     md = out_dir / "table.md"
-    md.write_text(to_markdown(table))
+    md.write_text(to_markdown(table) + "".join(f"\n{line}\n" for line in left_out(failed or {})))
     blocks = {title: Path(path).name for title, path in block_csvs.items()}
-    info = write_run_info(out_dir, command, run_dirs, blocks)
+    info = write_run_info(out_dir, command, run_dirs, blocks, failed)
     return [md, info, out_dir / "command.txt", write_report(out_dir)]
+
+
+def left_out(failed: dict[str, str]) -> list[str]:
+    """One line per model a comparison could not fit, for the files and the report."""
+    return [f"Left out, could not be fitted: {model}: {reason}" for model, reason in failed.items()]
