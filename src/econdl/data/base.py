@@ -119,6 +119,12 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
     return int(value)
 
 
+def other_separator(columns: list[str]) -> str | None:
+    """The separator of a file that pandas read as one column (``;``, tab or ``|``), or None:
+    econdl reads comma-separated files, and says so rather than that the columns are missing."""
+    return next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in str(columns[0])), None)
+
+
 class InMemoryDataModule(L.LightningDataModule):
     """Base class: subclasses implement ``build()`` and set ``task`` and ``names``.
 

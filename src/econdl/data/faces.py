@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, Splits, downloading, resolve_count
+from econdl.data.base import InMemoryDataModule, Splits, downloading, other_separator, resolve_count
 from econdl.data.images import greyscale_mask, list_images, read_images
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
@@ -199,7 +199,7 @@ class GenderImageDataModule(InMemoryDataModule):
             raise DataFileNotFound(f"manifest {csv} does not exist")
         frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
         missing = [c for c in (self.path_column, self.label_column) if c not in frame.columns]
-        separator = next((sep for sep in (";", "\t", "|") if len(frame.columns) == 1 and sep in frame.columns[0]), None)
+        separator = other_separator(list(frame.columns))
         if missing and separator is not None:
             raise DataError(
                 f"manifest {csv} separates its columns with {separator!r} (header {frame.columns[0]!r}); econdl reads "

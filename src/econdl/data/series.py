@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from lightning.pytorch.utilities import rank_zero_only
 
+from econdl.data.base import other_separator
 from econdl.errors import ConfigError, DataError, DataFileNotFound
 
 DATE_COLUMNS = ("observation_date", "DATE", "date", "Date")
@@ -109,7 +110,7 @@ def read_csv_series(
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; it needs a header line (e.g. DATE,GDPC1) and one line per period") from None
     columns = list(frame.columns)
-    separator = next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in columns[0]), None)
+    separator = other_separator(columns)
     if separator is not None:
         raise DataError(
             f"{path} separates its columns with {separator!r} (header {columns[0]!r}); econdl reads "

@@ -25,22 +25,8 @@ def has_lazy_parameters(module: nn.Module) -> bool:
 
 def materialize(module: nn.Module, example: Tensor) -> None:
     """Run one forward pass in eval mode so lazy layers learn their input size."""
-    if not has_lazy_parameters(module):
-        return
-    was_training = module.training
-    module.eval()
-    # in the dtype of the weights already made (the precision's input dtype, float64 under
-    # 64-true, comes only once Lightning converts the whole module after setup)
-    made = [p for p in module.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)]
-    dtype = next((p.dtype for p in made if p.is_floating_point()), torch.get_default_dtype())
-    try:
-        with torch.no_grad():
-            module(example.to(dtype) if example.is_floating_point() else example)
-    except RuntimeError as err:
-        if not _shrunk_to_nothing(err):
-            raise
-        raise _unfit(module, tuple(example.shape[1:]), err) from err
-    module.train(was_training)
+    if has_lazy_parameters(module):
+        _run(module, example, check_first=False)
 
 
 def match_output_width(net: nn.Module, width: int) -> None:
@@ -54,9 +40,7 @@ def match_output_width(net: nn.Module, width: int) -> None:
             f"the network has {last[-1].out_features} outputs but the data have {width} targets; "
             f"set out_features: {width} (or 1, widened to the data)"
         )
-    parent = next(m for m in net.modules() if any(c is last[-1] for c in m.children()))
-    name = next(k for k, c in parent.named_children() if c is last[-1])
-    setattr(parent, name, nn.Linear(last[-1].in_features, width, device=last[-1].weight.device))
+    _replace(net, last[-1], nn.Linear(last[-1].in_features, width, device=last[-1].weight.device))
 
 
 class _FirstLayerMismatch(Exception):
@@ -84,9 +68,10 @@ def _dense_layers(net: nn.Module) -> list[tuple[str, nn.Linear]]:
     ]
 
 
-def _run(net: nn.Module, example: Tensor) -> Tensor:
-    """One forward pass of ``example``; a first dense layer of another size raises
-    ``_FirstLayerMismatch`` before it computes anything."""
+def _run(net: nn.Module, example: Tensor, check_first: bool = True) -> Tensor:
+    """One forward pass of ``example`` in eval mode (lazy layers learn their size); with
+    ``check_first``, a first dense layer of another size raises ``_FirstLayerMismatch`` before
+    it computes anything.  Images that the convolutions shrink to nothing are a ConfigError."""
     seen: list[nn.Module] = []
 
     def check(module: nn.Module, args: tuple[Any, ...]) -> None:
@@ -97,7 +82,9 @@ def _run(net: nn.Module, example: Tensor) -> Tensor:
         if isinstance(module, nn.Linear) and got != module.in_features:
             raise _FirstLayerMismatch(module, got)
 
-    handles = [m.register_forward_pre_hook(check) for _, m in _dense_layers(net)]
+    handles = [m.register_forward_pre_hook(check) for _, m in _dense_layers(net)] if check_first else []
+    # in the dtype of the weights already made (the precision's input dtype, float64 under
+    # 64-true, comes only once Lightning converts the whole module after setup)
     made = [p for p in net.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)]
     dtype = next((p.dtype for p in made if p.is_floating_point()), torch.get_default_dtype())
     was_training = net.training
@@ -105,6 +92,10 @@ def _run(net: nn.Module, example: Tensor) -> Tensor:
     try:
         with torch.no_grad():
             return net(example.to(dtype) if example.is_floating_point() else example)
+    except RuntimeError as err:
+        if _shrunk_to_nothing(err):
+            raise _unfit(net, tuple(example.shape[1:]), err) from err
+        raise
     finally:
         net.train(was_training)
         for handle in handles:
@@ -115,11 +106,10 @@ def fit_to_data(net: nn.Module, example: Tensor) -> str | None:
     """Check that ``net`` takes the data's inputs (``example``: a few of them, as the model
     sees them) and size what depends on the data.
 
-    Lazy layers learn their size (``materialize``).  If the first dense layer the inputs reach
+    Lazy layers learn their size in the same pass.  If the first dense layer the inputs reach
     takes another number of features than they have, it is rebuilt with that number (freshly
     initialised) and the returned line says so; None when nothing changed.  Any other failure
     of the forward pass is a ConfigError naming the data's shape."""
-    materialize(net, example)
     shape = tuple(example.shape[1:])
     try:
         _run(net, example)
