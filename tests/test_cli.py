@@ -36,6 +36,23 @@ def test_saved_config_refits_identically(tmp_path):
     assert cli.datamodule.x_size == 512
 
 
+def test_a_fit_saves_its_config_validated_once_and_as_a_checked_dump_writes_it(tmp_path, monkeypatch):
+    """The run's config.yaml is written without a second validation (it was validated when
+    parsed; the check is most of the save's time inside the fit's clock), and the file is
+    exactly what the checked dump gives."""
+    from jsonargparse import ArgumentParser
+
+    checks = []
+    validate = ArgumentParser.validate
+    monkeypatch.setattr(ArgumentParser, "validate", lambda self, *a, **k: checks.append(1) or validate(self, *a, **k))
+    cli = cli_main(["--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=1", *FAST], run=False)
+    parsed = len(checks)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert len(checks) == parsed, "the fit validated its config again when saving it"
+    saved = Path(cli.trainer.log_dir) / "config.yaml"
+    assert saved.read_text() == cli.parser.dump(cli.config, skip_none=False)
+
+
 def test_test_subcommand_in_a_later_process_reproduces_fit_metrics(tmp_path):
     cli = cli_main(["fit", "--config", str(CONFIGS / "kink/relu_basis.yaml"), *FAST])
     fitted = float(cli.trainer.callback_metrics["test/rmse"])
