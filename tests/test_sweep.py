@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
+import signal
 import shutil
 import socket
 import subprocess
@@ -81,6 +83,42 @@ def test_two_workers_share_one_sqlite_study_without_duplicates(tmp_path):
     assert len(numbers) == len(set(numbers))
     ran = [int(o.split("this worker ran ")[1].split()[0]) for o in outputs]
     assert sum(ran) == len(counted) and min(ran) >= 1, ran  # both workers took part
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_sweep_stopped_by_a_signal_gives_its_trial_back_and_the_same_command_goes_on(tmp_path, signum):
+    """Ctrl+C (or SIGTERM) at a random moment of a trial's fit: one line says what is done and
+    how to go on, trials.csv lists the trial as interrupted, and running the same command again
+    runs the whole budget at once (the interrupted trial is not left running until Optuna's
+    heartbeat gives it up two minutes later, nor counted as a failure)."""
+    exe = Path(sys.executable).with_name("econdl")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    # the first trial still runs when the signal comes (its early stopping cannot end it)
+    long = [*TINY[:3], "--trainer.max_epochs=400", "--trainer.min_epochs=400"]
+    worker = subprocess.Popen(
+        [str(exe), "sweep", "--config", str(SWEEP), "--n_trials", "2", *long],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    run = tmp_path / "logs/sweeps/kink_mlp/trials/trial_0000/version_0"
+    deadline = time.monotonic() + 120
+    while not run.is_dir() and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(random.Random(os.getpid()).uniform(0.2, 2.0))
+    worker.send_signal(signum)
+    out = worker.communicate(timeout=120)[0]
+    assert worker.returncode == 1, out
+    assert "econdl sweep: stopped during trial 0" in out and "run the same command again" in out, out
+    assert "Traceback" not in out, out
+    table = pd.read_csv(tmp_path / "logs/sweeps/kink_mlp/trials.csv", index_col="trial")
+    assert table.loc[0, "state"] == "FAIL" and "interrupted" in table.loc[0, "error"]
+    # the same command again (shorter fits here) runs two new trials and ends with them
+    again = sweep_main(["--config", str(SWEEP), "--n_trials", "2", *TINY])
+    assert again.ran == 2
+    assert list(again.table["state"]) == ["FAIL", *[s for s in again.table["state"][1:] if s in ("COMPLETE", "PRUNED")]]
+    assert len(again.table) == 3
 
 
 def test_bad_search_space_key_fails_before_any_trial_naming_it(tmp_path):

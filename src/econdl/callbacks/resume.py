@@ -123,6 +123,7 @@ class ResumeCheckpoint(L.Callback):
             raise ConfigError(f"every_seconds={every_seconds} must be 0 (every epoch) or more")
         self.every_seconds, self.filename = every_seconds, filename
         self.last_path = ""
+        self.resume_hint = True  # False where the caller says how to go on (a sweep's trial)
         self._last_write = 0.0
         self._boundary = False
         self._finished = False
@@ -183,7 +184,7 @@ class ResumeCheckpoint(L.Callback):
         )
 
     def _stop(self, trainer: L.Trainer) -> None:
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and self.resume_hint:
             print(
                 f"econdl: stopped by {self._stop_signal or 'a signal'}; resume with --ckpt_path last "
                 f"({self.last_path})",

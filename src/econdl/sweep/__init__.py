@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
+from optuna.trial import TrialState
 import pandas as pd
 
 from econdl.sweep.parse import FitParser, check_search_space
 from econdl.files import write_atomic
 from econdl.sweep.results import best_config, importances, plot_sweep, trials_table
 from econdl.sweep.spec import Param, SweepSpec, load_spec
-from econdl.sweep.study import SweepFailed, Worker, budget_used, make_pruner, make_sampler, open_study
+from econdl.sweep.study import SweepFailed, SweepInterrupted, Worker, budget_used, make_pruner, make_sampler, open_study
 from econdl.errors import ConfigError
 
 __all__ = ["Param", "SweepResult", "SweepSpec", "load_spec", "run_sweep", "sweep_main"]
@@ -71,6 +72,19 @@ def run_sweep(
         # the trials so far, each with its error, where the message says they are
         write_atomic(out_dir / "trials.csv", trials_table(study, spec).to_csv())
         raise
+    except KeyboardInterrupt as stop:
+        table = write_atomic(out_dir / "trials.csv", trials_table(study, spec).to_csv())
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        during = (
+            f" during trial {stop.args[0]} (marked failed as interrupted)" if isinstance(stop, SweepInterrupted) else ""
+        )
+        print(
+            f"econdl sweep: stopped{during}; {done} of {spec.n_trials} trials done, listed in {table}; "
+            "run the same command again to run the rest",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
 
     table = trials_table(study, spec)
     files = [write_atomic(out_dir / "trials.csv", table.to_csv())]

@@ -5,7 +5,10 @@ is ``n_trials`` trials that are complete, pruned or still running; failed trials
 use it up (a replacement is run), and trials of a worker that died are failed through
 Optuna's heartbeat, so its budget is taken up again.  Trial numbers come from the
 storage, so they never repeat; a worker that creates a trial beyond the budget (two
-workers asking at the same instant) marks it failed as ``surplus`` at once.
+workers asking at the same instant) marks it failed as ``surplus`` at once.  A worker
+stopped by Ctrl+C or SIGTERM marks the trial it was running failed as ``interrupted``
+(it uses no budget and counts against no ``max_failures``), so running the same command
+again runs a new trial in its place at once rather than after the heartbeat's grace period.
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ class ObjectiveCallback(L.Callback):
         self.history: list[float] = []
         self.pruned = False
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        from econdl.callbacks.resume import ResumeCheckpoint
+
+        for callback in trainer.callbacks:  # a trial is not resumed: the sweep says how to go on
+            if isinstance(callback, ResumeCheckpoint):
+                callback.resume_hint = False
+
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
             return
@@ -63,6 +73,15 @@ class ObjectiveCallback(L.Callback):
 
 class SweepFailed(EcondlError):
     """Too many trials failed on a mistake in the sampled values or the data: said in one line."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl+C or SIGTERM stopped a trial's fit: Optuna marks the trial failed and the worker stops."""
+
+
+def _not_interrupted(record: logging.LogRecord) -> bool:
+    """Optuna logs a failed trial with its traceback; an interrupted one is said in one line by the sweep."""
+    return not (record.exc_info and isinstance(record.exc_info[1], SweepInterrupted))
 
 
 class TrialError(Exception):
@@ -146,7 +165,9 @@ def budget_used(study: optuna.Study) -> int:
 
 def failures(study: optuna.Study) -> int:
     return sum(
-        1 for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if not t.user_attrs.get("surplus")
+        1
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        if not (t.user_attrs.get("surplus") or t.user_attrs.get("interrupted"))
     )
 
 
@@ -169,6 +190,10 @@ class Worker:
         args = self.spec.fit_args(values, self.extra) + [*QUIET, f"--run_name={run_name}"]
         try:
             cli = cli_main(args, trainer_defaults={"callbacks": [callback]}, verbose_test=False)
+        except (KeyboardInterrupt, SystemExit) as stop:  # Lightning ends a fit stopped by a signal with exit(1)
+            trial.set_user_attr("interrupted", True)
+            trial.set_user_attr("error", "interrupted (Ctrl+C or SIGTERM)")
+            raise SweepInterrupted(trial.number) from stop
         except Exception as err:  # a failed fit fails this trial only
             found = diagnose(err)  # a mistake in a sampled value reads as `econdl fit` would print it
             reason = found.message if found.kind != "bug" and found.message else f"{type(err).__name__}: {err}"
@@ -197,7 +222,14 @@ class Worker:
             return 0
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        self.study.optimize(self.objective, callbacks=[self.stop_when_done], catch=(TrialError,))
+        optuna.logging.get_logger("optuna.study._optimize").addFilter(_not_interrupted)
+        try:
+            self.study.optimize(self.objective, callbacks=[self.stop_when_done], catch=(TrialError,))
+        except BaseException:  # a second Ctrl+C may land outside a trial's fit: give its trial back too
+            for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if trial.number in self.ran:
+                    self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            raise
         if failures(self.study) >= self.spec.max_failures:
             failed = [t for t in self.study.trials if "error" in t.user_attrs]
             last = failed[-1] if failed else None
