@@ -97,6 +97,29 @@ def test_read_images_in_worker_processes_gives_the_same_tensor(tmp_path):
     assert torch.equal(read_images(paths, (24, 20))[0], read_images(paths, (24, 20), workers=2)[0])
 
 
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+def test_a_photo_stored_turned_with_an_exif_orientation_is_read_upright(tmp_path, orientation, fmt):
+    """Phones store a portrait photo turned and tag it (EXIF orientation 3, 6 or 8); it must be
+    read as a viewer shows it, at the requested size, also when a large JPEG is decoded at a
+    reduced scale."""
+    upright = np.zeros((400, 320, 3), np.uint8)
+    upright[:] = (120, 130, 190)
+    upright[:, :80] = (255, 0, 0)  # a red band down the left side of the upright photo
+    undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+    stored = Image.fromarray(upright).transpose(undo[orientation])  # what the camera stores
+    exif = stored.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"phone.{fmt}"
+    stored.save(path, exif=exif, **({"quality": 95} if fmt == "jpg" else {}))
+    plain = tmp_path / f"plain.{fmt}"
+    Image.fromarray(upright).save(plain, **({"quality": 95} if fmt == "jpg" else {}))
+    got = decode_image(path, (100, 80)).astype(int)
+    assert got.shape == (3, 100, 80)
+    np.testing.assert_allclose(got, decode_image(plain, (100, 80)), atol=12)
+    assert got[0, :, :15].mean() > 230 and got[0, :, 30:].mean() < 140  # the band is on the left
+
+
 def test_greyscale_mask_finds_single_channel_and_equal_channel_images(tmp_path):
     colour = photo(0, 1)
     grey = colour.convert("L")

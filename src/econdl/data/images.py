@@ -49,15 +49,21 @@ def list_images(folder: Path | str) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
+EXIF_ORIENTATION = 0x0112  # the tag cameras and phones write instead of turning the pixels
+
+
 def decode_image(path: Path | str, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
-    """One image as a uint8 array of shape (C, H, W); raises on unreadable files."""
-    from PIL import Image
+    """One image as a uint8 array of shape (C, H, W), upright as a viewer shows it (a phone
+    photo's EXIF orientation tag applied); raises on unreadable files."""
+    from PIL import Image, ImageOps
 
     height, width = size
     with Image.open(path) as img:
+        turned = img.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)  # stored a quarter turn off
         if img.format == "JPEG":
-            img.draft(mode, (width, height))  # decode at 1/2, 1/4 or 1/8 scale when large
-        img = img.convert(mode)
+            # decode at 1/2, 1/4 or 1/8 scale when large (the stored sides, before turning)
+            img.draft(mode, (height, width) if turned else (width, height))
+        img = ImageOps.exif_transpose(img).convert(mode)
         if img.size != (width, height):
             img = img.resize((width, height), Image.Resampling.BILINEAR)
         array = np.asarray(img, dtype=np.uint8)
