@@ -264,3 +264,36 @@ def test_naive_bayes_on_a_digit_set_of_some_digits_never_predicts_the_absent_one
     ours = model(torch.from_numpy(xt).float()).detach().argmax(1).numpy()
     np.testing.assert_array_equal(ours, ref.predict(xt))
     assert set(ours) <= {1, 3, 7}
+
+
+@pytest.mark.parametrize("dim", [False, True])
+def test_bernoulli_naive_bayes_on_images_that_never_cross_its_threshold_says_so(tmp_path, dim):
+    """Images written with pixel values 0-16 (as scikit-learn's digits come) all binarise to
+    zero at the threshold 0.5 of [0, 1]: the fit stops naming the largest value and the fixes
+    rather than scoring at chance; inverted images (all above it) likewise.  A threshold below
+    the largest value fits as scikit-learn does."""
+    from econdl.errors import DataError
+    from test_mnist_data import digit_images, write_idx
+
+    folder = tmp_path / "faint"
+    folder.mkdir()
+    for part, n, seed in (("train", 300, 0), ("t10k", 100, 1)):
+        images, labels = digit_images(n, seed)
+        images = (images.astype(np.float64) * 16 / 255).round().astype(np.uint8) if dim else 255 - images // 4
+        write_idx(folder / f"{part}-images-idx3-ubyte", images, gz=False)
+        write_idx(folder / f"{part}-labels-idx1-ubyte", labels, gz=False)
+    dm = MNISTDataModule(data_dir=str(folder), val_size=20, batch_size=64, normalize=False)
+    with pytest.raises(DataError) as err:
+        quiet_trainer(max_epochs=1).fit(NaiveBayes(kind="bernoulli"), dm)
+    if dim:
+        assert "no training input is above threshold=0.5 (the largest is 0.06275" in str(err.value)
+        assert "--model.threshold below 0.06275" in str(err.value)
+        model = NaiveBayes(kind="bernoulli", threshold=0.03)
+        quiet_trainer(max_epochs=1).fit(model, dm)
+        x, y = scaled(dm, "train")
+        xt, _ = scaled(dm, "test")
+        ref = BernoulliNB(alpha=1.0, binarize=0.03).fit(x, y)
+        np.testing.assert_array_equal(model(torch.from_numpy(xt).float()).detach().argmax(1).numpy(), ref.predict(xt))
+        assert (ref.predict(xt) == dm.split("test")[1].numpy()).mean() > 0.5
+    else:
+        assert "every training input is above threshold=0.5 (the smallest is 0.7" in str(err.value)

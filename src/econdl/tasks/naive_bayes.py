@@ -59,6 +59,7 @@ class NaiveBayes(ClassificationModel):
         self.spread = nn.Parameter(torch.zeros(0, 0, dtype=torch.float64))  # log(1-p) (bernoulli) / variance
         self._stats: Tensor | None = None
         self._told_absent = False
+        self._range: tuple[float, float] | None = None  # smallest and largest training input (bernoulli)
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -103,6 +104,7 @@ class NaiveBayes(ClassificationModel):
     # --- the fit: one pass of sums -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self._stats = None
+        self._range = None
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         x, y = batch[0], batch[1]
@@ -112,6 +114,12 @@ class NaiveBayes(ClassificationModel):
             # per class: count | sum of features | sum of squared features
             stats = torch.cat([onehot.sum(0, keepdim=True).T, onehot.T @ f, onehot.T @ f**2], dim=1)
             self._stats = stats if self._stats is None else self._stats + stats
+            if self.kind == "bernoulli":  # for the message when no input crosses the threshold
+                low, high = as_rows(x).aminmax()
+                seen = (float(low), float(high))
+                self._range = (
+                    seen if self._range is None else (min(self._range[0], seen[0]), max(self._range[1], seen[1]))
+                )
         opt = self.optimizers()
         if isinstance(opt, list):
             raise TypeError(f"NaiveBayes expects one optimizer, got {len(opt)}")
@@ -123,6 +131,22 @@ class NaiveBayes(ClassificationModel):
     def on_train_epoch_end(self) -> None:
         self._solve()
         self.trainer.should_stop = True  # one pass over the data is the whole fit
+
+    def _constant_inputs(self, all_on: bool) -> None:
+        """Every training input binarises to the same value (0 or 1): nothing to learn from."""
+        low, high = getattr(self, "_range", None) or (float("nan"), float("nan"))
+        if all_on:
+            raise DataError(
+                f"NaiveBayes: every training input is above threshold={self.threshold:g} (the smallest is "
+                f"{low:.4g}), so every image binarises to all ones and the model can only predict the most "
+                f"common class; set --model.threshold above {low:.4g}, or check that the data are scaled to [0, 1]"
+            )
+        raise DataError(
+            f"NaiveBayes: no training input is above threshold={self.threshold:g} (the largest is {high:.4g} on "
+            f"the [0, 1] scale of 8-bit images), so every image binarises to all zeros and the model can only "
+            f"predict the most common class; write the images with the full 0-255 range of pixel values, or set "
+            f"--model.threshold below {high:.4g} (e.g. {high / 2:.3g})"
+        )
 
     def _solve(self) -> None:
         if self._stats is None:
@@ -148,6 +172,9 @@ class NaiveBayes(ClassificationModel):
         self.log_prior.data.copy_(torch.log(count / count.sum()).clamp_min(ABSENT_LOG_PRIOR))
         seen = count.clamp_min(1).unsqueeze(1)  # an absent class: sums of 0 give finite features (mean 0)
         if self.kind == "bernoulli":
+            on = s1.sum(0)
+            if bool(((on == 0) | (on == count.sum())).all()):
+                self._constant_inputs(all_on=bool(on[0] > 0))
             p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)
             self.center.data.copy_(torch.log(p) - torch.log1p(-p))
             self.spread.data.copy_(torch.log1p(-p))
