@@ -283,8 +283,24 @@ CASES = [
     Case(
         "csv-thousands-separators",
         [*GCSV, "{dir}/t.csv"],
-        ["t.csv", "thousands separators", "'2,100.5' on line 2", "(2100.5)"],
+        ["t.csv", "as a thousands separator", "'2,100.5' on line 2", "(2100.5)"],
         {"t.csv": csv(["DATE,GDPC1", *[f'{d},"2,{100 + i}.5"' for i, d in enumerate(QUARTERS)]])},
+    ),
+    Case(  # a European export: the comma is the decimal mark, not thousands (the fix is not 271)
+        "csv-decimal-commas",
+        [*GCSV, "{dir}/t.csv"],
+        ["t.csv", "'27,1' on line 3), a decimal comma", "with a decimal point (27.1)"],
+        {
+            "t.csv": csv(
+                ["DATE,GDPC1", *[f'{d},"27,{(i % 8 + 1) * 111 if i % 2 == 0 else 1}"' for i, d in enumerate(QUARTERS)]]
+            )
+        },
+    ),
+    Case(  # three digits after one comma: either reading, so the message gives both files
+        "csv-comma-either-way",
+        [*GCSV, "{dir}/t.csv"],
+        ["'27,103' on line 2", "27103 if the comma separates thousands, 27.103 if it is the decimal mark"],
+        {"t.csv": csv(["DATE,GDPC1", *[f'{d},"27,{103 + i}"' for i, d in enumerate(QUARTERS)]])},
     ),
     Case(
         "csv-value-column-of-text",

@@ -175,6 +175,9 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         # a test period that leaves too little for validation is named too
         ({}, {"test_size": 0.9}, "or a smaller test_size (the test period takes"),
         ({"row3": "-2"}, {}, "needs positive values"),
+        # a zero level divides the next change by zero: named by its date, not as constant or missing targets
+        ({"row3": "0"}, {"transform": "pct_change"}, "divides by the previous period's value; GDPC1 is 0 at 1990Q4"),
+        ({"row38": "0"}, {"transform": "pct_change"}, "GDPC1 is 0 at 1999Q3; correct those values in the file"),
     ],
 )
 def test_bad_inputs_fail_naming_the_problem(tmp_path, edit, kwargs, message):

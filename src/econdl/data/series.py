@@ -147,13 +147,8 @@ def read_csv_series(
     texts = frame[value_column].str.strip()
     values = pd.to_numeric(texts, errors="coerce")
     missing = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
-    grouped = texts[missing].str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
-    if missing.any() and grouped.any():
-        example = texts[missing][grouped].iloc[0]
-        raise DataError(
-            f"{path}: column {value_column!r} writes numbers with thousands separators (e.g. {example!r} on line "
-            f"{lines[missing][grouped.to_numpy()][0]}); save the file without them ({example.replace(',', '')})"
-        )
+    if missing.any():
+        _refuse_commas(texts[missing], lines[missing], path, value_column)
     if len(texts) and missing.all():
         raise DataError(
             f"{path}: column {value_column!r} holds no number (e.g. {texts.iloc[0]!r} on line 2); give the column "
@@ -215,6 +210,34 @@ def read_csv_series(
     return pd.Series(values.to_numpy(dtype=float), index=periods, name=value_column)
 
 
+def _refuse_commas(texts: pd.Series, lines: np.ndarray, path: Path | str, column: str) -> None:
+    """Numbers written with a comma: thousands separators (2,100.5), decimal commas (27,1) or
+    either (27,103); econdl reads 1234.5, so the message says which file to write."""
+    written = texts.str.fullmatch(r"-?\d+(,\d+)+(\.\d*)?").to_numpy()
+    if not written.any():
+        return
+    found, where = texts[written], lines[written]
+    thousands = found.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
+    decimal = found.str.fullmatch(r"-?\d+,\d+") & ~found.str.fullmatch(r"-?\d{1,3},\d{3}")
+    pick = decimal if decimal.any() else ~thousands if (~thousands).any() else thousands
+    example, line = found[pick].iloc[0], where[pick.to_numpy()][0]
+    seen = f"column {column!r} writes numbers with a comma (e.g. {example!r} on line {line})"
+    if decimal.any():
+        raise DataError(
+            f"{path}: {seen}, a decimal comma; save the file with a decimal point ({example.replace(',', '.')}) "
+            "and no thousands separator"
+        )
+    if (thousands & found.str.contains(r"\.|,\d{3},", regex=True)).any() or not thousands.all():
+        raise DataError(
+            f"{path}: {seen} as a thousands separator; save the file without them ({example.replace(',', '')})"
+        )
+    raise DataError(
+        f"{path}: {seen}; save the file with a decimal point and no thousands separator: "
+        f"{example.replace(',', '')} if the comma separates thousands, {example.replace(',', '.')} if it is "
+        "the decimal mark"
+    )
+
+
 def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Series:
     """``log_diff``: annualised log growth x 100 (x 400 for quarters); ``pct_change``:
     period-on-period percent change; ``levels``: the series as it is."""
@@ -230,6 +253,13 @@ def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Serie
         factor = 100.0 * PER_YEAR[series.index.freqstr[0]]
         return (factor * np.log(series).diff()).iloc[1:]
     if transform == "pct_change":
+        divisors = series.iloc[:-1] == 0  # each change divides by the period before it
+        if divisors.any():
+            bad = [str(p) for p in series.index[:-1][divisors.to_numpy()]]
+            raise DataError(
+                f"transform='pct_change' divides by the previous period's value; {series.name} is 0 at "
+                f"{_listed(bad)}; correct those values in the file, or use transform='levels'"
+            )
         return (100.0 * series.pct_change()).iloc[1:]
     raise ConfigError(f"transform={transform!r} is not one of {list(TRANSFORMS)}")
 
