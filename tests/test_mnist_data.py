@@ -163,6 +163,20 @@ def test_truncated_and_corrupt_files_are_named(tmp_path):
     junk.write_bytes(b"PK\x03\x04 not an idx file")
     with pytest.raises(ValueError, match="bad header"):
         read_idx(junk)
+    # a file the user wrote with float pixels: named as such, with the fix (not "download it again")
+    floats = np.random.default_rng(0).random((3, 8, 8)).astype(">f4")
+    written = tmp_path / "mine-idx3-ubyte"
+    written.write_bytes(bytes([0, 0, 0x0D, 3]) + b"".join(d.to_bytes(4, "big") for d in (3, 8, 8)) + floats.tobytes())
+    with pytest.raises(ValueError, match=r"is an IDX file of float32 \(type 0x0D\).*write the file as uint8"):
+        read_idx(written)
+
+
+def test_labels_outside_0_to_9_are_refused_naming_them_and_the_fix(tmp_path):
+    folder = write_idx_set(tmp_path / "digits", gz=False)
+    labels = np.frombuffer((folder / "train-labels-idx1-ubyte").read_bytes()[8:], np.uint8)
+    write_idx(folder / "train-labels-idx1-ubyte", labels % 10 + 1, gz=False)  # 1-10, as some exports count
+    with pytest.raises(ValueError, match=r"holds label 10; the classes are 0-9 \(labels 1-10 here\); labels that"):
+        MNISTDataModule(data_dir=str(folder), val_size=50).setup("fit")
 
 
 def test_bad_settings_are_refused(tmp_path):

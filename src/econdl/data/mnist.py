@@ -37,6 +37,7 @@ VARIANTS = {
     ),
 }
 IDX_TYPES = {0x08: torch.uint8}
+OTHER_IDX_TYPES = {0x09: "signed bytes", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
 
 
 def read_idx(path: Path) -> Tensor:
@@ -45,8 +46,17 @@ def read_idx(path: Path) -> Tensor:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         raise DataError(f"{path} is not a readable (gzip) IDX file ({err}); download it again") from None
+    if len(raw) >= 4 and raw[:2] == b"\0\0" and raw[2] in OTHER_IDX_TYPES:
+        raise DataError(
+            f"{path} is an IDX file of {OTHER_IDX_TYPES[raw[2]]} (type 0x{raw[2]:02X}); econdl reads IDX files of "
+            "unsigned bytes (type 0x08: pixel values 0-255, labels 0-9), as MNIST ships them: write the file "
+            "as uint8 (e.g. numpy's astype('uint8') after scaling the pixels to 0-255)"
+        )
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or not 1 <= raw[3] <= 4:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad header); download it again")
+        raise DataError(
+            f"{path} is not an IDX file (bad header); download it again, or check that the path names an "
+            "MNIST-format file"
+        )
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
@@ -194,7 +204,12 @@ class MNISTDataModule(InMemoryDataModule):
                     f"shape {list(images.shape)}, labels of shape {list(labels.shape)}"
                 )
             if int(labels.max()) >= len(self.class_names):
-                raise DataError(f"{files[part + '_labels']} holds label {int(labels.max())}; expected 0-9")
+                top, low = int(labels.max()), int(labels.min())
+                shift = "; labels that run 1-10 need 1 subtracted" if (low, top) == (1, 10) else ""
+                raise DataError(
+                    f"{files[part + '_labels']} holds label {top}; the classes are 0-9 (labels {low}-{top} "
+                    f"here){shift}: write the label file with the labels 0-9"
+                )
         sizes = {part: tuple(data[f"{part}_images"].shape[1:]) for part in ("train", "test")}
         if sizes["train"] != sizes["test"]:
             raise DataError(

@@ -148,8 +148,9 @@ def _unfit(net: nn.Module, shape: tuple[int, ...], err: BaseException) -> Config
     if _shrunk_to_nothing(err):
         return ConfigError(
             f"inputs of shape {shape} are too small for {type(net).__name__}: its convolutions and pooling "
-            f"shrink them to nothing ({first}); give larger images (resized, or --data.image_size where the "
-            "data have it), or a network with fewer convolution blocks (e.g. --model.net.channels [64])"
+            f"shrink them to nothing ({first}); give larger images (digit files written at a larger size; "
+            "photo folders take --data.image_size), or a network with fewer convolution blocks "
+            "(e.g. --model.net.channels [64])"
         )
     return ConfigError(
         f"{type(net).__name__} cannot take the data's inputs of shape {shape} ({first}); check the "
