@@ -432,3 +432,20 @@ def test_day_first_dates_are_read_day_first_only_where_that_gives_regular_period
     monthly.to_csv(tmp_path / "mdy.csv", index=False)
     series = read_csv_series(tmp_path / "mdy.csv")
     assert str(series.index[1]) == "1990-02" and "read day first" not in capsys.readouterr().out
+
+
+def test_an_exog_series_starting_later_is_refused_naming_the_periods_every_exog_covers(tmp_path):
+    """UNRATE published from 1990Q4 on (its first cells missing): --data.dropna drops periods
+    of the forecast series only, so the message names the periods to cut the file to."""
+    path = fred_csv(tmp_path / "gdp.csv", unrate=True)
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[:2, "UNRATE"] = "."
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE"], dropna=True).setup()
+    assert "exog=['UNRATE'] have no value at 1990Q2, 1990Q3" in str(err.value)
+    assert "cut the file to the periods every exog has (1990Q4 to 1999Q4)" in str(err.value)
+    frame.iloc[3:].to_csv(path, index=False)  # the cut the message asks for fits
+    dm = GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE"])
+    dm.setup()
+    assert str(dm.series.index[0]) == "1991Q1"

@@ -317,6 +317,16 @@ def exog_frame(
         raise ConfigError(f"exog={unknown} not found in the {source} data; available columns: {available}")
     frame = pd.DataFrame({n: read(n) for n in names}).reindex(index)
     if frame.isna().any().any():
-        missing = frame.index[frame.isna().any(axis=1)].astype(str).tolist()
-        raise DataError(f"exog={names} have no value at {_listed(missing)}; fill them or drop those periods")
+        gaps = frame.isna().any(axis=1).to_numpy()
+        missing = frame.index[gaps].astype(str).tolist()
+        full = frame.index[~gaps]
+        span = (
+            f", or cut the file to the periods every exog has ({full[0]} to {full[-1]})"
+            if len(full) and not gaps[(frame.index >= full[0]) & (frame.index <= full[-1])].any()
+            else ""
+        )
+        raise DataError(
+            f"exog={names} have no value at {_listed(missing)}, where the forecast series has one "
+            f"(--data.dropna drops periods of the forecast series only); fill those values{span}"
+        )
     return frame
