@@ -449,3 +449,25 @@ def test_an_exog_series_starting_later_is_refused_naming_the_periods_every_exog_
     dm = GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE"])
     dm.setup()
     assert str(dm.series.index[0]) == "1991Q1"
+
+
+def test_a_long_file_of_several_countries_is_refused_naming_the_column_that_tells_them_apart(tmp_path):
+    """An OECD-style long export (LOCATION, TIME, Value): every date repeats once per country."""
+    one = pd.read_csv(fred_csv(tmp_path / "gdp.csv"), dtype=str)
+    countries = ["AUS", "AUT", "BEL", "CAN", "CHE", "DEU", "USA"]
+    long = pd.concat([one.assign(LOCATION=c, FREQUENCY="Q") for c in countries])[
+        ["LOCATION", "FREQUENCY", "observation_date", "GDPC1"]
+    ]
+    path = tmp_path / "oecd.csv"
+    long.to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        GDPDataModule(source="csv", path=str(path), value_column="GDPC1").setup()
+    assert "duplicated dates 1990-01-01" in str(err.value)
+    assert (
+        "the file holds several series, told apart by column 'LOCATION' (AUS, AUT, BEL, CAN, CHE, ... (7 in all)): "
+        "save the rows of one (LOCATION = AUS, say) as a file of their own"
+    ) in str(err.value)
+    long[long["LOCATION"] == "USA"].to_csv(path, index=False)  # what the message asks for reads
+    dm = GDPDataModule(source="csv", path=str(path), value_column="GDPC1")
+    dm.setup()
+    assert len(dm.series) == 39

@@ -184,7 +184,22 @@ def read_csv_series(
         )
     if dates.has_duplicates:
         dup = sorted({str(d.date()) for d in dates[dates.duplicated()]})
-        raise DataError(f"{path}: duplicated dates {_listed(dup)}; keep one observation per period")
+        labels = [  # a long file of several series (countries, vintages) tells them apart by a text column
+            c
+            for c in columns
+            if c not in (date_column, value_column)
+            and frame[c].nunique() > 1
+            and pd.to_numeric(frame[c].str.strip(), errors="coerce").isna().all()
+        ]
+        several = ""
+        if labels:
+            kinds = list(dict.fromkeys(frame[labels[0]].str.strip()))
+            several = (
+                f"; the file holds several series, told apart by column {labels[0]!r} "
+                f"({_listed(kinds, limit=5)}): save the rows of one "
+                f"({labels[0]} = {kinds[0]}, say) as a file of their own"
+            )
+        raise DataError(f"{path}: duplicated dates {_listed(dup)}; keep one observation per period{several}")
     if not dates.is_monotonic_increasing:
         first = int(np.argmax(np.diff(dates.asi8) < 0)) + 1
         raise DataError(
