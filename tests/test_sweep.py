@@ -110,7 +110,8 @@ def test_a_sweep_stopped_by_a_signal_gives_its_trial_back_and_the_same_command_g
     worker.send_signal(signum)
     out = worker.communicate(timeout=120)[0]
     assert worker.returncode == 1, out
-    assert "econdl sweep: stopped during trial 0" in out and "run the same command again" in out, out
+    stopped = f"econdl sweep: stopped by {signal.Signals(signum).name} during trial 0"
+    assert stopped in out and "run the same command again" in out, out
     assert "Traceback" not in out, out
     table = pd.read_csv(tmp_path / "logs/sweeps/kink_mlp/trials.csv", index_col="trial")
     assert table.loc[0, "state"] == "FAIL" and "interrupted" in table.loc[0, "error"]

@@ -20,7 +20,7 @@ import re
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import yaml
@@ -236,7 +236,7 @@ class RunConfig(SaveConfigCallback):
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self.config = repeatable(self.config, stage if stage == "fit" else None)
-        parser, self.parser = self.parser, _ParsedSave(self.parser)
+        parser, self.parser = self.parser, cast(Any, _ParsedSave(self.parser))
         try:
             super().setup(trainer, pl_module, stage)
         finally:

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from econdl import interrupt
 from econdl.api import make_callable
 from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
@@ -314,10 +315,24 @@ def compare(
     threads_before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        fitted = fit_in_parallel(configs, overrides, seeds, workers, threads)
-        return _tabulate(configs, fitted, paths, overrides, out, seeds, relative_to, command)
+        with interrupt.driving("compare"), interrupt.stop_on_sigterm():  # a compare's fits start anew
+            fitted = fit_in_parallel(configs, overrides, seeds, workers, threads)
+            return _tabulate(configs, fitted, paths, overrides, out, seeds, relative_to, command)
+    except (KeyboardInterrupt, SystemExit) as stop:
+        name = interrupt.stop_reason(stop)
+        if name is None:
+            raise
+        raise ComparisonStopped(
+            f"econdl compare: stopped by {name} before the comparison was complete; no table was written, and "
+            f"the runs of the fits done so far are kept in {runs_root(overrides)}; run the same command again "
+            "to compare them all (its fits start anew)"
+        ) from None
     finally:
         torch.set_num_threads(threads_before)
+
+
+class ComparisonStopped(KeyboardInterrupt):
+    """Ctrl+C or SIGTERM stopped a comparison; the message says what is kept and how to go on."""
 
 
 def _check_reference(configs: list[Path], overrides: list[str], relative_to: str | None) -> None:
@@ -430,7 +445,11 @@ def compare_main(argv: list[str]) -> Comparison:
     paths, overrides = split_args(argv)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    result = compare(paths, overrides, out, seeds, relative_to, workers, command=command)
+    try:
+        result = compare(paths, overrides, out, seeds, relative_to, workers, command=command)
+    except ComparisonStopped as stop:
+        print(stop, file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     print_comparison(result)
     if result.failed:
         for name, reason in result.failed.items():

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from econdl.errors import EcondlError
+from econdl import interrupt
+from econdl.errors import EcondlError, ResourceError
 from econdl.report.console import done_line
 
 Run = dict[str, Any]
@@ -127,11 +131,29 @@ def start_context(threads: int) -> Any:
     return mp.get_context("spawn")
 
 
+def _die_with_parent() -> None:
+    """Linux: this worker gets SIGTERM when the process that started it ends, even by SIGKILL
+    (otherwise it would wait for work forever, holding its memory)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # no prctl: the worker is not tied to its parent
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def _init_worker(threads: int) -> None:
     import logging
 
     import torch
 
+    _die_with_parent()
+    # Ctrl+C in a terminal reaches every process of the command: the main process stops the
+    # workers (a fit running in one finishes its epoch on the SIGINT it gets itself)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the main process's handler, inherited by fork
+    interrupt.drive("compare", quiet=True)
     torch.set_num_threads(threads)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -140,12 +162,36 @@ def _init_worker(threads: int) -> None:
 def _run_job(fit_one: Callable[[Path, list[str]], Run], job: Job, overrides: list[str]) -> list[Run]:
     config, seeds = job
     runs = []
-    for seed in seeds:
-        extra = [] if seed is None else [f"--seed_everything={seed}"]
-        runs.append(detach(fit_one(config, [*overrides, *extra])))
-        if runs[0]["model"] is not None and getattr(runs[0]["model"], "exact_pass", False):
-            break  # a closed-form model fits once, whatever the seeds
+    try:
+        for seed in seeds:
+            extra = [] if seed is None else [f"--seed_everything={seed}"]
+            runs.append(detach(fit_one(config, [*overrides, *extra])))
+            if runs[0]["model"] is not None and getattr(runs[0]["model"], "exact_pass", False):
+                break  # a closed-form model fits once, whatever the seeds
+    except (KeyboardInterrupt, SystemExit) as stop:
+        if interrupt.stop_reason(stop) is None:
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)  # stopped by a signal: the main process is stopping (or gone), nothing to send it
     return runs
+
+
+def _stop_workers(pool: ProcessPoolExecutor, grace: float = 10.0) -> None:
+    """Stop every worker: SIGTERM (a fit finishes its epoch and writes last.ckpt), then, after
+    ``grace`` seconds, SIGKILL; no process is left behind."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(5)
 
 
 def fit_all(
@@ -160,19 +206,30 @@ def fit_all(
     each; runs per config in seed order, as ``compare.fit_seeds`` returns them."""
     jobs = plan(configs, seeds, workers)
     results: dict[Path, list[tuple[int, list[Run]]]] = {c: [] for c in configs}
-    with ProcessPoolExecutor(workers, start_context(threads), _init_worker, (threads,)) as pool:
+    pool = ProcessPoolExecutor(workers, start_context(threads), _init_worker, (threads,))
+    failed: dict[Path, EcondlError] = {}
+    try:
         futures = {pool.submit(_run_job, fit_one, job, overrides): job for job in jobs}
         total, done = sum(len(chunk) for _, chunk in jobs), 0
-        failed: dict[Path, EcondlError] = {}
         for future in as_completed(futures):
             config, chunk = futures[future]
             try:
                 results[config].append((chunk[0] or 0, future.result()))
             except EcondlError as err:  # the config's or the data's mistake: the comparison goes on
                 failed.setdefault(config, err)
+            except BrokenProcessPool:
+                raise ResourceError(
+                    f"a worker process ended while fitting {config} (killed by a signal, or out of memory); "
+                    "no table was written. Run the same command again; if it happens again, fit fewer "
+                    "configs at once (--workers 1 runs them one after another and shows which fails)"
+                ) from None
             done += len(chunk)
             line = done_line(done, total, config, chunk, 1 if closed_form(config) else seeds)
             print(line.removesuffix(" done") + " failed" if config in failed else line, flush=True)
+    except BaseException:  # Ctrl+C, SIGTERM, an error: no worker may outlive the comparison
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
     by_config: dict[Path, list[Run] | EcondlError] = {}
     for config, parts in results.items():
         if config in failed:

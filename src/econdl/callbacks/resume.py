@@ -29,6 +29,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loops.loop import _Loop
 
+from econdl import interrupt
 from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state, seed_rank
 from econdl.errors import ConfigError
@@ -123,12 +124,12 @@ class ResumeCheckpoint(L.Callback):
             raise ConfigError(f"every_seconds={every_seconds} must be 0 (every epoch) or more")
         self.every_seconds, self.filename = every_seconds, filename
         self.last_path = ""
-        self.resume_hint = True  # False where the caller says how to go on (a sweep's trial)
         self._last_write = 0.0
         self._boundary = False
         self._finished = False
         self._stop_signal: str | None = None
         self._previous_handlers: dict[int, Any] = {}
+        self._set_handlers: dict[int, Any] = {}  # what this callback installed, to give back only that
         self._pending: dict[str, Any] | None = None
 
     # --- when to write ----------------------------------------------------------------
@@ -157,11 +158,20 @@ class ResumeCheckpoint(L.Callback):
         self._finished = True
         # between epochs too, unless --trainer.max_steps ended the fit inside its last epoch
         self._save(trainer, boundary=trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+        # a signal in the last epoch stops too: the fit is complete, the test after it is not run
+        stop = torch.tensor([float(self._stop_signal is not None)], device=pl_module.device)
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce(stop, reduce_op="max")
+        if bool(stop):
+            self._stop(trainer)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # give back the handlers found at the start, unless something has replaced ours since
+        # (Lightning's own, given back when the trainer tore down, must not come back after it)
         for signum, handler in self._previous_handlers.items():
-            signal.signal(signum, handler)
-        self._previous_handlers = {}
+            if signal.getsignal(signum) == self._set_handlers.get(signum):
+                signal.signal(signum, handler)
+        self._previous_handlers, self._set_handlers = {}, {}
 
     # --- signals: finish the epoch, write, stop ------------------------------------------
     def _install_handlers(self) -> None:
@@ -170,12 +180,18 @@ class ResumeCheckpoint(L.Callback):
         for signum in (signal.SIGTERM, signal.SIGINT):
             self._previous_handlers[signum] = signal.getsignal(signum)
             signal.signal(signum, self._on_signal)
+            self._set_handlers[signum] = self._on_signal
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         self._stop_signal = name
+        interrupt.request(name)
         # a second signal stops at once (Ctrl+C raises KeyboardInterrupt, SIGTERM terminates)
-        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+        again = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, again)
+        self._set_handlers[signum] = again
+        if interrupt.quiet():
+            return
         print(
             f"econdl: {name} received: finishing this epoch, then writing {self.filename} and stopping "
             f"(send {name} again to stop at once and lose the epoch)",
@@ -184,13 +200,14 @@ class ResumeCheckpoint(L.Callback):
         )
 
     def _stop(self, trainer: L.Trainer) -> None:
-        if trainer.is_global_zero and self.resume_hint:
-            print(
-                f"econdl: stopped by {self._stop_signal or 'a signal'}; resume with --ckpt_path last "
-                f"({self.last_path})",
-                file=sys.stderr,
-                flush=True,
+        if trainer.is_global_zero and interrupt.driver() is None:  # compare and sweep say how to go on
+            how = (
+                "the fit is complete; the test after it was not run (--ckpt_path last runs it)"
+                if self._finished
+                else "resume with --ckpt_path last"
             )
+            print(f"econdl: stopped by {self._stop_signal or 'a signal'}; {how} ({self.last_path})", file=sys.stderr)
+            sys.stderr.flush()
         raise KeyboardInterrupt(f"stopped by {self._stop_signal}")
 
     # --- writing ----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from econdl.files import write_atomic
 from econdl.sweep.results import best_config, importances, plot_sweep, trials_table
 from econdl.sweep.spec import Param, SweepSpec, load_spec
 from econdl.sweep.study import SweepFailed, SweepInterrupted, Worker, budget_used, make_pruner, make_sampler, open_study
+from econdl import interrupt
 from econdl.errors import ConfigError
 
 __all__ = ["Param", "SweepResult", "SweepSpec", "load_spec", "run_sweep", "sweep_main"]
@@ -67,7 +68,8 @@ def run_sweep(
     study.sampler = make_sampler(sampler_config, spec, seed_offset=len(study.get_trials(deepcopy=False)))
     study.pruner = make_pruner(spec.pruner)
     try:
-        ran = Worker(spec, study, out_dir, extra).run()
+        with interrupt.driving("sweep"), interrupt.stop_on_sigterm():  # the sweep says how to go on
+            ran = Worker(spec, study, out_dir, extra).run()
     except SweepFailed:
         # the trials so far, each with its error, where the message says they are
         write_atomic(out_dir / "trials.csv", trials_table(study, spec).to_csv())
@@ -79,8 +81,8 @@ def run_sweep(
             f" during trial {stop.args[0]} (marked failed as interrupted)" if isinstance(stop, SweepInterrupted) else ""
         )
         print(
-            f"econdl sweep: stopped{during}; {done} of {spec.n_trials} trials done, listed in {table}; "
-            "run the same command again to run the rest",
+            f"econdl sweep: stopped by {interrupt.stop_reason(stop) or 'SIGINT'}{during}; {done} of "
+            f"{spec.n_trials} trials done, listed in {table}; run the same command again to run the rest",
             file=sys.stderr,
             flush=True,
         )

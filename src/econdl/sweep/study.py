@@ -45,13 +45,6 @@ class ObjectiveCallback(L.Callback):
         self.history: list[float] = []
         self.pruned = False
 
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        from econdl.callbacks.resume import ResumeCheckpoint
-
-        for callback in trainer.callbacks:  # a trial is not resumed: the sweep says how to go on
-            if isinstance(callback, ResumeCheckpoint):
-                callback.resume_hint = False
-
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
             return

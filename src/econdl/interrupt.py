@@ -1,0 +1,95 @@
+"""Stopping by Ctrl+C or SIGTERM: what a fit and a command of many fits (compare, sweep) do.
+
+A fit (``econdl.callbacks.ResumeCheckpoint``) finishes its epoch, writes ``last.ckpt`` and
+stops; it records the signal here.  A command that runs several fits wraps them in
+:func:`driving`: its fits leave the "resume with --ckpt_path last" hint to it (a comparison
+or a sweep starts its fits anew), SIGTERM stops it as Ctrl+C does (:func:`stop_on_sigterm`),
+and it ends with one line and the exit status of the signal (:func:`exit_status`).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_state: dict[str, Any] = {"signal": None, "driver": None, "quiet": False}
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM asked a command of several fits to stop (raised where Ctrl+C raises KeyboardInterrupt)."""
+
+
+def request(name: str) -> None:
+    """Record that signal ``name`` (``SIGINT``, ``SIGTERM``) asked this process to stop."""
+    _state["signal"] = name
+
+
+def requested() -> str | None:
+    """The signal that asked this process to stop, if one did."""
+    return _state["signal"]
+
+
+def driver() -> str | None:
+    """The command that runs this process's fits and says itself how to go on (None: ``fit``)."""
+    return _state["driver"]
+
+
+def stop_reason(err: BaseException) -> str | None:
+    """The signal behind ``err`` when it is a stop (Ctrl+C, SIGTERM, or a fit that one of them
+    ended, which Lightning turns into ``exit(1)``); None for any other exception."""
+    if requested() is not None and isinstance(err, (KeyboardInterrupt, SystemExit)):
+        return requested()
+    if isinstance(err, KeyboardInterrupt):
+        return "SIGTERM" if isinstance(err, Stopped) else "SIGINT"
+    return None
+
+
+def exit_status(name: str) -> int:
+    """The shell's status of a command ended by signal ``name``: 128 + its number (130 for Ctrl+C)."""
+    return 128 + int(getattr(signal, name, signal.SIGINT))
+
+
+def quiet() -> bool:
+    """Whether a fit keeps its "signal received" line to itself (a worker process of a command,
+    whose main process says it once for all of them)."""
+    return bool(_state["quiet"])
+
+
+@contextmanager
+def driving(command: str, quiet: bool = False) -> Iterator[None]:
+    """Fits run inside are ``command``'s: they leave the resume hint to it (and, ``quiet``,
+    the line saying that a signal came)."""
+    before = _state["driver"], _state["quiet"]
+    _state["driver"], _state["quiet"] = command, quiet
+    try:
+        yield
+    finally:
+        _state["driver"], _state["quiet"] = before
+
+
+def drive(command: str, quiet: bool = False) -> None:
+    """:func:`driving` for the rest of this process (a worker process that only runs the command's fits)."""
+    _state["driver"], _state["quiet"] = command, quiet
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises :class:`Stopped` inside (in the main thread), as Ctrl+C raises
+    KeyboardInterrupt, so that the command can say what it leaves and exit; a fit running
+    inside installs its own handler for its epoch and gives this one back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        request("SIGTERM")
+        raise Stopped("SIGTERM")
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -1,0 +1,104 @@
+"""Ctrl+C and SIGTERM at random moments of a fit and of a comparison: one line, a non-zero
+status, last.ckpt kept, no worker process left behind, and no signal handler left in place."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from econdl.cli import cli_main
+from helpers import CONFIGS, FAST, econdl_env
+
+ECONDL = str(Path(sys.executable).with_name("econdl"))
+TINY_KINK = ["--data.x_size=256", "--data.val_size=64", "--data.test_size=65", "--data.batch_size=64"]
+
+
+def processes_of(marker: str) -> list[str]:
+    """Processes whose command line holds ``marker`` (a run folder unique to the test)."""
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    return [pid for pid in found if int(pid) != os.getpid()]
+
+
+def test_a_fit_gives_back_the_signal_handlers_it_found(tmp_path):
+    """After a fit, SIGTERM and SIGINT do what they did before it.  (Lightning's own SIGTERM
+    handler, given back by the trainer at its end, was put back again afterwards, so a later
+    SIGTERM was swallowed: `econdl compare --workers 1` ran on, and idle workers ignored it.)"""
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=2"])
+    cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST])
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_in_the_last_epoch_stops_the_fit_before_its_test(tmp_path, signum):
+    """The fit is complete when the last epoch ends, but the user asked to stop: last.ckpt is
+    written, the test (which can take long) is not run, and the status says it stopped."""
+    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
+    fit = subprocess.Popen(
+        [ECONDL, "fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--data.x_size=60000", "--data.batch_size=16"]
+        + ["--trainer.max_epochs=1", "--trainer.enable_progress_bar=false"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    run = tmp_path / "logs/kink/mlp/version_0"
+    while not (run / "config.yaml").is_file() and fit.poll() is None:
+        time.sleep(0.02)
+    time.sleep(random.Random(os.getpid()).uniform(0.3, 1.5))  # inside the one (last) epoch of ~4 s
+    fit.send_signal(signum)
+    out = fit.communicate(timeout=120)[0]
+    assert fit.returncode == 1, out
+    name = signal.Signals(signum).name
+    assert f"econdl: stopped by {name}; the fit is complete; the test after it was not run" in out
+    assert (run / "checkpoints/last.ckpt").is_file()
+    assert "test/rmse" not in pd.read_csv(run / "metrics.csv").columns
+
+
+@pytest.mark.parametrize(
+    ("how", "workers"), [("SIGTERM", "2"), ("SIGINT to the group", "2"), ("SIGKILL", "2"), ("SIGTERM", "1")]
+)
+def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(tmp_path, how, workers):
+    """A comparison stopped while its MLP fits: one line says what is kept and how to go on,
+    the status is 1, and no worker outlives it (SIGKILL included: the workers end with it,
+    the MLP's after writing last.ckpt), so nothing waits forever holding memory."""
+    root = tmp_path / f"runs-{os.getpid()}"
+    args = [ECONDL, "compare", str(CONFIGS / "kink"), f"--workers={workers}", *TINY_KINK]
+    args += ["--trainer.max_epochs=3000", "--trainer.min_epochs=3000", f"--trainer.default_root_dir={root}"]
+    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
+    compare = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
+    mlp = root / "kink/mlp/version_0"
+    deadline = time.monotonic() + 120
+    while not (mlp / "config.yaml").is_file() and compare.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(random.Random(os.getpid()).uniform(0.2, 1.5))
+    if how == "SIGINT to the group":  # Ctrl+C in a terminal
+        os.killpg(compare.pid, signal.SIGINT)
+    else:
+        compare.send_signal(getattr(signal, how))
+    out = compare.communicate(timeout=120)[0]
+    time.sleep(3)
+    left = processes_of(str(root))
+    for pid in left:
+        os.kill(int(pid), signal.SIGKILL)
+    assert not left, f"processes left behind: {left}\n{out}"
+    if how == "SIGKILL":
+        assert compare.returncode == -signal.SIGKILL
+        deadline = time.monotonic() + 30
+        while not (mlp / "checkpoints/last.ckpt").is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (mlp / "checkpoints/last.ckpt").is_file()
+        return
+    name = "SIGINT" if how.startswith("SIGINT") else how
+    assert compare.returncode == 1, out
+    assert f"econdl compare: stopped by {name} before the comparison was complete; no table was written" in out
+    assert "Traceback" not in out and "resume with --ckpt_path last" not in out, out
+    assert not (root / "kink/compare").exists()
