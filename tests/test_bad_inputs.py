@@ -229,6 +229,12 @@ CASES = [
         ["widths [100, 50]", "widths [8]"],
     ),
     # CSV files (GDP)
+    Case(  # a file where the runs' folder should be: named as such, with the fix
+        "runs-folder-is-a-file",
+        ["fit", "--config", K, *KINK_TINY, "--trainer.default_root_dir", "{dir}/runs"],
+        ["runs is a file, where a folder is needed", "move the file, or write the runs to another folder"],
+        {"runs": "not a folder"},
+    ),
     Case("csv-missing", [*GCSV, "{dir}/GDPC1.csv"], ["GDPC1.csv"]),
     Case("csv-empty", [*GCSV, "{dir}/empty.csv"], ["empty.csv"], {"empty.csv": ""}),
     Case(
@@ -484,3 +490,26 @@ def test_enough_cases_over_every_task_and_command() -> None:
         assert any(f"configs/{task}" in j for j in joined), task
     for command in ("fit", "test", "predict", "compare", "sweep"):
         assert any(c.args[0] == command for c in CASES), command
+
+
+def test_a_read_only_or_forbidden_runs_folder_is_named_with_the_fix(tmp_path):
+    """Writing a run where the file system is read-only or access is denied is the user's
+    setting, not a bug: one line naming the folder and --trainer.default_root_dir."""
+    import errno
+
+    from econdl.diagnose import diagnose
+
+    read_only = OSError(errno.EROFS, "Read-only file system", str(tmp_path / "logs/kink/mlp/version_0/.m.csv.1.tmp"))
+    found = diagnose(RuntimeError("writing failed").with_traceback(None))
+    assert found.kind == "bug"
+    try:
+        raise RuntimeError("logger failed") from read_only
+    except RuntimeError as err:
+        found = diagnose(err)
+    assert found.kind == "user"
+    assert found.message == (
+        f"{tmp_path / 'logs/kink/mlp/version_0'} is on a read-only file system, where econdl cannot write; "
+        "write the runs to another folder (--trainer.default_root_dir DIR)"
+    )
+    denied = diagnose(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "logs")))
+    assert denied.kind == "user" and "logs: permission denied; give yourself access" in denied.message

@@ -102,3 +102,24 @@ def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(t
     assert f"econdl compare: stopped by {name} before the comparison was complete; no table was written" in out
     assert "Traceback" not in out and "resume with --ckpt_path last" not in out, out
     assert not (root / "kink/compare").exists()
+
+
+def test_ctrl_c_at_a_random_moment_of_a_fits_start_gives_one_line_and_status_1(tmp_path):
+    """Ctrl+C while econdl starts (imports, config, data) or fits: no traceback, one line that
+    says it stopped, status 1."""
+    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
+    rng = random.Random(os.getpid())
+    for delay in sorted(rng.uniform(0.5, 3.0) for _ in range(3)):
+        fit = subprocess.Popen(
+            [ECONDL, "fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.enable_progress_bar=false"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        time.sleep(delay)
+        fit.send_signal(signal.SIGINT)
+        out = fit.communicate(timeout=120)[0]
+        assert fit.returncode == 1, (delay, out)
+        assert "Traceback" not in out, (delay, out)
+        assert "econdl: stopped by" in out, (delay, out)

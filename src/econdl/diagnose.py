@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import traceback
+from pathlib import Path
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -211,9 +212,34 @@ def diagnose(err: BaseException) -> Diagnosis:
     for item in chain:
         if type(item).__name__ == "MisconfigurationException":  # Lightning refusing a trainer setting
             return Diagnosis("user", one_line(str(item)), 1)
+    for item in chain:
+        where = _unwritable(item)
+        if where:
+            return Diagnosis("user", where, 1)
     if isinstance(err, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)) and err.filename:
         return Diagnosis("user", f"{err.filename}: {err.strerror or err}", 1)
     return Diagnosis("bug")
+
+
+def _unwritable(err: BaseException) -> str | None:
+    """A folder that cannot hold what econdl writes (read-only, not permitted, a file in the
+    way), named with the fix; None for anything else."""
+    if not isinstance(err, OSError) or not err.filename:
+        return None
+    path = Path(str(err.filename))
+    elsewhere = "write the runs to another folder (--trainer.default_root_dir DIR)"
+    if err.errno == errno.EROFS:
+        return f"{path.parent} is on a read-only file system, where econdl cannot write; {elsewhere}"
+    if isinstance(err, NotADirectoryError):
+        blocking = next((p for p in [path, *path.parents] if p.is_file()), None)
+        if blocking is not None:
+            return f"{blocking} is a file, where a folder is needed for {path}; move the file, or {elsewhere}"
+    if isinstance(err, PermissionError) and err.errno == errno.EACCES:
+        return (
+            f"{path}: permission denied; give yourself access to it (chmod), or, if it is where runs are "
+            f"written, {elsewhere}"
+        )
+    return None
 
 
 def _unlogged_message(key: str, logged: str) -> str:

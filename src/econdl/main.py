@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from econdl import interrupt
 from econdl.diagnose import Diagnosis, diagnose
 
 Handler = Callable[[list[str]], Any]
@@ -147,6 +148,12 @@ def _rank() -> int:
     return 0
 
 
+_STOPPED_BY_CTRL_C = (
+    "econdl: stopped by Ctrl+C; what this command was computing is incomplete (a fit's last.ckpt, "
+    "if one was written, resumes it: --ckpt_path last)"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``econdl`` console script and of ``python -m econdl``."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -160,9 +167,14 @@ def main(argv: list[str] | None = None) -> None:
                 file=sys.stderr,
             )
             sys.exit(128 + signal.SIGTERM)
+        said = stop.__suppress_context__ or interrupt.requested() is not None  # by econdl already
+        if isinstance(stop.__context__, KeyboardInterrupt) and not said:
+            # Lightning ends a command stopped by Ctrl+C outside a fit's epochs (its test, say) with exit(1)
+            print(_STOPPED_BY_CTRL_C, file=sys.stderr)
         raise
-    except KeyboardInterrupt:
-        raise
+    except KeyboardInterrupt:  # before or after Lightning's part (start-up, reading the data)
+        print(_STOPPED_BY_CTRL_C, file=sys.stderr)
+        sys.exit(1)
     except BrokenPipeError:
         # the reader went away (`econdl --help | head`): nothing was wrong, so end quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
