@@ -62,7 +62,14 @@ def test_a_signal_in_the_last_epoch_stops_the_fit_before_its_test(tmp_path, sign
 
 
 @pytest.mark.parametrize(
-    ("how", "workers"), [("SIGTERM", "2"), ("SIGINT to the group", "2"), ("SIGKILL", "2"), ("SIGTERM", "1")]
+    ("how", "workers"),
+    [
+        ("SIGTERM", "2"),
+        ("SIGINT to the group", "2"),
+        ("twice SIGINT to the group", "2"),
+        ("SIGKILL", "2"),
+        ("SIGTERM", "1"),
+    ],
 )
 def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(tmp_path, how, workers):
     """A comparison stopped while its MLP fits: one line says what is kept and how to go on,
@@ -80,12 +87,17 @@ def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(t
     while not (mlp / "config.yaml").is_file() and compare.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(random.Random(os.getpid()).uniform(0.2, 1.5))
-    if how == "SIGINT to the group":  # Ctrl+C in a terminal
+    if how.endswith("SIGINT to the group"):  # Ctrl+C in a terminal (twice: impatiently)
         os.killpg(compare.pid, signal.SIGINT)
+        if how.startswith("twice"):
+            time.sleep(random.Random(os.getpid()).uniform(0.05, 0.5))
+            os.killpg(compare.pid, signal.SIGINT)
     else:
         compare.send_signal(getattr(signal, how))
     out = compare.communicate(timeout=120)[0]
-    time.sleep(3)
+    deadline = time.monotonic() + 30  # a worker finishing its epoch on a busy machine may take a while
+    while processes_of(str(root)) and time.monotonic() < deadline:
+        time.sleep(0.2)
     left = processes_of(str(root))
     for pid in left:
         os.kill(int(pid), signal.SIGKILL)
@@ -97,7 +109,7 @@ def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(t
             time.sleep(0.1)
         assert (mlp / "checkpoints/last.ckpt").is_file()
         return
-    name = "SIGINT" if how.startswith("SIGINT") else how
+    name = "SIGINT" if "SIGINT" in how else how
     assert compare.returncode == 1, out
     assert f"econdl compare: stopped by {name} before the comparison was complete; no table was written" in out
     assert "Traceback" not in out and "resume with --ckpt_path last" not in out, out
@@ -123,3 +135,46 @@ def test_ctrl_c_at_a_random_moment_of_a_fits_start_gives_one_line_and_status_1(t
         assert fit.returncode == 1, (delay, out)
         assert "Traceback" not in out, (delay, out)
         assert "econdl: stopped by" in out, (delay, out)
+
+
+def test_sigterm_as_a_fit_starts_its_test_says_so_with_status_143(tmp_path):
+    """Between the end of the fit and the test's own signal handling (while the best checkpoint
+    is restored) a SIGTERM met the default handler: the process vanished with no word."""
+    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
+    fit = subprocess.Popen(
+        [ECONDL, "fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines = []
+    assert fit.stdout is not None
+    for line in fit.stdout:
+        lines.append(line)
+        if "Restoring states from the checkpoint" in line:
+            fit.send_signal(signal.SIGTERM)
+            break
+    lines.append(fit.communicate(timeout=120)[0])
+    out = "".join(lines)
+    assert fit.returncode == 128 + signal.SIGTERM, out
+    assert "econdl: stopped by SIGTERM; what this command was computing is incomplete" in out
+    assert "Traceback" not in out
+
+
+def test_ctrl_c_as_a_comparison_starts_says_to_run_it_again(tmp_path):
+    """A comparison is not resumed from a fit's last.ckpt: its stop line says to run it again."""
+    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
+    compare = subprocess.Popen(
+        [ECONDL, "compare", str(CONFIGS / "kink"), "--workers=1", *TINY_KINK],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    time.sleep(random.Random(os.getpid()).uniform(0.5, 1.5))
+    compare.send_signal(signal.SIGINT)
+    out = compare.communicate(timeout=120)[0]
+    assert compare.returncode == 1, out
+    assert "Traceback" not in out and "--ckpt_path last" not in out, out
+    assert "run the same command again" in out, out

@@ -15,6 +15,7 @@ the table is printed and written with a plot to ``logs/<task>/compare/version_N/
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -445,12 +446,26 @@ def compare_main(argv: list[str]) -> Comparison:
     paths, overrides = split_args(argv)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        result = compare(paths, overrides, out, seeds, relative_to, workers, command=command)
-    except ComparisonStopped as stop:
-        print(stop, file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
-    print_comparison(result)
+    with interrupt.stop_on_sigterm():
+        try:
+            result = compare(paths, overrides, out, seeds, relative_to, workers, command=command)
+        except KeyboardInterrupt as stop:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping: a second Ctrl+C must not cut it short
+            interrupt.tell(
+                str(stop)
+                if isinstance(stop, ComparisonStopped)
+                else f"econdl compare: stopped by {interrupt.stop_reason(stop) or 'SIGINT'} before the comparison "
+                "was complete; run the same command again to compare them all"
+            )
+            raise SystemExit(1) from None
+        try:
+            print_comparison(result)
+        except KeyboardInterrupt as stop:  # the comparison is written; only its printing was cut short
+            interrupt.tell(
+                f"econdl compare: stopped by {interrupt.stop_reason(stop) or 'SIGINT'} while printing the table; "
+                f"the comparison is complete, its table and report are in {result.out_dir}"
+            )
+            raise SystemExit(1) from None
     if result.failed:
         for name, reason in result.failed.items():
             print(f"failed: {name}: {reason}", flush=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_state: dict[str, Any] = {"signal": None, "driver": None, "quiet": False}
+_state: dict[str, Any] = {"signal": None, "driver": None, "quiet": False, "told": False}
 
 
 class Stopped(KeyboardInterrupt):
@@ -32,6 +32,21 @@ def requested() -> str | None:
     return _state["signal"]
 
 
+def tell(line: str, show: bool = True) -> None:
+    """Print the line that says how the command stopped (once: later lines are left out;
+    ``show`` False: only one DDP process prints it, the others take it as said)."""
+    import sys
+
+    if show and not _state["told"]:
+        print(line, file=sys.stderr, flush=True)
+    _state["told"] = True
+
+
+def told() -> bool:
+    """Whether the line saying how the command stopped has been printed."""
+    return bool(_state["told"])
+
+
 def driver() -> str | None:
     """The command that runs this process's fits and says itself how to go on (None: ``fit``)."""
     return _state["driver"]
@@ -40,10 +55,12 @@ def driver() -> str | None:
 def stop_reason(err: BaseException) -> str | None:
     """The signal behind ``err`` when it is a stop (Ctrl+C, SIGTERM, or a fit that one of them
     ended, which Lightning turns into ``exit(1)``); None for any other exception."""
+    if isinstance(err, Stopped):
+        return "SIGTERM"
     if requested() is not None and isinstance(err, (KeyboardInterrupt, SystemExit)):
         return requested()
     if isinstance(err, KeyboardInterrupt):
-        return "SIGTERM" if isinstance(err, Stopped) else "SIGINT"
+        return "SIGINT"
     return None
 
 

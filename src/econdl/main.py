@@ -148,33 +148,39 @@ def _rank() -> int:
     return 0
 
 
-_STOPPED_BY_CTRL_C = (
-    "econdl: stopped by Ctrl+C; what this command was computing is incomplete (a fit's last.ckpt, "
-    "if one was written, resumes it: --ckpt_path last)"
-)
+def _stopped(argv: list[str], name: str) -> int:
+    """Say that signal ``name`` stopped the command (unless econdl said so already); its status."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl+C must not cut this short
+    if not interrupt.told():
+        many = bool(argv) and argv[0] in ("compare", "sweep")
+        how = (
+            "run the same command again"
+            if many
+            else "a fit's last.ckpt, if one was written, resumes it: --ckpt_path last"
+        )
+        print(
+            f"econdl: stopped by {'Ctrl+C' if name == 'SIGINT' else name}; what this command was computing "
+            f"is incomplete ({how})",
+            file=sys.stderr,
+        )
+    return 1 if name == "SIGINT" else 128 + int(getattr(signal, name, signal.SIGTERM))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``econdl`` console script and of ``python -m econdl``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        dispatch(argv)
+        with interrupt.stop_on_sigterm():  # SIGTERM outside a fit's epochs: said, status 143
+            dispatch(argv)
     except SystemExit as stop:
         if type(stop).__name__ == "SIGTERMException":  # Lightning's, raised as SystemExit() (status 0)
-            print(
-                "econdl: stopped by SIGTERM; what this command was computing is incomplete (a fit's "
-                "last.ckpt resumes it: --ckpt_path last)",
-                file=sys.stderr,
-            )
-            sys.exit(128 + signal.SIGTERM)
-        said = stop.__suppress_context__ or interrupt.requested() is not None  # by econdl already
-        if isinstance(stop.__context__, KeyboardInterrupt) and not said:
-            # Lightning ends a command stopped by Ctrl+C outside a fit's epochs (its test, say) with exit(1)
-            print(_STOPPED_BY_CTRL_C, file=sys.stderr)
-        raise
-    except KeyboardInterrupt:  # before or after Lightning's part (start-up, reading the data)
-        print(_STOPPED_BY_CTRL_C, file=sys.stderr)
-        sys.exit(1)
+            sys.exit(_stopped(argv, "SIGTERM"))
+        if isinstance(stop.__context__, KeyboardInterrupt) and not stop.__suppress_context__ and not interrupt.told():
+            # Lightning ends a command stopped by a signal outside a fit's epochs with exit(1), unsaid
+            sys.exit(_stopped(argv, interrupt.stop_reason(stop.__context__) or "SIGINT"))
+        raise  # a fit stopped at its epoch's end said so: status 1
+    except KeyboardInterrupt as stop:  # outside Lightning's part (start-up, reading the data)
+        sys.exit(_stopped(argv, interrupt.stop_reason(stop) or "SIGINT"))
     except BrokenPipeError:
         # the reader went away (`econdl --help | head`): nothing was wrong, so end quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

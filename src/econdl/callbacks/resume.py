@@ -192,22 +192,24 @@ class ResumeCheckpoint(L.Callback):
         self._set_handlers[signum] = again
         if interrupt.quiet():
             return
+        # a comparison's or a sweep's fit is run anew, not resumed: its last.ckpt is not the point
+        then = "stopping" if interrupt.driver() else f"writing {self.filename} and stopping"
         print(
-            f"econdl: {name} received: finishing this epoch, then writing {self.filename} and stopping "
+            f"econdl: {name} received: finishing this epoch, then {then} "
             f"(send {name} again to stop at once and lose the epoch)",
             file=sys.stderr,
             flush=True,
         )
 
     def _stop(self, trainer: L.Trainer) -> None:
-        if trainer.is_global_zero and interrupt.driver() is None:  # compare and sweep say how to go on
+        if interrupt.driver() is None:  # compare and sweep say how to go on
             how = (
                 "the fit is complete; the test after it was not run (--ckpt_path last runs it)"
                 if self._finished
                 else "resume with --ckpt_path last"
             )
-            print(f"econdl: stopped by {self._stop_signal or 'a signal'}; {how} ({self.last_path})", file=sys.stderr)
-            sys.stderr.flush()
+            line = f"econdl: stopped by {self._stop_signal or 'a signal'}; {how} ({self.last_path})"
+            interrupt.tell(line, show=trainer.is_global_zero)
         raise KeyboardInterrupt(f"stopped by {self._stop_signal}")
 
     # --- writing ----------------------------------------------------------------------

@@ -80,11 +80,9 @@ def run_sweep(
         during = (
             f" during trial {stop.args[0]} (marked failed as interrupted)" if isinstance(stop, SweepInterrupted) else ""
         )
-        print(
+        interrupt.tell(
             f"econdl sweep: stopped by {interrupt.stop_reason(stop) or 'SIGINT'}{during}; {done} of "
-            f"{spec.n_trials} trials done, listed in {table}; run the same command again to run the rest",
-            file=sys.stderr,
-            flush=True,
+            f"{spec.n_trials} trials done, listed in {table}; run the same command again to run the rest"
         )
         raise SystemExit(1) from None
 
