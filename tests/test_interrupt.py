@@ -178,3 +178,15 @@ def test_ctrl_c_as_a_comparison_starts_says_to_run_it_again(tmp_path):
     assert compare.returncode == 1, out
     assert "Traceback" not in out and "--ckpt_path last" not in out, out
     assert "run the same command again" in out, out
+
+
+def test_a_new_fit_in_the_same_process_forgets_an_earlier_stop(tmp_path, capsys):
+    """In a notebook, a fit stopped by Ctrl+C must not mute the next fit's stop line, nor make
+    its ordinary end read as a stop."""
+    from econdl import interrupt
+
+    interrupt.request("SIGINT")
+    interrupt.tell("econdl: stopped by SIGINT; an earlier fit", show=False)
+    cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=1"])
+    assert not interrupt.told() and interrupt.requested() is None
+    assert interrupt.stop_reason(SystemExit(1)) is None

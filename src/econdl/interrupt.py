@@ -4,7 +4,7 @@ A fit (``econdl.callbacks.ResumeCheckpoint``) finishes its epoch, writes ``last.
 stops; it records the signal here.  A command that runs several fits wraps them in
 :func:`driving`: its fits leave the "resume with --ckpt_path last" hint to it (a comparison
 or a sweep starts its fits anew), SIGTERM stops it as Ctrl+C does (:func:`stop_on_sigterm`),
-and it ends with one line and the exit status of the signal (:func:`exit_status`).
+and it ends with one line (:func:`tell`): the first that any part of the command prints.
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def exit_status(name: str) -> int:
     return 128 + int(getattr(signal, name, signal.SIGINT))
 
 
+def reset() -> None:
+    """Forget an earlier stop: a new fit or command (in a notebook, say) starts unstopped."""
+    _state["signal"], _state["told"] = None, False
+
+
 def quiet() -> bool:
     """Whether a fit keeps its "signal received" line to itself (a worker process of a command,
     whose main process says it once for all of them)."""
@@ -80,6 +85,7 @@ def driving(command: str, quiet: bool = False) -> Iterator[None]:
     """Fits run inside are ``command``'s: they leave the resume hint to it (and, ``quiet``,
     the line saying that a signal came)."""
     before = _state["driver"], _state["quiet"]
+    reset()
     _state["driver"], _state["quiet"] = command, quiet
     try:
         yield
@@ -89,6 +95,7 @@ def driving(command: str, quiet: bool = False) -> Iterator[None]:
 
 def drive(command: str, quiet: bool = False) -> None:
     """:func:`driving` for the rest of this process (a worker process that only runs the command's fits)."""
+    reset()
     _state["driver"], _state["quiet"] = command, quiet
 
 

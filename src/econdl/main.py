@@ -163,12 +163,13 @@ def _stopped(argv: list[str], name: str) -> int:
             f"is incomplete ({how})",
             file=sys.stderr,
         )
-    return 1 if name == "SIGINT" else 128 + int(getattr(signal, name, signal.SIGTERM))
+    return 1 if name == "SIGINT" else interrupt.exit_status(name)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``econdl`` console script and of ``python -m econdl``."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    interrupt.reset()
     try:
         with interrupt.stop_on_sigterm():  # SIGTERM outside a fit's epochs: said, status 143
             dispatch(argv)

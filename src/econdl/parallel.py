@@ -197,7 +197,7 @@ def _stop_workers(pool: ProcessPoolExecutor, grace: float = 10.0) -> None:
                 process.kill()
                 process.join(5)
     finally:
-        if main:
+        if main and before is not None:
             signal.signal(signal.SIGINT, before)
 
 

@@ -137,6 +137,8 @@ class ResumeCheckpoint(L.Callback):
         if trainer.world_size > 1 and self._pending is None:  # a resumed fit restores its states instead
             seed_rank(trainer.global_rank)
         self._last_write = time.monotonic()
+        if interrupt.driver() is None:  # a fit of its own (a notebook's next one, say): no earlier stop
+            interrupt.reset()
         self._install_handlers()
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
