@@ -84,7 +84,8 @@ def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(t
     )
     mlp = root / "kink/mlp/version_0"
     deadline = time.monotonic() + 120
-    while not (mlp / "config.yaml").is_file() and compare.poll() is None and time.monotonic() < deadline:
+    # the MLP is training (its first best checkpoint is written), so a stop can end its epoch
+    while not list(mlp.glob("checkpoints/best-*.ckpt")) and compare.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(random.Random(os.getpid()).uniform(0.2, 1.5))
     if how.endswith("SIGINT to the group"):  # Ctrl+C in a terminal (twice: impatiently)
