@@ -513,3 +513,62 @@ def test_a_read_only_or_forbidden_runs_folder_is_named_with_the_fix(tmp_path):
     )
     denied = diagnose(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "logs")))
     assert denied.kind == "user" and "logs: permission denied; give yourself access" in denied.message
+
+
+@pytest.mark.parametrize("main_fails_too", [False, True])
+def test_a_background_writer_on_a_full_disk_is_one_line_not_a_thread_traceback(monkeypatch, capsys, main_fails_too):
+    """TensorBoard writes its event file from a thread of its own: on a full disk that thread's
+    failure is the command's one line (status 1), without Python's "Exception in thread" traceback,
+    whether the command itself then fails on the same disk or goes on to its end."""
+    import errno
+    import threading
+
+    from econdl import main as entry
+
+    full = OSError(errno.ENOSPC, "No space left on device", "logs/kink/mlp/version_0/events.out.tfevents")
+
+    def command(rest: list[str]) -> None:
+        def write() -> None:
+            raise full
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join()
+        if main_fails_too:
+            raise full
+
+    monkeypatch.setitem(entry.COMMANDS, "test", command)
+    seen: list[BaseException] = []  # what Python's own hook (or pytest's) would print
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_value))
+    before = threading.excepthook
+    with pytest.raises(SystemExit) as stop:
+        entry.main(["test"])
+    assert stop.value.code == 1
+    assert seen == []
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[0] == (
+        f"econdl: error: the disk is full while writing {full.filename}; free some space or write the runs "
+        "elsewhere (--trainer.default_root_dir DIR)"
+    )
+    assert threading.excepthook is before  # given back after the command
+
+
+def test_a_background_thread_failing_for_another_reason_keeps_its_traceback(monkeypatch):
+    import threading
+
+    from econdl import main as entry
+
+    def command(rest: list[str]) -> None:
+        def fail() -> None:
+            raise ValueError("a bug in a thread")
+
+        thread = threading.Thread(target=fail)
+        thread.start()
+        thread.join()
+
+    monkeypatch.setitem(entry.COMMANDS, "test", command)
+    seen: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_value))
+    entry.main(["test"])
+    assert [str(e) for e in seen] == ["a bug in a thread"]  # printed by Python's hook, as before

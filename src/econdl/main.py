@@ -17,8 +17,10 @@ import os
 import signal
 import shlex
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from econdl import interrupt
@@ -166,13 +168,36 @@ def _stopped(argv: list[str], name: str) -> int:
     return 1 if name == "SIGINT" else interrupt.exit_status(name)
 
 
+@contextmanager
+def _threads_out_of_resources() -> Iterator[list[BaseException]]:
+    """While the block runs, a background thread that fails for want of a resource the user can
+    give more of (TensorBoard's event writer on a full disk) prints no traceback of its own; its
+    error is collected in the yielded list, for the command to report once, in one line."""
+    failed: list[BaseException] = []
+    previous = threading.excepthook
+
+    def hook(args: Any) -> None:
+        if args.exc_value is not None and diagnose(args.exc_value).kind == "resource":
+            failed.append(args.exc_value)
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield failed
+    finally:
+        threading.excepthook = previous
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``econdl`` console script and of ``python -m econdl``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     interrupt.reset()
     try:
-        with interrupt.stop_on_sigterm():  # SIGTERM outside a fit's epochs: said, status 143
+        with interrupt.stop_on_sigterm(), _threads_out_of_resources() as failed:  # SIGTERM: said, status 143
             dispatch(argv)
+        if failed:  # a background writer failed although the command itself went on to its end
+            raise failed[0]
     except SystemExit as stop:
         if type(stop).__name__ == "SIGTERMException":  # Lightning's, raised as SystemExit() (status 0)
             sys.exit(_stopped(argv, "SIGTERM"))
