@@ -254,3 +254,12 @@ def test_trials_failing_on_a_sampled_value_end_the_sweep_in_one_line_with_the_tr
     assert "batch_size=-5 must be a positive integer; change that value in the search space" in err
     table = pd.read_csv(tmp_path / "sw/trials.csv")
     assert list(table["state"]) == ["FAIL", "FAIL"]
+
+
+def test_a_sweep_given_a_default_root_dir_writes_its_results_and_trials_there(tmp_path):
+    result = sweep_main(["--config", str(SWEEP), "--n_trials", "1", *TINY, "--trainer.default_root_dir", "elsewhere"])
+    out = tmp_path / "elsewhere/sweeps/kink_mlp"
+    assert result.out_dir.resolve() == out
+    assert (out / "trials.csv").is_file() and (out / "best_config.yaml").is_file()
+    assert list((out / "trials/trial_0000").glob("version_*/metrics.csv"))
+    assert not (tmp_path / "logs").exists()

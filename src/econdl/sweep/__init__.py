@@ -5,7 +5,8 @@
     econdl sweep --config configs/sweeps/kink_mlp.yaml --trainer.max_epochs=5   # any fit key, every trial
 
 Trials never touch the test data (``--test_after_fit=false``); the objective is the
-monitored validation metric.  Results go to ``logs/sweeps/<study>/``: ``trials.csv``,
+monitored validation metric.  Results go to ``logs/sweeps/<study>/`` (``logs`` being
+``--trainer.default_root_dir`` where one is given): ``trials.csv``,
 ``trials.md``, ``sweep.png`` and ``best_config.yaml`` (accepted by ``econdl fit --config``).
 ``--test_best`` fits that config once more and tests it.  See ``docs/sweep.md``.
 """
@@ -27,6 +28,7 @@ from econdl.sweep.results import best_config, importances, plot_sweep, trials_ta
 from econdl.sweep.spec import Param, SweepSpec, load_spec
 from econdl.sweep.study import SweepFailed, SweepInterrupted, Worker, budget_used, make_pruner, make_sampler, open_study
 from econdl import interrupt
+from econdl.compare import runs_root
 from econdl.errors import ConfigError
 
 __all__ = ["Param", "SweepResult", "SweepSpec", "load_spec", "run_sweep", "sweep_main"]
@@ -52,7 +54,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run trials of ``spec`` until its shared budget is used, then write the results."""
     extra = extra or []
-    out_dir = Path(out) if out else Path("logs") / "sweeps" / spec.study_name
+    out_dir = Path(out) if out else runs_root(extra) / "sweeps" / spec.study_name
     out_dir.mkdir(parents=True, exist_ok=True)
     parser = FitParser(spec.fit_args(extra=extra))
     check_search_space(spec, parser, extra)
@@ -114,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n_trials", type=int, help="trial budget shared by all workers (overrides the file)")
     parser.add_argument("--study_name", help="study name (overrides the file; default: the file's name)")
     parser.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host:5432/econdl")
-    parser.add_argument("--out", help="folder for the results (default logs/sweeps/<study_name>)")
+    parser.add_argument(
+        "--out",
+        help="folder for the results (default logs/sweeps/<study_name>, logs being --trainer.default_root_dir)",
+    )
     parser.add_argument("--test_best", action="store_true", help="afterwards fit the best config once and test it")
     return parser
 
