@@ -229,31 +229,53 @@ def test_sweep_on_a_postgresql_server(postgres_url, tmp_path):
     assert result.best_config is not None and result.best_config.is_file()
 
 
-def test_trials_failing_on_a_sampled_value_end_the_sweep_in_one_line_with_the_trials_written(tmp_path, capsys):
-    """A choice the data module refuses (batch_size -5) passes the parser's type check; the
-    trials fail on it, and the sweep ends as a user error naming the value and its reason
-    (not as an econdl bug), with trials.csv written."""
-    from econdl.main import main
-
+def test_trials_failing_on_a_sampled_value_end_the_sweep_in_one_line_with_the_trials_written(tmp_path):
+    """A learning rate torch's optimizer refuses (-1) passes the parser and the constructors (the
+    optimizer is built by the fit); the trials fail on it, each in Optuna's one line without a
+    traceback, and the sweep ends as a user error naming the value and its reason (not as an
+    econdl bug), with trials.csv written."""
     spec = {
         "base_config": str(CONFIGS / "kink/mlp.yaml"),
         "n_trials": 3,
         "max_failures": 2,
-        "search_space": {"data.init_args.batch_size": {"type": "categorical", "choices": [-5]}},
+        "search_space": {"optimizer.init_args.lr": {"type": "categorical", "choices": [-1.0]}},
     }
     bad = tmp_path / "neg.yaml"
     bad.write_text(yaml.safe_dump(spec))
-    with pytest.raises(SystemExit) as exit_:
-        main(["sweep", "--config", str(bad), *TINY, "--out", "sw"])
-    err = capsys.readouterr().err
-    assert exit_.value.code == 1 and "Traceback" not in err and "bug in econdl" not in err
+    result = run_econdl("sweep", "--config", str(bad), *TINY, "--out", "sw")
+    err = result.stderr
+    assert result.returncode == 1 and "Traceback" not in err and "bug in econdl" not in err
+    assert "Trial 0 failed with parameters: {'optimizer.init_args.lr': -1.0}" in err
     assert (
-        "econdl: error: 2 trials failed (max_failures=2); the last, trial 1 with {'data.init_args.batch_size': -5}: "
+        "econdl: error: 2 trials failed (max_failures=2); the last, trial 1 with {'optimizer.init_args.lr': -1.0}: "
         in err
     )
-    assert "batch_size=-5 must be a positive integer; change that value in the search space" in err
+    assert "Invalid learning rate: -1.0 (torch's optimizer refused it)" in err
+    assert "; change that value in the search space" in err
     table = pd.read_csv(tmp_path / "sw/trials.csv")
     assert list(table["state"]) == ["FAIL", "FAIL"]
+
+
+@pytest.mark.parametrize(
+    ("key", "space", "reason"),
+    [
+        ("data.init_args.batch_size", {"type": "int", "low": 0, "high": 4}, "batch_size=0 must be a positive integer"),
+        ("model.init_args.net.init_args.dropout", {"type": "float", "low": 0.0, "high": 1.5}, "dropout=1.5 must lie"),
+    ],
+)
+def test_a_range_end_the_model_or_data_refuses_fails_before_any_trial(tmp_path, capfd, key, space, reason):
+    from econdl.main import main
+
+    spec = {"base_config": str(CONFIGS / "kink/mlp.yaml"), "n_trials": 3, "search_space": {key: space}}
+    bad = tmp_path / "ends.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "--config", str(bad), *TINY, "--out", "sw"])
+    err = capfd.readouterr().err
+    assert exit_.value.code == 1 and "Traceback" not in err
+    assert f"econdl: error: search_space key {key!r}: its value" in err and reason in err
+    assert "change its range or choices in the sweep file" in err
+    assert not (tmp_path / "sw/trials").exists()
 
 
 def test_a_sweep_given_a_default_root_dir_writes_its_results_and_trials_there(tmp_path):
@@ -263,3 +285,26 @@ def test_a_sweep_given_a_default_root_dir_writes_its_results_and_trials_there(tm
     assert (out / "trials.csv").is_file() and (out / "best_config.yaml").is_file()
     assert list((out / "trials/trial_0000").glob("version_*/metrics.csv"))
     assert not (tmp_path / "logs").exists()
+
+
+def test_the_same_study_run_again_with_other_options_is_refused_naming_them(tmp_path, capsys):
+    """Trials fitted on other data or for other epochs cannot be ranked together: a second command
+    with other options is refused before any trial, naming each difference, and leaves the first
+    sweep's files as they were; the same options go on with the study and say so."""
+    from econdl.errors import ConfigError
+
+    sweep_main(["--config", str(SWEEP), "--n_trials", "1", *TINY])
+    out = tmp_path / "logs/sweeps/kink_mlp"
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    other = [*TINY[:-1], "--trainer.max_epochs=3", "--data.init_args.x_size=300"]
+    with pytest.raises(ConfigError) as refused:
+        sweep_main(["--config", str(SWEEP), "--n_trials", "2", *other])
+    message = str(refused.value)
+    assert "study 'kink_mlp' in logs/sweeps/kink_mlp holds 1 trial(s) run with other settings" in message
+    assert "data.init_args.x_size: 256 before, 300 now; trainer.max_epochs: 2 before, 3 now" in message
+    assert "--study_name NAME" in message
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    capsys.readouterr()
+    again = sweep_main(["--config", str(SWEEP), "--n_trials", "2", *TINY])
+    assert again.ran == 1 and len(again.table) == 2
+    assert "[sweep] going on with study 'kink_mlp': 1 of 2 trials done" in capsys.readouterr().out

@@ -21,12 +21,23 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 import pandas as pd
+import yaml
 
 from econdl.sweep.parse import FitParser, check_search_space
 from econdl.files import write_atomic
 from econdl.sweep.results import best_config, importances, plot_sweep, trials_table
 from econdl.sweep.spec import Param, SweepSpec, load_spec
-from econdl.sweep.study import SweepFailed, SweepInterrupted, Worker, budget_used, make_pruner, make_sampler, open_study
+from econdl.sweep.study import (
+    SweepFailed,
+    SweepInterrupted,
+    Worker,
+    budget_used,
+    check_same_settings,
+    make_pruner,
+    make_sampler,
+    open_study,
+    trial_settings,
+)
 from econdl import interrupt
 from econdl.compare import runs_root
 from econdl.errors import ConfigError
@@ -66,6 +77,12 @@ def run_sweep(
             f"study {spec.study_name!r} in {url} was created to {study.direction.name.lower()}, "
             f"the sweep file says {direction}; use another study_name"
         )
+    settings = trial_settings(yaml.safe_load(parser.dump(parser.parse(spec.fit_args(extra=extra)))), spec)
+    check_same_settings(study, settings, str(out_dir) if spec.storage is None else url)
+    before = study.get_trials(deepcopy=False)
+    if before:
+        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in before)
+        print(f"[sweep] going on with study {spec.study_name!r}: {done} of {spec.n_trials} trials done")
     sampler_config = dict(spec.sampler)
     study.sampler = make_sampler(sampler_config, spec, seed_offset=len(study.get_trials(deepcopy=False)))
     study.pruner = make_pruner(spec.pruner)

@@ -58,21 +58,49 @@ class FitParser:
         except SystemExit:
             raise ValueError(_error_text(stderr.getvalue())) from None
 
+    def refusal(self, config: Any) -> str | None:
+        """Why the model's or the data module's constructor refuses ``config`` (its one-line
+        message, as ``econdl fit`` would print it), or None if both build.  Nothing is fitted,
+        no data is read and no trainer is made."""
+        from econdl.diagnose import diagnose
+
+        parser = self.cli._parser("fit")
+        build = getattr(parser, "instantiate", None) or parser.instantiate_classes
+        try:
+            build(config)
+        except Exception as err:
+            found = diagnose(err)
+            return found.message if found.kind == "user" and found.message else None
+        return None
+
     def dump(self, config: Any) -> str:
         """The config as YAML, as ``econdl fit`` saves it in a run directory."""
         return self.cli._parser("fit").dump(config, skip_validation=True)
 
 
 def check_search_space(spec: SweepSpec, parser: FitParser, extra: list[str]) -> None:
-    """Fail before the first trial if a search-space key or value is not accepted by ``econdl fit``."""
+    """Fail before the first trial if a search-space key or value is not accepted by ``econdl fit``:
+    every key and range end (every choice) is parsed, and the model and data module are built
+    with it, so that a value their constructors refuse is named here rather than by failed trials."""
     base = spec.fit_args(extra=extra)
+    refused = parser.refusal(parser.parse(base))
+    if refused:
+        raise ConfigError(
+            f"the sweep's base config with its fixed options (`econdl {' '.join(base)}`) is refused: {refused}"
+        )
     for param in spec.params:
         for value in param.corners():
             try:
-                parser.parse([*base, f"--{param.key}={cli_value(value)}"])
+                config = parser.parse([*base, f"--{param.key}={cli_value(value)}"])
             except ValueError as err:
                 raise ConfigError(
                     f"search_space key {param.key!r} (value {value!r}) is not accepted by "
                     f"`econdl fit --config {spec.base_config}`: {err} "
                     f"(list every key with `econdl fit --config {spec.base_config} --print_config`)"
                 ) from None
+            refused = parser.refusal(config)
+            if refused:
+                raise ConfigError(
+                    f"search_space key {param.key!r}: its value {value!r} is refused ({refused}), so trials "
+                    "drawing it would fail; change its range or choices in the sweep file"
+                )

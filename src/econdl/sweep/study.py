@@ -13,6 +13,7 @@ again runs a new trial in its place at once rather than after the heartbeat's gr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -72,13 +73,26 @@ class SweepInterrupted(KeyboardInterrupt):
     """Ctrl+C or SIGTERM stopped a trial's fit: Optuna marks the trial failed and the worker stops."""
 
 
-def _not_interrupted(record: logging.LogRecord) -> bool:
-    """Optuna logs a failed trial with its traceback; an interrupted one is said in one line by the sweep."""
-    return not (record.exc_info and isinstance(record.exc_info[1], SweepInterrupted))
-
-
 class TrialError(Exception):
-    """A trial's fit failed (bad sampled value, diverged); the sweep goes on without it."""
+    """A trial's fit failed (bad sampled value, diverged); the sweep goes on without it.
+    ``kind`` is how ``econdl fit`` would have reported the failure (``diagnose``)."""
+
+    def __init__(self, reason: str, kind: str = "user") -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+def _trial_failure_lines(record: logging.LogRecord) -> bool:
+    """Optuna logs a failed trial with its traceback.  An interrupted trial is said in one line by
+    the sweep, and a trial failed by a mistake in its values or by a resource (what ``econdl fit``
+    says in one line) keeps Optuna's one line, which names its values and the reason; a bug's
+    traceback stays."""
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, SweepInterrupted):
+        return False
+    if isinstance(error, TrialError) and error.kind != "bug":
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 def postgres_driver() -> str:
@@ -121,6 +135,55 @@ def open_study(url: str, name: str, direction: Direction, tries: int = 8) -> opt
                 raise
             time.sleep(0.3 + random.random())
     raise AssertionError("unreachable")
+
+
+SETTINGS = "econdl_settings"  # the study's user attribute holding what its trials share
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}``; lists are values."""
+    if not isinstance(tree, dict) or not tree:
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def trial_settings(fit_config: dict[str, Any], spec: SweepSpec) -> dict[str, Any]:
+    """What every trial of one study must share for their objectives to be ranked together: the
+    fit's resolved config without the sampled values (base config, fixed keys, command-line
+    options), the search space and the objective, as flat ``key: value`` pairs."""
+    searched = {p.key for p in spec.params}
+    settings = {k: v for k, v in _flat(fit_config).items() if k not in searched}
+    for param in spec.params:
+        space = dataclasses.asdict(param)
+        del space["key"]
+        settings[f"search_space.{param.key}"] = space
+    settings["objective"] = f"{spec.direction} {spec.metric}"
+    return settings
+
+
+def check_same_settings(study: optuna.Study, settings: dict[str, Any], where: str) -> None:
+    """Refuse to add trials to a study whose earlier trials were run with other settings (their
+    objectives could not be ranked together); a study without a record, or without a trial that
+    has or will have a result (only failed ones), takes this one's."""
+    before = study.user_attrs.get(SETTINGS)
+    ranked = study.get_trials(deepcopy=False, states=BUDGET_STATES)
+    if before is None or (not ranked and before != settings):
+        study.set_user_attr(SETTINGS, settings)
+        return
+    missing = "(not set)"
+    changed = [k for k in sorted(set(before) | set(settings)) if before.get(k, missing) != settings.get(k, missing)]
+    if not changed:
+        return
+    shown = "; ".join(f"{k}: {before.get(k, missing)} before, {settings.get(k, missing)} now" for k in changed[:4])
+    more = f" (and {len(changed) - 4} more)" if len(changed) > 4 else ""
+    raise ConfigError(
+        f"study {study.study_name!r} in {where} holds {len(ranked)} trial(s) run with other settings, which this "
+        f"command's trials would be ranked against: {shown}{more}. Give the same options to go on with "
+        "that study, or start another one with --study_name NAME (and, where you give --out, another --out DIR)"
+    )
 
 
 def make_sampler(config: dict[str, Any], spec: SweepSpec, seed_offset: int) -> optuna.samplers.BaseSampler:
@@ -175,7 +238,8 @@ class Worker:
         ahead = [t for t in self.study.get_trials(deepcopy=False, states=BUDGET_STATES) if t.number < trial.number]
         if len(ahead) >= self.spec.n_trials:
             trial.set_user_attr("surplus", True)
-            raise TrialError(f"surplus: the budget of {self.spec.n_trials} trials was taken by other workers")
+            taken = f"surplus: the budget of {self.spec.n_trials} trials was taken by other workers"
+            raise TrialError(taken, "surplus")
         self.ran.append(trial.number)
         values = {p.key: p.suggest(trial) for p in self.spec.params}
         run_name = str((self.out_dir / "trials" / f"trial_{trial.number:04d}").resolve())
@@ -192,7 +256,7 @@ class Worker:
             reason = found.message if found.kind != "bug" and found.message else f"{type(err).__name__}: {err}"
             trial.set_user_attr("error", reason[:500])
             trial.set_user_attr("error_kind", found.kind)
-            raise TrialError(reason) from err
+            raise TrialError(reason, found.kind) from err
         trial.set_user_attr("run_dir", str(cli.trainer.log_dir))
         trial.set_user_attr("epochs", int(cli.trainer.current_epoch))
         if not callback.history:
@@ -215,7 +279,7 @@ class Worker:
             return 0
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        optuna.logging.get_logger("optuna.study._optimize").addFilter(_not_interrupted)
+        optuna.logging.get_logger("optuna.study._optimize").addFilter(_trial_failure_lines)
         try:
             self.study.optimize(self.objective, callbacks=[self.stop_when_done], catch=(TrialError,))
         except BaseException:  # a second Ctrl+C may land outside a trial's fit: give its trial back too
