@@ -67,3 +67,23 @@ def test_a_reference_model_not_compared_is_refused_before_any_fit(tmp_path, monk
     with pytest.raises(ConfigError, match=r"relative_to arr: no such model in the comparison; choose one of \['ar', "):
         compare_main([str(CONFIGS / "gdp" / "ar.yaml"), str(CONFIGS / "gdp" / "mean.yaml"), *option])
     assert not (tmp_path / "logs").exists()
+
+
+def test_configs_in_the_current_folder_run_under_logs_named_after_it(tmp_path, monkeypatch):
+    """`mlp.yaml` in a folder `wages`, given without a folder: its runs go to logs/wages/<model>/,
+    not to /<model> (the empty name of the path's folder), and the comparison goes beside them."""
+    import shutil
+    from pathlib import Path
+
+    from econdl.cli import cli_main
+
+    work = tmp_path / "wages"
+    work.mkdir()
+    for name in ("polynomial", "chebyshev"):
+        shutil.copy(CONFIGS / "kink" / f"{name}.yaml", work)
+    monkeypatch.chdir(work)
+    cli = cli_main(["fit", "--config", "polynomial.yaml", *FAST])
+    assert Path(cli.trainer.log_dir).resolve() == work / "logs/wages/polynomial/version_0"
+    result = compare_main([".", *FAST, "--workers", "1"])
+    assert result.out_dir.resolve() == work / "logs/wages/compare/version_0"
+    assert (work / "logs/wages/chebyshev/version_0/checkpoints/last.ckpt").is_file()

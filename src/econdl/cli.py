@@ -168,9 +168,12 @@ def run_name_from(config: Any) -> str:
     """``<task>/<model>`` from the last config file (``configs/kink/mlp.yaml`` -> ``kink/mlp``)."""
     last = _experiment_config(config)
     if last is not None:
+        last = Path(os.path.abspath(last))  # `mlp.yaml` in the current folder: that folder is the task
         if saved_run_of(config) is not None:  # a saved run: logs/<task>/<model>/version_N/config.yaml
-            return f"{last.parent.parent.parent.name}/{last.parent.parent.name}"
-        return f"{last.parent.name}/{last.stem}"
+            task, model = last.parent.parent.parent.name, last.parent.parent.name
+        else:
+            task, model = last.parent.name, last.stem
+        return f"{task}/{model}" if task else model  # a config in / has no folder name
     model = str(config.get("model", {}).get("class_path", "model")).rsplit(".", 1)[-1]
     data = str(config.get("data", {}).get("class_path", "data")).rsplit(".", 1)[-1]
     return f"{data.lower().removesuffix('datamodule')}/{model.lower()}"

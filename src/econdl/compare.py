@@ -402,8 +402,8 @@ def _tabulate(
         table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None or chosen is not None
     )
     table = add_significance(table, predictions, dm)
-    task = getattr(dm, "task", "task")
-    compare_root = runs_root(overrides) / task / "compare"
+    # beside the fits: logs/<task>/compare, <task> being the first fit's (its config's folder)
+    compare_root = Path(next(iter(run_dirs.values()))[0]).parent.parent / "compare"
     out_dir = Path(out) if out else compare_root / f"version_{next_version(compare_root)}"
     out_dir.mkdir(parents=True, exist_ok=True)
     forecast_files: list[Path] = []
