@@ -73,3 +73,15 @@ class InfOptimizerStateAfterLastStep(L.Callback):
         if trainer.current_epoch == self.epoch and batch_idx + 1 == trainer.num_training_batches:
             first = next(pl_module.parameters())
             trainer.optimizers[0].state[first]["exp_avg_sq"].fill_(float("inf"))
+
+
+class SlowSteps(L.Callback):
+    """Sleep ``seconds`` after every training step, so that a time limit falls inside an epoch."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        import time
+
+        time.sleep(self.seconds)

@@ -169,6 +169,28 @@ def test_a_fit_limited_by_max_steps_resumes_exactly(tmp_path):
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 92
 
 
+def test_a_fit_ended_by_max_time_stops_between_epochs_and_resumes_exactly(tmp_path):
+    """--trainer.max_time (a wall-clock budget, e.g. a cluster job's) ends the fit at the end of
+    an epoch, says so, and --ckpt_path last trains on to the uninterrupted fit's end: it was
+    taken for a fit that early stopping had ended (a resume trained nothing, silently), and it
+    stopped inside an epoch whose remaining batches a resume skipped."""
+    assert econdl(*KINK, "--run_name=straight").returncode == 0
+    slow = ["--trainer.callbacks+=fault_injection.SlowSteps", "--trainer.callbacks.seconds=0.04"]  # 8 steps an epoch
+    timed = econdl(*KINK, "--run_name=timed", *slow, "--trainer.max_time=00:00:00:01")
+    assert timed.returncode == 0, timed.stderr[-2000:]
+    run = tmp_path / "logs/timed/version_0"
+    last = torch.load(run / "checkpoints/last.ckpt", weights_only=False)
+    assert 0 < last["epoch"] < 12 and last["global_step"] == 8 * last["epoch"]  # between two epochs
+    resumed = econdl(*KINK, "--run_name=timed", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 8 * 12
+    assert_same_run(tmp_path / "logs/straight/version_0", run)
+    assert (
+        f"econdl: --trainer.max_time ended the fit after epoch {last['epoch'] - 1}, before it was complete; "
+        "resume it with --ckpt_path last" in timed.stderr
+    )
+
+
 def test_a_finished_fit_with_a_step_limit_extended_in_epochs_equals_the_longer_fit(tmp_path):
     """A fit that max_epochs ended, with a max_steps it never reached, extended with a larger
     max_epochs: Lightning took its end-of-fit last.ckpt for a restart on the last batch and ran

@@ -25,7 +25,8 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, Timer
+from lightning.pytorch.callbacks.timer import Interval
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loops.loop import _Loop
 
@@ -107,12 +108,18 @@ def remove_superseded(trainer: L.Trainer, checkpoint: dict, last: Path) -> None:
         return
 
 
+def _timers(trainer: L.Trainer) -> list[Timer]:
+    return [c for c in trainer.callbacks if isinstance(c, Timer)]  # type: ignore[attr-defined]
+
+
 class ResumeCheckpoint(L.Callback):
     """Writes ``checkpoints/last.ckpt`` at epoch boundaries, every ``every_seconds`` at most,
     at the end of the fit and on SIGTERM/SIGINT, holding every process's random-number state;
-    restores that state when a fit resumes from it.  Under DDP, each process's stream is
-    seeded apart when training starts (``econdl.rng.seed_rank``), so ranks draw their own
-    dropout masks and augmentation.
+    restores that state when a fit resumes from it.  A time limit (``--trainer.max_time``) is
+    checked at the end of each epoch, so that it too stops the fit where last.ckpt resumes
+    exactly, and a fit it ended is resumed (it is not taken for one that early stopping ended).
+    Under DDP, each process's stream is seeded apart when training starts
+    (``econdl.rng.seed_rank``), so ranks draw their own dropout masks and augmentation.
 
     Args:
         every_seconds: least time between two writes during a fit (0: every epoch).
@@ -127,6 +134,7 @@ class ResumeCheckpoint(L.Callback):
         self._last_write = 0.0
         self._boundary = False
         self._finished = False
+        self._timed_out = False  # --trainer.max_time ended the fit
         self._stop_signal: str | None = None
         self._previous_handlers: dict[int, Any] = {}
         self._set_handlers: dict[int, Any] = {}  # what this callback installed, to give back only that
@@ -136,6 +144,8 @@ class ResumeCheckpoint(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.world_size > 1 and self._pending is None:  # a resumed fit restores its states instead
             seed_rank(trainer.global_rank)
+        for timer in _timers(trainer):  # --trainer.max_time: stop between epochs, where last.ckpt resumes exactly
+            timer._interval = Interval.epoch
         self._last_write = time.monotonic()
         if interrupt.driver() is None:  # a fit of its own (a notebook's next one, say): no earlier stop
             interrupt.reset()
@@ -158,6 +168,7 @@ class ResumeCheckpoint(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._finished = True
+        self._timed_out = any((t.time_remaining() or 0.0) <= 0 for t in _timers(trainer) if t._duration is not None)
         # between epochs too, unless --trainer.max_steps ended the fit inside its last epoch
         self._save(trainer, boundary=trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
         # a signal in the last epoch stops too: the fit is complete, the test after it is not run
@@ -166,6 +177,14 @@ class ResumeCheckpoint(L.Callback):
             stop = trainer.strategy.reduce(stop, reduce_op="max")
         if bool(stop):
             self._stop(trainer)
+        if self._timed_out and trainer.is_global_zero and interrupt.driver() is None:
+            print(
+                f"econdl: --trainer.max_time ended the fit after epoch {trainer.current_epoch - 1}, before it was "
+                "complete; resume it with --ckpt_path last and a larger --trainer.max_time (the limit counts the "
+                f"time of the fit so far) or none ({self.last_path})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # give back the handlers found at the start, unless something has replaced ours since
@@ -254,8 +273,8 @@ class ResumeCheckpoint(L.Callback):
             "rng": states,
             "loader_seeds": _loader_seeds(trainer),
             "metrics_step": trainer.fit_loop.epoch_loop._batches_that_stepped,
-            # stopped early (not by max_epochs, which a resume may raise): do not train on
-            "fit_done": self._finished and trainer.should_stop,
+            # stopped early (not by max_epochs or max_time, which a resume may raise): do not train on
+            "fit_done": self._finished and trainer.should_stop and not self._timed_out,
             "boundary": self._boundary,  # between two epochs: nothing of the next one has run
         }
         if self._boundary:
