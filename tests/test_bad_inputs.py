@@ -136,6 +136,16 @@ CASES = [
         ["16-mixed", "bf16-mixed"],
     ),
     Case(
+        "float16-weights-on-the-cpu",  # NaN at every learning rate, and the guard advised a lower one
+        ["fit", "--config", K, *KINK_TINY, "--trainer.accelerator", "cpu", "--trainer.precision", "16-true"],
+        ["--trainer.precision 16-true", "bf16-mixed"],
+    ),
+    Case(
+        "ddp-spawn",  # its processes gave back the weights only: metrics.csv lost its rows
+        ["fit", "--config", K, *KINK_TINY, "--trainer.strategy", "ddp_spawn", "--trainer.devices", "2"],
+        ["--trainer.strategy ddp_spawn", "--trainer.strategy ddp with --trainer.devices N"],
+    ),
+    Case(
         "logger-version-of-an-earlier-run",
         ["fit", "--config", K, *KINK_TINY, "--trainer.logger.init_args.version", "0"],
         ["logger version 0", "holds a run already", "--ckpt_path"],

@@ -475,13 +475,32 @@ class EconCLI(LightningCLI):
             kwargs.update(self._options_that_do_not_apply())
         if not self._get(self.config_init, "trainer", default={}).get("plugins"):
             kwargs.setdefault("plugins", [AtomicCheckpointIO()])  # a kill mid-save keeps the old file
-        precision = str(self._get(self.config_init, "trainer", default={}).get("precision"))
+        settings = self._get(self.config_init, "trainer", default={})
+        precision = str(settings.get("precision"))
         trainer = super().instantiate_trainer(**kwargs)
-        if precision in ("16-mixed", "16") and trainer.accelerator.__class__.__name__ == "CPUAccelerator":
+        on_cpu = trainer.accelerator.__class__.__name__ == "CPUAccelerator"
+        if precision in ("16-mixed", "16") and on_cpu:
             # Lightning falls back to bf16-mixed with a warning; the saved config would say 16-mixed
             raise ConfigError(
                 f"--trainer.precision {precision} needs a CUDA GPU (float16 autocast) and this run is on the "
                 "CPU: use --trainer.precision bf16-mixed on the CPU, or run where a GPU is (--trainer.accelerator gpu)"
+            )
+        if precision == "16-true" and on_cpu and self.subcommand == "fit":
+            # float16 weights and optimizer state on the CPU, without a loss scaler: the loss or
+            # the weights become NaN within steps, whatever the learning rate
+            raise ConfigError(
+                "--trainer.precision 16-true keeps the weights and the optimizer's state in float16, which "
+                "overflows to NaN on the CPU whatever the learning rate: use --trainer.precision bf16-mixed "
+                "(16-bit arithmetic, 32-bit weights), bf16-true or 32-true"
+            )
+        start = getattr(trainer.strategy, "_start_method", None)
+        if start in ("spawn", "fork", "forkserver"):
+            # the fit runs in processes Lightning starts from this one, and only the weights come back
+            raise ConfigError(
+                f"--trainer.strategy {settings.get('strategy')} (processes started by {start}) is not supported: "
+                "the run's metrics.csv rows, checkpoint states and random-number states do not come back from "
+                "its processes intact; use --trainer.strategy ddp with --trainer.devices N (econdl then starts "
+                "one process per device, and resumes and logs exactly)"
             )
         direct_hooks(trainer)  # econdl.fastpath: callbacks' no-op hooks are not called
         return trainer
