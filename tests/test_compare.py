@@ -87,3 +87,23 @@ def test_configs_in_the_current_folder_run_under_logs_named_after_it(tmp_path, m
     result = compare_main([".", *FAST, "--workers", "1"])
     assert result.out_dir.resolve() == work / "logs/wages/compare/version_0"
     assert (work / "logs/wages/chebyshev/version_0/checkpoints/last.ckpt").is_file()
+
+
+def test_configs_of_other_data_or_of_one_name_are_refused_before_any_fit(tmp_path):
+    """A folder mixing tasks fitted every config, then failed with no table; two configs of the
+    same file name gave two rows of one name. Both are now refused before anything is fitted."""
+    import shutil
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    shutil.copy(CONFIGS / "kink/polynomial.yaml", mixed)
+    shutil.copy(CONFIGS / "linear/sgd.yaml", mixed)
+    result = run_econdl("compare", "mixed")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "mixed/sgd.yaml reads its data with econdl.data.LinearDataModule and mixed/polynomial.yaml with " in (
+        result.stderr
+    )
+    assert "econdl.data.KinkDataModule" in result.stderr and "must share their data" in result.stderr
+    twice = run_econdl("compare", str(CONFIGS / "kink/polynomial.yaml"), "mixed/polynomial.yaml")
+    assert twice.returncode == 1 and "would both be the row 'polynomial' of the table" in twice.stderr
+    assert not (tmp_path / "logs").exists()

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+import yaml
 
 from econdl import interrupt
 from econdl.api import make_callable
@@ -304,6 +305,7 @@ def compare(
     configs = find_configs(paths)
     overrides = overrides or []
     _check_reference(configs, overrides, relative_to)  # before any fit, not after all of them
+    _check_names_and_data(configs, overrides)
     trial = _option(overrides, "trainer.fast_dev_run")
     if trial is not None and trial.lower() not in ("false", "0", "none", "null"):
         raise ConfigError(
@@ -346,6 +348,60 @@ def _check_reference(configs: list[Path], overrides: list[str], relative_to: str
             raise ConfigError(f"{option} {reference}: no such model in the comparison; choose one of {names}")
 
 
+def _data_class(config: Path, overrides: list[str]) -> str | None:
+    """The data module's class path that ``config`` (with ``overrides``) names, if it names one."""
+    chosen = _option(overrides, "data.class_path") or _option(overrides, "data")
+    if chosen:
+        return chosen
+    try:
+        data = (yaml.safe_load(config.read_text()) or {}).get("data")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None  # the fit names what is wrong with the file
+    return str(data["class_path"]) if isinstance(data, dict) and data.get("class_path") else None
+
+
+def _check_names_and_data(configs: list[Path], overrides: list[str]) -> None:
+    """Before any fit: every row gets its own name (the config's file name), and every config
+    reads its data with one of econdl's data modules, the same for all (the table compares
+    predictions of the same test set; which one is checked after the fits)."""
+    import importlib
+
+    from econdl.data.base import InMemoryDataModule
+
+    seen: dict[str, Path] = {}
+    for config in configs:
+        if config.stem in seen:
+            raise ConfigError(
+                f"{seen[config.stem]} and {config} would both be the row {config.stem!r} of the table (rows are "
+                "named by file name): compare a config once, and give configs of the same name other names "
+                "(a copy under another name)"
+            )
+        seen[config.stem] = config
+    first: tuple[Path, str] | None = None
+    for config in configs:
+        name = _data_class(config, overrides)
+        if name is None:
+            continue
+        module, _, attr = name.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except Exception:
+            continue  # the fit names a class that cannot be imported
+        if isinstance(cls, type) and not issubclass(cls, InMemoryDataModule):
+            raise ConfigError(
+                f"{config} reads its data with {name}, which is not one of econdl's data modules: econdl compare "
+                "builds its table from the test targets and predictions that econdl's data modules give; "
+                "subclass econdl.data.RegressionDataModule and return your tensors from its build() (README, "
+                "'Your own data and networks'), or fit the config with econdl fit"
+            )
+        if first is not None and name != first[1]:
+            raise ConfigError(
+                f"{config} reads its data with {name} and {first[0]} with {first[1]}: configs compared in one "
+                "table must share their data (compare each task's configs on their own)"
+            )
+        first = first or (config, name)
+
+
 def _tabulate(
     configs: list[Path],
     fitted: dict[Path, list[dict[str, Any]] | EcondlError] | None,
@@ -360,6 +416,7 @@ def _tabulate(
     rows: list[dict[str, Any]] = []
     predictions: dict[str, torch.Tensor] = {}
     dm: Any = None  # the DataModule of the configs (they must share it), once one has run
+    dm_config: Path | None = None  # the config it came from
     all_runs: dict[str, list[dict[str, Any]]] = {}
     run_dirs: dict[str, list[str]] = {}
     progress = Progress(planned_fits(configs, seeds))
@@ -382,10 +439,10 @@ def _tabulate(
             and not torch.equal(dm.test_targets(), run["data"].test_targets())
         ):
             raise ConfigError(
-                f"{config} uses different test data from the configs before it; "
-                "configs compared together must share the DataModule settings"
+                f"{config} uses different test data from {dm_config}: configs compared together must make "
+                "the same test set (the same data settings: sizes, seed, file, split fractions)"
             )
-        dm = run["data"]
+        dm, dm_config = run["data"], config
         rows.append(summary_row(name, runs, seeds))
         predictions[name] = run["prediction"]
         all_runs[name] = runs
@@ -412,7 +469,7 @@ def _tabulate(
         table, forecast_files = dm.horizon_table(table, all_runs, reference, relative_to is not None, out_dir)
     files = [out_dir / "table.csv"]
     table.to_csv(files[0])
-    plot = dm.plot_predictions(predictions, out_dir / "predictions.png") if dm is not None else None
+    plot = dm.plot_predictions(predictions, out_dir / "predictions.png") if hasattr(dm, "plot_predictions") else None
     if plot is not None:
         files.append(plot)
     blocks, block_files = write_blocks(extra_blocks, out_dir)

@@ -114,6 +114,11 @@ def _optimizer_message(err: BaseException) -> str | None:
         return None
     section = "lr_scheduler" if os.path.basename(frames[-1].filename) == "lr_scheduler.py" else "optimizer"
     message = one_line(str(err)).rstrip(".")
+    if "empty parameter list" in message:  # nothing to optimize: the network, not the optimizer
+        return (
+            "the model has no parameters to train (torch's optimizer got an empty parameter list): give the "
+            "network layers with weights (--model.init_args.net ...), or fit a closed-form model instead"
+        )
     name = next((arg for words, arg in _OPTIMIZER_SETTING.items() if words in message), None)
     should = re.match(r"(\w+) should ", message)  # ReduceLROnPlateau: "Factor should be < 1.0."
     name = name or (should.group(1).lower() if should else None)

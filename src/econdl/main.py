@@ -168,6 +168,15 @@ def _stopped(argv: list[str], name: str) -> int:
     return 1 if name == "SIGINT" else interrupt.exit_status(name)
 
 
+def _import_from_the_current_folder() -> None:
+    """A config's ``class_path: mynet.MyNet`` finds ``mynet.py`` in the current folder, as with
+    ``python -m econdl`` (the ``econdl`` script's own folder is the environment's ``bin``).  The
+    folder goes last, so that no file in it hides an installed package."""
+    here = os.getcwd()
+    if "" not in sys.path and here not in sys.path:
+        sys.path.append(here)
+
+
 @contextmanager
 def _threads_out_of_resources() -> Iterator[list[BaseException]]:
     """While the block runs, a background thread that fails for want of a resource the user can
@@ -192,6 +201,7 @@ def _threads_out_of_resources() -> Iterator[list[BaseException]]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``econdl`` console script and of ``python -m econdl``."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    _import_from_the_current_folder()
     interrupt.reset()
     try:
         with interrupt.stop_on_sigterm(), _threads_out_of_resources() as failed:  # SIGTERM: said, status 143

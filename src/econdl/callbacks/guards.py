@@ -23,7 +23,11 @@ def _checked_tensors(module: torch.nn.Module, optimizers: Any = ()) -> list[tupl
     """The module's floating parameters and buffers, and the optimizers' floating state (Adam's
     moments, for instance), each with the name a message gives it."""
     named = [
-        (n, t) for n, t in (*module.named_parameters(), *module.named_buffers()) if t.is_floating_point() and t.numel()
+        (n, t)
+        for n, t in (*module.named_parameters(), *module.named_buffers())
+        if not isinstance(t, (torch.nn.parameter.UninitializedParameter, torch.nn.parameter.UninitializedBuffer))
+        and t.is_floating_point()
+        and t.numel()
     ]
     states = [(p, state) for opt in optimizers for p, state in opt.state.items()]
     if states:

@@ -17,7 +17,7 @@ from econdl.attached import datamodule_of
 from econdl.errors import ConfigError
 from econdl.tasks.least_squares import LeastSquares
 from econdl.tasks.regression import RegressionModel
-from econdl.tasks.rows import as_rows
+from econdl.tasks.rows import as_rows, training_rows
 
 
 METHODS = ("iterated", "direct")
@@ -110,9 +110,7 @@ class LinearAR(LeastSquares):
     def _fit_extras(self) -> None:
         """Residual variances for the intervals and, for iterated ARX, the exogenous equations."""
         dm = datamodule_of(self.trainer)
-        if dm is None or not hasattr(dm, "split"):
-            raise RuntimeError(f"LinearAR needs a DataModule with split('train'), got {type(dm).__name__}")
-        x, y = dm.split("train")[:2]
+        x, y = training_rows(dm, type(self).__name__)
         with torch.no_grad():
             design = self._design(x.to(self.coef.device))
             resid = y.double().to(self.coef.device)[:, : self.coef.shape[1]] - design @ self.coef

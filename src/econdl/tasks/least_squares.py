@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from econdl.tasks.regression import RegressionModel
 from econdl.errors import ConfigError, DataError, NotFitted
-from econdl.tasks.rows import as_rows
+from econdl.tasks.rows import as_rows, training_rows
 
 
 def total_degree_terms(dim: int, degree: int) -> list[tuple[int, ...]]:
@@ -86,7 +86,7 @@ class LeastSquares(RegressionModel):
         dm = getattr(self._trainer, "datamodule", None)
         if stage != "fit" or dm is None:
             return
-        x, y = dm.split("train")[:2]
+        x, y = training_rows(dm, self.describe())
         x = x.reshape(len(x), -1)
         self.fit_domain(x)
         p, n = self.n_features(x.shape[1]), len(x)

@@ -15,6 +15,7 @@ from torch import Tensor
 from torchmetrics import MaxMetric, MeanAbsoluteError, MeanSquaredError
 
 from econdl.attached import datamodule_of
+from econdl.errors import ConfigError
 
 
 class RegressionModel(L.LightningModule):
@@ -47,14 +48,28 @@ class RegressionModel(L.LightningModule):
         """From the training scale back to the data's units."""
         return y * self.y_scale + self.y_loc
 
+    def predicted(self, x: Tensor, y: Tensor) -> Tensor:
+        """The model's predictions for inputs ``x``, shaped as their targets ``y``; a network that
+        gives another number of outputs per row is a one-line error naming both shapes."""
+        pred = self(x)
+        if pred.numel() != y.numel():
+            net = getattr(self, "net", self)
+            per_row = y[0].numel() if len(y) else 1
+            raise ConfigError(
+                f"{type(net).__name__} gives outputs of shape {tuple(pred.shape)} for a batch of {len(y)} rows "
+                f"whose targets have shape {tuple(y.shape)}: its last layer must give {per_row} output(s) per "
+                f"row (e.g. out_features={per_row})"
+            )
+        return pred.reshape(y.shape)
+
     def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         x, y = batch[0], batch[1].double()
-        self.val_mse.update(self(x).reshape(y.shape).double(), y)
+        self.val_mse.update(self.predicted(x, y).double(), y)
         self.log("val/loss", self.val_mse, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         x, y = batch[0], batch[1].double()
-        pred = self(x).reshape(y.shape).double()
+        pred = self.predicted(x, y).double()
         self.test_mse.update(pred, y)
         pred_u, y_u = self.unscale(pred), self.unscale(y)
         self.test_rmse.update(pred_u, y_u)

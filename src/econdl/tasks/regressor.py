@@ -11,7 +11,13 @@ from econdl.attached import datamodule_of
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regression import RegressionModel
 from econdl.tasks.running import EpochMean
-from econdl.tasks.sizing import fit_to_data, match_output_width, resize_to_checkpoint
+from econdl.tasks.sizing import (
+    fit_to_data,
+    has_lazy_parameters,
+    match_output_width,
+    materialize,
+    resize_to_checkpoint,
+)
 from econdl.errors import ConfigError
 
 LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
@@ -45,6 +51,10 @@ class Regressor(RegressionModel):
             note = fit_to_data(self.net, dm.example_input())
             if note and stage == "fit" and self.trainer.is_global_zero:  # (test/predict: the checkpoint's weights)
                 print(note, flush=True)
+        elif dm is not None and stage == "fit" and has_lazy_parameters(self.net):
+            # a data module of one's own: lazy layers (in_features: null) learn their size from a batch
+            batch = next(iter(dm.train_dataloader()))
+            materialize(self.net, (batch[0] if isinstance(batch, (tuple, list)) else batch)[:2])
         if dm is not None and hasattr(dm, "output_dim"):
             match_output_width(self.net, dm.output_dim)
 
@@ -57,7 +67,7 @@ class Regressor(RegressionModel):
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         x, y = batch[0], batch[1]
-        loss = self.loss_fn(self(x).reshape(y.shape), y)
+        loss = self.loss_fn(self.predicted(x, y), y)
         self.train_loss.update(loss)
         return loss
 
