@@ -107,3 +107,16 @@ def test_configs_of_other_data_or_of_one_name_are_refused_before_any_fit(tmp_pat
     twice = run_econdl("compare", str(CONFIGS / "kink/polynomial.yaml"), "mixed/polynomial.yaml")
     assert twice.returncode == 1 and "would both be the row 'polynomial' of the table" in twice.stderr
     assert not (tmp_path / "logs").exists()
+
+
+def test_an_option_one_config_does_not_take_leaves_that_config_out_naming_it(tmp_path):
+    """--optimizer.lr reaches every config of a comparison; a closed-form one has no optimizer.
+    The comparison ended with the parser's line, naming no config; now that config is left out
+    with its reason and the others are tabled."""
+    configs = [str(CONFIGS / "kink" / f"{name}.yaml") for name in ("mlp", "polynomial")]
+    result = run_econdl("compare", *configs, *FAST, "--trainer.max_epochs=1", "--optimizer.lr=0.001")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "failed: polynomial: --optimizer (torch.optim.Optimizer): Option 'lr' is not accepted by " in result.stdout
+    assert "econdl compare gives every option on its command line to every config" in result.stdout
+    table = pd.read_csv(tmp_path / "logs/kink/compare/version_0/table.csv", index_col=0)
+    assert list(table.index) == ["mlp"]

@@ -14,6 +14,7 @@ the table is printed and written with a plot to ``logs/<task>/compare/version_N/
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import sys
@@ -31,7 +32,7 @@ from econdl import interrupt
 from econdl.api import make_callable
 from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
-from econdl.diagnose import one_line
+from econdl.diagnose import _argument_message, one_line
 from econdl.errors import ConfigError, ConfigFileNotFound, EcondlError
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
@@ -114,7 +115,13 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
 def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
     """Fit one config as `econdl fit` does; return its model, data and test predictions."""
     quiet = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
-    cli = cli_main(["fit", "--config", str(config), *overrides, *quiet], verbose_test=False)
+    try:
+        cli = cli_main(["fit", "--config", str(config), *overrides, *quiet], verbose_test=False)
+    except argparse.ArgumentError as err:  # an option this config does not take: the others may
+        raise ConfigError(
+            f"{_argument_message(err)} by {config}: econdl compare gives every option on its command line to "
+            "every config; compare the configs that take it, or set it in a copy of this config"
+        ) from None
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     if hasattr(dm, "predict_split"):  # a DataModule whose `predict` forecasts beyond the test split
         dm.predict_split = "test"
