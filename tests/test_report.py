@@ -227,3 +227,22 @@ def test_horizons_and_test_counts_print_as_whole_numbers():
     ).astype({"horizon": float, "n_test": float})  # as read back from table.csv beside float columns
     cells = format_table(table).cells
     assert list(cells["horizon"]) == ["1", "2", "1", "2"] and list(cells["n test"]) == ["40", "39", "40", "39"]
+
+
+def test_report_of_a_file_a_missing_path_or_a_folder_that_is_no_run_is_one_line(tmp_path, capsys):
+    from econdl.main import main
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/metrics.csv").write_text("epoch,val/loss\n0,1.0\n")
+    (tmp_path / "empty").mkdir()
+    expected = {
+        "run/metrics.csv": "run/metrics.csv is a file; econdl report takes the run directory that holds it: "
+        "econdl report run",
+        "nowhere": "run directory nowhere does not exist",
+        "empty": "empty holds no run: give a folder made by econdl compare",
+    }
+    for path, words in expected.items():
+        with pytest.raises(SystemExit) as stop:
+            main(["report", path])
+        err = capsys.readouterr().err
+        assert stop.value.code == 1 and words in err.splitlines()[0], err

@@ -54,6 +54,10 @@ def kind_of(run_dir: Path) -> str:
 def collect(run_dir: Path) -> ReportContent:
     """The content of the report of ``run_dir``."""
     run_dir = Path(run_dir)
+    if run_dir.is_file():
+        raise ConfigError(
+            f"{run_dir} is a file; econdl report takes the run directory that holds it: econdl report {run_dir.parent}"
+        )
     if not run_dir.is_dir():
         raise ConfigError(f"run directory {run_dir} does not exist (e.g. logs/kink/compare/version_0)")
     kind = kind_of(run_dir)
