@@ -79,6 +79,11 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
     assert cells.loc["mlp", "parameters"] == "225" and cells.loc["mlp", "fit time"] == "9.0 s"
     assert formatted.best.loc["ar", "test RMSE"] and not formatted.best["parameters"].any()
     assert "test period: 1999Q4-2009Q3" in formatted.caption
+    first_seed = "intervals and tests use each model's first seed, not the mean over its seeds"
+    assert first_seed not in formatted.caption  # no test in this table
+    tested = format_table(table.assign(dm_pvalue=[np.nan, 0.04, 0.3]))
+    assert first_seed in tested.caption  # a p-value next to a mean over seeds is of the first seed
+    assert first_seed not in format_table(table.assign(dm_pvalue=0.04, seeds=1)).caption
     text = to_console(table)
     assert "std" not in text.split("\n")[0] and "2.64 *" in text and "best in its column" in text
     assert [significant(v) for v in (0.00073, 4.0e-5, 5601.0, 0.1951)] == ["0.000730", "4.00e-05", "5,601", "0.195"]

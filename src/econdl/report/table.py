@@ -197,8 +197,9 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
         caption.append("mean ± std over the seeds shown; models fitted in closed form fit once")
     if any(c.endswith("_ci_low") for c in table.columns):
         caption.append("95% CI: bootstrap of the test examples; McNemar: exact test against the most accurate model")
-        if any(n > 1 for n in seeds):
-            caption.append("intervals and tests use each model's first seed")
+    tests = [c for c in table.columns if c.endswith(("_ci_low", "_pvalue")) and table[c].notna().any()]
+    if tests and any(n > 1 for n in seeds):
+        caption.append("intervals and tests use each model's first seed, not the mean over its seeds")
     return FormattedTable(pd.DataFrame(cells, index=table.index), pd.DataFrame(best, index=table.index), caption)
 
 
