@@ -251,3 +251,26 @@ def test_report_of_a_file_a_missing_path_or_a_folder_that_is_no_run_is_one_line(
             main(["report", path])
         err = capsys.readouterr().err
         assert stop.value.code == 1 and words in err.splitlines()[0], err
+
+
+def test_a_report_of_an_untested_fit_says_why_and_its_commands_test_it(tmp_path):
+    """A fit stopped before its test (here: test_after_fit false) had a report with no results and
+    no word why; it now says so and gives the commands that finish or test it, which work."""
+    import html
+
+    from econdl.cli import cli_main
+    from helpers import FAST
+
+    args = ["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST]
+    cli = cli_main([*args, "--test_after_fit=false"])
+    run = Path(cli.trainer.log_dir)
+    main(["report", str(run)])
+    text = html.unescape((run / "report.html").read_text())
+    assert "no test results: the fit ended before its test" in text
+    command = f"econdl test --config {run / 'config.yaml'} --ckpt_path best"
+    assert command in text
+    tested = cli_main(command.split()[1:])
+    assert float(tested.trainer.callback_metrics["test/rmse"]) > 0
+    main(["report", tested.trainer.log_dir])
+    text = html.unescape((Path(tested.trainer.log_dir) / "report.html").read_text())
+    assert "no test results" not in text and "test RMSE" in text

@@ -110,10 +110,34 @@ def _fit(run_dir: Path) -> ReportContent:
     table_file = run_dir / "class_accuracy.csv"
     if table_file.is_file():
         content.blocks["accuracy per class"] = [(name, pd.read_csv(table_file, index_col=0).rename_axis(None))]
-    if (run_dir / "config.yaml").is_file():
-        content.configs.append((name, (run_dir / "config.yaml").read_text()))
-        content.command = f"econdl fit --config {run_dir / 'config.yaml'}"
+    config = run_dir / "config.yaml"
+    if config.is_file():
+        content.configs.append((name, config.read_text()))
+        content.command = f"econdl fit --config {config}"
+    if not metrics.is_file():
+        content.notes.append(
+            "no metrics.csv: the run had no CSV logger (--trainer.logger false), or it ended before it "
+            "wrote a row, so there are no results to show"
+        )
+    elif content.table is None:
+        content.notes.append(_untested(run_dir, config))
     return content
+
+
+def _untested(run_dir: Path, config: Path) -> str:
+    """What a fit report without test results says: why there are none, and how to get them."""
+    note = (
+        "no test results: the fit ended before its test (stopped by Ctrl+C, SIGTERM or a kill, or run with "
+        "test_after_fit false)"
+    )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if config.is_file() and last.is_file():
+        note += (
+            f"; `econdl fit --config {config} --ckpt_path last` finishes an unfinished fit and tests it, and "
+            f"`econdl test --config {config} --ckpt_path best` tests the best checkpoint so far (into a run "
+            "folder of its own)"
+        )
+    return note
 
 
 def _sweep(run_dir: Path) -> ReportContent:
