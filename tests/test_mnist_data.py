@@ -353,3 +353,19 @@ def test_training_and_test_images_of_different_sizes_are_refused_naming_both(tmp
         r"images \(t10k-images-idx3-ubyte\) are 16 x 16",
     ):
         dm.setup("fit")
+
+
+def test_test_set_predictions_carry_each_images_position_in_the_test_file(tmp_path):
+    """predictions.csv of the test set joins back to the test IDX file by `test_image` (it was
+    row order alone), next to the true label read from that position."""
+    folder = write_idx_set(tmp_path / "digits", n_test=30)
+    dm = MNISTDataModule(data_dir=str(folder), val_size=50)
+    dm.setup("fit")
+    probs = torch.softmax(torch.randn(30, 10, generator=torch.Generator().manual_seed(0)), 1)
+    frame = dm.prediction_frame([probs[:16], probs[16:]])
+    assert list(frame.columns[:3]) == ["test_image", "label", "predicted"]
+    assert list(frame["test_image"]) == list(range(30))
+    _, labels = digit_images(30, 1)
+    assert [int(frame.loc[frame["test_image"] == i, "label"].item()) for i in (0, 7, 29)] == [
+        int(labels[i]) for i in (0, 7, 29)
+    ]

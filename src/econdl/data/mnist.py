@@ -332,8 +332,8 @@ class MNISTDataModule(InMemoryDataModule):
         return TensorBatches((self._predict_images,), self.eval_batch_size)
 
     def prediction_frame(self, batches: list[Tensor]) -> pd.DataFrame:
-        """One row per image: file path (or true label on the test set), predicted class,
-        probability of each class."""
+        """One row per image: file path (or, on the test set, the image's position in the test
+        IDX file, counted from 0, and its true label), predicted class, probability of each class."""
         import pandas as pd
 
         probs = torch.cat([b.detach().float().cpu() for b in batches])
@@ -343,6 +343,7 @@ class MNISTDataModule(InMemoryDataModule):
         else:
             labels = self.test_targets()[: len(probs)].tolist()
             frame.insert(0, "label", [self.class_names[i] for i in labels])
+            frame.insert(0, "test_image", range(len(probs)))  # joins back to the test file, row by row
         for k, name in enumerate(self.class_names):
             frame[f"prob_{name}"] = probs[:, k].numpy()
         return frame
