@@ -105,6 +105,12 @@ MNIST_OK = {
 }
 
 CASES = [
+    # a shipped config asked for outside the repository
+    Case(
+        "config-outside-the-repository",
+        ["fit", "--config", "configs/kink/mlp.yaml"],
+        ["configs/kink/mlp.yaml does not exist", "configs/ folder of its repository"],
+    ),
     # options and config values
     Case("gdp-negative-lags", ["fit", "--config", G, "--data.lags", "-1"], ["lags=-1"]),
     Case("kink-zero-batch", ["fit", "--config", K, "--data.batch_size", "0"], ["batch_size=0"]),

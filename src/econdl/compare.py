@@ -33,7 +33,7 @@ from econdl.api import make_callable
 from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
 from econdl.diagnose import _argument_message, one_line
-from econdl.errors import ConfigError, ConfigFileNotFound, EcondlError
+from econdl.errors import ConfigError, ConfigFileNotFound, EcondlError, missing_config
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
 from econdl.report.console import Progress, planned_fits, print_comparison
@@ -85,7 +85,7 @@ def find_configs(paths: list[str]) -> list[Path]:
         elif path.is_file():
             configs.append(path)
         else:
-            raise ConfigFileNotFound(f"config path {path} does not exist (give config files or folders)")
+            raise ConfigFileNotFound(missing_config(str(path)))
     return configs
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from econdl.errors import EcondlError
+from econdl.errors import EcondlError, missing_config
 
 Kind = Literal["user", "resource", "bug"]
 
@@ -190,7 +190,9 @@ def diagnose(err: BaseException) -> Diagnosis:
         if refused:
             return Diagnosis("user", refused, 1)
     if isinstance(err, argparse.ArgumentError):  # the parser refused an option: always the user's
-        return Diagnosis("user", _argument_message(err), 2)
+        message = _argument_message(err)
+        missing = re.fullmatch(r"--config: File does not exist: '(.+)'", message)
+        return Diagnosis("user", missing_config(missing.group(1)) if missing else message, 2)
     if _is_wrapper(err) and len(chain) > 1:
         # a constructor refused a value: its check is the message (ValueError by convention)
         inner = [c for c in chain[1:] if not _is_wrapper(c)]

@@ -28,6 +28,19 @@ class ConfigFileNotFound(ConfigError, FileNotFoundError):
     """A config or sweep file, or a folder of configs, that does not exist."""
 
 
+def missing_config(path: str) -> str:
+    """The message for a config file or folder that does not exist.  The configs econdl ships
+    sit in its repository, not in an installed package: a path under ``configs/`` says so."""
+    message = f"config path {path} does not exist"
+    parts = path.replace("\\", "/").split("/")
+    if "configs" in parts[:-1]:
+        message += (
+            "; the configs econdl ships are in the configs/ folder of its repository (the installed package "
+            "holds none): run econdl from the repository's root, or give the file's whole path"
+        )
+    return message
+
+
 class DataError(EcondlError):
     """A data file or folder that cannot be read as the task expects."""
 
@@ -62,4 +75,5 @@ __all__ = [
     "EcondlError",
     "NotFitted",
     "ResourceError",
+    "missing_config",
 ]
