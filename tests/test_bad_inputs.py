@@ -111,6 +111,11 @@ CASES = [
         ["fit", "--config", "configs/kink/mlp.yaml"],
         ["configs/kink/mlp.yaml does not exist", "configs/ folder of its repository"],
     ),
+    Case(
+        "compare-with-a-time-limit",  # it tabled fits that the limit cut short as finished
+        ["compare", str(CONFIGS / "kink"), "--trainer.max_time", "00:00:00:02"],
+        ["--trainer.max_time 00:00:00:02", "--trainer.max_epochs"],
+    ),
     # options and config values
     Case("gdp-negative-lags", ["fit", "--config", G, "--data.lags", "-1"], ["lags=-1"]),
     Case("kink-zero-batch", ["fit", "--config", K, "--data.batch_size", "0"], ["batch_size=0"]),

@@ -181,14 +181,34 @@ def test_a_fit_ended_by_max_time_stops_between_epochs_and_resumes_exactly(tmp_pa
     run = tmp_path / "logs/timed/version_0"
     last = torch.load(run / "checkpoints/last.ckpt", weights_only=False)
     assert 0 < last["epoch"] < 12 and last["global_step"] == 8 * last["epoch"]  # between two epochs
+    # the same limit again (a cluster job resubmitted as it was): spent already, said, nothing changed
+    files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    again = econdl(*KINK, "--run_name=timed", "--ckpt_path=last", "--trainer.max_time=00:00:00:01")
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert "econdl: error: --trainer.max_time 0:00:01 is spent already: the fit so far took " in again.stderr
+    assert all(p.read_bytes() == b for p, b in files.items() if p.name != "config.yaml")  # no file changed
     resumed = econdl(*KINK, "--run_name=timed", "--ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "max_time ended" not in resumed.stderr  # it ran to its end
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 8 * 12
     assert_same_run(tmp_path / "logs/straight/version_0", run)
     assert (
         f"econdl: --trainer.max_time ended the fit after epoch {last['epoch'] - 1}, before it was complete; "
         "resume it with --ckpt_path last" in timed.stderr
     )
+
+
+def test_a_time_limit_running_out_in_the_last_epoch_ends_a_complete_fit(tmp_path):
+    """The limit checked at the end of the fit's last epoch: the fit is complete (no advice to
+    resume it), and --ckpt_path last finds nothing more to train."""
+    slow = ["--trainer.callbacks+=fault_injection.SlowSteps", "--trainer.callbacks.seconds=0.25"]  # 2 s an epoch
+    args = [*KINK, "--trainer.max_epochs=2", "--run_name=timed", *slow]
+    timed = econdl(*args, "--trainer.max_time=00:00:00:03")
+    assert timed.returncode == 0, timed.stderr[-2000:]
+    assert "Time limit reached" in timed.stderr  # it ran out, in the second (last) epoch
+    assert "max_time ended the fit" not in timed.stderr
+    last = tmp_path / "logs/timed/version_0/checkpoints/last.ckpt"
+    assert torch.load(last, weights_only=False)["global_step"] == 16
 
 
 def test_a_finished_fit_with_a_step_limit_extended_in_epochs_equals_the_longer_fit(tmp_path):

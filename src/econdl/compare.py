@@ -320,6 +320,13 @@ def compare(
             "so it has no results to compare; try a config with `econdl fit --config FILE --trainer.fast_dev_run "
             "true`, or shorten the comparison with --trainer.max_epochs or smaller data"
         )
+    limit = _option(overrides, "trainer.max_time")
+    if limit is not None and limit.lower() not in ("none", "null"):
+        raise ConfigError(
+            f"--trainer.max_time {limit}: a comparison tables its fits as finished, and a time limit would cut "
+            "some short (each at another epoch, by the machine's speed); limit them with --trainer.max_epochs, "
+            "or fit the config on its own with econdl fit --trainer.max_time and --ckpt_path last"
+        )
     # every fit gets the same thread count, parallel or not, so --workers never changes a digit
     threads = parallel.fit_threads(overrides, len(parallel.plan(configs, seeds, parallel.cpu_slots())))
     threads_before = torch.get_num_threads()

@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,34 @@ def _timers(trainer: L.Trainer) -> list[Timer]:
     return [c for c in trainer.callbacks if isinstance(c, Timer)]  # type: ignore[attr-defined]
 
 
+def _time_is_up(trainer: L.Trainer) -> bool:
+    """Whether a time limit (``--trainer.max_time``) has run out."""
+    return any((t.time_remaining() or 0.0) <= 0 for t in _timers(trainer) if t._duration is not None)
+
+
+def _refuse_spent_time_limit(trainer: L.Trainer, checkpoint: dict) -> None:
+    """A resume whose time limit the fit so far has used up would train nothing (Lightning's
+    Timer counts the whole fit): a one-line error, before the run's files are touched."""
+    limits = [t._duration for t in _timers(trainer) if t._duration is not None]
+    saved = checkpoint.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {}).get("train")
+    if limits and saved is not None and saved >= min(limits):
+        raise ConfigError(
+            f"--trainer.max_time {timedelta(seconds=round(min(limits)))} is spent already: the fit so far took "
+            f"{timedelta(seconds=round(saved))} (the limit counts the whole fit, resumed parts included), so this "
+            "resume would train nothing; resume with a larger --trainer.max_time, or none"
+        )
+
+
+def _at_its_end(trainer: L.Trainer) -> bool:
+    """Whether the fit ended where it would have ended anyway: its epoch or step limit reached,
+    or stopped early by a callback of its own (EarlyStopping)."""
+    loop = trainer.fit_loop
+    epochs_done = loop.max_epochs is not None and 0 <= loop.max_epochs <= trainer.current_epoch
+    steps_done = 0 <= trainer.max_steps <= trainer.global_step
+    stopped = any(getattr(c, "stopped_epoch", 0) > 0 for c in trainer.callbacks)  # type: ignore[attr-defined]
+    return epochs_done or steps_done or stopped
+
+
 class ResumeCheckpoint(L.Callback):
     """Writes ``checkpoints/last.ckpt`` at epoch boundaries, every ``every_seconds`` at most,
     at the end of the fit and on SIGTERM/SIGINT, holding every process's random-number state;
@@ -168,7 +197,7 @@ class ResumeCheckpoint(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._finished = True
-        self._timed_out = any((t.time_remaining() or 0.0) <= 0 for t in _timers(trainer) if t._duration is not None)
+        self._timed_out = _time_is_up(trainer) and not _at_its_end(trainer)
         # between epochs too, unless --trainer.max_steps ended the fit inside its last epoch
         self._save(trainer, boundary=trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
         # a signal in the last epoch stops too: the fit is complete, the test after it is not run
@@ -287,6 +316,7 @@ class ResumeCheckpoint(L.Callback):
         state = checkpoint.get(STATE_KEY)
         if state is None or trainer.state.fn != "fit":
             return
+        _refuse_spent_time_limit(trainer, checkpoint)  # before anything of the run is touched
         if state["fit_done"]:
             trainer.should_stop = True  # the fit had ended (early stopping included): do not train on
         self._pending = state
