@@ -308,3 +308,63 @@ def test_the_same_study_run_again_with_other_options_is_refused_naming_them(tmp_
     again = sweep_main(["--config", str(SWEEP), "--n_trials", "2", *TINY])
     assert again.ran == 1 and len(again.table) == 2
     assert "[sweep] going on with study 'kink_mlp': 1 of 2 trials done" in capsys.readouterr().out
+
+
+def test_failures_under_earlier_settings_do_not_end_a_study_given_new_ones(tmp_path):
+    """A study whose trials all failed (learning rates torch refuses) takes a corrected search
+    space; its old failures no longer count towards max_failures, so the corrected sweep runs
+    its budget and writes its best config (it stopped at once, twice, on the old failures).
+    Choices Optuna cannot change within a study are refused in one line (Optuna's own error
+    was a traceback)."""
+    from econdl.errors import ConfigError, EcondlError
+
+    spec = {
+        "base_config": str(CONFIGS / "kink/mlp.yaml"),
+        "n_trials": 2,
+        "max_failures": 2,
+        "search_space": {"optimizer.init_args.lr": {"type": "float", "low": -1.0, "high": -0.5}},
+    }
+    sweep = tmp_path / "fix.yaml"
+    sweep.write_text(yaml.safe_dump(spec))
+    with pytest.raises(EcondlError, match="2 trials failed"):
+        sweep_main(["--config", str(sweep), *TINY, "--out", "sw"])
+    spec["search_space"]["optimizer.init_args.lr"] = {"type": "float", "low": 0.001, "high": 0.01}
+    sweep.write_text(yaml.safe_dump(spec))
+    fixed = sweep_main(["--config", str(sweep), *TINY, "--out", "sw"])
+    assert fixed.ran == 2 and fixed.best_config is not None
+    assert list(fixed.table["state"]) == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
+    spec["search_space"] = {"optimizer.init_args.lr": [-1.0]}
+    sweep.write_text(yaml.safe_dump(spec))
+    with pytest.raises(EcondlError, match="2 trials failed"):
+        sweep_main(["--config", str(sweep), *TINY, "--out", "cat", "--study_name", "cat"])
+    spec["search_space"] = {"optimizer.init_args.lr": [0.01]}
+    sweep.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="other values of optimizer.init_args.lr .* --study_name NAME"):
+        sweep_main(["--config", str(sweep), *TINY, "--out", "cat", "--study_name", "cat"])
+
+
+def test_a_grid_is_run_once_and_a_results_folder_holds_one_study(tmp_path, capsys):
+    """A grid of 2 points with a budget of 5 ran its points again on every rerun; another study
+    given the same --out replaced the first one's results. Options that change only where and
+    how a fit reports do not make a study's settings differ."""
+    from econdl.errors import ConfigError
+
+    spec = {
+        "study_name": "grid",
+        "base_config": str(CONFIGS / "kink/mlp.yaml"),
+        "n_trials": 5,
+        "sampler": {"name": "grid"},
+        "search_space": {"data.init_args.batch_size": [32, 64]},
+    }
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump(spec))
+    first = sweep_main(["--config", str(grid), *TINY, "--out", "g"])
+    assert first.ran == 2 and "the grid has 2 points: n_trials 5 is cut to 2" in capsys.readouterr().out
+    quiet = ["--trainer.enable_progress_bar=false", "--trainer.logger=false", "--trainer.default_root_dir=elsewhere"]
+    again = sweep_main(["--config", str(grid), *TINY, *quiet, "--out", "g"])
+    assert again.ran == 0 and len(again.table) == 2
+    assert "going on with study 'grid': 2 of 2 trials done" in capsys.readouterr().out
+    before = (tmp_path / "g/trials.csv").read_bytes()
+    with pytest.raises(ConfigError, match="g holds the results of study 'grid'"):
+        sweep_main(["--config", str(SWEEP), "--n_trials", "1", *TINY, "--out", "g"])
+    assert (tmp_path / "g/trials.csv").read_bytes() == before

@@ -179,6 +179,14 @@ def run_name_from(config: Any) -> str:
     return f"{data.lower().removesuffix('datamodule')}/{model.lower()}"
 
 
+def _strategy_name(strategy: Any) -> str:
+    """The strategy as the user named it: its name, its class path, or its class's name."""
+    if isinstance(strategy, str):
+        return strategy
+    class_path = strategy.get("class_path") if hasattr(strategy, "get") else None
+    return str(class_path or type(strategy).__name__)
+
+
 def drop_callbacks(trainer_config: Any, suffix: str) -> None:
     """Remove the config's callbacks whose class path ends with ``suffix``."""
     if trainer_config.get("callbacks"):
@@ -497,7 +505,8 @@ class EconCLI(LightningCLI):
         if start in ("spawn", "fork", "forkserver"):
             # the fit runs in processes Lightning starts from this one, and only the weights come back
             raise ConfigError(
-                f"--trainer.strategy {settings.get('strategy')} (processes started by {start}) is not supported: "
+                f"--trainer.strategy {_strategy_name(settings.get('strategy'))} (processes started by {start}) is "
+                "not supported: "
                 "the run's metrics.csv rows, checkpoint states and random-number states do not come back from "
                 "its processes intact; use --trainer.strategy ddp with --trainer.devices N (econdl then starts "
                 "one process per device, and resumes and logs exactly)"

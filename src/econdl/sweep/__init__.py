@@ -14,6 +14,7 @@ monitored validation metric.  Results go to ``logs/sweeps/<study>/`` (``logs`` b
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from econdl.sweep.study import (
     check_same_settings,
     make_pruner,
     make_sampler,
+    open_storage,
     open_study,
     trial_settings,
 )
@@ -66,6 +68,13 @@ def run_sweep(
     """Run trials of ``spec`` until its shared budget is used, then write the results."""
     extra = extra or []
     out_dir = Path(out) if out else runs_root(extra) / "sweeps" / spec.study_name
+    if str(spec.sampler.get("name", "tpe")).lower() == "grid":  # a grid has so many points, no more
+        points = math.prod(len(p.grid()) for p in spec.params)
+        if spec.n_trials > points:
+            print(f"[sweep] the grid has {points} points: n_trials {spec.n_trials} is cut to {points}")
+            spec.n_trials = points
+    if spec.storage is None:
+        _refuse_another_study(out_dir, spec.study_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     parser = FitParser(spec.fit_args(extra=extra))
     check_search_space(spec, parser, extra)
@@ -82,7 +91,8 @@ def run_sweep(
     before = study.get_trials(deepcopy=False)
     if before:
         done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in before)
-        print(f"[sweep] going on with study {spec.study_name!r}: {done} of {spec.n_trials} trials done")
+        of = f"{done} of {spec.n_trials}" if done <= spec.n_trials else f"{done} (a budget of {spec.n_trials})"
+        print(f"[sweep] going on with study {spec.study_name!r}: {of} trials done")
     sampler_config = dict(spec.sampler)
     study.sampler = make_sampler(sampler_config, spec, seed_offset=len(study.get_trials(deepcopy=False)))
     study.pruner = make_pruner(spec.pruner)
@@ -120,6 +130,21 @@ def run_sweep(
         cli = cli_main(["fit", "--config", str(best_path), "--trainer.enable_progress_bar=false"])
         result.test_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("test/")}
     return result
+
+
+def _refuse_another_study(out_dir: Path, name: str) -> None:
+    """A results folder holds one study: another one there would replace its tables, best config
+    and report, and mix its trials' runs with the other's."""
+    database = out_dir / "study.db"
+    if not database.is_file():
+        return
+    others = [n for n in optuna.get_all_study_names(open_storage(f"sqlite:///{database.resolve()}")) if n != name]
+    if others:
+        raise ConfigError(
+            f"{out_dir} holds the results of study {others[0]!r} (its study.db, trials.csv and best config); "
+            f"give study {name!r} a folder of its own with another --out (or leave --out out: "
+            f"logs/sweeps/{name})"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

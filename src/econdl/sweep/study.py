@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import math
 import random
+import re
 import time
 import warnings
 from pathlib import Path
@@ -90,6 +91,8 @@ def _trial_failure_lines(record: logging.LogRecord) -> bool:
     error = record.exc_info[1] if record.exc_info else None
     if isinstance(error, SweepInterrupted):
         return False
+    if re.fullmatch(r"Trial \d+ failed with value None\.", record.getMessage()):
+        return False  # follows the line that names the trial's values and reason
     if isinstance(error, TrialError) and error.kind != "bug":
         record.exc_info, record.exc_text = None, None
     return True
@@ -138,6 +141,7 @@ def open_study(url: str, name: str, direction: Direction, tries: int = 8) -> opt
 
 
 SETTINGS = "econdl_settings"  # the study's user attribute holding what its trials share
+SETTINGS_SINCE = "econdl_settings_since_trial"  # the first trial run with them
 
 
 def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -150,12 +154,23 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# trainer options that change where and how a fit reports, not what it computes
+_OUTPUT_ONLY = (
+    "trainer.default_root_dir",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.logger",
+    "trainer.log_every_n_steps",
+)
+
+
 def trial_settings(fit_config: dict[str, Any], spec: SweepSpec) -> dict[str, Any]:
     """What every trial of one study must share for their objectives to be ranked together: the
     fit's resolved config without the sampled values (base config, fixed keys, command-line
-    options), the search space and the objective, as flat ``key: value`` pairs."""
+    options) and without the options that only say where and how it reports (``_OUTPUT_ONLY``),
+    the search space and the objective, as flat ``key: value`` pairs."""
     searched = {p.key for p in spec.params}
-    settings = {k: v for k, v in _flat(fit_config).items() if k not in searched}
+    settings = {k: v for k, v in _flat(fit_config).items() if k not in searched and not k.startswith(_OUTPUT_ONLY)}
     for param in spec.params:
         space = dataclasses.asdict(param)
         del space["key"]
@@ -164,14 +179,35 @@ def trial_settings(fit_config: dict[str, Any], spec: SweepSpec) -> dict[str, Any
     return settings
 
 
+def _unchangeable(before: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """A search-space key whose change Optuna refuses within one study (another kind, other
+    categorical choices, another log scale), or None."""
+    for key in sorted(set(before) & set(now)):
+        old, new = before[key], now[key]
+        if not key.startswith("search_space.") or old == new:
+            continue
+        if old["type"] != new["type"] or old["type"] == "categorical" or old["log"] != new["log"]:
+            return key.removeprefix("search_space.")
+    return None
+
+
 def check_same_settings(study: optuna.Study, settings: dict[str, Any], where: str) -> None:
     """Refuse to add trials to a study whose earlier trials were run with other settings (their
     objectives could not be ranked together); a study without a record, or without a trial that
     has or will have a result (only failed ones), takes this one's."""
     before = study.user_attrs.get(SETTINGS)
     ranked = study.get_trials(deepcopy=False, states=BUDGET_STATES)
+    if not ranked and before is not None and before != settings:
+        fixed = _unchangeable(before, settings)
+        if fixed:
+            raise ConfigError(
+                f"study {study.study_name!r} in {where} was run with other values of {fixed} (its trials all "
+                "failed), and Optuna keeps a parameter's choices (and its kind and log scale) for the whole "
+                "study: start another one with --study_name NAME (and, where you give --out, another --out DIR)"
+            )
     if before is None or (not ranked and before != settings):
         study.set_user_attr(SETTINGS, settings)
+        study.set_user_attr(SETTINGS_SINCE, len(study.get_trials(deepcopy=False)))  # earlier failures: not these
         return
     missing = "(not set)"
     changed = [k for k in sorted(set(before) | set(settings)) if before.get(k, missing) != settings.get(k, missing)]
@@ -219,12 +255,19 @@ def budget_used(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=BUDGET_STATES))
 
 
-def failures(study: optuna.Study) -> int:
-    return sum(
-        1
+def failed_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The trials that failed on their values or data under the study's present settings (not
+    those run under settings it had before, nor surplus or interrupted ones)."""
+    since = int(study.user_attrs.get(SETTINGS_SINCE, 0))
+    return [
+        t
         for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        if not (t.user_attrs.get("surplus") or t.user_attrs.get("interrupted"))
-    )
+        if t.number >= since and not (t.user_attrs.get("surplus") or t.user_attrs.get("interrupted"))
+    ]
+
+
+def failures(study: optuna.Study) -> int:
+    return len(failed_trials(study))
 
 
 class Worker:
@@ -288,7 +331,7 @@ class Worker:
                     self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             raise
         if failures(self.study) >= self.spec.max_failures:
-            failed = [t for t in self.study.trials if "error" in t.user_attrs]
+            failed = [t for t in failed_trials(self.study) if "error" in t.user_attrs]
             last = failed[-1] if failed else None
             text = f"{failures(self.study)} trials failed (max_failures={self.spec.max_failures}); " + (
                 f"the last, trial {last.number} with {last.params}: {last.user_attrs['error']}"
