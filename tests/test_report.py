@@ -240,9 +240,12 @@ def test_report_of_a_file_a_missing_path_or_a_folder_that_is_no_run_is_one_line(
     (tmp_path / "run").mkdir()
     (tmp_path / "run/metrics.csv").write_text("epoch,val/loss\n0,1.0\n")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "run/checkpoints").mkdir()
+    (tmp_path / "run/checkpoints/last.ckpt").write_bytes(b"")
     expected = {
         "run/metrics.csv": "run/metrics.csv is a file; econdl report takes the run directory that holds it: "
         "econdl report run",
+        "run/checkpoints/last.ckpt": "holds it: econdl report run",
         "nowhere": "run directory nowhere does not exist",
         "empty": "empty holds no run: give a folder made by econdl compare",
     }

@@ -37,6 +37,14 @@ class ReportContent:
     notes: list[str] = field(default_factory=list)
 
 
+def _holds_a_run(folder: Path) -> bool:
+    try:
+        kind_of(folder)
+    except ConfigError:
+        return False
+    return True
+
+
 def kind_of(run_dir: Path) -> str:
     """Which command made ``run_dir``, from the files it holds."""
     if (run_dir / "trials.csv").is_file():
@@ -55,9 +63,9 @@ def collect(run_dir: Path) -> ReportContent:
     """The content of the report of ``run_dir``."""
     run_dir = Path(run_dir)
     if run_dir.is_file():
-        raise ConfigError(
-            f"{run_dir} is a file; econdl report takes the run directory that holds it: econdl report {run_dir.parent}"
-        )
+        runs = [folder for folder in run_dir.parents if _holds_a_run(folder)]
+        hint = f": econdl report {runs[0]}" if runs else " (a folder of a compare, fit or sweep run)"
+        raise ConfigError(f"{run_dir} is a file; econdl report takes the run directory that holds it{hint}")
     if not run_dir.is_dir():
         raise ConfigError(f"run directory {run_dir} does not exist (e.g. logs/kink/compare/version_0)")
     kind = kind_of(run_dir)
