@@ -175,3 +175,52 @@ def test_what_needs_econdls_data_modules_says_so_before_fitting(tmp_path):
     fitted = run_econdl("fit", "--config", "wages/polynomial.yaml")
     assert fitted.returncode == 1 and "Traceback" not in fitted.stderr and "bug in econdl" not in fitted.stderr
     assert "PolynomialLS" in fitted.stderr and "WageData has no split(): subclass" in fitted.stderr
+
+
+CLASSES = '''
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Defaults(L.LightningDataModule):
+    """A plain LightningDataModule of two classes: loans that default or not."""
+
+    class_names = ["repaid", "default"]
+
+    def setup(self, stage=None):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(600, 3, generator=g)
+        y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+        self.sets = {"train": (x[:400], y[:400]), "val": (x[400:500], y[400:500]), "test": (x[500:], y[500:])}
+
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(*self.sets["train"]), batch_size=50, shuffle=True)
+
+    def val_dataloader(self):
+        return DataLoader(TensorDataset(*self.sets["val"]), batch_size=100)
+
+    def test_dataloader(self):
+        return DataLoader(TensorDataset(*self.sets["test"]), batch_size=100)
+'''
+
+
+@pytest.mark.parametrize("outputs", [2, 3])
+def test_a_classifier_on_a_data_module_of_ones_own_checks_its_scores_per_class(tmp_path, outputs):
+    """Two classes: a network of two scores fits and tests; one of three was a torchmetrics
+    traceback reported as an econdl bug, and is now one line naming the widths."""
+    (tmp_path / "loans.py").write_text(CLASSES)
+    config = tmp_path / "loans.yaml"
+    config.write_text(
+        "model:\n  class_path: econdl.tasks.Classifier\n  init_args:\n    net:\n"
+        f"      class_path: econdl.nets.MLP\n      init_args: {{widths: [16], out_features: {outputs}}}\n"
+        "data:\n  class_path: loans.Defaults\ntrainer:\n  max_epochs: 3\n  enable_progress_bar: false\n"
+    )
+    result = run_econdl("fit", "--config", "loans.yaml")
+    if outputs == 2:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "test/acc" in result.stdout
+        return
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("econdl: error: ")]
+    assert "MLP gives scores of shape (3,) per input, but the data have 2 classes (repaid, default)" in line

@@ -24,7 +24,14 @@ from torchmetrics.classification import MulticlassAccuracy
 from econdl.attached import callbacks_of, datamodule_of
 from econdl.metrics import metric_label
 from econdl.tasks.hparams import unsaved_module_args
-from econdl.tasks.sizing import check_output_width, fit_to_data, has_lazy_parameters, materialize, resize_to_checkpoint
+from econdl.tasks.sizing import (
+    check_output_width,
+    first_inputs,
+    fit_to_data,
+    has_lazy_parameters,
+    materialize,
+    resize_to_checkpoint,
+)
 from econdl.tasks.running import EpochMean
 from econdl.errors import ConfigError, DataError
 
@@ -145,6 +152,11 @@ class Classifier(ClassificationModel):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         dm = datamodule_of(self._trainer)
+        if dm is not None and not hasattr(dm, "example_input") and stage == "fit":
+            # a data module of one's own: size lazy layers from its first batch, and check the scores
+            example = first_inputs(dm)
+            materialize(self.net, example)
+            check_output_width(self.net, example, self.class_names)
         if dm is None or not hasattr(dm, "example_input"):
             return
         if stage == "predict" and getattr(dm, "predict_dir", None):

@@ -12,6 +12,7 @@ from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regression import RegressionModel
 from econdl.tasks.running import EpochMean
 from econdl.tasks.sizing import (
+    first_inputs,
     fit_to_data,
     has_lazy_parameters,
     match_output_width,
@@ -53,8 +54,7 @@ class Regressor(RegressionModel):
                 print(note, flush=True)
         elif dm is not None and stage == "fit" and has_lazy_parameters(self.net):
             # a data module of one's own: lazy layers (in_features: null) learn their size from a batch
-            batch = next(iter(dm.train_dataloader()))
-            materialize(self.net, (batch[0] if isinstance(batch, (tuple, list)) else batch)[:2])
+            materialize(self.net, first_inputs(dm))
         if dm is not None and hasattr(dm, "output_dim"):
             match_output_width(self.net, dm.output_dim)
 

@@ -29,6 +29,14 @@ def materialize(module: nn.Module, example: Tensor) -> None:
         _run(module, example, check_first=False)
 
 
+def first_inputs(dm: Any, n: int = 2) -> Tensor:
+    """``n`` inputs of the first training batch of a data module of one's own (one without
+    econdl's ``example_input``), for sizing and checking a network before the fit."""
+    batch = next(iter(dm.train_dataloader()))
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return x[:n]
+
+
 def match_output_width(net: nn.Module, width: int) -> None:
     """Widen a network's last linear layer from 1 output to the ``width`` targets the data has
     (e.g. one forecast per horizon), so one config serves every target width."""
