@@ -35,6 +35,15 @@ class ThreeOutputs(nn.Module):
 class NoWeights(nn.Module):
     def forward(self, x):
         return x
+
+
+class Broken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(1, 1)
+
+    def forward(self, x):
+        return self.out(x).no_such_method()
 """
 
 CONFIG = """
@@ -224,3 +233,13 @@ def test_a_classifier_on_a_data_module_of_ones_own_checks_its_scores_per_class(t
     assert result.returncode == 1 and "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("econdl: error: ")]
     assert "MLP gives scores of shape (3,) per input, but the data have 2 classes (repaid, default)" in line
+
+
+def test_an_error_in_ones_own_network_points_at_it_not_at_econdl(own, tmp_path):
+    """A bug in the user's forward() was reported as a bug in econdl, asking for an issue."""
+    result = run_econdl("fit", "--config", "wages/mine.yaml", "--model.init_args.net.class_path", "mynet.Broken")
+    assert result.returncode == 1 and "bug in econdl" not in result.stderr
+    assert "AttributeError: 'Tensor' object has no attribute 'no_such_method'" in result.stderr  # its traceback
+    mynet = tmp_path / "mynet.py"
+    line = next(i for i, text in enumerate(mynet.read_text().splitlines(), 1) if "no_such_method" in text)
+    assert f"econdl: the error above was raised in your own code, {mynet}, line {line}, in forward" in result.stderr

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from econdl import interrupt
-from econdl.diagnose import Diagnosis, diagnose
+from econdl.diagnose import Diagnosis, diagnose, one_line
 
 Handler = Callable[[list[str]], Any]
 
@@ -117,6 +117,14 @@ def report(err: BaseException, argv: list[str]) -> int:
     found: Diagnosis = diagnose(err)
     if found.kind == "bug":
         traceback.print_exception(err, file=sys.stderr)
+        own = _users_frame(err)
+        if own is not None:
+            print(
+                f"econdl: the error above was raised in your own code, {own.filename}, line {own.lineno}, in "
+                f"{own.name} ({type(err).__name__}: {one_line(str(err))[:300]}); fix it there",
+                file=sys.stderr,
+            )
+            return 1
         command = shlex.join(["econdl", *argv])
         print(
             f"econdl: this looks like a bug in econdl, not a mistake in your input ({type(err).__name__}). "
@@ -130,6 +138,29 @@ def report(err: BaseException, argv: list[str]) -> int:
     print(f"econdl: error: {found.message}", file=sys.stderr)
     print(DEBUG_HINT, file=sys.stderr)
     return found.exit_code
+
+
+def _users_frame(err: BaseException) -> traceback.FrameSummary | None:
+    """The frame of the user's own code (a network or data module of theirs, named in a config) in
+    which ``err`` arose, or None when it arose in econdl: walking out from where it was raised, the
+    first frame that is not in an installed package or Python's own library decides."""
+    import sysconfig
+
+    import econdl
+
+    library = [
+        os.path.realpath(p) + os.sep
+        for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    ]
+    ours = os.path.realpath(os.path.dirname(econdl.__file__)) + os.sep
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        where = os.path.realpath(frame.filename)
+        if where.startswith(ours):
+            return None
+        if frame.filename.startswith("<") or any(where.startswith(p) for p in library):
+            continue
+        return frame
+    return None
 
 
 def _reduced_over_processes(err: BaseException) -> bool:
