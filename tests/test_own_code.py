@@ -83,7 +83,7 @@ def test_a_network_of_ones_own_in_the_current_folder_fits_and_tests(own, tmp_pat
     ("net", "words"),
     [
         ("ThreeOutputs", ["ThreeOutputs gives outputs of shape (", ", 3) for a batch of", "out_features=1"]),
-        ("NoWeights", ["the model has no parameters to train", "--model.init_args.net"]),
+        ("NoWeights", ["the model has no parameters to train", "--model.net ..."]),
     ],
 )
 def test_a_network_that_cannot_fit_the_targets_is_named_in_one_line(own, net, words):

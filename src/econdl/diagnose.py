@@ -117,7 +117,7 @@ def _optimizer_message(err: BaseException) -> str | None:
     if "empty parameter list" in message:  # nothing to optimize: the network, not the optimizer
         return (
             "the model has no parameters to train (torch's optimizer got an empty parameter list): give the "
-            "network layers with weights (--model.init_args.net ...), or fit a closed-form model instead"
+            "network layers with weights (--model.net ...), or fit a closed-form model instead"
         )
     name = next((arg for words, arg in _OPTIMIZER_SETTING.items() if words in message), None)
     should = re.match(r"(\w+) should ", message)  # ReduceLROnPlateau: "Factor should be < 1.0."
