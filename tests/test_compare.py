@@ -107,6 +107,13 @@ def test_configs_of_other_data_or_of_one_name_are_refused_before_any_fit(tmp_pat
     twice = run_econdl("compare", str(CONFIGS / "kink/polynomial.yaml"), "mixed/polynomial.yaml")
     assert twice.returncode == 1 and "would both be the row 'polynomial' of the table" in twice.stderr
     assert not (tmp_path / "logs").exists()
+    # one class under two paths is one data module
+    same = tmp_path / "same"
+    same.mkdir()
+    shutil.copy(CONFIGS / "kink/polynomial.yaml", same)
+    text = (CONFIGS / "kink/chebyshev.yaml").read_text()
+    (same / "chebyshev.yaml").write_text(text.replace("econdl.data.KinkDataModule", "econdl.data.kink.KinkDataModule"))
+    assert run_econdl("compare", "same", *FAST).returncode == 0
 
 
 def test_an_option_one_config_does_not_take_leaves_that_config_out_naming_it(tmp_path):

@@ -391,7 +391,7 @@ def _check_names_and_data(configs: list[Path], overrides: list[str]) -> None:
                 "(a copy under another name)"
             )
         seen[config.stem] = config
-    first: tuple[Path, str] | None = None
+    first: tuple[Path, str, type] | None = None
     for config in configs:
         name = _data_class(config, overrides)
         if name is None:
@@ -400,7 +400,7 @@ def _check_names_and_data(configs: list[Path], overrides: list[str]) -> None:
         try:
             cls = getattr(importlib.import_module(module), attr)
         except Exception:
-            continue  # the fit names a class that cannot be imported
+            continue  # a short class name, or one the fit will say cannot be imported
         if isinstance(cls, type) and not issubclass(cls, InMemoryDataModule):
             raise ConfigError(
                 f"{config} reads its data with {name}, which is not one of econdl's data modules: econdl compare "
@@ -408,12 +408,14 @@ def _check_names_and_data(configs: list[Path], overrides: list[str]) -> None:
                 "subclass econdl.data.RegressionDataModule and return your tensors from its build() (README, "
                 "'Your own data and networks'), or fit the config with econdl fit"
             )
-        if first is not None and name != first[1]:
+        if not isinstance(cls, type):
+            continue
+        if first is not None and cls is not first[2]:  # one class under two paths is one class
             raise ConfigError(
                 f"{config} reads its data with {name} and {first[0]} with {first[1]}: configs compared in one "
                 "table must share their data (compare each task's configs on their own)"
             )
-        first = first or (config, name)
+        first = first or (config, name, cls)
 
 
 def _tabulate(
