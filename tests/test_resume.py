@@ -609,3 +609,22 @@ def test_best_from_the_config_of_a_test_run_names_what_it_scored_instead_of_taki
     assert exit_.value.code == 1 and "Traceback" not in err
     assert "logs/t/version_1, the run whose config.yaml this is, holds no best checkpoint" in err
     assert f"pass --ckpt_path logs/t/version_0/checkpoints/{scored.name}" in err
+
+
+def test_a_resume_with_other_settings_than_its_run_is_refused_and_the_runs_own_config_resumes_it(tmp_path):
+    """`--ckpt_path last` without the learning rate the run was fitted with trained on with the
+    checkpoint's rate while the run's config.yaml was rewritten with the config's: refused,
+    naming the difference, with nothing of the run changed; the run's own config resumes it."""
+    args = [*KINK, "--optimizer.lr=0.003", "--run_name=run"]
+    assert econdl(*args, "--trainer.max_epochs=2").returncode == 0
+    run = tmp_path / "logs/run/version_0"
+    files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    other = econdl(*KINK, "--run_name=run", "--ckpt_path=last", "--trainer.max_epochs=3")
+    assert other.returncode == 1 and "Traceback" not in other.stderr
+    assert "optimizer.init_args.lr: 0.003 before, 0.01 now" in other.stderr
+    assert f"econdl fit --config {Path('logs/run/version_0/config.yaml')} --ckpt_path last" in other.stderr
+    assert all(p.read_bytes() == b for p, b in files.items())  # config.yaml included
+    own = econdl("fit", "--config", str(run / "config.yaml"), "--ckpt_path=last", "--trainer.max_epochs=3")
+    assert own.returncode == 0, own.stderr[-2000:]
+    assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 3 * 8
+    assert "lr: 0.003" in (run / "config.yaml").read_text()

@@ -216,6 +216,78 @@ def _recorded_ckpt_path(saved: Path) -> str | None:
     return str(value) if value else None
 
 
+def flat_settings(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A loaded config as flat ``key: value`` pairs (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``); lists
+    are values."""
+    if not isinstance(tree, dict) or not tree:
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(flat_settings(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def differences(before: dict[str, Any], now: dict[str, Any], shown: int = 4) -> str:
+    """The keys whose values differ between two flat settings, as ``key: A before, B now; ...``
+    (the first ``shown`` of them, and how many more); empty when none do."""
+    missing = "(not set)"
+    changed = [k for k in sorted(set(before) | set(now)) if before.get(k, missing) != now.get(k, missing)]
+    text = "; ".join(f"{k}: {before.get(k, missing)} before, {now.get(k, missing)} now" for k in changed[:shown])
+    return text + (f" (and {len(changed) - shown} more)" if len(changed) > shown else "")
+
+
+# what a resume may change: how long it trains, where and on what it runs, what it reports
+_RESUME_MAY_CHANGE = (
+    "ckpt_path",
+    "run_name",
+    "test_after_fit",
+    "trainer.max_epochs",
+    "trainer.min_epochs",
+    "trainer.max_steps",
+    "trainer.min_steps",
+    "trainer.max_time",
+    "trainer.callbacks",
+    "trainer.default_root_dir",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.enable_checkpointing",
+    "trainer.logger",
+    "trainer.log_every_n_steps",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.num_nodes",
+    "trainer.strategy",
+    "trainer.precision",
+    "trainer.plugins",
+    "trainer.profiler",
+)
+
+
+def refuse_other_settings(saved: Path, parser: Any, config: Any) -> None:
+    """A fit resumed in its run's folder goes on with the run as it was fitted (weights, optimizer
+    and schedule come from its last.ckpt): refuse settings other than the ones the run saved,
+    which it would not train with although its config.yaml would then say so."""
+    if not saved.is_file():
+        return
+    try:
+        before = flat_settings(yaml.safe_load(saved.read_text()) or {})
+    except yaml.YAMLError:
+        return
+    now = flat_settings(yaml.safe_load(parser.dump(config, skip_validation=True, skip_none=False)) or {})
+
+    def kept(settings: dict[str, Any]) -> dict[str, Any]:  # a None is a key left unset
+        return {k: v for k, v in settings.items() if v is not None and not k.startswith(_RESUME_MAY_CHANGE)}
+
+    changed = differences(kept(before), kept(now))
+    if changed:
+        raise ConfigError(
+            f"this resume's settings differ from those its run was fitted with ({changed}): a resume goes on with "
+            "the run as it was fitted (its weights, optimizer and schedule come from last.ckpt), so give the "
+            f"options the run was fitted with, or resume with the run's own config: econdl fit --config {saved} "
+            "--ckpt_path last (with a larger --trainer.max_epochs to train longer)"
+        )
+
+
 def repeatable(config: Any, subcommand: str | None) -> Any:
     """The config a run saves as its ``config.yaml``: a fit's without the checkpoint it resumed
     from, so that ``econdl fit --config <it>`` repeats the run from the start in a new folder
@@ -246,7 +318,10 @@ class RunConfig(SaveConfigCallback):
     """Lightning's config writer, writing :func:`repeatable`'s config (validated once, when parsed)."""
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        resumed = stage == "fit" and self.config.get("ckpt_path") is not None
         self.config = repeatable(self.config, stage if stage == "fit" else None)
+        if resumed:  # in the run's own folder, whose config.yaml says how it was fitted
+            refuse_other_settings(Path(trainer.log_dir or ".") / self.config_filename, self.parser, self.config)
         parser, self.parser = self.parser, cast(Any, _ParsedSave(self.parser))
         try:
             super().setup(trainer, pl_module, stage)

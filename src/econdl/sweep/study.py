@@ -28,7 +28,7 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
-from econdl.cli import cli_main
+from econdl.cli import cli_main, differences, flat_settings
 from econdl.sweep.spec import Direction, SweepSpec
 from econdl.diagnose import diagnose
 from econdl.errors import ConfigError, EcondlError
@@ -144,16 +144,6 @@ SETTINGS = "econdl_settings"  # the study's user attribute holding what its tria
 SETTINGS_SINCE = "econdl_settings_since_trial"  # the first trial run with them
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` as ``{"a.b": 1}``; lists are values."""
-    if not isinstance(tree, dict) or not tree:
-        return {prefix: tree}
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        flat.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
-
-
 # trainer options that change where and how a fit reports, not what it computes
 _OUTPUT_ONLY = (
     "trainer.default_root_dir",
@@ -170,7 +160,9 @@ def trial_settings(fit_config: dict[str, Any], spec: SweepSpec) -> dict[str, Any
     options) and without the options that only say where and how it reports (``_OUTPUT_ONLY``),
     the search space and the objective, as flat ``key: value`` pairs."""
     searched = {p.key for p in spec.params}
-    settings = {k: v for k, v in _flat(fit_config).items() if k not in searched and not k.startswith(_OUTPUT_ONLY)}
+    settings = {
+        k: v for k, v in flat_settings(fit_config).items() if k not in searched and not k.startswith(_OUTPUT_ONLY)
+    }
     for param in spec.params:
         space = dataclasses.asdict(param)
         del space["key"]
@@ -209,15 +201,12 @@ def check_same_settings(study: optuna.Study, settings: dict[str, Any], where: st
         study.set_user_attr(SETTINGS, settings)
         study.set_user_attr(SETTINGS_SINCE, len(study.get_trials(deepcopy=False)))  # earlier failures: not these
         return
-    missing = "(not set)"
-    changed = [k for k in sorted(set(before) | set(settings)) if before.get(k, missing) != settings.get(k, missing)]
+    changed = differences(before, settings)
     if not changed:
         return
-    shown = "; ".join(f"{k}: {before.get(k, missing)} before, {settings.get(k, missing)} now" for k in changed[:4])
-    more = f" (and {len(changed) - 4} more)" if len(changed) > 4 else ""
     raise ConfigError(
         f"study {study.study_name!r} in {where} holds {len(ranked)} trial(s) run with other settings, which this "
-        f"command's trials would be ranked against: {shown}{more}. Give the same options to go on with "
+        f"command's trials would be ranked against: {changed}. Give the same options to go on with "
         "that study, or start another one with --study_name NAME (and, where you give --out, another --out DIR)"
     )
 
