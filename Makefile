@@ -11,7 +11,7 @@ ECONDL := $(BIN)/econdl
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp compare-mnist sweep clean
+.PHONY: help install lint demo test test-fast bench bench-quick compare-kink compare-linear compare-gdp compare-mnist compare-gender sweep clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
