@@ -236,8 +236,17 @@ def differences(before: dict[str, Any], now: dict[str, Any], shown: int = 4) -> 
     return text + (f" (and {len(changed) - shown} more)" if len(changed) > shown else "")
 
 
+# trainer options that change where and how a fit reports, not what it computes
+REPORTING_ONLY = (
+    "trainer.default_root_dir",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.logger",
+    "trainer.log_every_n_steps",
+)
 # what a resume may change: how long it trains, where and on what it runs, what it reports
 _RESUME_MAY_CHANGE = (
+    *REPORTING_ONLY,
     "ckpt_path",
     "run_name",
     "test_after_fit",
@@ -247,12 +256,7 @@ _RESUME_MAY_CHANGE = (
     "trainer.min_steps",
     "trainer.max_time",
     "trainer.callbacks",
-    "trainer.default_root_dir",
-    "trainer.enable_progress_bar",
-    "trainer.enable_model_summary",
     "trainer.enable_checkpointing",
-    "trainer.logger",
-    "trainer.log_every_n_steps",
     "trainer.accelerator",
     "trainer.devices",
     "trainer.num_nodes",

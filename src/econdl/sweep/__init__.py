@@ -77,7 +77,7 @@ def run_sweep(
         _refuse_another_study(out_dir, spec.study_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     parser = FitParser(spec.fit_args(extra=extra))
-    check_search_space(spec, parser, extra)
+    base_config = check_search_space(spec, parser, extra)
     url = spec.storage or f"sqlite:///{(out_dir / 'study.db').resolve()}"
     direction = spec.direction
     study = open_study(url, spec.study_name, direction)
@@ -86,7 +86,7 @@ def run_sweep(
             f"study {spec.study_name!r} in {url} was created to {study.direction.name.lower()}, "
             f"the sweep file says {direction}; use another study_name"
         )
-    settings = trial_settings(yaml.safe_load(parser.dump(parser.parse(spec.fit_args(extra=extra)))), spec)
+    settings = trial_settings(yaml.safe_load(parser.dump(base_config)), spec)
     check_same_settings(study, settings, str(out_dir) if spec.storage is None else url)
     before = study.get_trials(deepcopy=False)
     if before:

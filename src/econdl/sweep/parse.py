@@ -78,12 +78,14 @@ class FitParser:
         return self.cli._parser("fit").dump(config, skip_validation=True)
 
 
-def check_search_space(spec: SweepSpec, parser: FitParser, extra: list[str]) -> None:
+def check_search_space(spec: SweepSpec, parser: FitParser, extra: list[str]) -> Any:
     """Fail before the first trial if a search-space key or value is not accepted by ``econdl fit``:
     every key and range end (every choice) is parsed, and the model and data module are built
-    with it, so that a value their constructors refuse is named here rather than by failed trials."""
+    with it, so that a value their constructors refuse is named here rather than by failed trials.
+    Returns the base config (without sampled values) as parsed."""
     base = spec.fit_args(extra=extra)
-    refused = parser.refusal(parser.parse(base))
+    base_config = parser.parse(base)
+    refused = parser.refusal(base_config)
     if refused:
         raise ConfigError(
             f"the sweep's base config with its fixed options (`econdl {' '.join(base)}`) is refused: {refused}"
@@ -104,3 +106,4 @@ def check_search_space(spec: SweepSpec, parser: FitParser, extra: list[str]) -> 
                     f"search_space key {param.key!r}: its value {value!r} is refused ({refused}), so trials "
                     "drawing it would fail; change its range or choices in the sweep file"
                 )
+    return base_config

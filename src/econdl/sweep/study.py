@@ -28,7 +28,7 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
-from econdl.cli import cli_main, differences, flat_settings
+from econdl.cli import REPORTING_ONLY, cli_main, differences, flat_settings
 from econdl.sweep.spec import Direction, SweepSpec
 from econdl.diagnose import diagnose
 from econdl.errors import ConfigError, EcondlError
@@ -144,24 +144,14 @@ SETTINGS = "econdl_settings"  # the study's user attribute holding what its tria
 SETTINGS_SINCE = "econdl_settings_since_trial"  # the first trial run with them
 
 
-# trainer options that change where and how a fit reports, not what it computes
-_OUTPUT_ONLY = (
-    "trainer.default_root_dir",
-    "trainer.enable_progress_bar",
-    "trainer.enable_model_summary",
-    "trainer.logger",
-    "trainer.log_every_n_steps",
-)
-
-
 def trial_settings(fit_config: dict[str, Any], spec: SweepSpec) -> dict[str, Any]:
     """What every trial of one study must share for their objectives to be ranked together: the
     fit's resolved config without the sampled values (base config, fixed keys, command-line
-    options) and without the options that only say where and how it reports (``_OUTPUT_ONLY``),
+    options) and without the options that only say where and how it reports (``REPORTING_ONLY``),
     the search space and the objective, as flat ``key: value`` pairs."""
     searched = {p.key for p in spec.params}
     settings = {
-        k: v for k, v in flat_settings(fit_config).items() if k not in searched and not k.startswith(_OUTPUT_ONLY)
+        k: v for k, v in flat_settings(fit_config).items() if k not in searched and not k.startswith(REPORTING_ONLY)
     }
     for param in spec.params:
         space = dataclasses.asdict(param)
