@@ -65,6 +65,7 @@ def test_a_signal_in_the_last_epoch_stops_the_fit_before_its_test(tmp_path, sign
     ("how", "workers"),
     [
         ("SIGTERM", "2"),
+        ("SIGTERM to the group", "2"),
         ("SIGINT to the group", "2"),
         ("twice SIGINT to the group", "2"),
         ("SIGKILL", "2"),
@@ -73,8 +74,11 @@ def test_a_signal_in_the_last_epoch_stops_the_fit_before_its_test(tmp_path, sign
 )
 def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(tmp_path, how, workers):
     """A comparison stopped while its MLP fits: one line says what is kept and how to go on,
-    the status is 1, and no worker outlives it (SIGKILL included: the workers end with it,
-    the MLP's after writing last.ckpt), so nothing waits forever holding memory."""
+    the status is 1, and no worker outlives it (SIGKILL included: the workers end with it),
+    so nothing waits forever holding memory.  The MLP's worker ends its epoch and writes
+    last.ckpt however many signals reach it: a SIGTERM to the whole process group (timeout,
+    Slurm, systemd) and the main process's own, or the one its parent's death sends and a
+    second from the process that adopts it, must not cut the write short."""
     root = tmp_path / f"runs-{os.getpid()}"
     args = [ECONDL, "compare", str(CONFIGS / "kink"), f"--workers={workers}", *TINY_KINK]
     args += ["--trainer.max_epochs=3000", "--trainer.min_epochs=3000", f"--trainer.default_root_dir={root}"]
@@ -93,6 +97,8 @@ def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(t
         if how.startswith("twice"):
             time.sleep(random.Random(os.getpid()).uniform(0.05, 0.5))
             os.killpg(compare.pid, signal.SIGINT)
+    elif how == "SIGTERM to the group":
+        os.killpg(compare.pid, signal.SIGTERM)
     else:
         compare.send_signal(getattr(signal, how))
     out = compare.communicate(timeout=120)[0]
@@ -108,13 +114,16 @@ def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(t
         deadline = time.monotonic() + 30
         while not (mlp / "checkpoints/last.ckpt").is_file() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert (mlp / "checkpoints/last.ckpt").is_file()
+        assert (mlp / "checkpoints/last.ckpt").is_file(), sorted(p.name for p in mlp.glob("checkpoints/*"))
+        assert not list(mlp.glob("checkpoints/.*.tmp")), sorted(p.name for p in mlp.glob("checkpoints/*"))
         return
-    name = "SIGINT" if "SIGINT" in how else how
+    name = "SIGINT" if "SIGINT" in how else "SIGTERM"
     assert compare.returncode == 1, out
     assert f"econdl compare: stopped by {name} before the comparison was complete; no table was written" in out
     assert "Traceback" not in out and "resume with --ckpt_path last" not in out, out
     assert not (root / "kink/compare").exists()
+    assert (mlp / "checkpoints/last.ckpt").is_file(), sorted(p.name for p in mlp.glob("checkpoints/*"))
+    assert not list(mlp.glob("checkpoints/.*.tmp")), sorted(p.name for p in mlp.glob("checkpoints/*"))
 
 
 def test_ctrl_c_at_a_random_moment_of_a_fits_start_gives_one_line_and_status_1(tmp_path):

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from econdl import interrupt
 from econdl.attached import datamodule_of
 from econdl.metrics import metric_label  # not from tasks: tasks import callbacks, never the reverse
 from econdl.errors import ConfigError
@@ -153,8 +154,9 @@ class ClassAccuracyTable(L.Callback):
         log_dir = trainer.log_dir  # every rank asks: under DDP it is a collective broadcast
         if not trainer.is_global_zero:
             return table
-        text = table.to_string(float_format=lambda v: f"{v:.{self.digits}f}", na_rep="-")
-        print(f"\n{title}: accuracy per class\n{text}\n")
+        if interrupt.driver() is None:  # compare and sweep print every model's block together, once
+            text = table.to_string(float_format=lambda v: f"{v:.{self.digits}f}", na_rep="-")
+            print(f"\n{title}: accuracy per class\n{text}\n")
         out = Path(log_dir) if log_dir else None
         if out is None:
             return table

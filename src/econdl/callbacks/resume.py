@@ -234,14 +234,19 @@ class ResumeCheckpoint(L.Callback):
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
-        self._stop_signal = name
-        interrupt.request(name)
+        self._stop_signal = self._stop_signal or name
+        interrupt.request(self._stop_signal)
+        if interrupt.quiet():
+            # A worker process of a command (compare): its main process stops it, with SIGKILL
+            # after a grace period.  More signals than one reach it without anyone sending one
+            # "again" (a process group's SIGTERM and the main process's own; the one its parent's
+            # death sends and one from the process that adopts it), and none may cut the epoch or
+            # the write of last.ckpt short: this handler stays.
+            return
         # a second signal stops at once (Ctrl+C raises KeyboardInterrupt, SIGTERM terminates)
         again = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
         signal.signal(signum, again)
         self._set_handlers[signum] = again
-        if interrupt.quiet():
-            return
         # a comparison's or a sweep's fit is run anew, not resumed: its last.ckpt is not the point
         then = "stopping" if interrupt.driver() else f"writing {self.filename} and stopping"
         print(
