@@ -14,6 +14,18 @@ from econdl.nets import MLP, DigitCNN
 from econdl.tasks.sizing import check_output_width, fit_to_data, resize_to_checkpoint
 from helpers import CONFIGS
 from econdl.cli import cli_main
+from test_mnist_data import digit_images, write_idx
+
+
+def assert_every_parameter_trained(cli) -> None:
+    """Every parameter of the fitted model is one the optimizer updated, at every step: a layer
+    that the sizing replaced after the optimizer was built would keep its initial weights."""
+    opt = cli.trainer.optimizers[0]
+    tracked = {id(p) for group in opt.param_groups for p in group["params"]}
+    assert cli.trainer.global_step > 0
+    for name, p in cli.model.named_parameters():
+        assert id(p) in tracked, f"{name} {tuple(p.shape)} is not among the optimizer's parameters"
+        assert int(opt.state[p]["step"]) == cli.trainer.global_step, name
 
 
 def test_a_network_that_fits_its_data_is_left_exactly_as_it_was():
@@ -105,6 +117,49 @@ def test_a_gdp_net_written_for_4_lags_fits_8(tmp_path, capsys):
     )
     assert [m for m in cli.model.net.modules() if isinstance(m, nn.Linear)][0].in_features == 8
     assert torch.isfinite(cli.trainer.callback_metrics["test/rmse"])
+    assert_every_parameter_trained(cli)
+
+
+def test_a_one_output_gdp_net_widened_to_two_horizons_trains_its_widened_layer(tmp_path):
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "gdp/mlp.yaml"),
+            "--data.init_args.horizon=2",
+            "--trainer.max_epochs=2",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
+    assert [m for m in cli.model.net.modules() if isinstance(m, nn.Linear)][-1].out_features == 2
+    assert_every_parameter_trained(cli)
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_digits_of_another_size_train_the_resized_first_dense_layer(tmp_path, capsys, model):
+    """14 x 14 digits: the MNIST configs' first dense layer (784 or 1,600 inputs) is sized to
+    the images, and that layer learns like every other."""
+    folder = tmp_path / "digits14"
+    folder.mkdir()
+    for part, n, seed in (("train", 240, 0), ("t10k", 60, 1)):
+        images, labels = digit_images(n, seed)
+        small = images.reshape(n, 14, 2, 14, 2).mean(axis=(2, 4)).astype("uint8")
+        write_idx(folder / f"{part}-images-idx3-ubyte", small, gz=False)
+        write_idx(folder / f"{part}-labels-idx1-ubyte", labels, gz=False)
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / f"mnist/{model}.yaml"),
+            f"--data.init_args.data_dir={folder}",
+            "--data.init_args.batch_size=32",
+            "--trainer.max_epochs=1",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.enable_model_summary=false",
+        ]
+    )
+    assert "that layer now takes" in capsys.readouterr().out
+    assert_every_parameter_trained(cli)
 
 
 def test_images_too_small_for_the_convolutions_name_the_shape_and_both_fixes():

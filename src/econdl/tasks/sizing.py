@@ -48,7 +48,7 @@ def match_output_width(net: nn.Module, width: int) -> None:
             f"the network has {last[-1].out_features} outputs but the data have {width} targets; "
             f"set out_features: {width} (or 1, widened to the data)"
         )
-    _replace(net, last[-1], nn.Linear(last[-1].in_features, width, device=last[-1].weight.device))
+    _resize(last[-1], last[-1].in_features, width)
 
 
 class _FirstLayerMismatch(Exception):
@@ -59,12 +59,18 @@ class _FirstLayerMismatch(Exception):
         self.layer, self.got = layer, got
 
 
-def _replace(net: nn.Module, old: nn.Module, new: nn.Module) -> None:
-    """Put ``new`` wherever ``net`` holds ``old``."""
-    for parent in net.modules():
-        for name, child in list(parent.named_children()):
-            if child is old:
-                setattr(parent, name, new)
+def _resize(layer: nn.Linear, in_features: int, out_features: int) -> None:
+    """Give ``layer`` another shape, freshly initialised as a new ``nn.Linear`` of that shape
+    would be, in place: its weight and bias stay the same Parameter objects.  The optimizer
+    is built on the network's parameters before the fit sizes anything (LightningCLI builds
+    it with the model), so a layer replaced by a new module would never be trained."""
+    with torch.no_grad():
+        like = {"device": layer.weight.device, "dtype": layer.weight.dtype}
+        layer.weight.data = torch.empty(out_features, in_features, **like)
+        if layer.bias is not None:
+            layer.bias.data = torch.empty(out_features, **like)
+    layer.in_features, layer.out_features = in_features, out_features
+    layer.reset_parameters()
 
 
 def _dense_layers(net: nn.Module) -> list[tuple[str, nn.Linear]]:
@@ -123,18 +129,11 @@ def fit_to_data(net: nn.Module, example: Tensor) -> str | None:
         _run(net, example)
         return None
     except _FirstLayerMismatch as mismatch:
-        old = mismatch.layer
-        new = nn.Linear(
-            mismatch.got,
-            old.out_features,
-            bias=old.bias is not None,
-            device=old.weight.device,
-            dtype=old.weight.dtype,
-        )
-        _replace(net, old, new)
+        layer, configured = mismatch.layer, mismatch.layer.in_features
+        _resize(layer, mismatch.got, layer.out_features)
         note = (
             f"{type(net).__name__}: the data's inputs ({' x '.join(map(str, shape))}) give its first dense "
-            f"layer {mismatch.got:,} features, not the {old.in_features:,} of the config; that layer now "
+            f"layer {mismatch.got:,} features, not the {configured:,} of the config; that layer now "
             f"takes {mismatch.got:,} (freshly initialised)"
         )
     except RuntimeError as err:
@@ -198,7 +197,4 @@ def resize_to_checkpoint(net: nn.Module, state: dict[str, Any], prefix: str = "n
         if (rows != layer.out_features and layer is not last) or (cols != layer.in_features and layer is not first):
             continue
         if (rows, cols) != (layer.out_features, layer.in_features):
-            new = nn.Linear(
-                cols, rows, bias=layer.bias is not None, device=layer.weight.device, dtype=layer.weight.dtype
-            )
-            _replace(net, layer, new)
+            _resize(layer, cols, rows)
