@@ -65,6 +65,7 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     fresh = re.search(r"with mean ([0-9.]+), std", done.stdout)
     assert fresh is not None and abs(float(fresh.group(1)) - stats["mean"]) > 2e-4  # 0.1718 against 0.1721
     assert f"the checkpoint's mean {stats['mean']:.4f}, std {stats['std']:.4f}" in done.stdout
+    assert f"not this training split's {fresh.group(1)}" in done.stdout  # which of the two lines counts
     again = re.search(r"test/acc\s+([0-9.]+)", done.stdout)
     assert again is not None and float(again.group(1)) == pytest.approx(acc, abs=1e-6)
 

@@ -372,8 +372,15 @@ class MNISTDataModule(InMemoryDataModule):
                 "or fit a model on these (econdl fit)"
             )
         if (mean, std) != (self.mean, self.std) and self._ranks()[0] == 0:
+            ours = (
+                f", not this training split's {self.mean:.4f} and {self.std:.4f}"
+                if self.stats_source == "training split"
+                else ""
+            )
             print(
-                f"{self.variant}: inputs standardised with the checkpoint's mean {mean:.4f}, std {std:.4f}", flush=True
+                f"{self.variant}: inputs standardised with the checkpoint's mean {mean:.4f}, std {std:.4f} "
+                f"(those of the images it was trained on){ours}",
+                flush=True,
             )
         self.mean, self.std, self.stats_source = mean, std, "checkpoint"
         if trained:
