@@ -628,3 +628,40 @@ def test_a_resume_with_other_settings_than_its_run_is_refused_and_the_runs_own_c
     assert own.returncode == 0, own.stderr[-2000:]
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["global_step"] == 3 * 8
     assert "lr: 0.003" in (run / "config.yaml").read_text()
+
+
+def test_a_fit_killed_before_its_first_last_ckpt_is_named_not_mistaken_for_an_older_run(tmp_path):
+    """A fit killed before it wrote last.ckpt (every 300 s by default) leaves a run folder with
+    nothing to resume: ``--ckpt_path last`` names that run and says to start again, and where
+    an older run of the config has a last.ckpt, the line that resumes it says the newer run is
+    not the one resumed, and that the older fit is complete, so only its test runs again."""
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--data.x_size=2000"]
+    args += ["--trainer.enable_progress_bar=false", "--data.batch_size=16"]
+    runs = tmp_path / "logs/kink/mlp"
+
+    def killed_fit(version: int) -> None:
+        fit = subprocess.Popen([ECONDL, *args, "--trainer.max_epochs=1000"], env=env(), stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not (runs / f"version_{version}/config.yaml").is_file() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(random.Random(os.getpid() + version).uniform(0.3, 1.5))
+        fit.kill()
+        fit.wait(60)
+        assert not (runs / f"version_{version}/checkpoints/last.ckpt").exists()
+
+    killed_fit(0)
+    nothing = econdl(*args, "--ckpt_path=last")
+    assert nothing.returncode == 1 and "Traceback" not in nothing.stderr, nothing.stderr
+    assert "no run of kink/mlp holds a last.ckpt: the newest, logs/kink/mlp/version_0, has none" in nothing.stderr
+    assert "run the same command without --ckpt_path" in nothing.stderr
+
+    finished = econdl(*args, "--trainer.max_epochs=2")
+    assert finished.returncode == 0, finished.stderr
+    rows = len(pd.read_csv(runs / "version_1/metrics.csv"))
+    killed_fit(2)
+    resumed = econdl(*args, "--trainer.max_epochs=2", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    line = next(x for x in resumed.stdout.splitlines() if x.startswith("resuming from"))
+    assert "version_1/checkpoints/last.ckpt; run version_2 of" in line and "holds no last.ckpt" in line, line
+    assert "its fit is complete (2 of --trainer.max_epochs 2 epochs): nothing is trained" in line, line
+    assert len(pd.read_csv(runs / "version_1/metrics.csv")) == rows  # the test row again, nothing trained

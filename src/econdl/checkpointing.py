@@ -71,13 +71,22 @@ def _recorded_best(ckpt: Path) -> str | None:
     return None
 
 
+def run_folders(save_dir: Path, name: str) -> list[Path]:
+    """The ``save_dir/name/version_N`` folders, by N."""
+    prefix = "version_"
+    numbered = [
+        (int(p.name[len(prefix) :]), p)
+        for p in (save_dir / name).glob(f"{prefix}*")
+        if p.is_dir() and p.name[len(prefix) :].isdigit()
+    ]
+    return [p for _, p in sorted(numbered)]
+
+
 def latest_run_with(save_dir: Path, name: str, which: str = "last") -> Path | None:
     """``save_dir/name/version_N`` with the highest N that holds the checkpoint ``which``
     (``last`` or ``best``, see :func:`run_checkpoint`)."""
-    root = save_dir / name
-    runs = [p for p in root.glob("version_*") if run_checkpoint(p, which) is not None]
-    numbered = [(int(p.name.split("_", 1)[1]), p) for p in runs if p.name.split("_", 1)[1].isdigit()]
-    return max(numbered)[1] if numbered else None
+    runs = [p for p in run_folders(save_dir, name) if run_checkpoint(p, which) is not None]
+    return runs[-1] if runs else None
 
 
 #: the loggers that write the run's folder (metrics.csv, TensorBoard events; econdl's or Lightning's)

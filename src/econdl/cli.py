@@ -38,6 +38,7 @@ from econdl.checkpointing import (
     DEFAULT_SAVE_DIR,
     keep_last_resume_callback,
     latest_run_with,
+    run_folders,
     one_save_dir,
     run_checkpoint,
 )
@@ -205,6 +206,33 @@ def refuse_fused_clipping(config: Any, trainer: Any) -> None:
             "the config's optimizer uses torch's fused kernel, whose gradients mixed precision cannot clip; "
             "add --optimizer.fused false (the same update, a little slower), or drop the clipping"
         )
+
+
+def _resume_note(run: Path, checkpoint: dict[str, Any], config: Any) -> str:
+    """What ``--ckpt_path last`` is about to resume, where a user might take it for another run:
+    newer runs of the same name that hold no last.ckpt (a fit killed before it wrote one, or a
+    test or predict run), and a fit that is complete already (only its test runs again)."""
+    notes = []
+    number = int(run.name.split("_", 1)[1])
+    newer = [f.name for f in run_folders(run.parent.parent, run.parent.name) if int(f.name.split("_", 1)[1]) > number]
+    if newer:
+        many = len(newer) > 1
+        notes.append(
+            f"{'runs' if many else 'run'} {', '.join(newer)} of {run.parent}, newer, {'hold' if many else 'holds'} "
+            f"no last.ckpt (a fit stopped before it wrote one, or a test or predict run) and {'are' if many else 'is'} "
+            "not resumed"
+        )
+    state = checkpoint.get("econdl_resume") or {}
+    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("total", {})
+    done, limit = progress.get("completed"), config.trainer.get("max_epochs")
+    if state.get("fit_done"):
+        notes.append("its fit had stopped early (EarlyStopping): nothing is trained, only the test runs again")
+    elif isinstance(done, int) and isinstance(limit, int) and 0 <= limit <= done and state.get("boundary"):
+        notes.append(
+            f"its fit is complete ({done} of --trainer.max_epochs {limit} epochs): nothing is trained, only the "
+            "test runs again (a larger --trainer.max_epochs trains on)"
+        )
+    return "".join(f"; {note}" for note in notes)
 
 
 def _recorded_ckpt_path(saved: Path) -> str | None:
@@ -443,6 +471,15 @@ class EconCLI(LightningCLI):
                     f"{pattern}: its fit chose no epoch on validation data (a model with nothing to fit, or a "
                     "fit that ended before its first validation); use --ckpt_path last"
                 )
+            folders = [f for d in sorted(save_dirs) for f in run_folders(d, name)]
+            if which == "last" and folders:
+                raise CheckpointNotFound(
+                    f"--ckpt_path last: no run of {name} holds a last.ckpt: the newest, {folders[-1]}, has none, so "
+                    "its fit stopped before its first last.ckpt (written at the end of an epoch once "
+                    "ResumeCheckpoint's every_seconds, 300 by default, have passed, at the end of the fit, and on "
+                    "Ctrl+C or SIGTERM); nothing of it can be resumed: run the same command without --ckpt_path to "
+                    "start the fit again"
+                )
             raise CheckpointNotFound(
                 f"--ckpt_path {which}: no {'/'.join(['<save_dir>', name, 'version_*', 'checkpoints', pattern])} "
                 f"found under {', '.join(map(str, sorted(save_dirs)))}; run `econdl fit` first (with the same "
@@ -451,10 +488,11 @@ class EconCLI(LightningCLI):
         ckpt = run_checkpoint(runs[0], which)
         assert ckpt is not None  # latest_run_with found it
         config.ckpt_path = str(ckpt)
-        check_fits(ckpt, read_checkpoint(ckpt), config.get("model"), config.get("data"), self.subcommand == "fit")
+        saved_state = read_checkpoint(ckpt)
+        check_fits(ckpt, saved_state, config.get("model"), config.get("data"), self.subcommand == "fit")
         self._checked = str(ckpt)  # _check_checkpoint need not read it again
         if self.subcommand == "fit":
-            print(f"resuming from {ckpt}")
+            print(f"resuming from {ckpt}{_resume_note(runs[0], saved_state, config)}")
             return runs[0].name
         print(f"{self.subcommand}: {ckpt}")
         return None
