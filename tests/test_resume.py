@@ -5,6 +5,7 @@ last.ckpt is written atomically, on SIGTERM/SIGINT, and under --trainer.default_
 import itertools
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -665,3 +666,22 @@ def test_a_fit_killed_before_its_first_last_ckpt_is_named_not_mistaken_for_an_ol
     assert "version_1/checkpoints/last.ckpt; run version_2 of" in line and "holds no last.ckpt" in line, line
     assert "its fit is complete (2 of --trainer.max_epochs 2 epochs): nothing is trained" in line, line
     assert len(pd.read_csv(runs / "version_1/metrics.csv")) == rows  # the test row again, nothing trained
+
+
+def test_resuming_a_copied_run_from_its_own_config_leaves_the_original_run_alone(tmp_path):
+    """``--config COPY/config.yaml --ckpt_path last`` on a run copied out of the config's runs
+    folder: the config names the original's save_dir, and the resume wrote on under the
+    copy's version there, over the original run's last.ckpt, best checkpoint and metrics.csv."""
+    args = ["--trainer.enable_progress_bar=false", "--data.x_size=2000"]
+    first = econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *args, "--trainer.max_epochs=3")
+    assert first.returncode == 0, first.stderr
+    original = tmp_path / "logs/kink/mlp/version_0"
+    before = {p: p.read_bytes() for p in original.rglob("*") if p.is_file()}
+    copy = tmp_path / "elsewhere/kink/mlp/version_0"
+    copy.parent.mkdir(parents=True)
+    shutil.copytree(original, copy)
+    resumed = econdl("fit", "--config", str(copy / "config.yaml"), "--ckpt_path=last", "--trainer.max_epochs=5")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from {copy}/checkpoints/last.ckpt, a run kept outside" in resumed.stdout
+    assert {p: p.read_bytes() for p in original.rglob("*") if p.is_file()} == before
+    assert (tmp_path / "logs/kink/mlp/version_1/checkpoints/last.ckpt").is_file()

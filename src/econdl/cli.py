@@ -492,6 +492,10 @@ class EconCLI(LightningCLI):
         check_fits(ckpt, saved_state, config.get("model"), config.get("data"), self.subcommand == "fit")
         self._checked = str(ckpt)  # _check_checkpoint need not read it again
         if self.subcommand == "fit":
+            if not any((d / name).resolve() == runs[0].parent.resolve() for d in save_dirs):
+                # the config.yaml of a run copied or moved away from the config's runs: writing on
+                # under its version in the runs folder would overwrite another run's files
+                return self._resumed_run(ckpt, name, save_dirs)
             print(f"resuming from {ckpt}{_resume_note(runs[0], saved_state, config)}")
             return runs[0].name
         print(f"{self.subcommand}: {ckpt}")
