@@ -171,3 +171,41 @@ def test_weights_that_break_in_the_last_epoch_are_reported_in_that_epoch(tmp_pat
     )
     assert result.returncode == 1, result.stderr[-2000:]
     assert "epoch 2; stopped before writing a checkpoint" in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_checkpoints_saved_every_step_never_hold_nan_and_the_message_names_one_on_disk(tmp_path, weights_only):
+    """A ModelCheckpoint of one's own that saves after every step: a weights-only one is saved
+    without the callbacks' hook where the guard checks the weights, and wrote NaN files that
+    the message called the last finite one; a full one made the message name the file of the
+    refused save, which was never written."""
+    extra = tmp_path / "every_step.yaml"
+    extra.write_text(
+        "trainer:\n"
+        "  callbacks:\n"
+        "    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"
+        "      init_args: {filename: 'step{step:04d}', every_n_train_steps: 1, save_top_k: -1, "
+        f"save_weights_only: {str(weights_only).lower()}}}\n"
+        "    - class_path: econdl.callbacks.FiniteLossGuard\n"
+    )
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        "--config",
+        str(extra),
+        "--data.x_size=2000",
+        "--optimizer.lr=1e6",
+        "--trainer.max_epochs=3",
+        "--trainer.enable_progress_bar=false",
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "NaN or infinite" in result.stderr
+    written = list(tmp_path.glob("logs/**/checkpoints/*.ckpt"))
+    assert written, result.stderr  # the steps before the divergence were saved
+    for ckpt in written:
+        loaded = torch.load(ckpt, map_location="cpu", weights_only=False)
+        assert all(bool(torch.isfinite(t).all()) for t in loaded["state_dict"].values() if t.is_floating_point())
+    kept = result.stderr.rsplit("the last finite one is kept (", 1)
+    if len(kept) == 2:  # the guard's message (the weights-only save's refusal names no file)
+        assert Path(tmp_path / kept[1].split(")", 1)[0]).is_file(), result.stderr

@@ -18,6 +18,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     mid-save leaves the previous good ``last.ckpt`` in place, never a truncated one."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        _refuse_non_finite_weights(checkpoint, path)
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(target)
@@ -30,6 +31,26 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         finally:
             if tmp.exists():
                 tmp.unlink()
+
+
+def _refuse_non_finite_weights(checkpoint: dict[str, Any], path: Any) -> None:
+    """No checkpoint on disk holds NaN or infinite weights.  ``FiniteLossGuard`` checks the
+    weights before every full checkpoint (with the fit's likely causes); a weights-only one
+    (``ModelCheckpoint(save_weights_only=True)``) is saved without the callbacks' hook, so the
+    weights are checked here too, as they are written."""
+    from econdl.callbacks.guards import NonFiniteLossError, first_non_finite_of
+
+    weights = checkpoint.get("state_dict")
+    if not isinstance(weights, dict):
+        return
+    named = [(k, v) for k, v in weights.items() if isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel()]
+    bad = first_non_finite_of(named)
+    if bad is not None:
+        raise NonFiniteLossError(
+            f"the weights became NaN or infinite ({bad}); {path} was not written (no checkpoint holds non-finite "
+            "weights). Likely causes: a learning rate too high for this model (lower --optimizer.lr, e.g. 10x), "
+            "or extreme values in the inputs or targets (standardise them)"
+        )
 
 
 #: how the trainer defaults' ModelCheckpoint names the best epoch's file (``best-epoch007.ckpt``)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -41,9 +42,14 @@ def _checked_tensors(module: torch.nn.Module, optimizers: Any = ()) -> list[tupl
 
 def first_non_finite(module: torch.nn.Module, optimizers: Any = ()) -> str | None:
     """Name of the first parameter, buffer or optimizer state (of ``optimizers``) holding
-    NaN/inf, or None.  One fused reduction per device and dtype (the largest absolute value,
-    which cannot overflow) and one sync."""
-    named = _checked_tensors(module, optimizers)
+    NaN/inf, or None."""
+    return first_non_finite_of(_checked_tensors(module, optimizers))
+
+
+def first_non_finite_of(named: list[tuple[str, torch.Tensor]]) -> str | None:
+    """Name of the first of the named floating tensors that holds NaN/inf, or None.  One fused
+    reduction per device and dtype (the largest absolute value, which cannot overflow) and one
+    sync."""
     groups: dict[tuple, list[int]] = {}
     for i, (_, t) in enumerate(named):
         groups.setdefault((t.device, t.dtype), []).append(i)
@@ -199,9 +205,13 @@ def _current_lr(trainer: L.Trainer) -> float | None:
 
 
 def _last_checkpoint(trainer: L.Trainer) -> str:
-    """Where the last finite resume point is, for the message."""
+    """Where the last finite resume point is, for the message: the fit's last.ckpt, or else the
+    newest checkpoint on disk (a ModelCheckpoint records the path of the save this guard
+    refused before it saves, so its ``best_model_path`` may name a file that was never written)."""
     for cb in callbacks_of(trainer):
         path = getattr(cb, "last_path", "")
-        if path:
+        if path and Path(path).is_file():
             return str(path)
-    return getattr(trainer.checkpoint_callback, "best_model_path", "") or "none written yet"
+    folders = {Path(cb.dirpath) for cb in trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)}
+    written = [p for folder in folders for p in folder.glob("*.ckpt") if p.is_file()]
+    return str(max(written, key=lambda p: p.stat().st_mtime_ns)) if written else "none written yet"
