@@ -423,6 +423,43 @@ CASES = [
         {"sweep.yaml": sweep_with(search_space={"optimizer.init_args.lrr": {"type": "float", "low": 0.1, "high": 1}})},
     ),
     Case("sweep-missing-config", ["sweep", "--config", "{dir}/no_sweep.yaml"], ["no_sweep.yaml"]),
+    # these were tracebacks reported as econdl bugs, or a run that exited 0 having trained nothing
+    Case("seed-negative", ["fit", "--config", K, "--seed_everything", "-1"], ["--seed_everything -1", "4,294,967,295"]),
+    Case("seed-beyond-32-bits", ["fit", "--config", K, "--seed_everything", "4294967296"], ["4294967296", "from 0"]),
+    Case("ckpt-path-empty", ["fit", "--config", K, "--ckpt_path", ""], ["--ckpt_path '' is empty", "last"]),
+    Case(
+        "kink-val-size-beyond-memory",
+        ["fit", "--config", K, "--data.val_size", "99999999999999999999999"],
+        ["val_size=99,999,999,999,999,999,999,999", "GiB", "--data.val_size"],
+    ),
+    Case("max-epochs-zero", ["fit", "--config", K, "--trainer.max_epochs", "0"], ["max_epochs 0 trains nothing"]),
+    Case(
+        "max-epochs-zero-closed-form",  # it tested a polynomial with all-zero coefficients
+        ["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), "--trainer.max_epochs", "0"],
+        ["max_epochs 0 trains nothing"],
+    ),
+    Case(
+        "csv-levels-beyond-float32",
+        ["fit", "--config", G, "--data.source", "csv", "--data.path", "{dir}/huge.csv", "--data.transform", "levels"],
+        ["targets' mean", "float32", "--data.transform log_diff"],
+        {"huge.csv": csv(["DATE,GDPC1", *[f"{d},{1e308 if i == 5 else 100 + i}" for i, d in enumerate(QUARTERS)]])},
+    ),
+    Case(
+        "gdp-val-size-form-suggests-no-count-beyond-the-data",  # it suggested 500 of 198 samples
+        ["fit", "--config", G, "--data.val_size", "2.5"],
+        ["val_size=2.5", "fewer than there are"],
+    ),
+    Case(
+        "mnist-train-size-too-small-for-the-val-share",  # it named only val_size, which the user never set
+        ["fit", "--config", M, "--data.data_dir", "{dir}", "--data.train_size", "2"],
+        ["val_size=0.08333333333 of 2", "train_size=2 keeps", "a larger train_size"],
+        {**MNIST_OK, "train-images-idx3-ubyte": idx([20, 28, 28])},
+    ),
+    Case(
+        "gender-val-share-is-named-as-given",  # it was reported as val_size=1.0
+        ["fit", "--config", GEN, "--data.root", "{dir}", "--data.val_share", "1.0"],
+        ["val_share=1.0 is ambiguous"],
+    ),
 ]
 
 

@@ -404,6 +404,17 @@ class EconCLI(LightningCLI):
             help="After fit, test the best checkpoint (fit only).",
         )
 
+    def _set_seed(self) -> None:
+        from lightning.fabric.utilities.seed import max_seed_value, min_seed_value
+
+        seed = self._get(self.config, "seed_everything")
+        if not isinstance(seed, bool) and isinstance(seed, int) and not min_seed_value <= seed <= max_seed_value:
+            raise ConfigError(
+                f"--seed_everything {seed}: a seed is a whole number from {min_seed_value} to {max_seed_value:,} "
+                "(or true for a random one, false for none)"
+            )
+        super()._set_seed()
+
     def before_instantiate_classes(self) -> None:
         config = self._config()
         name = config.get("run_name")
@@ -437,6 +448,12 @@ class EconCLI(LightningCLI):
             )
         if which is None:
             return None
+        if not str(which).strip():
+            raise ConfigError(
+                f"--ckpt_path {which!r} is empty: give a checkpoint's path, or last (the newest run's last.ckpt)"
+                + ("" if self.subcommand == "fit" else " or best (its best checkpoint)")
+                + ("; leave it out to start a new fit" if self.subcommand == "fit" else "")
+            )
         name = config.get("run_name") or run_name_from(config)
         save_dirs = {
             Path(lg.init_args.save_dir)
@@ -621,6 +638,12 @@ class EconCLI(LightningCLI):
                 "--trainer.precision 16-true keeps the weights and the optimizer's state in float16, which "
                 "overflows to NaN on the CPU whatever the learning rate: use --trainer.precision bf16-mixed "
                 "(16-bit arithmetic, 32-bit weights), bf16-true or 32-true"
+            )
+        if self.subcommand == "fit" and (trainer.max_epochs == 0 or trainer.max_steps == 0):
+            option = "max_epochs" if trainer.max_epochs == 0 else "max_steps"
+            raise ConfigError(
+                f"--trainer.{option} 0 trains nothing: the fit would test the untrained model; give 1 or more, or "
+                "score a fitted model with econdl test --ckpt_path"
             )
         start = getattr(trainer.strategy, "_start_method", None)
         if start in ("spawn", "fork", "forkserver"):

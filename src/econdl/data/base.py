@@ -81,8 +81,9 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
     message suggests are valid for ``n``."""
     top: int | None
     fraction: float | None
-    if n is None:
-        top, example, fraction = None, 500, 0.1
+    example: int | None
+    if n is None:  # the number of items is not known yet: no count to suggest
+        top, example, fraction = None, None, 0.1
     else:
         top = n if allow_all else n - 1
         if top < 1:
@@ -90,10 +91,13 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
             raise ConfigError(f"{name}={value!r} cannot be met: {have}; use at least {2 - allow_all} {what}")
         example = max(1, min(500, n // 10, top))
         fraction = next((f for f in (0.1, 0.2, 0.25, 0.5) if 1 <= round(f * n) <= top), None)
+    count_hint = (
+        f"a whole count of {what} such as {example}" if example else f"a whole count of {what}, fewer than there are"
+    )
     hint = (
-        f"pass a fraction in (0, 1) such as {fraction:g}, or a whole count of {what} such as {example}"
+        f"pass a fraction in (0, 1) such as {fraction:g}, or {count_hint}"
         if fraction is not None
-        else f"pass a whole count of {what} such as {example}"
+        else f"pass {count_hint}"
     )
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ConfigError(f"{name}={value!r} is not a number; {hint}")

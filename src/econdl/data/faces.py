@@ -35,10 +35,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def split_sizes(n: int, test_share: float, val_size: float | int) -> tuple[int, int, int]:
+def split_sizes(n: int, test_share: float, val_size: float | int, name: str = "val_size") -> tuple[int, int, int]:
     """(train, val, test) counts: ``test_share`` of ``n`` for testing, then ``val_size`` of
-    the rest for validation (a fraction, at least one photo, or a count; 0: none);
-    40,932 photos and the defaults give the lecture's 4,997 test photos."""
+    the rest for validation (a fraction, at least one photo, so that the default holds on a
+    handful of photos; or a count; 0: none), named ``name`` in messages; 40,932 photos and
+    the defaults give the lecture's 4,997 test photos."""
     n_test = max(1, round(test_share * n))
     rest = n - n_test
     if val_size == 0:
@@ -46,11 +47,11 @@ def split_sizes(n: int, test_share: float, val_size: float | int) -> tuple[int, 
     elif 0 < val_size < 1:
         n_val = max(1, round(val_size * rest))
     else:
-        n_val = resolve_count("val_size", val_size, rest, "remaining photos")
+        n_val = resolve_count(name, val_size, rest, "remaining photos")
     if n - n_test - n_val < 1:
         raise DataError(
             f"{n} photos leave none for training after test_share={test_share:g} ({n_test} photos) and "
-            f"val_size={val_size:g} ({n_val}); lower test_share or val_size, or add photos"
+            f"{name}={val_size:g} ({n_val}); lower test_share or {name}, or add photos"
         )
     return n - n_test - n_val, n_val, n_test
 
@@ -135,10 +136,11 @@ class GenderImageDataModule(InMemoryDataModule):
                 f"val_share is deprecated; pass --data.val_size {val_share} instead", DeprecationWarning, stacklevel=2
             )
             val_size = val_share
+        self.val_name = "val_share" if val_share is not None else "val_size"  # the option messages name
         if not 0 < test_share < 1:
             raise ConfigError(f"test_share={test_share} must lie in (0, 1), e.g. 0.12 for 12% of the photos")
         if val_size != 0:
-            resolve_count("val_size", val_size, None, "photos")  # 0 is allowed here: no validation split
+            resolve_count(self.val_name, val_size, None, "photos")  # 0 is allowed here: no validation split
         if on_error not in ("skip", "raise"):
             raise ConfigError(f"on_error={on_error!r} must be 'skip' or 'raise'")
         if max_images is not None and max_images < 2 * len(classes):
@@ -313,7 +315,7 @@ class GenderImageDataModule(InMemoryDataModule):
     def build(self) -> Splits:
         images, y, paths = self.load()
         n = len(y)
-        n_train, n_val, n_test = split_sizes(n, self.test_share, self.val_size)
+        n_train, n_val, n_test = split_sizes(n, self.test_share, self.val_size, self.val_name)
         if self._ranks()[0] == 0:
             print(
                 f"gender: {n_train:,} train / {n_val:,} val / {n_test:,} test photos "

@@ -19,6 +19,8 @@ which reduces to the formula above for d = 1.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import torch
@@ -34,6 +36,22 @@ def kinked_function(x: Tensor, alpha: float, beta: float) -> Tensor:
     """f(x) for inputs of shape (n, d) on [0, 1]^d; returns shape (n, 1)."""
     level = alpha * beta * (x**alpha).mean(dim=1, keepdim=True)
     return torch.where(x[:, :1] > BREAK, 2.0 * level, level)
+
+
+def _refuse_more_than_memory(sizes: dict[str, int], dim: int) -> None:
+    """Points that could not fit in this machine's memory (inputs and targets in float64 as they
+    are drawn): one line naming the largest size, rather than an overflow or out-of-memory error."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): nothing to compare with
+        return
+    need = sum(sizes.values()) * (dim + 1) * 8
+    if need > memory:
+        name = max(sizes, key=lambda k: sizes[k])
+        raise ConfigError(
+            f"{name}={sizes[name]:,} points (with {dim} input(s) each) need about {need / 2**30:,.0f} GiB of "
+            f"memory and this machine has {memory / 2**30:,.0f} GiB; give a smaller --data.{name}"
+        )
 
 
 class KinkDataModule(RegressionDataModule):
@@ -81,6 +99,7 @@ class KinkDataModule(RegressionDataModule):
                 raise ConfigError(f"{name}={value} must be at least 2")
         if dim < 1:
             raise ConfigError(f"dim={dim} must be a positive integer")
+        _refuse_more_than_memory({"x_size": x_size, "val_size": val_size, "test_size": test_size}, dim)
         if alpha <= 0:
             raise ConfigError(f"alpha={alpha} must be positive (x**alpha on [0, 1])")
         if noise < 0:

@@ -229,7 +229,15 @@ class MNISTDataModule(InMemoryDataModule):
                 f"train_size={self.train_size} keeps {len(order)} training image, too few to hold one out for "
                 "validation; use a train_size of at least 2 (with the default val_size, at least 7)"
             )
-        n_val = resolve_count("val_size", self.val_size, len(order), "training images")
+        try:
+            n_val = resolve_count("val_size", self.val_size, len(order), "training images")
+        except ConfigError as err:
+            if self.train_size is None:
+                raise
+            # the subset is the user's choice as much as the held-out share: name both
+            raise ConfigError(
+                f"{err} (of the {len(order):,} images train_size={self.train_size:g} keeps; or a larger train_size)"
+            ) from err
         val, train = order[:n_val], order[n_val:]
         if self.normalize and self.stats_source != "checkpoint":
             pixels = x[train].float() / 255.0

@@ -15,7 +15,7 @@ from torch import Tensor
 from torchmetrics import MaxMetric, MeanAbsoluteError, MeanSquaredError
 
 from econdl.attached import datamodule_of
-from econdl.errors import ConfigError
+from econdl.errors import ConfigError, DataError
 
 
 class RegressionModel(L.LightningModule):
@@ -41,8 +41,16 @@ class RegressionModel(L.LightningModule):
     def setup(self, stage: str) -> None:
         dm = datamodule_of(self._trainer)
         if stage == "fit" and dm is not None:
-            self.y_loc.fill_(float(getattr(dm, "target_loc", 0.0)))
-            self.y_scale.fill_(float(getattr(dm, "target_scale", 1.0)))
+            loc, scale = float(getattr(dm, "target_loc", 0.0)), float(getattr(dm, "target_scale", 1.0))
+            largest, dtype = torch.finfo(self.y_loc.dtype).max, str(self.y_loc.dtype).removeprefix("torch.")
+            if not (abs(loc) <= largest and abs(scale) <= largest):
+                raise DataError(
+                    f"the training targets' mean ({loc:.3g}) and standard deviation ({scale:.3g}) are beyond what "
+                    f"the model's {dtype} numbers hold (+-{largest:.3g}): look for extreme values in the data, or "
+                    "transform it (e.g. growth rates, --data.transform log_diff for the GDP data)"
+                )
+            self.y_loc.fill_(loc)
+            self.y_scale.fill_(scale)
 
     def unscale(self, y: Tensor) -> Tensor:
         """From the training scale back to the data's units."""
