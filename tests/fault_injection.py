@@ -8,6 +8,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Checkpoint
 import torch
 
+from econdl.data import RegressionDataModule
+
 
 class KillAtEpoch(L.Callback):
     """SIGKILL this process when ``epoch`` starts: no cleanup, no final checkpoint."""
@@ -85,3 +87,23 @@ class SlowSteps(L.Callback):
         import time
 
         time.sleep(self.seconds)
+
+
+class ExtremeInputs(RegressionDataModule):
+    """x uniform on [0, ``scale``] (finite in float32), y = x / scale + noise: a polynomial
+    basis of such inputs overflows, so a closed-form fit's coefficients come out NaN."""
+
+    task = "extreme"
+
+    def __init__(self, scale: float = 1e38, n: int = 300, batch_size: int = 64) -> None:
+        super().__init__(batch_size)
+        self.scale, self.n = scale, n
+
+    def build(self) -> dict:
+        g = torch.Generator().manual_seed(0)
+
+        def split() -> tuple[torch.Tensor, torch.Tensor]:
+            x = torch.rand(self.n, 1, generator=g) * self.scale
+            return x, x / self.scale + 0.1 * torch.randn(self.n, 1, generator=g)
+
+        return {"train": split(), "val": split(), "test": split()}

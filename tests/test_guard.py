@@ -209,3 +209,24 @@ def test_checkpoints_saved_every_step_never_hold_nan_and_the_message_names_one_o
     kept = result.stderr.rsplit("the last finite one is kept (", 1)
     if len(kept) == 2:  # the guard's message (the weights-only save's refusal names no file)
         assert Path(tmp_path / kept[1].split(")", 1)[0]).is_file(), result.stderr
+
+
+def test_a_closed_form_fit_whose_coefficients_overflow_is_named_with_advice_for_closed_forms(tmp_path):
+    """A polynomial of inputs near 1e38: the least-squares coefficients came out NaN, and the
+    message said the weights were finite and advised a lower learning rate, which the
+    closed-form fit does not have."""
+    result = econdl(
+        "fit",
+        "--model",
+        "econdl.tasks.PolynomialLS",
+        "--model.degree=10",
+        "--data",
+        "fault_injection.ExtremeInputs",
+        "--trainer.enable_progress_bar=false",
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "the weights became NaN or infinite (coef)" in result.stderr, result.stderr
+    assert "design matrix" in result.stderr and "--optimizer.lr" not in result.stderr
+    assert "although the weights are finite" not in result.stderr
+    for ckpt in tmp_path.glob("logs/**/*.ckpt"):
+        assert non_finite_tensors(ckpt) == []

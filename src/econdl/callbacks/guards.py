@@ -114,6 +114,7 @@ class FiniteLossGuard(L.Callback):
             return
         loss = trainer.callback_metrics.get("val/loss")
         if loss is not None and not bool(torch.isfinite(loss).all()):
+            self._check_weights(trainer, pl_module, "early stopping and checkpoints saw the validation loss")
             raise NonFiniteLossError(
                 f"the validation loss became {float(loss)} at epoch {trainer.current_epoch} (optimizer step "
                 f"{trainer.global_step}) although the weights are finite: the model's outputs overflow. "
@@ -146,6 +147,13 @@ class FiniteLossGuard(L.Callback):
     def _advice(self, trainer: L.Trainer, lr: float | None = None) -> str:
         """Likely causes and fixes; ``lr``: the rate of the step that failed (default: of the
         last step taken, which made the weights what they are)."""
+        if getattr(trainer.lightning_module, "exact_pass", False):  # solved in closed form: no learning rate
+            return (
+                "Likely causes: extreme values in the inputs or targets, which the model's design matrix cannot "
+                "hold (standardise or rescale them), or a basis too large for the data (a lower degree or fewer "
+                "knots). No checkpoint was written after it; the last finite one is kept "
+                f"({_last_checkpoint(trainer)})."
+            )
         lr = lr if lr is not None else self._last_lr if self._last_lr is not None else _current_lr(trainer)
         option, value = "--optimizer.lr", lr
         for config in getattr(trainer, "lr_scheduler_configs", None) or []:
@@ -212,6 +220,6 @@ def _last_checkpoint(trainer: L.Trainer) -> str:
         path = getattr(cb, "last_path", "")
         if path and Path(path).is_file():
             return str(path)
-    folders = {Path(cb.dirpath) for cb in trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)}
+    folders = {Path(folder) for cb in trainer.checkpoint_callbacks if (folder := getattr(cb, "dirpath", None))}
     written = [p for folder in folders for p in folder.glob("*.ckpt") if p.is_file()]
     return str(max(written, key=lambda p: p.stat().st_mtime_ns)) if written else "none written yet"

@@ -64,11 +64,11 @@ def _resize(layer: nn.Linear, in_features: int, out_features: int) -> None:
     would be, in place: its weight and bias stay the same Parameter objects.  The optimizer
     is built on the network's parameters before the fit sizes anything (LightningCLI builds
     it with the model), so a layer replaced by a new module would never be trained."""
+    device, dtype = layer.weight.device, layer.weight.dtype
     with torch.no_grad():
-        like = {"device": layer.weight.device, "dtype": layer.weight.dtype}
-        layer.weight.data = torch.empty(out_features, in_features, **like)
+        layer.weight.data = torch.empty(out_features, in_features, device=device, dtype=dtype)
         if layer.bias is not None:
-            layer.bias.data = torch.empty(out_features, **like)
+            layer.bias.data = torch.empty(out_features, device=device, dtype=dtype)
     layer.in_features, layer.out_features = in_features, out_features
     layer.reset_parameters()
 
