@@ -230,3 +230,26 @@ def test_a_closed_form_fit_whose_coefficients_overflow_is_named_with_advice_for_
     assert "although the weights are finite" not in result.stderr
     for ckpt in tmp_path.glob("logs/**/*.ckpt"):
         assert non_finite_tensors(ckpt) == []
+
+
+def test_the_kept_checkpoint_named_is_this_runs_not_another_runs_in_a_shared_folder(tmp_path):
+    """Two runs saving into one folder: the second diverges before writing anything, and the
+    message named the first run's newest file as the last finite one it kept."""
+    shared = [
+        "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+        f"--trainer.callbacks.dirpath={tmp_path / 'shared'}",
+    ]
+    shared += ["--trainer.callbacks.every_n_train_steps=1", "--trainer.callbacks.save_top_k=-1"]
+    base = [
+        "fit",
+        "--config",
+        str(CONFIGS / "kink/mlp.yaml"),
+        "--data.x_size=2000",
+        "--trainer.enable_progress_bar=false",
+    ]
+    first = econdl(*base, *shared, "--trainer.max_epochs=1")
+    assert first.returncode == 0 and list((tmp_path / "shared").glob("*.ckpt")), first.stderr
+    shared[-2] = "--trainer.callbacks.every_n_train_steps=1000"  # the second run writes nothing before it diverges
+    second = econdl(*base, *shared, "--optimizer.lr=1e6", "--trainer.max_epochs=3")
+    assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr
+    assert "the last finite one is kept (none written yet)" in second.stderr, second.stderr

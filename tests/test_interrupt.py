@@ -66,6 +66,7 @@ def test_a_signal_in_the_last_epoch_stops_the_fit_before_its_test(tmp_path, sign
     [
         ("SIGTERM", "2"),
         ("SIGTERM to the group", "2"),
+        ("thrice SIGTERM to the group", "2"),
         ("SIGINT to the group", "2"),
         ("twice SIGINT to the group", "2"),
         ("SIGKILL", "2"),
@@ -97,8 +98,10 @@ def test_a_comparison_stopped_at_a_random_moment_says_so_and_leaves_no_process(t
         if how.startswith("twice"):
             time.sleep(random.Random(os.getpid()).uniform(0.05, 0.5))
             os.killpg(compare.pid, signal.SIGINT)
-    elif how == "SIGTERM to the group":
-        os.killpg(compare.pid, signal.SIGTERM)
+    elif how.endswith("SIGTERM to the group"):  # timeout, Slurm, systemd; thrice: sent again and again
+        for _ in range(3 if how.startswith("thrice") else 1):
+            os.killpg(compare.pid, signal.SIGTERM)
+            time.sleep(0.1)
     else:
         compare.send_signal(getattr(signal, how))
     out = compare.communicate(timeout=120)[0]
@@ -200,3 +203,26 @@ def test_a_new_fit_in_the_same_process_forgets_an_earlier_stop(tmp_path, capsys)
     cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=1"])
     assert not interrupt.told() and interrupt.requested() is None
     assert interrupt.stop_reason(SystemExit(1)) is None
+
+
+def test_a_fit_started_with_ctrl_c_ignored_is_not_stopped_by_it(tmp_path):
+    """A shell starts a background job with SIGINT ignored, so that Ctrl+C in the terminal does
+    not stop it (Python keeps that too); the fit's own handler replaced it and stopped the job."""
+    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
+    fit = subprocess.Popen(
+        [ECONDL, "fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    run = tmp_path / "logs/kink/mlp/version_0"
+    while not list(run.glob("checkpoints/best-*.ckpt")) and fit.poll() is None:  # training, its handlers set
+        time.sleep(0.02)
+    time.sleep(random.Random(os.getpid()).uniform(0.0, 0.2))
+    assert fit.poll() is None
+    fit.send_signal(signal.SIGINT)
+    out = fit.communicate(timeout=300)[0]
+    assert fit.returncode == 0, out
+    assert "stopped by" not in out and "test/rmse" in out

@@ -666,18 +666,24 @@ def test_a_fit_killed_before_its_first_last_ckpt_is_named_not_mistaken_for_an_ol
     assert "version_1/checkpoints/last.ckpt; run version_2 of" in line and "holds no last.ckpt" in line, line
     assert "its fit is complete (2 of --trainer.max_epochs 2 epochs): nothing is trained" in line, line
     assert len(pd.read_csv(runs / "version_1/metrics.csv")) == rows  # the test row again, nothing trained
+    fewer = econdl(*args, "--trainer.max_epochs=1", "--ckpt_path=last")  # Lightning's error came after our line
+    assert fewer.returncode == 1 and "Traceback" not in fewer.stderr, fewer.stderr
+    assert "has trained 2 epochs already; to go on, give --trainer.max_epochs 3 or more" in fewer.stderr
+    assert "resuming from" not in fewer.stdout
 
 
-def test_resuming_a_copied_run_from_its_own_config_leaves_the_original_run_alone(tmp_path):
+@pytest.mark.parametrize("copy_to", ["elsewhere/kink/mlp/version_0", "elsewhere/my_run"])
+def test_resuming_a_copied_run_from_its_own_config_leaves_the_original_run_alone(tmp_path, copy_to):
     """``--config COPY/config.yaml --ckpt_path last`` on a run copied out of the config's runs
     folder: the config names the original's save_dir, and the resume wrote on under the
-    copy's version there, over the original run's last.ckpt, best checkpoint and metrics.csv."""
-    args = ["--trainer.enable_progress_bar=false", "--data.x_size=2000"]
+    copy's version there, over the original run's last.ckpt, best checkpoint and metrics.csv;
+    a copy in a folder of another name was passed over for the newest run of its run_name."""
+    args = ["--trainer.enable_progress_bar=false", "--data.x_size=2000", "--run_name=kink/mlp"]
     first = econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *args, "--trainer.max_epochs=3")
     assert first.returncode == 0, first.stderr
     original = tmp_path / "logs/kink/mlp/version_0"
     before = {p: p.read_bytes() for p in original.rglob("*") if p.is_file()}
-    copy = tmp_path / "elsewhere/kink/mlp/version_0"
+    copy = tmp_path / copy_to
     copy.parent.mkdir(parents=True)
     shutil.copytree(original, copy)
     resumed = econdl("fit", "--config", str(copy / "config.yaml"), "--ckpt_path=last", "--trainer.max_epochs=5")

@@ -162,7 +162,13 @@ def _experiment_config(config: Any) -> Path | None:
 def saved_run_of(config: Any) -> Path | None:
     """The run directory whose saved ``config.yaml`` is the last config file given, if it is one."""
     last = _experiment_config(config)
-    return last.parent if last is not None and re.fullmatch(r"version_\d+", last.parent.name) else None
+    if last is None:
+        return None
+    # a run folder: Lightning's version_N, or one renamed or copied (config.yaml beside checkpoints/)
+    is_run = re.fullmatch(r"version_\d+", last.parent.name) or (
+        last.name == "config.yaml" and (last.parent / "checkpoints").is_dir()
+    )
+    return last.parent if is_run else None
 
 
 def run_name_from(config: Any) -> str:
@@ -225,6 +231,11 @@ def _resume_note(run: Path, checkpoint: dict[str, Any], config: Any) -> str:
     state = checkpoint.get("econdl_resume") or {}
     progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("total", {})
     done, limit = progress.get("completed"), config.trainer.get("max_epochs")
+    if isinstance(done, int) and isinstance(limit, int) and 0 < limit < done:
+        raise ConfigError(
+            f"--trainer.max_epochs {limit}: the run in {run} has trained {done} epochs already; to go on, give "
+            f"--trainer.max_epochs {done + 1} or more (to score it as it is: econdl test --ckpt_path last)"
+        )
     if state.get("fit_done"):
         notes.append("its fit had stopped early (EarlyStopping): nothing is trained, only the test runs again")
     elif isinstance(done, int) and isinstance(limit, int) and 0 <= limit <= done and state.get("boundary"):
@@ -642,8 +653,8 @@ class EconCLI(LightningCLI):
         if self.subcommand == "fit" and (trainer.max_epochs == 0 or trainer.max_steps == 0):
             option = "max_epochs" if trainer.max_epochs == 0 else "max_steps"
             raise ConfigError(
-                f"--trainer.{option} 0 trains nothing: the fit would test the untrained model; give 1 or more, or "
-                "score a fitted model with econdl test --ckpt_path"
+                f"--trainer.{option} 0 trains nothing; give 1 or more (to score a fitted model: econdl test "
+                "--ckpt_path)"
             )
         start = getattr(trainer.strategy, "_start_method", None)
         if start in ("spawn", "fork", "forkserver"):

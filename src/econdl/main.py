@@ -231,6 +231,7 @@ def _threads_out_of_resources() -> Iterator[list[BaseException]]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``econdl`` console script and of ``python -m econdl``."""
+    console = argv is None  # the process is this command's own (a caller's Python process is not)
     argv = sys.argv[1:] if argv is None else list(argv)
     _import_from_the_current_folder()
     interrupt.reset()
@@ -256,6 +257,12 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("ECONDL_DEBUG") == "1":
             raise
         sys.exit(report(err, argv))
+    finally:
+        if console and interrupt.requested():
+            # stopping already, and said so: the same request sent again (a process group's SIGTERM,
+            # repeated) must not end the interpreter's shutdown with another status
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,7 @@ def _init_worker(threads: int) -> None:
 
     _die_with_parent()
     # Ctrl+C in a terminal reaches every process of the command: the main process stops the
-    # workers (a fit running in one finishes its epoch on the SIGINT it gets itself)
+    # workers (a fit running in one finishes its epoch on the SIGTERM the main process sends)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the main process's handler, inherited by fork
     interrupt.drive("compare", quiet=True)
@@ -183,7 +183,10 @@ def _stop_workers(pool: ProcessPoolExecutor, grace: float = 10.0) -> None:
     ``grace`` seconds, SIGKILL; no process is left behind."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     main = threading.current_thread() is threading.main_thread()
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # a second Ctrl+C must not leave them
+    # a second Ctrl+C or SIGTERM (a process group's, sent again) must not end this process and
+    # leave its workers running on: they are stopped here, with SIGKILL after the grace period
+    stopping = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in stopping} if main else {}
     try:
         pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
@@ -197,8 +200,8 @@ def _stop_workers(pool: ProcessPoolExecutor, grace: float = 10.0) -> None:
                 process.kill()
                 process.join(5)
     finally:
-        if main and before is not None:
-            signal.signal(signal.SIGINT, before)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def fit_all(

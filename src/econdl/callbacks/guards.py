@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,10 @@ class FiniteLossGuard(L.Callback):
         self._steps: list[int] = []
         self._lrs: list[float | None] = []  # the rate each recorded step used (a schedule moves it after)
         self._last_lr: float | None = None
+        self._started = time.time()  # when the fit began: checkpoints older than that are another run's
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._started = time.time()
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
@@ -152,7 +157,7 @@ class FiniteLossGuard(L.Callback):
                 "Likely causes: extreme values in the inputs or targets, which the model's design matrix cannot "
                 "hold (standardise or rescale them), or a basis too large for the data (a lower degree or fewer "
                 "knots). No checkpoint was written after it; the last finite one is kept "
-                f"({_last_checkpoint(trainer)})."
+                f"({_last_checkpoint(trainer, self._started)})."
             )
         lr = lr if lr is not None else self._last_lr if self._last_lr is not None else _current_lr(trainer)
         option, value = "--optimizer.lr", lr
@@ -169,7 +174,8 @@ class FiniteLossGuard(L.Callback):
         return (
             f"Likely causes: a learning rate too high for this model ({said}; {fix}), or extreme values in "
             "the inputs or targets (standardise them). "
-            f"No checkpoint was written after it; the last finite one is kept ({_last_checkpoint(trainer)})."
+            "No checkpoint was written after it; the last finite one is kept "
+            f"({_last_checkpoint(trainer, self._started)})."
         )
 
     def _check(self, trainer: L.Trainer) -> None:
@@ -212,14 +218,24 @@ def _current_lr(trainer: L.Trainer) -> float | None:
     return None
 
 
-def _last_checkpoint(trainer: L.Trainer) -> str:
+def _last_checkpoint(trainer: L.Trainer, since: float) -> str:
     """Where the last finite resume point is, for the message: the fit's last.ckpt, or else the
-    newest checkpoint on disk (a ModelCheckpoint records the path of the save this guard
-    refused before it saves, so its ``best_model_path`` may name a file that was never written)."""
+    newest checkpoint on disk that this run wrote: one its ModelCheckpoints record, or one they
+    wrote since the fit started (``since``, a ``time.time()``), not another run's in a shared
+    folder.  (A ModelCheckpoint records the path of the save this guard refused before it saves,
+    so its ``best_model_path`` may name a file that was never written.)"""
     for cb in callbacks_of(trainer):
         path = getattr(cb, "last_path", "")
         if path and Path(path).is_file():
             return str(path)
-    folders = {Path(folder) for cb in trainer.checkpoint_callbacks if (folder := getattr(cb, "dirpath", None))}
-    written = [p for folder in folders for p in folder.glob("*.ckpt") if p.is_file()]
+    recorded: set[Path] = set()
+    folders: set[Path] = set()
+    for cb in trainer.checkpoint_callbacks:
+        recorded |= {Path(p) for p in getattr(cb, "best_k_models", {})}
+        recorded |= {Path(p) for k in ("best_model_path", "last_model_path") if (p := getattr(cb, k, ""))}
+        if folder := getattr(cb, "dirpath", None):
+            folders.add(Path(folder))
+    since_ns = int(since * 1e9)
+    fresh = {p for folder in folders for p in folder.glob("*.ckpt") if p.is_file() and p.stat().st_mtime_ns >= since_ns}
+    written = [p for p in recorded | fresh if p.is_file()]
     return str(max(written, key=lambda p: p.stat().st_mtime_ns)) if written else "none written yet"

@@ -228,6 +228,10 @@ class ResumeCheckpoint(L.Callback):
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(signum) == signal.SIG_IGN:
+                # ignored on purpose: a job a shell started in the background ignores Ctrl+C, and a
+                # worker of econdl compare leaves Ctrl+C to its main process, which stops it
+                continue
             self._previous_handlers[signum] = signal.getsignal(signum)
             signal.signal(signum, self._on_signal)
             self._set_handlers[signum] = self._on_signal

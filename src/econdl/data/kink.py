@@ -51,6 +51,7 @@ def _refuse_more_than_memory(sizes: dict[str, int], dim: int) -> None:
         raise ConfigError(
             f"{name}={sizes[name]:,} points (with {dim} input(s) each) need about {need / 2**30:,.0f} GiB of "
             f"memory and this machine has {memory / 2**30:,.0f} GiB; give a smaller --data.{name}"
+            + (" or --data.dim" if dim > 1 else "")
         )
 
 
