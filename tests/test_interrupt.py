@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -17,6 +18,18 @@ from helpers import CONFIGS, FAST, econdl_env
 
 ECONDL = str(Path(sys.executable).with_name("econdl"))
 TINY_KINK = ["--data.x_size=256", "--data.val_size=64", "--data.test_size=65", "--data.batch_size=64"]
+
+
+def small_kink_fit(epochs: int, **popen: Any) -> subprocess.Popen:
+    """``econdl fit`` of the small kink MLP in a process of its own, its output piped."""
+    return subprocess.Popen(
+        [ECONDL, "fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, f"--trainer.max_epochs={epochs}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**econdl_env(), "PYTHONWARNINGS": "ignore"},
+        **popen,
+    )
 
 
 def processes_of(marker: str) -> list[str]:
@@ -153,14 +166,7 @@ def test_ctrl_c_at_a_random_moment_of_a_fits_start_gives_one_line_and_status_1(t
 def test_sigterm_as_a_fit_starts_its_test_says_so_with_status_143(tmp_path):
     """Between the end of the fit and the test's own signal handling (while the best checkpoint
     is restored) a SIGTERM met the default handler: the process vanished with no word."""
-    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
-    fit = subprocess.Popen(
-        [ECONDL, "fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    fit = small_kink_fit(epochs=3)
     lines = []
     assert fit.stdout is not None
     for line in fit.stdout:
@@ -208,15 +214,7 @@ def test_a_new_fit_in_the_same_process_forgets_an_earlier_stop(tmp_path, capsys)
 def test_a_fit_started_with_ctrl_c_ignored_is_not_stopped_by_it(tmp_path):
     """A shell starts a background job with SIGINT ignored, so that Ctrl+C in the terminal does
     not stop it (Python keeps that too); the fit's own handler replaced it and stopped the job."""
-    env = {**econdl_env(), "PYTHONWARNINGS": "ignore"}
-    fit = subprocess.Popen(
-        [ECONDL, "fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=60"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    fit = small_kink_fit(epochs=60, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     run = tmp_path / "logs/kink/mlp/version_0"
     while not list(run.glob("checkpoints/best-*.ckpt")) and fit.poll() is None:  # training, its handlers set
         time.sleep(0.02)
