@@ -691,3 +691,18 @@ def test_resuming_a_copied_run_from_its_own_config_leaves_the_original_run_alone
     assert f"resuming from {copy}/checkpoints/last.ckpt, a run kept outside" in resumed.stdout
     assert {p: p.read_bytes() for p in original.rglob("*") if p.is_file()} == before
     assert (tmp_path / "logs/kink/mlp/version_1/checkpoints/last.ckpt").is_file()
+
+
+def test_a_run_folder_renamed_in_place_resumes_from_its_own_config(tmp_path):
+    """``logs/kink/mlp/best_run`` (a version_N folder renamed by hand) resumed from its own
+    config.yaml: the resume line read a version number from the folder's name and crashed."""
+    args = ["--trainer.enable_progress_bar=false", "--data.x_size=1000"]
+    first = econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *args, "--trainer.max_epochs=2")
+    assert first.returncode == 0, first.stderr
+    run = tmp_path / "logs/kink/mlp/best_run"
+    (tmp_path / "logs/kink/mlp/version_0").rename(run)
+    resumed = econdl("fit", "--config", str(run / "config.yaml"), "--ckpt_path=last", "--trainer.max_epochs=3")
+    assert resumed.returncode == 0 and "Traceback" not in resumed.stderr, resumed.stderr
+    assert "resuming from" in resumed.stdout and "best_run/checkpoints/last.ckpt" in resumed.stdout
+    rows = pd.read_csv(run / "metrics.csv")
+    assert rows.dropna(subset=["val/loss"])["epoch"].tolist() == [0, 1, 2]  # the third epoch, in the renamed run

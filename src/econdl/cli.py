@@ -219,8 +219,10 @@ def _resume_note(run: Path, checkpoint: dict[str, Any], config: Any) -> str:
     newer runs of the same name that hold no last.ckpt (a fit killed before it wrote one, or a
     test or predict run), and a fit that is complete already (only its test runs again)."""
     notes = []
-    number = int(run.name.split("_", 1)[1])
-    newer = [f.name for f in run_folders(run.parent.parent, run.parent.name) if int(f.name.split("_", 1)[1]) > number]
+    numbered = re.fullmatch(r"version_(\d+)", run.name)  # a run folder renamed by hand has no number
+    number = int(numbered.group(1)) if numbered else None
+    folders = run_folders(run.parent.parent, run.parent.name) if number is not None else []
+    newer = [f.name for f in folders if int(f.name.split("_", 1)[1]) > (number or 0)]
     if newer:
         many = len(newer) > 1
         notes.append(
