@@ -176,6 +176,7 @@ class ResumeCheckpoint(L.Callback):
         for timer in _timers(trainer):  # --trainer.max_time: stop between epochs, where last.ckpt resumes exactly
             timer._interval = Interval.epoch
         self._last_write = time.monotonic()
+        self._stop_signal = None  # this callback's earlier fit (a notebook's) may have been stopped
         if interrupt.driver() is None:  # a fit of its own (a notebook's next one, say): no earlier stop
             interrupt.reset()
         self._install_handlers()

@@ -42,7 +42,10 @@ class RegressionModel(L.LightningModule):
         dm = datamodule_of(self._trainer)
         if stage == "fit" and dm is not None:
             loc, scale = float(getattr(dm, "target_loc", 0.0)), float(getattr(dm, "target_scale", 1.0))
-            largest, dtype = torch.finfo(self.y_loc.dtype).max, str(self.y_loc.dtype).removeprefix("torch.")
+            # the model's numbers: float64 under --trainer.precision 64-true (Lightning converts after setup)
+            wide = str(getattr(self._trainer, "precision", "")).startswith("64")
+            kind = torch.float64 if wide else self.y_loc.dtype
+            largest, dtype = torch.finfo(kind).max, str(kind).removeprefix("torch.")
             if not (abs(loc) <= largest and abs(scale) <= largest):
                 raise DataError(
                     f"the training targets' mean ({loc:.3g}) and standard deviation ({scale:.3g}) are beyond what "
