@@ -224,3 +224,16 @@ def test_a_fit_started_with_ctrl_c_ignored_is_not_stopped_by_it(tmp_path):
     out = fit.communicate(timeout=300)[0]
     assert fit.returncode == 0, out
     assert "stopped by" not in out and "test/rmse" in out
+
+
+def test_a_callback_that_stopped_a_fit_does_not_stop_its_next_one(tmp_path):
+    """A notebook fits again with the same callbacks: the signal that had stopped the earlier
+    fit was kept, and the next fit stopped at its first epoch boundary."""
+    from econdl.callbacks import ResumeCheckpoint
+
+    args = ["--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=3"]
+    cli = cli_main([*args, "--trainer.enable_progress_bar=false"], run=False)
+    resume = next(c for c in cli.trainer.callbacks if isinstance(c, ResumeCheckpoint))
+    resume._stop_signal = "SIGINT"  # what a Ctrl+C in this callback's earlier fit left
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.trainer.current_epoch == 3 and not cli.trainer.interrupted
