@@ -297,3 +297,25 @@ def test_bernoulli_naive_bayes_on_images_that_never_cross_its_threshold_says_so(
         assert (ref.predict(xt) == dm.split("test")[1].numpy()).mean() > 0.5
     else:
         assert "every training input is above threshold=0.5 (the smallest is 0.7" in str(err.value)
+
+
+def test_a_class_with_no_test_example_has_no_accuracy_not_zero(tmp_path):
+    """A test set without any 9 (a small or filtered set): its accuracy is undefined, as the
+    table's "-" says, not the 0.0 that torchmetrics gives, which reads as "every 9 missed"."""
+    from test_mnist_data import digit_images, write_idx
+
+    folder = write_idx_set(tmp_path / "digits")
+    images, labels = digit_images(200, 1)
+    keep = labels != 9
+    write_idx(folder / "t10k-images-idx3-ubyte", images[keep], False)
+    write_idx(folder / "t10k-labels-idx1-ubyte", labels[keep], False)
+    dm = MNISTDataModule(data_dir=str(folder), val_size=50, batch_size=64, normalize=False)
+    model = Classifier(MLP(in_features=784, widths=[8], out_features=10, flatten=True))
+    table_cb = ClassAccuracyTable()
+    trainer = quiet_trainer(max_epochs=1, callbacks=[table_cb], default_root_dir=str(tmp_path))
+    trainer.fit(model, dm)
+    trainer.test(model, dm, verbose=False)
+    metrics, table = trainer.callback_metrics, table_cb.table
+    assert np.isnan(table.loc["Test Set", "9"]) and torch.isnan(metrics["test/acc_class_9"])
+    for k in range(9):
+        assert float(metrics[f"test/acc_class_{k}"]) == pytest.approx(table.loc["Test Set", str(k)], abs=1e-6)

@@ -116,6 +116,12 @@ class ClassificationModel(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         per_class = self.test_acc_class.compute()
+        with self.test_acc_class.sync_context():  # the counts of every rank, as compute() used
+            tp, fn = self.test_acc_class.tp, self.test_acc_class.fn
+            assert isinstance(tp, Tensor) and isinstance(fn, Tensor)  # global counts per class
+            support = tp + fn
+        # a class with no test example has no accuracy (torchmetrics says 0), as in the table
+        per_class = torch.where(support > 0, per_class, torch.nan)
         self.log_dict(
             {f"test/acc_class_{metric_label(n)}": per_class[i] for i, n in enumerate(self.class_names)},
             on_epoch=True,
