@@ -127,3 +127,45 @@ def test_an_option_one_config_does_not_take_leaves_that_config_out_naming_it(tmp
     assert "econdl compare gives every option on its command line to every config" in result.stdout
     table = pd.read_csv(tmp_path / "logs/kink/compare/version_0/table.csv", index_col=0)
     assert list(table.index) == ["mlp"]
+
+
+def test_an_out_folder_already_used_is_refused_before_any_fit_and_left_as_it_was(tmp_path, monkeypatch):
+    """A second comparison given the --out of a first replaced its table, report and plot without
+    a word (and a fit's folder lost its predictions.csv); now it is refused before any fit."""
+    from econdl import compare as compare_module
+    from econdl.errors import ConfigError
+
+    closed_form = [str(CONFIGS / "kink" / f"{name}.yaml") for name in ("polynomial", "chebyshev")]
+    compare_main([*closed_form, *FAST, "--workers", "1", "--out", "cmp"])
+    before = {p.name: p.read_bytes() for p in (tmp_path / "cmp").iterdir()}
+    assert {"table.csv", "report.html", "predictions.png"} <= set(before)
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a fit ran before --out was checked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(compare_module, "fit_in_parallel", no_fit)
+        patch.setattr(compare_module, "fit_seeds", no_fit)
+        with pytest.raises(ConfigError, match=r"--out cmp already holds files \(command\.txt, predictions\.png, "):
+            compare_main([closed_form[0], *FAST, "--workers", "1", "--out", "cmp"])
+        assert {p.name: p.read_bytes() for p in (tmp_path / "cmp").iterdir()} == before
+        (tmp_path / "a_file").write_text("x")
+        with pytest.raises(ConfigError, match="--out a_file is a file"):
+            compare_main([closed_form[0], *FAST, "--out", "a_file"])
+    (tmp_path / "empty").mkdir()  # an empty folder is as good as a new one
+    compare_main([closed_form[0], *FAST, "--workers", "1", "--out", "empty"])
+    assert (tmp_path / "empty/table.csv").is_file()
+
+
+def test_a_compare_report_shows_its_own_plots_under_its_task_name(tmp_path):
+    """The report showed every PNG in the folder (a plot copied there from another task too), and
+    took its title from the folder's name rather than the task."""
+    from econdl.main import main
+
+    compare_main([str(CONFIGS / "kink" / "polynomial.yaml"), *FAST, "--workers", "1", "--out", "my table"])
+    folder = tmp_path / "my table"
+    (folder / "fan_chart.png").write_bytes((folder / "predictions.png").read_bytes())  # a stranger's plot
+    main(["report", str(folder)])
+    html = (folder / "report.html").read_text()
+    assert "Comparison: kink" in html and "Comparison: my table" not in html
+    assert "fan chart" not in html and "predictions" in html

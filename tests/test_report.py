@@ -4,6 +4,8 @@ report.html of compare, fit and sweep directories, and the page as headless Chro
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from math import comb
 from pathlib import Path
 
@@ -277,3 +279,22 @@ def test_a_report_of_an_untested_fit_says_why_and_its_commands_test_it(tmp_path)
     main(["report", tested.trainer.log_dir])
     text = html.unescape((Path(tested.trainer.log_dir) / "report.html").read_text())
     assert "no test results" not in text and "test RMSE" in text
+
+
+def test_a_fit_report_command_on_a_path_with_spaces_can_be_pasted(tmp_path):
+    """The report's command to reproduce a fit named a config path with spaces unquoted, which
+    the shell split; quoted, the command runs as shown."""
+    import html
+    import shlex
+
+    from econdl.cli import cli_main
+    from helpers import FAST
+
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST])
+    copy = tmp_path / "copied runs" / "fit poly"
+    shutil.copytree(cli.trainer.log_dir, copy)
+    (copy / "report.html").unlink(missing_ok=True)
+    main(["report", str(copy)])
+    text = html.unescape((copy / "report.html").read_text())
+    command = re.search(r"<pre>(econdl fit --config .*?)</pre>", text)
+    assert command is not None and shlex.split(command.group(1)) == ["econdl", "fit", "--config", f"{copy}/config.yaml"]

@@ -44,8 +44,9 @@ from econdl.report.table import missing_as_none
 USAGE = """usage: econdl compare PATH [PATH ...] [--out DIR] [--KEY VALUE ...]
 
 PATH     a config file, or a folder whose *.yaml files are all fitted (in name order)
---out    folder for table.csv, table.md and the plot (default logs/<task>/compare/version_N, or
-         under --trainer.default_root_dir / a logger save_dir given here, beside the fits)
+--out    a new or empty folder for table.csv, table.md and the plot (default
+         logs/<task>/compare/version_N, or under --trainer.default_root_dir / a logger save_dir
+         given here, beside the fits)
 --seeds N     fit each gradient-trained config with seeds 0..N-1 (--seed_everything) and report
               the mean and standard deviation (_std) of the score columns; closed-form models fit once
 --relative_to MODEL   add test RMSE / test RMSE of MODEL (default: the DataModule's relative_to)
@@ -311,6 +312,7 @@ def compare(
 
     configs = find_configs(paths)
     overrides = overrides or []
+    _check_out(out)  # before any fit: a comparison never writes over files already there
     _check_reference(configs, overrides, relative_to)  # before any fit, not after all of them
     _check_names_and_data(configs, overrides)
     trial = _option(overrides, "trainer.fast_dev_run")
@@ -350,6 +352,24 @@ def compare(
 
 class ComparisonStopped(KeyboardInterrupt):
     """Ctrl+C or SIGTERM stopped a comparison; the message says what is kept and how to go on."""
+
+
+def _check_out(out: str | None) -> None:
+    """``--out`` must be a new or empty folder: a comparison written into a used one would replace
+    its files (another comparison's table, a fit's predictions.csv) and mix its plots with theirs."""
+    if out is None:
+        return
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the comparison's table and report")
+    held = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    if held:
+        shown = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
+        raise ConfigError(
+            f"--out {out} already holds files ({shown}); nothing was fitted, and nothing there is replaced. "
+            "Give a new folder, or leave --out out (each comparison gets a new logs/<task>/compare/version_N), "
+            "or delete that folder first"
+        )
 
 
 def _check_reference(configs: list[Path], overrides: list[str], relative_to: str | None) -> None:
@@ -493,7 +513,8 @@ def _tabulate(
     seeds_arg = ["--seeds", str(seeds)] if seeds > 1 else []
     command = command or command_line("compare", [*map(str, paths), *overrides, *seeds_arg])
     reasons = {name: one_line(str(err)) for name, err in failed.items()}
-    files += finish_compare(out_dir, table, run_dirs, block_csvs, command, reasons)
+    plots = [f.name for f in [*files, *forecast_files] if f.suffix == ".png"]
+    files += finish_compare(out_dir, table, run_dirs, block_csvs, command, reasons, compare_root.parent.name, plots)
     return Comparison(table, out_dir, files + forecast_files + block_files, blocks, reasons)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,16 @@ def collect(run_dir: Path) -> ReportContent:
 def _compare(run_dir: Path) -> ReportContent:
     info = read_run_info(run_dir)
     table = pd.read_csv(run_dir / "table.csv", index_col=0)
-    task = run_dir.parent.parent.name if run_dir.parent.name == "compare" else run_dir.name
+    task = info.get("task") or (run_dir.parent.parent.name if run_dir.parent.name == "compare" else run_dir.name)
     content = ReportContent("compare", f"Comparison: {task}", run_dir, table=table)
     content.environment = info.get("environment", {})
     content.command = info.get("command", "")
     for title, file in info.get("blocks", {}).items():
         combined = pd.read_csv(run_dir / file, index_col=[0, 1])
         content.blocks[title] = [(m, combined.loc[m].rename_axis(None)) for m in combined.index.unique(level=0)]
-    content.images += [(_caption(p), p) for p in sorted(run_dir.glob("*.png"))]
+    # the plots the comparison drew (older run_info.json files do not list them: every PNG there)
+    drawn = [run_dir / name for name in info["plots"]] if "plots" in info else sorted(run_dir.glob("*.png"))
+    content.images += [(_caption(p), p) for p in drawn if p.is_file()]
     for model, dirs in info.get("runs", {}).items():
         first = Path(dirs[0]) if dirs else None
         if first is None or not first.is_dir():
@@ -121,7 +124,7 @@ def _fit(run_dir: Path) -> ReportContent:
     config = run_dir / "config.yaml"
     if config.is_file():
         content.configs.append((name, config.read_text()))
-        content.command = f"econdl fit --config {config}"
+        content.command = f"econdl fit --config {shlex.quote(str(config))}"
     if not metrics.is_file():
         content.notes.append(
             "no metrics.csv: the run had no CSV logger (--trainer.logger false), or it ended before it "
@@ -140,9 +143,10 @@ def _untested(run_dir: Path, config: Path) -> str:
     )
     last = run_dir / "checkpoints" / "last.ckpt"
     if config.is_file() and last.is_file():
+        quoted = shlex.quote(str(config))
         note += (
-            f"; `econdl fit --config {config} --ckpt_path last` finishes an unfinished fit and tests it, and "
-            f"`econdl test --config {config} --ckpt_path best` tests the best checkpoint so far (into a run "
+            f"; `econdl fit --config {quoted} --ckpt_path last` finishes an unfinished fit and tests it, and "
+            f"`econdl test --config {quoted} --ckpt_path best` tests the best checkpoint so far (into a run "
             "folder of its own)"
         )
     return note
@@ -156,7 +160,7 @@ def _sweep(run_dir: Path) -> ReportContent:
     best = run_dir / "best_config.yaml"
     if best.is_file():
         content.configs.append(("best trial", best.read_text()))
-        content.command = f"econdl fit --config {best}"
+        content.command = f"econdl fit --config {shlex.quote(str(best))}"
     command = run_dir / "command.txt"
     if command.is_file():
         content.command = command.read_text().strip() + (f"\n{content.command}" if content.command else "")

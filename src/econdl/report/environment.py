@@ -79,12 +79,16 @@ def write_run_info(
     runs: dict[str, list[str]],
     blocks: dict[str, str],
     failed: dict[str, str] | None = None,
+    task: str | None = None,
+    plots: list[str] | None = None,
 ) -> Path:
     """``run_info.json`` in a compare directory: the command, the environment, each model's
-    run directories, the per-class table files and the models that could not be fitted (with
-    why), which ``econdl report`` reads later."""
+    run directories, the per-class table files, the models that could not be fitted (with
+    why), the task and the plots the comparison drew, which ``econdl report`` reads later."""
     runs = {model: [str(Path(d).resolve()) for d in dirs] for model, dirs in runs.items()}
     info = {"command": command, "environment": environment(), "runs": runs, "blocks": blocks, "failed": failed or {}}
+    info.update({"task": task} if task else {})
+    info.update({"plots": plots} if plots is not None else {})
     path = out_dir / RUN_INFO
     path.write_text(json.dumps(info, indent=2) + "\n")
     (out_dir / "command.txt").write_text(command + "\n")

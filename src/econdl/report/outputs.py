@@ -43,15 +43,18 @@ def finish_compare(
     block_csvs: dict[str, Path],
     command: str,
     failed: dict[str, str] | None = None,
+    task: str | None = None,
+    plots: list[str] | None = None,
 ) -> list[Path]:
     """Write ``table.md``, ``run_info.json``, ``command.txt`` and ``report.html``; return them.
-    ``failed``: the models left out of the table, each with why (listed under it)."""
+    ``failed``: the models left out of the table, each with why (listed under it); ``task``
+    names the report; ``plots``: the PNG files the comparison wrote in ``out_dir``."""
     from econdl.report import write_report
 
     md = out_dir / "table.md"
     md.write_text(to_markdown(table) + "".join(f"\n{line}\n" for line in left_out(failed or {})))
     blocks = {title: Path(path).name for title, path in block_csvs.items()}
-    info = write_run_info(out_dir, command, run_dirs, blocks, failed)
+    info = write_run_info(out_dir, command, run_dirs, blocks, failed, task, plots)
     return [md, info, out_dir / "command.txt", write_report(out_dir)]
 
 
