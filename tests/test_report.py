@@ -57,6 +57,46 @@ def test_bootstrap_interval_is_seeded_and_as_wide_as_the_sampling_error():
     assert bootstrap_interval(np.ones(50)) == (1.0, 1.0)
 
 
+def test_several_seeds_give_the_interval_of_their_mean_and_test_the_first_seed():
+    """With seeds, the table's accuracy is the mean over them; its interval was the first seed's,
+    so it could lie wholly above or below the accuracy printed beside it."""
+    targets = np.zeros(400, dtype=int)
+    first = np.r_[np.zeros(360), np.ones(40)].astype(int)  # right on 0.90 of the examples
+    second = np.r_[np.ones(120), np.zeros(280)].astype(int)  # 0.70
+    other = np.r_[np.zeros(300), np.ones(100)].astype(int)  # 0.75, one seed
+    frame = significance_table({"net": [first, second], "nb": other}, targets)
+    assert frame.loc["net", "test_acc"] == pytest.approx(0.8)
+    low, high = frame.loc["net", "test_acc_ci_low"], frame.loc["net", "test_acc_ci_high"]
+    assert low < 0.8 < high and high < 0.87  # seed 0 alone: 0.90
+    alone = significance_table({"net": first, "nb": other}, targets)
+    assert frame.loc["nb", "p_vs_best_raw"] == pytest.approx(alone.loc["nb", "p_vs_best_raw"])  # first seeds
+    assert (frame.loc["nb", "test_acc_ci_low"], frame.loc["nb", "test_acc_ci_high"]) == (
+        alone.loc["nb", "test_acc_ci_low"],
+        alone.loc["nb", "test_acc_ci_high"],
+    )
+
+
+def test_a_seeded_classification_compare_agrees_with_itself(tmp_path):
+    """`--seeds 2`: the accuracy, its interval and the per-class table's "All" describe the same
+    mean over the seeds, and the caption says which numbers are the first seed's."""
+    from econdl.compare import compare_main
+
+    folder = write_noisy_digits(tmp_path / "digits")
+    configs = [str(CONFIGS / f"mnist/{m}.yaml") for m in ("mlp", "naive_bayes")]
+    fast = [f"--data.init_args.data_dir={folder}", "--data.init_args.val_size=50", "--trainer.max_epochs=1"]
+    result = compare_main([*configs, *fast, "--seeds", "2", "--workers", "1", "--out", "cmp"])
+    table, block = result.table, result.blocks["accuracy per class"]
+    assert table.loc["mlp", "seeds"] == 2 and table.loc["mlp", "test_acc_std"] > 0  # the seeds differ
+    for model in table.index:
+        assert (
+            table.loc[model, "test_acc_ci_low"] <= table.loc[model, "test_acc"] <= table.loc[model, "test_acc_ci_high"]
+        )
+        assert block.loc[(model, "Test Set"), "All"] == pytest.approx(table.loc[model, "test_acc"], abs=1e-9)
+    console = comparison_text(table, result.blocks)
+    assert "bootstrap of the test examples (of the mean over a model's seeds)" in console
+    assert "tests use each model's first seed (seed 0)" in console
+
+
 # --- the one formatter --------------------------------------------------------------------
 def test_format_keeps_what_the_data_support_and_marks_the_best():
     table = pd.DataFrame(
@@ -81,7 +121,7 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
     assert cells.loc["mlp", "parameters"] == "225" and cells.loc["mlp", "fit time"] == "9.0 s"
     assert formatted.best.loc["ar", "test RMSE"] and not formatted.best["parameters"].any()
     assert "test period: 1999Q4-2009Q3" in formatted.caption
-    first_seed = "intervals and tests use each model's first seed, not the mean over its seeds"
+    first_seed = "tests use each model's first seed (seed 0), not the mean over its seeds"
     assert first_seed not in formatted.caption  # no test in this table
     tested = format_table(table.assign(dm_pvalue=[np.nan, 0.04, 0.3]))
     assert first_seed in tested.caption  # a p-value next to a mean over seeds is of the first seed

@@ -159,6 +159,16 @@ def callback_blocks(trainer: Any) -> list[tuple[str, pd.DataFrame]]:
     return [b for b in found if b is not None]
 
 
+def seed_mean_blocks(runs: list[dict[str, Any]]) -> list[tuple[str, pd.DataFrame]]:
+    """The callbacks' tables of a model's first run; with several seeds, each cell is the mean
+    over the seeds (as the score columns of the table are), e.g. accuracy per class."""
+    blocks = []
+    for title, block in runs[0].get("blocks", []):
+        same = [b for run in runs for t, b in run.get("blocks", []) if t == title]
+        blocks.append((title, sum(same[1:], same[0]) / len(same) if len(same) == len(runs) else block))
+    return blocks
+
+
 def write_blocks(
     per_title: dict[str, dict[str, pd.DataFrame]], out_dir: Path
 ) -> tuple[dict[str, pd.DataFrame], list[Path]]:
@@ -483,7 +493,7 @@ def _tabulate(
         predictions[name] = run["prediction"]
         all_runs[name] = runs
         run_dirs[name] = [str(r["log_dir"]) for r in runs]
-        for title, block in run.get("blocks", []):
+        for title, block in seed_mean_blocks(runs):
             extra_blocks.setdefault(title, {})[name] = block
         print(f"      {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
 
@@ -494,7 +504,7 @@ def _tabulate(
     add_relative(
         table, relative_to or getattr(dm, "relative_to", None), explicit=relative_to is not None or chosen is not None
     )
-    table = add_significance(table, predictions, dm)
+    table = add_significance(table, {name: [r["prediction"] for r in runs] for name, runs in all_runs.items()}, dm)
     # beside the fits: logs/<task>/compare, <task> being the first fit's (its config's folder)
     compare_root = Path(next(iter(run_dirs.values()))[0]).parent.parent / "compare"
     out_dir = Path(out) if out else compare_root / f"version_{next_version(compare_root)}"

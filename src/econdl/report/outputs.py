@@ -15,16 +15,21 @@ from econdl.report.significance import significance_table
 from econdl.report.table import to_markdown
 
 
-def add_significance(table: pd.DataFrame, predictions: dict[str, torch.Tensor], dm: Any) -> pd.DataFrame:
+def add_significance(table: pd.DataFrame, predictions: dict[str, list[torch.Tensor]], dm: Any) -> pd.DataFrame:
     """For classification tasks (a DataModule with ``class_names``), insert after ``test_acc``
-    its 95% bootstrap interval and the Holm-adjusted exact McNemar p-value against the best
-    model; other tables come back unchanged."""
+    its 95% bootstrap interval (of the mean over a model's seeds, its predictions being one per
+    seed) and the Holm-adjusted exact McNemar p-value against the best model (first seeds);
+    other tables come back unchanged."""
     if dm is None or not getattr(dm, "class_names", None) or "test_acc" not in table.columns:
         return table
     if not predictions or not hasattr(dm, "test_targets"):
         return table
     targets = dm.test_targets().cpu().numpy()
-    scores = {name: p.detach().cpu().double().numpy() for name, p in predictions.items() if len(p)}
+    scores = {
+        name: [p.detach().cpu().double().numpy() for p in seeds]
+        for name, seeds in predictions.items()
+        if seeds and all(len(p) for p in seeds)
+    }
     if len(scores) != len(predictions):
         return table
     extra = significance_table(scores, targets)

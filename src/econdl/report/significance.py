@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
@@ -27,13 +29,19 @@ def hits(prediction: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def bootstrap_interval(
     correct: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the accuracy ``correct.mean()``."""
+    """Percentile bootstrap interval of the accuracy ``correct.mean()``.  ``correct`` is one
+    model's right/wrong vector over the test examples, or a (seeds, examples) array of its fits
+    with several seeds: the examples are resampled, the same draw for every seed, so the
+    interval is that of the accuracy averaged over the seeds."""
     correct = np.asarray(correct, dtype=float)
-    if correct.size == 0:
+    correct = correct.reshape(-1, correct.shape[-1]) if correct.ndim else correct.reshape(1, 1)
+    n = correct.shape[1]
+    if n == 0:
         raise ValueError("a bootstrap interval needs at least one test example, got none")
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, correct.size, size=(n_boot, correct.size))
-    accuracies = correct[draws].mean(axis=1)
+    draws = rng.integers(0, n, size=(n_boot, n))
+    by_example = correct.mean(axis=0)  # the share of seeds that got each example right
+    accuracies = by_example[draws].mean(axis=1)
     tail = (1 - level) / 2
     low, high = np.quantile(accuracies, [tail, 1 - tail])
     return float(low), float(high)
@@ -50,14 +58,18 @@ def mcnemar_p(best: np.ndarray, other: np.ndarray) -> float:
 
 
 def significance_table(
-    predictions: dict[str, np.ndarray], targets: np.ndarray, n_boot: int = 2000, seed: int = 0
+    predictions: Mapping[str, np.ndarray | list[np.ndarray]], targets: np.ndarray, n_boot: int = 2000, seed: int = 0
 ) -> pd.DataFrame:
     """Per model: ``test_acc``, its bootstrap interval (``test_acc_ci_low``/``_high``), and the
     McNemar p-value against the most accurate model, raw (``p_vs_best_raw``) and Holm-adjusted
-    (``p_vs_best``; empty for the best model itself)."""
-    correct = {name: hits(np.asarray(p), targets) for name, p in predictions.items()}
+    (``p_vs_best``; empty for the best model itself).  A model given as a list of its seeds'
+    predictions has the mean accuracy over them and its interval; its McNemar test uses its
+    first seed (the test pairs one prediction per example with another's)."""
+    seeds = {name: p if isinstance(p, list) else [p] for name, p in predictions.items()}
+    by_seed = {name: np.stack([hits(np.asarray(p), targets) for p in ps]) for name, ps in seeds.items()}
+    correct = {name: c[0] for name, c in by_seed.items()}
     rows = {}
-    for name, c in correct.items():
+    for name, c in by_seed.items():
         low, high = bootstrap_interval(c, n_boot=n_boot, seed=seed)
         rows[name] = {"test_acc": float(c.mean()), "test_acc_ci_low": low, "test_acc_ci_high": high}
     frame = pd.DataFrame.from_dict(rows, orient="index")

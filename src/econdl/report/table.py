@@ -195,11 +195,15 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
             )
     if "seeds" in keep and any(n > 1 for n in seeds):
         caption.append("mean ± std over the seeds shown; models fitted in closed form fit once")
+    several = any(n > 1 for n in seeds)
     if any(c.endswith("_ci_low") for c in table.columns):
-        caption.append("95% CI: bootstrap of the test examples; McNemar: exact test against the most accurate model")
-    tests = [c for c in table.columns if c.endswith(("_ci_low", "_pvalue")) and table[c].notna().any()]
-    if tests and any(n > 1 for n in seeds):
-        caption.append("intervals and tests use each model's first seed, not the mean over its seeds")
+        of = " (of the mean over a model's seeds)" if several else ""
+        caption.append(
+            f"95% CI: bootstrap of the test examples{of}; McNemar: exact test against the most accurate model"
+        )
+    tests = [c for c in table.columns if c.endswith("_pvalue") or c.startswith("p_vs_")]
+    if several and any(table[c].notna().any() for c in tests):
+        caption.append("tests use each model's first seed (seed 0), not the mean over its seeds")
     return FormattedTable(pd.DataFrame(cells, index=table.index), pd.DataFrame(best, index=table.index), caption)
 
 
