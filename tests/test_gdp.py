@@ -174,7 +174,11 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         ({}, {"horizon": 4, "val_size": 1, "test_size": 1}, "give val_size 4 or more; the test period has 1 period"),
         # a test period that leaves too little for validation is named too
         ({}, {"test_size": 0.9}, "or a smaller test_size (the test period takes"),
-        ({"row3": "-2"}, {}, "needs positive values"),
+        # a level <= 0 has no growth rate: pct_change (suggested before) divides by a zero too
+        ({"row3": "-2"}, {}, "is <= 0 at 1990Q4; correct those values in the file, or use transform='levels'"),
+        # levels written as fractions: 0.8% and 0.95% intervals, which cover about nothing
+        ({}, {"interval_levels": [0.8, 0.95]}, "for 80%, 95% give --data.interval_levels [80.0, 95.0]"),
+        ({}, {"exog": ["note"], "value_column": "GDPC1"}, "give a column of numbers with --data.exog (the columns"),
         # a zero level divides the next change by zero: named by its date, not as constant or missing targets
         ({"row3": "0"}, {"transform": "pct_change"}, "divides by the previous period's value; GDPC1 is 0 at 1990Q4"),
         ({"row38": "0"}, {"transform": "pct_change"}, "GDPC1 is 0 at 1999Q3; correct those values in the file"),
@@ -182,6 +186,8 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
 )
 def test_bad_inputs_fail_naming_the_problem(tmp_path, edit, kwargs, message):
     path = fred_csv(tmp_path / "gdp.csv", **edit)
+    if "exog" in kwargs:  # a column of text beside the series
+        pd.read_csv(path, dtype=str).assign(note="rev").to_csv(path, index=False)
     args = {"source": "csv", "path": str(path), **kwargs}
     with pytest.raises((ValueError, FileNotFoundError)) as err:
         GDPDataModule(**args).setup()
@@ -410,6 +416,31 @@ def test_a_checkpoint_of_quarterly_data_is_refused_on_a_monthly_series(tmp_path)
     assert early.state_dict()["frequency"] == "Q"
     with pytest.raises(ValueError, match="trained on quarterly data, and this run's series is monthly"):
         early.setup()
+
+
+def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
+    """A checkpoint fitted on a short series was tested on a longer one (or another series)
+    whose test period began inside its training and validation quarters, and printed an
+    "out-of-sample" RMSE of quarters it was fitted on, without a word."""
+    short = fred_csv(tmp_path / "short.csv", n=40, start="2000Q1")  # test period: 2008Q2-2009Q4
+    longer = fred_csv(tmp_path / "longer.csv", n=80, start="1990Q1")  # test period: 2006Q2-2009Q4
+    config = ["--config", str(CONFIGS / "gdp/ar.yaml"), *QUIET]
+    fit = cli_main(["fit", *config, *csv_args(short), "--test_after_fit=false"])
+    ckpt = str(Path(fit.trainer.log_dir) / "checkpoints/last.ckpt")
+    result = run_econdl("test", *config, *csv_args(longer), "--ckpt_path", ckpt)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        "the checkpoint was fitted on GDPC1 (" in result.stderr
+        and "short.csv) up to 2008Q1, and this run's test period on GDPC1 (" in result.stderr
+        and "starts at 2006Q2, inside it" in result.stderr
+        and "--data.test_start 2008Q2 or later" in result.stderr
+    ), result.stderr
+    later = run_econdl("test", *config, *csv_args(longer), "--data.test_start=2008Q2", "--ckpt_path", ckpt)
+    assert later.returncode == 0 and printed_metric(later.stdout, "test/rmse") > 0, later.stderr
+    same = run_econdl("test", *config, *csv_args(short), "--ckpt_path", ckpt)
+    assert same.returncode == 0 and printed_metric(same.stdout, "test/rmse") > 0, same.stderr
+    ahead = run_econdl("predict", *config, *csv_args(longer), "--ckpt_path", ckpt)  # forecasts, no test
+    assert ahead.returncode == 0, ahead.stderr
 
 
 def test_day_first_dates_are_read_day_first_only_where_that_gives_regular_periods(tmp_path, capsys):

@@ -116,6 +116,13 @@ class GDPDataModule(RegressionDataModule):
             raise ConfigError(f"horizon={horizon} must be a positive integer (1 = next period only)")
         if any(not 0 < level < 100 for level in interval_levels):
             raise ConfigError(f"interval_levels={list(interval_levels)} must be percentages in (0, 100), e.g. [80, 95]")
+        if all(level <= 1 for level in interval_levels):  # 0.8 meant as 80%: 0.8% intervals cover nothing
+            meant = [round(100 * level, 6) for level in interval_levels]
+            raise ConfigError(
+                f"interval_levels={list(interval_levels)} are percentages: {list(interval_levels)} asks for intervals "
+                f"that cover {', '.join(f'{v:g}%' for v in interval_levels)} of outcomes; for "
+                f"{', '.join(f'{v:g}%' for v in meant)} give --data.interval_levels {meant}"
+            )
         for name, size in (("val_size", val_size), ("test_size", test_size)):
             resolve_count(name, size, None, "samples")  # the form; the count once the data is read
         self.source, self.path, self.value_column, self.date_column = source, path, value_column, date_column
@@ -132,6 +139,7 @@ class GDPDataModule(RegressionDataModule):
         self._raw: dict[str, tuple[Tensor, ...]] = {}
         self._state_loaded = False
         self._trained_frequency: str | None = None  # of the series a loaded checkpoint was trained on
+        self._trained_on: dict[str, str] = {}  # and which series, and where its test period began
         self.layout: dict[str, int] = {}
 
     # --- data --------------------------------------------------------------------------
@@ -250,6 +258,7 @@ class GDPDataModule(RegressionDataModule):
         self.dates = {name: dates[a:b] for name, (a, b) in cuts.items()}
         self.dates["origins"] = series.index[p - 1 + first :]
         self.dates["forecast"] = pd.period_range(series.index[-1] + 1, periods=horizon, freq=series.index.freq)
+        self._check_out_of_sample()  # a checkpoint's state loaded before the series was read
         if self.standardize and not self._state_loaded:
             train = slice(p, p + val_at)  # the training period's observations, nothing later
             self.target_loc, self.target_scale = float(g[train].mean()), float(g[train].std(ddof=1))
@@ -288,6 +297,8 @@ class GDPDataModule(RegressionDataModule):
             "target_scale": self.target_scale,
             "exog_loc": list(self.exog_loc),
             "exog_scale": list(self.exog_scale),
+            # what the fit saw: every period before its test period (training and validation)
+            "trained_on": {"data": self._data_name(), "test_start": str(self.dates["test"][0])} if self.dates else {},
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -297,7 +308,9 @@ class GDPDataModule(RegressionDataModule):
         self.exog_loc = list(state_dict.get("exog_loc", []))
         self.exog_scale = list(state_dict.get("exog_scale", []))
         self._trained_frequency = state_dict.get("frequency")
+        self._trained_on = dict(state_dict.get("trained_on") or {})
         self._check_frequency()  # now, or when the series is read
+        self._check_out_of_sample()
         if len(self.exog_loc) != len(self.exog):
             raise CheckpointError(
                 f"the checkpoint was trained with {len(self.exog_loc)} exog series, this run asks "
@@ -306,6 +319,32 @@ class GDPDataModule(RegressionDataModule):
         self._state_loaded = True
         if self._raw:
             self.splits = self._scaled()
+
+    def _data_name(self) -> str:
+        """The series and where it was read, e.g. ``realgdp (macrodata)``, ``GDPC1 (data/GDPC1.csv)``."""
+        name = self.series.name if self.series is not None else self.value_column
+        return f"{name} ({'macrodata' if self.source == 'macrodata' else self.path})"
+
+    def _check_out_of_sample(self) -> None:
+        """A test of a checkpoint scores periods that its fit did not see, or it is refused: on
+        another series (or a shorter one) the test period can start inside the periods the
+        model was trained and validated on, and its "out-of-sample" RMSE would be in-sample."""
+        trained_start = self._trained_on.get("test_start")
+        testing = self.trainer is not None and self.trainer.testing
+        if not (trained_start and testing and self.dates.get("test") is not None):
+            return
+        start = self.dates["test"][0]
+        try:
+            seen = pd.Period(trained_start, freq=start.freq) > start
+        except (ValueError, TypeError):
+            return  # another frequency: _check_frequency refuses it
+        if seen:
+            raise CheckpointError(
+                f"the checkpoint was fitted on {self._trained_on.get('data', 'its data')} up to "
+                f"{pd.Period(trained_start, freq=start.freq) - 1}, and this run's test period on {self._data_name()} "
+                f"starts at {start}, inside it: its test scores would not be out of sample. Test it on the data it "
+                f"was fitted on, or on periods after its fit (--data.test_start {trained_start} or later)"
+            )
 
     def _frequency(self) -> str | None:
         """The series' frequency (``Q``, ``M``, ``Y``), once it is read; before, a checkpoint's."""

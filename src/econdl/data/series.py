@@ -100,6 +100,7 @@ def read_csv_series(
     date_column: str | None = None,
     frequency: str | None = None,
     dropna: bool = False,
+    option: str = "--data.value_column NAME",
 ) -> pd.Series:
     """Read one series from a FRED-style CSV, failing with a message that names the problem."""
     path = Path(path)
@@ -151,8 +152,8 @@ def read_csv_series(
         _refuse_commas(texts[missing], lines[missing], path, value_column)
     if len(texts) and missing.all():
         raise DataError(
-            f"{path}: column {value_column!r} holds no number (e.g. {texts.iloc[0]!r} on line 2); give the column "
-            "of the series with --data.value_column NAME"
+            f"{path}: column {value_column!r} holds no number (e.g. {texts.iloc[0]!r} on line 2); give a column "
+            f"of numbers with {option}"
         )
     if missing.any():
         where = [f"{d.date()} (line {n})" for d, n in zip(dates[missing], lines[missing], strict=True)]
@@ -262,8 +263,9 @@ def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Serie
         if (series <= 0).any():
             bad = [str(p) for p in series.index[(series <= 0).to_numpy()]]
             raise DataError(
-                f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; "
-                "use transform='pct_change' or 'levels'"
+                f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; correct "
+                "those values in the file, or use transform='levels' for a series that can be zero or negative "
+                "(it has no growth rate)"
             )
         factor = 100.0 * PER_YEAR[series.index.freqstr[0]]
         return (factor * np.log(series).diff()).iloc[1:]
@@ -326,7 +328,14 @@ def exog_frame(
         header = pd.read_csv(path, nrows=0).columns
         date_column = date_column or next((c for c in DATE_COLUMNS if c in header), None)
         available = [c for c in header if c != date_column]
-        read = partial(read_csv_series, path, date_column=date_column, frequency=frequency, dropna=dropna)
+        read = partial(
+            read_csv_series,
+            path,
+            date_column=date_column,
+            frequency=frequency,
+            dropna=dropna,
+            option=f"--data.exog (the columns of numbers of {path}, e.g. [{available[0] if available else 'UNRATE'}])",
+        )
     unknown = [n for n in names if n not in available]
     if unknown:
         raise ConfigError(f"exog={unknown} not found in the {source} data; available columns: {available}")
