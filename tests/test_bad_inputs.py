@@ -426,6 +426,11 @@ CASES = [
     # these were tracebacks reported as econdl bugs, or a run that exited 0 having trained nothing
     Case("seed-negative", ["fit", "--config", K, "--seed_everything", "-1"], ["--seed_everything -1", "4,294,967,295"]),
     Case("seed-beyond-32-bits", ["fit", "--config", K, "--seed_everything", "4294967296"], ["4294967296", "from 0"]),
+    Case(  # argparse took a typo that begins a real option for it, and fitted 2 epochs without a word
+        "trainer-option-abbreviated",
+        ["fit", "--config", K, "--trainer.max_epoch", "2"],
+        ["unrecognized arguments: --trainer.max_epoch 2", "did you mean --trainer.max_epochs?"],
+    ),
     Case("ckpt-path-empty", ["fit", "--config", K, "--ckpt_path", ""], ["--ckpt_path '' is empty", "last"]),
     Case(
         "kink-val-size-beyond-memory",

@@ -412,3 +412,21 @@ def test_optimizer_and_schedule_settings_beyond_the_weights_dtype_are_refused_na
         _check_settings_fit_the_weights(opt, OneCycleLR(opt, max_lr=1e300))
     doubles = [torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))]
     _check_settings_fit_the_weights(torch.optim.SGD(doubles, lr=1e300), None)  # float64 weights hold it
+
+
+def test_seed_everything_true_draws_a_seed_and_records_it(tmp_path, capsys):
+    """`--seed_everything true` promised a random seed, and Lightning seeded every such run with 0."""
+    import yaml
+
+    args = ["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST, "--seed_everything=true"]
+    seeds = []
+    for _ in range(2):
+        cli = cli_main(args)
+        saved = yaml.safe_load((Path(cli.trainer.log_dir) / "config.yaml").read_text())["seed_everything"]
+        assert isinstance(saved, int) and not isinstance(saved, bool)
+        assert (
+            f"--seed_everything true: random seed {saved} (recorded in the run's config.yaml)"
+            in capsys.readouterr().out
+        )
+        seeds.append(saved)
+    assert seeds[0] != seeds[1] and 0 not in seeds

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import inspect
 import os
+import random
 import re
 import time
 import warnings
@@ -384,9 +385,12 @@ class EconCLI(LightningCLI):
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("save_config_callback", RunConfig)
         # exit_on_error=False: a rejected option raises ArgumentError, which `econdl` prints as one line
-        defaults = {"default_config_files": [str(TRAINER_DEFAULTS)], "exit_on_error": False}
+        # allow_abbrev=False: argparse would take a typo that starts a real option (--trainer.max_epoch) for it
+        defaults = {"default_config_files": [str(TRAINER_DEFAULTS)], "exit_on_error": False, "allow_abbrev": False}
         if kwargs.get("run", True):
-            kwargs.setdefault("parser_kwargs", {"exit_on_error": False, **{c: defaults for c in SUBCOMMANDS}})
+            kwargs.setdefault(
+                "parser_kwargs", {"exit_on_error": False, "allow_abbrev": False, **{c: defaults for c in SUBCOMMANDS}}
+            )
         else:  # no subcommand: one parser, built for driving the trainer from Python
             kwargs.setdefault("parser_kwargs", defaults)
         kwargs.setdefault("subclass_mode_model", True)
@@ -426,6 +430,16 @@ class EconCLI(LightningCLI):
                 f"--seed_everything {seed}: a seed is a whole number from {min_seed_value} to {max_seed_value:,} "
                 "(or true for a random one, false for none)"
             )
+        if seed is True:  # Lightning's seed_everything() without a seed takes 0, not a random one
+            # a rank that the first process started under DDP takes the seed that process drew
+            inherited = os.environ.get("PL_GLOBAL_SEED") if os.environ.get("LOCAL_RANK", "0") != "0" else None
+            seed = int(inherited) if inherited else random.SystemRandom().randint(min_seed_value, max_seed_value)
+            if inherited is None:
+                print(f"--seed_everything true: random seed {seed} (recorded in the run's config.yaml)", flush=True)
+            if self.subcommand:
+                self.config[self.subcommand]["seed_everything"] = seed
+            else:
+                self.config["seed_everything"] = seed
         super()._set_seed()
 
     def before_instantiate_classes(self) -> None:

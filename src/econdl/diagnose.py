@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import inspect
 import re
 import traceback
 from pathlib import Path
@@ -175,6 +176,22 @@ def _argument_message(err: argparse.ArgumentError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
+def _suggest(message: str) -> str:
+    """An unrecognised ``--trainer.KEY`` with the Trainer option it was probably meant to be."""
+    unknown = re.match(r"unrecognized arguments: --trainer\.(\w+)", message)
+    if not unknown:
+        return message
+    import difflib
+
+    import lightning as L
+
+    options = [p for p in inspect.signature(L.Trainer.__init__).parameters if p != "self"]
+    close = difflib.get_close_matches(unknown.group(1), options, n=1, cutoff=0.6)
+    if not close:
+        return message
+    return f"{message}; did you mean --trainer.{close[0]}? (`econdl fit --config FILE --print_config` lists every key)"
+
+
 def diagnose(err: BaseException) -> Diagnosis:
     """What the user should see for ``err`` (see the module docstring)."""
     chain = list(causes(err))
@@ -192,7 +209,7 @@ def diagnose(err: BaseException) -> Diagnosis:
     if isinstance(err, argparse.ArgumentError):  # the parser refused an option: always the user's
         message = _argument_message(err)
         missing = re.fullmatch(r"--config: File does not exist: '(.+)'", message)
-        return Diagnosis("user", missing_config(missing.group(1)) if missing else message, 2)
+        return Diagnosis("user", missing_config(missing.group(1)) if missing else _suggest(message), 2)
     if _is_wrapper(err) and len(chain) > 1:
         # a constructor refused a value: its check is the message (ValueError by convention)
         inner = [c for c in chain[1:] if not _is_wrapper(c)]
