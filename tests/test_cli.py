@@ -430,3 +430,29 @@ def test_seed_everything_true_draws_a_seed_and_records_it(tmp_path, capsys):
         )
         seeds.append(saved)
     assert seeds[0] != seeds[1] and 0 not in seeds
+
+
+def test_validate_or_test_on_a_split_other_than_the_fits_is_refused(tmp_path):
+    """`econdl validate ... --data.val_size 1` scored a checkpoint on a validation set carved
+    otherwise than its fit's, which can hold the examples it was trained on, without a word."""
+    config = ["--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST]
+    cli_main(["fit", *config])
+    last = "--ckpt_path=last"
+    for stage, option, words in (
+        (
+            "validate",
+            "--data.init_args.val_size=64",
+            "validation set is not the fit's (val_size 128 in the fit, 64 now)",
+        ),
+        ("test", "--data.init_args.test_size=100", "test set is not the fit's (test_size 101 in the fit, 100 now)"),
+        ("validate", "--data.init_args.x_size=600", "x_size 512 in the fit, 600 now"),
+    ):
+        result = run_econdl(stage, *config, option, last)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert words in result.stderr and f"{stage} with the fit's data settings" in result.stderr, result.stderr
+    explicit = f"--ckpt_path={tmp_path / 'logs/kink/polynomial/version_0/checkpoints/last.ckpt'}"
+    result = run_econdl("validate", *config, "--data.init_args.val_size=64", explicit)  # a path, not `last`
+    assert result.returncode == 1 and "validation set is not the fit's" in result.stderr, result.stderr
+    # the same split, in batches of another size: taken
+    same = run_econdl("test", *config, "--data.init_args.batch_size=32", last)
+    assert same.returncode == 0 and printed_metric(same.stdout, "test/rmse") > 0, same.stderr

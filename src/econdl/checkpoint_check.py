@@ -165,12 +165,43 @@ def saved_config_hint(path: str | Path) -> str:
     return "pass the config it was trained with, or a checkpoint of this config"
 
 
+def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | None:
+    """How this run's validation or test set (``stage`` ``validate`` or ``test``) is carved
+    otherwise than the fit's (the data module's ``split_keys``), or None."""
+    import importlib
+
+    saved, built = _flat(ckpt.get("datamodule_hyper_parameters") or {}), _flat(data_config)
+    if not saved[0] or not built[0] or _short(saved[0]) != _short(built[0]):
+        return None
+    module, _, name = built[0].rpartition(".")
+    try:
+        keys = getattr(importlib.import_module(module), name).split_keys.get(stage, ())
+    except (ImportError, AttributeError, ValueError):
+        return None
+    changed = [k for k in keys if k in saved[1] and k in built[1] and _differ(saved[1][k], built[1][k])]
+    if not changed:
+        return None
+    show = lambda v: f"{v:g}" if isinstance(v, float) else repr(v)  # noqa: E731
+    shown = ", ".join(f"{k} {show(saved[1][k])} in the fit, {show(built[1][k])} now" for k in changed)
+    split = {"validate": "validation", "test": "test"}.get(stage, stage)
+    return (
+        f"this run's {split} set is not the fit's ({shown}): it can hold examples the model was trained on, "
+        f"which would flatter its scores; {stage} with the fit's data settings"
+    )
+
+
 def check_fits(
-    path: str | Path, ckpt: dict[str, Any], model_config: Any, data_config: Any, resume: bool = False
+    path: str | Path,
+    ckpt: dict[str, Any],
+    model_config: Any,
+    data_config: Any,
+    resume: bool = False,
+    stage: str | None = None,
 ) -> None:
     """CheckpointError naming both sides if the checkpoint was written for another model or data,
-    or naming the first weight (and, to ``resume`` a fit, optimizer state) that is NaN or infinite."""
-    problem = mismatch(ckpt, model_config, data_config)
+    or (to ``validate`` or ``test``, the ``stage``) if this run's split differs from the fit's, or
+    naming the first weight (and, to ``resume`` a fit, optimizer state) that is NaN or infinite."""
+    problem = mismatch(ckpt, model_config, data_config) or (stage and split_mismatch(ckpt, data_config, stage))
     if problem:
         raise CheckpointError(f"{path}: {problem}; {saved_config_hint(path)}")
     bad = first_non_finite_entry(ckpt, optimizer=resume)

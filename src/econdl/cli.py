@@ -533,7 +533,9 @@ class EconCLI(LightningCLI):
         assert ckpt is not None  # latest_run_with found it
         config.ckpt_path = str(ckpt)
         saved_state = read_checkpoint(ckpt)
-        check_fits(ckpt, saved_state, config.get("model"), config.get("data"), self.subcommand == "fit")
+        check_fits(
+            ckpt, saved_state, config.get("model"), config.get("data"), self.subcommand == "fit", self.subcommand
+        )
         self._checked = str(ckpt)  # _check_checkpoint need not read it again
         if self.subcommand == "fit":
             if not any((d / name).resolve() == runs[0].parent.resolve() for d in save_dirs):
@@ -598,7 +600,8 @@ class EconCLI(LightningCLI):
         if str(path) == getattr(self, "_checked", None):
             return
         resume = self.config.subcommand == "fit"
-        check_fits(path, read_checkpoint(path), config.get("model"), config.get("data"), resume)
+        stage = self.config.subcommand
+        check_fits(path, read_checkpoint(path), config.get("model"), config.get("data"), resume, stage)
 
     def _refuse_unfitted(self) -> None:
         """``validate``, ``test`` and ``predict`` of a model that learns need its weights: without

@@ -146,6 +146,10 @@ class InMemoryDataModule(L.LightningDataModule):
 
     task: ClassVar[str] = "task"
     names: ClassVar[tuple[str, ...]] = ("inputs", "targets")
+    #: the settings that decide which examples form the validation and the test set: a
+    #: checkpoint validated or tested with other values would be scored on examples it may
+    #: have been trained on, which ``econdl validate``/``test`` refuse
+    split_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(
         self,

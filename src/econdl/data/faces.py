@@ -87,6 +87,10 @@ class GenderImageDataModule(InMemoryDataModule):
     """
 
     task = "gender"
+    split_keys = {
+        "validate": ("max_images", "test_share", "val_size", "val_share", "split_seed"),
+        "test": ("max_images", "test_share", "split_seed"),
+    }
     names = ("images", "labels")
 
     def __init__(

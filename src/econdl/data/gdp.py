@@ -69,6 +69,8 @@ class GDPDataModule(RegressionDataModule):
     """
 
     task = "gdp"
+    # the test period is checked by its dates (a checkpoint records where its test period began)
+    split_keys = {"validate": ("val_size", "test_size", "val_start", "test_start"), "test": ()}
 
     def __init__(
         self,

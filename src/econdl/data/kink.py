@@ -75,6 +75,7 @@ class KinkDataModule(RegressionDataModule):
     """
 
     task = "kink"
+    split_keys = {stage: ("x_size", "val_size", "test_size") for stage in ("validate", "test")}
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ class LinearDataModule(RegressionDataModule):
     """
 
     task = "linear"
+    split_keys = {stage: ("n", "proportions") for stage in ("validate", "test")}
 
     def __init__(
         self,

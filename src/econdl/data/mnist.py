@@ -112,6 +112,7 @@ class MNISTDataModule(InMemoryDataModule):
     """
 
     task = "mnist"
+    split_keys = {"validate": ("train_size", "val_size", "split_seed"), "test": ()}  # test: its own file
     names = ("images", "labels")
 
     def __init__(
