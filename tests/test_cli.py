@@ -456,3 +456,27 @@ def test_validate_or_test_on_a_split_other_than_the_fits_is_refused(tmp_path):
     # the same split, in batches of another size: taken
     same = run_econdl("test", *config, "--data.init_args.batch_size=32", last)
     assert same.returncode == 0 and printed_metric(same.stdout, "test/rmse") > 0, same.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (
+            "trainer:\n  max_epochs: 3\n\t\tmin_epochs: 1\n",
+            "bad.yaml, line 3, column 1: not valid YAML (found character '\\t' that cannot start any token); "
+            "YAML indents with spaces, not tabs",
+        ),
+        (
+            "trainer:\n  max_epochs: 3\n   min_epochs: 1\n",
+            "bad.yaml, line 3, column 14: not valid YAML (mapping values are not allowed here); check the "
+            "indentation of this line and the line above",
+        ),
+    ],
+)
+def test_a_config_that_is_not_yaml_is_named_with_its_line_and_fix(tmp_path, text, words):
+    """A tab or a misindented key gave `error: in "<unicode string>", line 5, column 1`: no file, no fix."""
+    (tmp_path / "bad.yaml").write_text(text)
+    for args in (["fit", "--config", "bad.yaml"], ["compare", "bad.yaml"]):
+        result = run_econdl(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert words in result.stderr, result.stderr

@@ -44,7 +44,7 @@ from econdl.checkpointing import (
     run_checkpoint,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
-from econdl.errors import CheckpointNotFound, ConfigError
+from econdl.errors import CheckpointNotFound, ConfigError, ConfigFileInvalid
 from econdl.loggers import carry_rows
 
 TRAINER_DEFAULTS = Path(__file__).parent / "configs" / "trainer_default.yaml"
@@ -831,6 +831,38 @@ class EconCLI(LightningCLI):
         self._stop_if_terminated()
 
 
+def check_yaml(path: str | Path) -> None:
+    """A config file that is not valid YAML: ConfigError naming the file, the line and the
+    likely fix (jsonargparse names only "<unicode string>" and a line)."""
+    try:
+        yaml.safe_load(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        text = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        line = text[mark.line] if mark and mark.line < len(text) else ""
+        if "\t" in line[: len(line) - len(line.lstrip())] or "'\\t'" in str(err.problem):
+            fix = "YAML indents with spaces, not tabs: replace the tab with spaces"
+        else:
+            fix = "check the indentation of this line and the line above (keys of one level start in one column)"
+        raise ConfigFileInvalid(f"{where}: not valid YAML ({err.problem}); {fix}") from None
+    except yaml.YAMLError as err:
+        raise ConfigFileInvalid(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+
+
+def _config_files(args: list[str]) -> list[str]:
+    """The files that ``--config``/``-c`` name in ``args`` (``--config=FILE`` too)."""
+    files = []
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            files.append(args[i + 1])
+        elif arg.startswith("--config="):
+            files.append(arg.split("=", 1)[1])
+    return [f for f in files if Path(f).is_file()]
+
+
 def cli_main(args: list[str] | None = None, **kwargs: Any) -> EconCLI:
     """Run the LightningCLI part of ``econdl`` (``args`` as on the command line)."""
+    for path in _config_files(args or []):
+        check_yaml(path)
     return EconCLI(args=args, **kwargs)

@@ -28,6 +28,12 @@ class ConfigFileNotFound(ConfigError, FileNotFoundError):
     """A config or sweep file, or a folder of configs, that does not exist."""
 
 
+class ConfigFileInvalid(ConfigError):
+    """A config file that is not valid YAML: refused as the parser refuses it (exit code 2)."""
+
+    exit_code = 2
+
+
 def missing_config(path: str) -> str:
     """The message for a config file or folder that does not exist.  The configs econdl ships
     sit in its repository, not in an installed package: a path under ``configs/`` says so."""
