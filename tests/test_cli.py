@@ -480,3 +480,13 @@ def test_a_config_that_is_not_yaml_is_named_with_its_line_and_fix(tmp_path, text
         result = run_econdl(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert words in result.stderr, result.stderr
+
+
+def test_a_sweep_config_given_to_fit_says_to_run_econdl_sweep():
+    """It said "Subcommand 'fit' does not accept option 'search_space.model.init_args...'"."""
+    sweep = CONFIGS / "sweeps/kink_mlp.yaml"
+    result = run_econdl("fit", "--config", str(sweep))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert (
+        f"is a sweep config (search_space, base_config): run it with `econdl sweep --config {sweep}`" in result.stderr
+    )

@@ -835,7 +835,7 @@ def check_yaml(path: str | Path) -> None:
     """A config file that is not valid YAML: ConfigError naming the file, the line and the
     likely fix (jsonargparse names only "<unicode string>" and a line)."""
     try:
-        yaml.safe_load(Path(path).read_text(encoding="utf-8", errors="replace"))
+        content = yaml.safe_load(Path(path).read_text(encoding="utf-8", errors="replace"))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
@@ -848,6 +848,11 @@ def check_yaml(path: str | Path) -> None:
         raise ConfigFileInvalid(f"{where}: not valid YAML ({err.problem}); {fix}") from None
     except yaml.YAMLError as err:
         raise ConfigFileInvalid(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if isinstance(content, dict) and "search_space" in content and "base_config" in content:
+        raise ConfigFileInvalid(
+            f"{path} is a sweep config (search_space, base_config): run it with `econdl sweep --config {path}`, "
+            f"or fit its base config, {content['base_config']} (relative to {Path(path).parent})"
+        )
 
 
 def _config_files(args: list[str]) -> list[str]:
