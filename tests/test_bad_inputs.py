@@ -24,7 +24,7 @@ from PIL import Image
 import pytest
 import yaml
 
-from helpers import CONFIGS, REPO
+from helpers import CONFIGS, REPO, run_econdl
 
 ECONDL = Path(sys.executable).with_name("econdl")
 KINK_TINY = [
@@ -425,6 +425,7 @@ CASES = [
     Case("sweep-missing-config", ["sweep", "--config", "{dir}/no_sweep.yaml"], ["no_sweep.yaml"]),
     # these were tracebacks reported as econdl bugs, or a run that exited 0 having trained nothing
     Case("seed-negative", ["fit", "--config", K, "--seed_everything", "-1"], ["--seed_everything -1", "4,294,967,295"]),
+    Case("seed-not-a-number", ["fit", "--config", K, "--seed_everything", "abc"], ["'abc': a seed is a whole number"]),
     Case("seed-beyond-32-bits", ["fit", "--config", K, "--seed_everything", "4294967296"], ["4294967296", "from 0"]),
     Case(  # argparse took a typo that begins a real option for it, and fitted 2 epochs without a word
         "trainer-option-abbreviated",
@@ -576,6 +577,17 @@ def test_a_read_only_or_forbidden_runs_folder_is_named_with_the_fix(tmp_path):
     )
     denied = diagnose(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "logs")))
     assert denied.kind == "user" and "logs: permission denied; give yourself access" in denied.message
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+def test_a_runs_folder_that_cannot_be_created_is_named_with_the_fix():
+    """It said only "/proc/out: No such file or directory", which reads as a missing input."""
+    result = run_econdl("fit", "--config", K, "--trainer.default_root_dir", "/proc/econdl_out")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert (
+        "cannot create the folder /proc/econdl_out in /proc (No such file or directory); write the runs to "
+        "another folder (--trainer.default_root_dir DIR)" in result.stderr
+    ), result.stderr
 
 
 @pytest.mark.parametrize("main_fails_too", [False, True])

@@ -177,7 +177,14 @@ def _argument_message(err: argparse.ArgumentError) -> str:
 
 
 def _suggest(message: str) -> str:
-    """An unrecognised ``--trainer.KEY`` with the Trainer option it was probably meant to be."""
+    """An unrecognised ``--trainer.KEY`` with the Trainer option it was probably meant to be;
+    a seed that is no whole number with what a seed is (the parser says "expected bool")."""
+    seed = re.match(r"--seed_everything: expected bool, got (.*)$", message)
+    if seed:
+        return (
+            f"--seed_everything {seed.group(1)}: a seed is a whole number from 0 to 4,294,967,295, or true for a "
+            "random one, or false for none"
+        )
     unknown = re.match(r"unrecognized arguments: --trainer\.(\w+)", message)
     if not unknown:
         return message
@@ -263,6 +270,11 @@ def _unwritable(err: BaseException) -> str | None:
             f"{path}: permission denied; give yourself access to it (chmod), or, if it is where runs are "
             f"written, {elsewhere}"
         )
+    made = any(frame.name in ("mkdir", "makedirs") for frame in traceback.extract_tb(err.__traceback__))
+    if made and err.errno in (errno.ENOENT, errno.EPERM):  # e.g. under /proc, or a folder the system keeps
+        inside = next((p for p in path.parents if p.exists()), None)
+        where = f" in {inside}" if inside is not None else ""
+        return f"cannot create the folder {path}{where} ({err.strerror}); {elsewhere}"
     return None
 
 
