@@ -156,6 +156,10 @@ def test_a_table_of_several_horizons_marks_the_best_at_each_and_keeps_interval_r
         for line in formatted.caption
     )
     assert not any(line.startswith("width 80 ∞") for line in formatted.caption)
+    # cut into parts to fit a narrow terminal, each part keeps the horizon that tells rows apart
+    parts = to_console(table, width=40).split("\n\n")
+    cut = [p for p in parts if p.lstrip().startswith("model")]
+    assert len(cut) >= 2 and all(p.splitlines()[0].split()[:2] == ["model", "horizon"] for p in cut), parts
 
 
 # --- report.html of a classification comparison --------------------------------------------
@@ -338,3 +342,20 @@ def test_a_fit_report_command_on_a_path_with_spaces_can_be_pasted(tmp_path):
     text = html.unescape((copy / "report.html").read_text())
     command = re.search(r"<pre>(econdl fit --config .*?)</pre>", text)
     assert command is not None and shlex.split(command.group(1)) == ["econdl", "fit", "--config", f"{copy}/config.yaml"]
+
+
+def test_a_gdp_fit_report_says_its_loss_is_in_standardised_units(tmp_path):
+    """The report put "test loss 0.459" (standardised targets) beside "test RMSE 2.64"
+    (percentage points) with nothing to tell them apart, and the scores in alphabetical order."""
+    import html
+
+    from econdl.cli import cli_main
+    from helpers import FAST
+
+    cli = cli_main(["fit", "--config", str(CONFIGS / "gdp/ar.yaml"), *FAST[-2:]])
+    run = Path(cli.trainer.log_dir)
+    main(["report", str(run)])
+    text = html.unescape((run / "report.html").read_text())
+    results = text[text.index('results">') :]
+    headings = re.findall(r"<th>([^<]+)</th>", results[: results.index("</tr>")])
+    assert headings[:2] == ["model", "test RMSE"] and "test loss (standardised units)" in headings, headings

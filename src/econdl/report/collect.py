@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +112,12 @@ def _fit(run_dir: Path) -> ReportContent:
     if metrics.is_file():
         frame = pd.read_csv(metrics)
         tested = [c for c in frame.columns if c.startswith("test/") and frame[c].notna().any()]
+        tested.sort(key=lambda c: FIT_ORDER.index(c) if c in FIT_ORDER else len(FIT_ORDER))  # scores first
         last = {column_name(c): frame[c].dropna().iloc[-1] for c in tested}
+        loss, rmse = last.get("test_loss"), last.get("test_rmse")
+        if loss is not None and rmse is not None and not math.isclose(loss, rmse**2, rel_tol=1e-3):
+            # a loss on standardised targets (GDP) beside errors in the data's units: say which is which
+            last = {("test loss (standardised units)" if k == "test_loss" else k): v for k, v in last.items()}
         if last:
             content.table = pd.DataFrame([last], index=pd.Index([name], name="model"))
         curve = loss_curve(frame)
@@ -133,6 +139,10 @@ def _fit(run_dir: Path) -> ReportContent:
     elif content.table is None:
         content.notes.append(_untested(run_dir, config))
     return content
+
+
+#: the order of a fit report's scores (others follow in metrics.csv's order)
+FIT_ORDER = ["test/acc", "test/rmse", "test/mae", "test/max_abs_err", "test/loss"]
 
 
 def _untested(run_dir: Path, config: Path) -> str:

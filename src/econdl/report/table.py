@@ -258,14 +258,18 @@ def _console_parts(cells: pd.DataFrame, width: int) -> list[str]:
             colalign=("left",) + ("right",) * len(columns),
         )
 
+    # a column that tells rows of one model apart (the horizon of a forecast) heads every part
+    keys = [c for c in cells.columns if c == heading("horizon") and cells.index.duplicated().any()]
     parts: list[str] = []
-    group: list[str] = []
+    group: list[str] = list(keys)
     for col in cells.columns:
-        if group and max(map(len, render([*group, col]).splitlines())) > width:
+        if col in keys:
+            continue
+        if len(group) > len(keys) and max(map(len, render([*group, col]).splitlines())) > width:
             parts.append(render(group))
-            group = []
+            group = list(keys)
         group.append(col)
-    return [*parts, render(group)] if group else parts
+    return [*parts, render(group)] if len(group) > len(keys) else parts
 
 
 def missing_as_none(frame: pd.DataFrame) -> pd.DataFrame:
