@@ -359,3 +359,20 @@ def test_a_gdp_fit_report_says_its_loss_is_in_standardised_units(tmp_path):
     results = text[text.index('results">') :]
     headings = re.findall(r"<th>([^<]+)</th>", results[: results.index("</tr>")])
     assert headings[:2] == ["model", "test RMSE"] and "test loss (standardised units)" in headings, headings
+
+
+def test_a_report_of_a_predict_run_says_where_its_predictions_are(tmp_path):
+    """It was headed "Fit" and said there was no metrics.csv because of a missing logger."""
+    import html
+
+    from econdl.cli import cli_main
+    from helpers import FAST
+
+    config = ["--config", str(CONFIGS / "gdp/ar.yaml"), *FAST[-2:]]
+    cli_main(["fit", *config])
+    predicted = cli_main(["predict", *config, "--ckpt_path=last"])
+    run = Path(predicted.trainer.log_dir)
+    main(["report", str(run)])
+    text = html.unescape((run / "report.html").read_text())
+    assert "<h1>Predictions: gdp/ar</h1>" in text and "no metrics.csv" not in text
+    assert f"an econdl predict run: 1 prediction is in {run / 'predictions.csv'}" in text

@@ -131,7 +131,15 @@ def _fit(run_dir: Path) -> ReportContent:
     if config.is_file():
         content.configs.append((name, config.read_text()))
         content.command = f"econdl fit --config {shlex.quote(str(config))}"
-    if not metrics.is_file():
+    predictions = run_dir / "predictions.csv"
+    if not metrics.is_file() and predictions.is_file():  # an `econdl predict` run
+        rows = len(pd.read_csv(predictions))
+        content.kind, content.title = "predict", f"Predictions: {name}"
+        content.notes.append(
+            f"an econdl predict run: {rows:,} prediction{'s are' if rows != 1 else ' is'} in {predictions} (a "
+            "prediction has no score; `econdl test` scores the checkpoint on the test set)"
+        )
+    elif not metrics.is_file():
         content.notes.append(
             "no metrics.csv: the run had no CSV logger (--trainer.logger false), or it ended before it "
             "wrote a row, so there are no results to show"
