@@ -244,6 +244,16 @@ def test_monthly_csv_is_annualised_by_12(tmp_path):
     dm.setup()
     np.testing.assert_allclose(dm.series.to_numpy(), 1200 * np.diff(np.log(levels)), rtol=1e-10)
     assert str(dm.dates["forecast"][0]) == "2002-07"
+    # tables say what the numbers are measured in, and a monthly period with its dashes reads clearly
+    described = dm.describe_model(torch.nn.Linear(2, 1))
+    assert described["test_period"] == "2002-03 to 2002-06"
+    assert described["units"] == "growth in percent, annualised (log difference x 1200)"
+    changes = GDPDataModule(source="csv", path=str(path), lags=2, val_size=4, test_size=4, transform="pct_change")
+    changes.setup()
+    assert changes.units() == "percent change on the previous month (not annualised)"
+    quarterly = GDPDataModule()
+    quarterly.setup()
+    assert quarterly.describe_model(torch.nn.Linear(4, 1))["test_period"] == "1999Q4-2009Q3"
 
 
 def _fit(config: str, *extra: str):  # noqa: ANN202

@@ -24,6 +24,7 @@ from torch import Tensor
 from econdl.data.base import RegressionDataModule, Splits, resolve_count
 from econdl.data.loader import TensorBatches
 from econdl.data.series import (
+    PER_YEAR,
     exog_frame,
     macrodata_series,
     origin_inputs,
@@ -390,7 +391,20 @@ class GDPDataModule(RegressionDataModule):
     def describe_model(self, model: torch.nn.Module) -> dict[str, Any]:
         if self.series is None:
             raise RuntimeError("describe_model needs the data: call setup() first")
-        return {"evaluation": self.evaluation, "test_period": f"{self.dates['test'][0]}-{self.series.index[-1]}"}
+        start, end = str(self.dates["test"][0]), str(self.series.index[-1])
+        sep = " to " if "-" in start else "-"  # 2010-02 to 2012-06; 1999Q4-2009Q3
+        return {"evaluation": self.evaluation, "test_period": f"{start}{sep}{end}", "units": self.units()}
+
+    def units(self) -> str:
+        """What the series, its forecasts and their errors are measured in."""
+        freq = str(self.series.index.freqstr)[:1] if self.series is not None else "Q"
+        period = {"Q": "quarter", "M": "month", "Y": "year"}.get(freq, "period")
+        if self.transform == "log_diff":
+            per_year = "" if freq == "Y" else ", annualised"
+            return f"growth in percent{per_year} (log difference x {100 * PER_YEAR.get(freq, 1)})"
+        if self.transform == "pct_change":
+            return f"percent change on the previous {period} (not annualised)"
+        return f"levels of {self.series.name if self.series is not None else 'the series'}"
 
     def rolling_predictions(self, trainer: Any, model: Any) -> Tensor | None:
         """Expanding-window forecasts on the ``eval`` origins; None under ``evaluation='fixed'``."""

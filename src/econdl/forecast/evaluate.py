@@ -21,7 +21,7 @@ from econdl.forecast.stats import clark_west, diebold_mariano, mincer_zarnowitz
 from econdl.errors import ConfigError
 
 #: columns of the base table that describe a model rather than score it
-DESCRIPTIVE = ("evaluation", "test_period", "params", "fit_s", "refit_s", "seeds")
+DESCRIPTIVE = ("evaluation", "test_period", "units", "params", "fit_s", "refit_s", "seeds")
 
 
 def _tag(level: float) -> str:

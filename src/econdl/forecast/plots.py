@@ -55,7 +55,7 @@ def plot_test_forecasts(dm: Any, predictions: dict[str, Tensor], path: Path) -> 
             drawn = True
         ax.plot(when, test["forecast"], lw=1.2, label=name)
     ax.axhline(0, color="grey", lw=0.6)
-    ax.set_ylabel(f"{dm.series.name} ({dm.transform})")
+    ax.set_ylabel(f"{dm.series.name}: {dm.units()}", fontsize=8)
     ax.set_title(f"{dm.series.name}: one-step test forecasts with {dm.lags} lags ({dm.evaluation} window)")
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -81,13 +81,15 @@ def fan_chart(dm: Any, frame: pd.DataFrame, name: str, path: Path) -> Path:
                 color="C0",
                 label=f"{level:g}% conformal" if part is test else None,
             )
-        ax.plot(when, part["forecast"], color="C0" if part is test else "C3", lw=1.4, label=label)
+        # a marker on each point: a forecast of the next period alone is one point, which a line does not show
+        ax.plot(when, part["forecast"], color="C0" if part is test else "C3", lw=1.4, label=label, marker=".")
     when = pd.PeriodIndex([pd.Period(d) for d in test["date"]]).to_timestamp()
     ax.plot(when, test["actual"], color="black", lw=2, label="actual")
     ax.axhline(0, color="grey", lw=0.6)
     unit = {"Q": "quarter", "M": "month", "Y": "year"}.get(str(dm.series.index.freqstr)[:1], "period")
     ahead = f"{h} {unit}{'s' * (h != 1)} ahead"
     ax.set_title(f"{name}: test period ({ahead}) and the next {dm.horizon} from {dm.series.index[-1]}")
+    ax.set_ylabel(f"{dm.series.name}: {dm.units()}", fontsize=8)
     ax.legend(fontsize=8)
     return _save(fig, path)
 
