@@ -126,6 +126,10 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
     tested = format_table(table.assign(dm_pvalue=[np.nan, 0.04, 0.3]))
     assert first_seed in tested.caption  # a p-value next to a mean over seeds is of the first seed
     assert first_seed not in format_table(table.assign(dm_pvalue=0.04, seeds=1)).caption
+    few = "only 5 test forecasts: the tests' p-values rest on large-sample approximations"
+    assert any(line.startswith(few) for line in format_table(table.assign(dm_pvalue=0.04, n_test=5)).caption)
+    assert not any("test forecasts:" in line for line in format_table(table.assign(dm_pvalue=0.04, n_test=40)).caption)
+    assert not any("test forecasts:" in line for line in format_table(table.assign(n_test=5)).caption)  # no test
     text = to_console(table)
     assert "std" not in text.split("\n")[0] and "2.64 *" in text and "best in its column" in text
     assert [significant(v) for v in (0.00073, 4.0e-5, 5601.0, 0.1951)] == ["0.000730", "4.00e-05", "5,601", "0.195"]

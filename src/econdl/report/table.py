@@ -204,7 +204,17 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
     tests = [c for c in table.columns if c.endswith("_pvalue") or c.startswith("p_vs_")]
     if several and any(table[c].notna().any() for c in tests):
         caption.append("tests use each model's first seed (seed 0), not the mean over its seeds")
+    counts = pd.to_numeric(table["n_test"], errors="coerce") if "n_test" in table.columns else pd.Series(dtype=float)
+    if any(table[c].notna().any() for c in tests if c.endswith("_pvalue")) and counts.min() < FEW_FORECASTS:
+        caption.append(
+            f"only {counts.min():.0f} test forecasts: the tests' p-values rest on large-sample approximations "
+            "and have little power on so few; a longer test period (--data.test_size) gives more"
+        )
     return FormattedTable(pd.DataFrame(cells, index=table.index), pd.DataFrame(best, index=table.index), caption)
+
+
+#: fewer test forecasts than this and the forecast tests' p-values get a caveat under the table
+FEW_FORECASTS = 20
 
 
 def _best_mask(values: pd.Series, how: str | None, groups: pd.Series | None = None) -> list[bool]:
