@@ -169,3 +169,16 @@ def test_a_compare_report_shows_its_own_plots_under_its_task_name(tmp_path):
     html = (folder / "report.html").read_text()
     assert "Comparison: kink" in html and "Comparison: my table" not in html
     assert "fan chart" not in html and "predictions" in html
+
+
+def test_a_compare_report_whose_fit_folders_are_gone_says_so(tmp_path):
+    """Its plots and configs sections vanished without a word."""
+    import shutil
+
+    from econdl.main import main
+
+    compare_main([str(CONFIGS / "kink" / "polynomial.yaml"), *FAST, "--workers", "1", "--out", "cmp"])
+    shutil.rmtree(tmp_path / "logs/kink/polynomial")
+    main(["report", "cmp"])
+    html = (tmp_path / "cmp/report.html").read_text()
+    assert "the run folders of polynomial (" in html and "are gone (moved or deleted)" in html

@@ -89,15 +89,22 @@ def _compare(run_dir: Path) -> ReportContent:
     # the plots the comparison drew (older run_info.json files do not list them: every PNG there)
     drawn = [run_dir / name for name in info["plots"]] if "plots" in info else sorted(run_dir.glob("*.png"))
     content.images += [(_caption(p), p) for p in drawn if p.is_file()]
+    gone = []
     for model, dirs in info.get("runs", {}).items():
         first = Path(dirs[0]) if dirs else None
         if first is None or not first.is_dir():
+            gone.append(f"{model} ({first})" if first else model)
             continue
         content.images += [(f"{model}: {_caption(p)}", p) for p in sorted(first.glob("*.png"))]
         if (first / "config.yaml").is_file():
             short = [str(Path(*Path(d).parts[-4:])) for d in dirs]  # logs/<task>/<model>/version_N
             seeds = f" (seed runs: {', '.join(short)})" if len(dirs) > 1 else f" ({short[0]})"
             content.configs.append((model + seeds, (first / "config.yaml").read_text()))
+    if gone:
+        content.notes.append(
+            f"the run folders of {', '.join(gone)} are gone (moved or deleted), so their plots and configs are "
+            "not shown; the table is complete"
+        )
     content.notes += left_out(info.get("failed", {}))
     if not info:
         content.notes.append("run_info.json is missing: configs, environment and command were not recorded")
@@ -198,6 +205,7 @@ def loss_curve(metrics: pd.DataFrame) -> bytes | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for col in cols:
@@ -205,8 +213,10 @@ def loss_curve(metrics: pd.DataFrame) -> bytes | None:
         ax.plot(series.index, series.values, marker=".", label=col)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if (metrics[cols].min() > 0).all():
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.legend()
     fig.tight_layout()
     buffer = io.BytesIO()
