@@ -490,3 +490,12 @@ def test_a_sweep_config_given_to_fit_says_to_run_econdl_sweep():
     assert (
         f"is a sweep config (search_space, base_config): run it with `econdl sweep --config {sweep}`" in result.stderr
     )
+
+
+def test_float16_on_the_cpu_is_refused_without_lightnings_contradicting_fallback_line():
+    """Lightning said it would use bf16-mixed instead, and econdl then refused the run."""
+    result = run_econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.precision", "16-mixed")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "--trainer.precision 16-mixed needs a CUDA GPU" in result.stderr, output
+    assert "AMP with fp16 is not supported" not in output and "Using bfloat16" not in output, output
+    assert "GPU available: False" in output  # Lightning's other lines stay

@@ -375,6 +375,17 @@ class RunConfig(SaveConfigCallback):
             self.parser = parser
 
 
+class _Without(logging.Filter):
+    """Drops the log records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
 class EconCLI(LightningCLI):
     """LightningCLI with econdl's defaults: subclass mode for model and data, the shared
     trainer config, run directories ``logs/<task>/<model>/version_N/``, and ``fit``
@@ -653,7 +664,17 @@ class EconCLI(LightningCLI):
             kwargs.setdefault("plugins", [AtomicCheckpointIO()])  # a kill mid-save keeps the old file
         settings = self._get(self.config_init, "trainer", default={})
         precision = str(settings.get("precision"))
-        trainer = super().instantiate_trainer(**kwargs)
+        with warnings.catch_warnings():
+            # on the CPU Lightning would say it uses bf16-mixed instead, and econdl then refuses (below)
+            warnings.filterwarnings("ignore", message=r".*AMP with fp16 is not supported on CPU")
+            info = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+            fallback = _Without("Using bfloat16 Automatic Mixed Precision")  # the line that goes with it
+            if precision in ("16-mixed", "16"):
+                info.addFilter(fallback)
+            try:
+                trainer = super().instantiate_trainer(**kwargs)
+            finally:
+                info.removeFilter(fallback)
         on_cpu = trainer.accelerator.__class__.__name__ == "CPUAccelerator"
         if precision in ("16-mixed", "16") and on_cpu:
             # Lightning falls back to bf16-mixed with a warning; the saved config would say 16-mixed
