@@ -69,3 +69,33 @@ def test_imports_run_one_way_from_data_to_tasks_to_callbacks():
 
     assert not {m for m in imported("callbacks") if m.startswith("econdl.tasks")}
     assert not {m for m in imported("data") if m.startswith(("econdl.callbacks", "econdl.tasks"))}
+
+
+def test_a_notebooks_mistakes_raise_the_commands_one_line_and_leave_its_logging_alone(tmp_path):
+    """In a notebook the parser's errors were trees of nested reasons, a folder given to fit was
+    "does not exist", seeds='2' a TypeError, and a compare (even one that failed at once) left
+    Lightning's loggers at WARNING for every later call of the session."""
+    import logging
+
+    from econdl.errors import ConfigError
+
+    kink = CONFIGS / "kink/polynomial.yaml"
+    cases = [
+        (lambda: econdl.fit(kink, data__x_size=-5), "x_size=-5 must be at least 2"),
+        (lambda: econdl.fit(kink, data__x_size="abc"), "--data.x_size (econdl.data.KinkDataModule): expected int"),
+        (lambda: econdl.fit(kink, trainer__max_epoch=2), "did you mean --trainer.max_epochs?"),
+        (lambda: econdl.fit(CONFIGS / "kink"), "is a folder: give econdl.fit one YAML file"),
+        (lambda: econdl.compare(kink, seeds="2"), "seeds='2' must be a whole number"),
+        (lambda: econdl.compare(kink, workers=0), "workers=0 must be at least 1"),
+        (lambda: econdl.compare(kink, trainer__max_epoch=2), "--trainer.max_epoch is no Trainer option; did you"),
+    ]
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for call, words in cases:
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert words in str(err.value) and "\n" not in str(err.value), str(err.value)
+    with pytest.raises(FileNotFoundError):
+        econdl.compare(tmp_path / "nowhere")
+    econdl.compare(kink, data__x_size=512, data__val_size=128, data__test_size=101, workers=1, out="cmp")
+    assert [logger.level for logger in loggers] == levels

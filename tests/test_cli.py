@@ -1,5 +1,6 @@
 """The `econdl` command driven as a user drives it: success and failure paths."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -499,3 +500,20 @@ def test_float16_on_the_cpu_is_refused_without_lightnings_contradicting_fallback
     assert result.returncode == 1 and "--trainer.precision 16-mixed needs a CUDA GPU" in result.stderr, output
     assert "AMP with fp16 is not supported" not in output and "Using bfloat16" not in output, output
     assert "GPU available: False" in output  # Lightning's other lines stay
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "bad.yaml holds nothing, where a config holds sections such as model:, data: and trainer:"),
+        ("- [1, 2]\n", "bad.yaml holds a list, where a config holds sections"),
+        ("trainer:\n  callbacks: [a, b\n  max_epochs: 3\n", "close the bracket or quote opened on line 2"),
+    ],
+)
+def test_an_empty_or_unclosed_config_is_named_with_the_fix(tmp_path, text, words):
+    """An empty file said `error: Unexpected config:`; an unclosed bracket was told about indentation."""
+    from econdl.errors import ConfigFileInvalid
+
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigFileInvalid, match=re.escape(words)):
+        cli_main(["fit", "--config", "bad.yaml"])

@@ -447,6 +447,8 @@ def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
     ), result.stderr
     later = run_econdl("test", *config, *csv_args(longer), "--data.test_start=2008Q2", "--ckpt_path", ckpt)
     assert later.returncode == 0 and printed_metric(later.stdout, "test/rmse") > 0, later.stderr
+    wider = run_econdl("test", *config, *csv_args(short), "--data.test_size=0.4", "--ckpt_path", ckpt)
+    assert wider.returncode == 1 and "Give the fit's test_size and test_start, or test on" in wider.stderr
     same = run_econdl("test", *config, *csv_args(short), "--ckpt_path", ckpt)
     assert same.returncode == 0 and printed_metric(same.stdout, "test/rmse") > 0, same.stderr
     ahead = run_econdl("predict", *config, *csv_args(longer), "--ckpt_path", ckpt)  # forecasts, no test

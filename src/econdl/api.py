@@ -17,15 +17,18 @@ lists and dicts).
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from econdl.errors import ConfigError
+from econdl.errors import ConfigError, EcondlError
 
 
 def cli_args(overrides: dict[str, Any] | None = None, **kwargs: Any) -> list[str]:
@@ -65,9 +68,15 @@ def fit(config: str | Path, overrides: dict[str, Any] | None = None, **kwargs: A
     """Fit ``config`` as ``econdl fit --config CONFIG`` does (then test the best checkpoint)."""
     from econdl.cli import cli_main
 
+    if Path(config).is_dir():
+        raise ConfigError(
+            f"config {config} is a folder: give econdl.fit one YAML file (e.g. configs/kink/mlp.yaml), or fit "
+            f"every config in the folder with econdl.compare({str(config)!r})"
+        )
     if not Path(config).is_file():
         raise FileNotFoundError(f"config {config} does not exist (give a YAML file, e.g. configs/kink/mlp.yaml)")
-    cli = cli_main(["fit", "--config", str(config), *cli_args(overrides, **kwargs)])
+    with _one_line_errors():
+        cli = cli_main(["fit", "--config", str(config), *cli_args(overrides, **kwargs)])
     trainer = cli.trainer
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     log_dir = Path(trainer.log_dir) if trainer.log_dir else None
@@ -141,20 +150,49 @@ def compare(
     from econdl.compare import compare as run_compare
     from econdl.report.environment import command_line
 
-    if seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be at least 1")
+    for name, value, least in (("seeds", seeds, 1), ("workers", workers, 1)):
+        if value is None and name == "workers":
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{name}={value!r} must be a whole number, e.g. {name}={max(least, 2)}")
+        if value < least:
+            raise ConfigError(f"{name}={value} must be at least {least}")
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     args = cli_args(overrides, **kwargs)
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     options = [*(["--seeds", str(seeds)] if seeds > 1 else []), *(["--out", str(out)] if out else [])]
     options += ["--relative_to", relative_to] if relative_to else []
     options += ["--workers", str(workers)] if workers else []
     command = command_line("compare", [*map(str, paths), *args, *options])
-    result = run_compare(
-        [str(p) for p in paths], args, str(out) if out else None, seeds, relative_to, workers, command=command
-    )
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:  # the fits' progress lines, not Lightning's for every one
+            logger.setLevel(logging.WARNING)
+        with _one_line_errors():
+            result = run_compare(
+                [str(p) for p in paths], args, str(out) if out else None, seeds, relative_to, workers, command=command
+            )
+    finally:  # the session's later calls log as before
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
     return ComparisonResult(result)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A mistake in the options raises ConfigError with the one line that ``econdl`` prints for
+    it (the parser's own errors are trees of nested reasons); anything else passes unchanged."""
+    from econdl.diagnose import diagnose
+
+    try:
+        yield
+    except (argparse.ArgumentError, ValueError, TypeError) as err:
+        if isinstance(err, EcondlError):
+            raise
+        found = diagnose(err)
+        if found.kind != "user":
+            raise
+        raise ConfigError(found.message) from err
 
 
 class _CallableModule(types.ModuleType):

@@ -864,12 +864,21 @@ def check_yaml(path: str | Path) -> None:
         line = text[mark.line] if mark and mark.line < len(text) else ""
         if "\t" in line[: len(line) - len(line.lstrip())] or "'\\t'" in str(err.problem):
             fix = "YAML indents with spaces, not tabs: replace the tab with spaces"
+        elif err.context and ("flow" in err.context or "quoted" in err.context):
+            opened = err.context_mark.line + 1 if err.context_mark else mark.line + 1 if mark else "?"
+            fix = f"close the bracket or quote opened on line {opened} ({err.context})"
         else:
             fix = "check the indentation of this line and the line above (keys of one level start in one column)"
         raise ConfigFileInvalid(f"{where}: not valid YAML ({err.problem}); {fix}") from None
     except yaml.YAMLError as err:
         raise ConfigFileInvalid(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
-    if isinstance(content, dict) and "search_space" in content and "base_config" in content:
+    if content is None or not isinstance(content, dict):
+        held = "nothing" if content is None else f"a {type(content).__name__}"
+        raise ConfigFileInvalid(
+            f"{path} holds {held}, where a config holds sections such as model:, data: and trainer: "
+            "(e.g. configs/kink/mlp.yaml)"
+        )
+    if "search_space" in content and "base_config" in content:
         raise ConfigFileInvalid(
             f"{path} is a sweep config (search_space, base_config): run it with `econdl sweep --config {path}`, "
             f"or fit its base config, {content['base_config']} (relative to {Path(path).parent})"

@@ -37,6 +37,7 @@ from econdl.errors import ConfigError, ConfigFileNotFound, EcondlError, missing_
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
 from econdl.report.console import Progress, planned_fits, print_comparison
+from econdl.diagnose import unknown_trainer_option
 from econdl.report.environment import command_line
 from econdl.report.outputs import add_significance, finish_compare
 from econdl.report.table import missing_as_none
@@ -323,6 +324,9 @@ def compare(
     configs = find_configs(paths)
     overrides = overrides or []
     _check_out(out)  # before any fit: a comparison never writes over files already there
+    typo = unknown_trainer_option(overrides)  # every config would refuse it, each in a fit of its own
+    if typo:
+        raise ConfigError(f"{typo}; nothing was fitted")
     _check_reference(configs, overrides, relative_to)  # before any fit, not after all of them
     _check_names_and_data(configs, overrides)
     trial = _option(overrides, "trainer.fast_dev_run")

@@ -188,15 +188,35 @@ def _suggest(message: str) -> str:
     unknown = re.match(r"unrecognized arguments: --trainer\.(\w+)", message)
     if not unknown:
         return message
-    import difflib
-
-    import lightning as L
-
-    options = [p for p in inspect.signature(L.Trainer.__init__).parameters if p != "self"]
-    close = difflib.get_close_matches(unknown.group(1), options, n=1, cutoff=0.6)
+    close = _close_trainer_option(unknown.group(1))
     if not close:
         return message
-    return f"{message}; did you mean --trainer.{close[0]}? (`econdl fit --config FILE --print_config` lists every key)"
+    return f"{message}; did you mean --trainer.{close}? (`econdl fit --config FILE --print_config` lists every key)"
+
+
+def _trainer_options() -> list[str]:
+    import lightning as L
+
+    return [p for p in inspect.signature(L.Trainer.__init__).parameters if p != "self"]
+
+
+def _close_trainer_option(name: str) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, _trainer_options(), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_trainer_option(args: list[str]) -> str | None:
+    """The message for the first ``--trainer.KEY`` in ``args`` that no Trainer takes (a typo that
+    every config of a comparison would refuse), or None."""
+    for arg in args:
+        found = re.match(r"--trainer\.(\w+)(?:[.=]|$)", arg)
+        if found and found.group(1) not in _trainer_options():
+            close = _close_trainer_option(found.group(1))
+            hint = f"; did you mean --trainer.{close}?" if close else ""
+            return f"--trainer.{found.group(1)} is no Trainer option{hint} (`econdl fit --help` lists them)"
+    return None
 
 
 def diagnose(err: BaseException) -> Diagnosis:

@@ -342,11 +342,15 @@ class GDPDataModule(RegressionDataModule):
         except (ValueError, TypeError):
             return  # another frequency: _check_frequency refuses it
         if seen:
+            same = self._trained_on.get("data") == self._data_name()
+            fix = (
+                "Give the fit's test_size and test_start" if same else "Test it on the data and splits it was fitted on"
+            )
             raise CheckpointError(
                 f"the checkpoint was fitted on {self._trained_on.get('data', 'its data')} up to "
                 f"{pd.Period(trained_start, freq=start.freq) - 1}, and this run's test period on {self._data_name()} "
-                f"starts at {start}, inside it: its test scores would not be out of sample. Test it on the data it "
-                f"was fitted on, or on periods after its fit (--data.test_start {trained_start} or later)"
+                f"starts at {start}, inside it: its test scores would not be out of sample. {fix}, or test on "
+                f"periods after its fit (--data.test_start {trained_start} or later)"
             )
 
     def _frequency(self) -> str | None:
