@@ -517,3 +517,15 @@ def test_an_empty_or_unclosed_config_is_named_with_the_fix(tmp_path, text, words
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(ConfigFileInvalid, match=re.escape(words)):
         cli_main(["fit", "--config", "bad.yaml"])
+
+
+def test_a_misspelt_data_model_or_optimizer_option_gets_the_one_it_was_meant_to_be():
+    """Only --trainer typos got a suggestion; --data.xsize said just that 'xsize' is not accepted."""
+    config = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml")]
+    for option, meant in (
+        (["--data.xsize", "100"], "did you mean --data.x_size?"),
+        (["--optimizer.learning_rate", "0.1"], "did you mean --optimizer.lr?"),
+        (["--model.net.init_args.widht", "[3]"], "did you mean --model.net.widths?"),
+    ):
+        result = run_econdl(*config, *option)
+        assert result.returncode == 2 and meant in result.stderr, result.stderr

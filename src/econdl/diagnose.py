@@ -185,6 +185,10 @@ def _suggest(message: str) -> str:
             f"--seed_everything {seed.group(1)}: a seed is a whole number from 0 to 4,294,967,295, or true for a "
             "random one, or false for none"
         )
+    refused = re.fullmatch(r"(--[\w.]+) \(([\w.]+)\): Option '(\w+)' is not accepted", message)
+    if refused:
+        close = _close_argument(refused.group(2), refused.group(3))
+        return f"{message}; did you mean {refused.group(1)}.{close}?" if close else message
     unknown = re.match(r"unrecognized arguments: --trainer\.(\w+)", message)
     if not unknown:
         return message
@@ -192,6 +196,23 @@ def _suggest(message: str) -> str:
     if not close:
         return message
     return f"{message}; did you mean --trainer.{close}? (`econdl fit --config FILE --print_config` lists every key)"
+
+
+def _close_argument(class_path: str, name: str) -> str | None:
+    """The argument of ``class_path``'s constructor closest to the misspelt ``name``, if any is close."""
+    import difflib
+    import importlib
+
+    module, _, attr = class_path.rpartition(".")
+    try:
+        params = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return None
+    names = [p for p in params if p not in ("self", "args", "kwargs")]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if not close and name in ("learning_rate", "rate"):
+        close = [n for n in names if n == "lr"]
+    return close[0] if close else None
 
 
 def _trainer_options() -> list[str]:
