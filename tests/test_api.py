@@ -99,3 +99,5 @@ def test_a_notebooks_mistakes_raise_the_commands_one_line_and_leave_its_logging_
         econdl.compare(tmp_path / "nowhere")
     econdl.compare(kink, data__x_size=512, data__val_size=128, data__test_size=101, workers=1, out="cmp")
     assert [logger.level for logger in loggers] == levels
+    run = econdl.fit(kink, data__x_size=512, data__val_size=128, data__test_size=101)
+    assert run.log_dir == tmp_path / "logs/kink/polynomial/version_1"  # absolute: a notebook may change folder

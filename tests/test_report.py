@@ -76,7 +76,7 @@ def test_several_seeds_give_the_interval_of_their_mean_and_test_the_first_seed()
     )
 
 
-def test_a_seeded_classification_compare_agrees_with_itself(tmp_path):
+def test_a_seeded_classification_compare_agrees_with_itself(tmp_path, capsys):
     """`--seeds 2`: the accuracy, its interval and the per-class table's "All" describe the same
     mean over the seeds, and the caption says which numbers are the first seed's."""
     from econdl.compare import compare_main
@@ -92,6 +92,8 @@ def test_a_seeded_classification_compare_agrees_with_itself(tmp_path):
             table.loc[model, "test_acc_ci_low"] <= table.loc[model, "test_acc"] <= table.loc[model, "test_acc_ci_high"]
         )
         assert block.loc[(model, "Test Set"), "All"] == pytest.approx(table.loc[model, "test_acc"], abs=1e-9)
+    progress = capsys.readouterr().out  # every seed's run is named, not the first alone
+    assert "mlp: done in" in progress and "logs/mnist/mlp/version_0 (seed 0) and version_1 beside it" in progress
     console = comparison_text(table, result.blocks)
     assert "bootstrap of the test examples (of the mean over a model's seeds)" in console
     assert "tests use each model's first seed (seed 0)" in console

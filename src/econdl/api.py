@@ -79,7 +79,7 @@ def fit(config: str | Path, overrides: dict[str, Any] | None = None, **kwargs: A
         cli = cli_main(["fit", "--config", str(config), *cli_args(overrides, **kwargs)])
     trainer = cli.trainer
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    log_dir = Path(trainer.log_dir) if trainer.log_dir else None
+    log_dir = Path(trainer.log_dir).resolve() if trainer.log_dir else None  # a notebook may change folder
     return FitResult(cli.model, cli.datamodule, metrics, log_dir, trainer)
 
 

@@ -499,7 +499,11 @@ def _tabulate(
         run_dirs[name] = [str(r["log_dir"]) for r in runs]
         for title, block in seed_mean_blocks(runs):
             extra_blocks.setdefault(title, {})[name] = block
-        print(f"      {name}: done in {rows[-1]['fit_s']:.1f} s, run in {run['log_dir']}", flush=True)
+        where = f"run in {run['log_dir']}"
+        if len(runs) > 1:
+            others = [str(Path(r["log_dir"]).name) for r in runs[1:]]
+            where = f"runs in {run['log_dir']} (seed 0) and {', '.join(others)} beside it"
+        print(f"      {name}: done in {rows[-1]['fit_s']:.1f} s, {where}", flush=True)
 
     if not rows:
         raise next(iter(failed.values()))  # nothing to compare: the first model's reason, as a fit gives it
