@@ -322,6 +322,8 @@ def test_a_report_of_an_untested_fit_says_why_and_its_commands_test_it(tmp_path)
     main(["report", str(run)])
     text = html.unescape((run / "report.html").read_text())
     assert "no test results: the fit ended before its test" in text
+    assert cli.trainer.current_epoch == 1  # how far it got, from its own files
+    assert "(metrics.csv holds 1 epoch; last.ckpt holds 1 epoch done)" in text
     command = f"econdl test --config {run / 'config.yaml'} --ckpt_path best"
     assert command in text
     tested = cli_main(command.split()[1:])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from econdl.checkpointing import BEST_PREFIX
 from econdl.errors import ConfigError
 from econdl.metrics import column_name
 from econdl.report.environment import environment, read_run_info
@@ -167,14 +168,45 @@ def _untested(run_dir: Path, config: Path) -> str:
         "test_after_fit false)"
     )
     last = run_dir / "checkpoints" / "last.ckpt"
+    note += _how_far(run_dir, last)
+    quoted = shlex.quote(str(config))
+    commands = []
     if config.is_file() and last.is_file():
-        quoted = shlex.quote(str(config))
-        note += (
-            f"; `econdl fit --config {quoted} --ckpt_path last` finishes an unfinished fit and tests it, and "
+        commands.append(f"`econdl fit --config {quoted} --ckpt_path last` finishes an unfinished fit and tests it")
+    if config.is_file() and list((run_dir / "checkpoints").glob(f"{BEST_PREFIX}*.ckpt")):
+        commands.append(
             f"`econdl test --config {quoted} --ckpt_path best` tests the best checkpoint so far (into a run "
             "folder of its own)"
         )
-    return note
+    return note + (f"; {', and '.join(commands)}" if commands else "")
+
+
+def _how_far(run_dir: Path, last: Path) -> str:
+    """How far an unfinished fit got: the last epoch metrics.csv holds, and last.ckpt's."""
+    from econdl.checkpoint_check import read_checkpoint
+    from econdl.errors import CheckpointError
+
+    parts: list[str] = []
+    try:
+        epochs = pd.read_csv(run_dir / "metrics.csv")["epoch"].dropna()
+        if len(epochs):
+            parts.append(f"metrics.csv holds {_epochs(int(epochs.max()) + 1)}")
+    except (OSError, KeyError, ValueError, pd.errors.ParserError):
+        pass
+    if last.is_file():
+        try:
+            loops = read_checkpoint(last).get("loops") or {}
+            done = loops.get("fit_loop", {}).get("epoch_progress", {}).get("current", {}).get("completed")
+            parts += [f"last.ckpt holds {_epochs(done)} done"] if isinstance(done, int) else []
+        except CheckpointError:
+            parts.append("last.ckpt cannot be read")
+    else:
+        parts.append("no last.ckpt was written (a fit killed before its first one starts anew)")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' * (n != 1)}"
 
 
 def _sweep(run_dir: Path) -> ReportContent:
