@@ -301,7 +301,12 @@ class GDPDataModule(RegressionDataModule):
             "exog_loc": list(self.exog_loc),
             "exog_scale": list(self.exog_scale),
             # what the fit saw: every period before its test period (training and validation)
-            "trained_on": {"data": self._data_name(), "test_start": str(self.dates["test"][0])} if self.dates else {},
+            # (a checkpoint's, until this module has read its data)
+            "trained_on": (
+                {"data": self._data_name(), "test_start": str(self.dates["test"][0])}
+                if self.dates
+                else dict(self._trained_on)
+            ),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
