@@ -351,3 +351,28 @@ def test_photos_in_subfolders_of_a_class_folder_are_read_and_hidden_ones_are_not
     x, y = (torch.cat(t) for t in zip(*(dm.split(s)[:2] for s in ("train", "val", "test")), strict=True))
     red_minus_blue = x[:, 0].float().mean((1, 2)) - x[:, 2].float().mean((1, 2))
     assert torch.equal(red_minus_blue > 0, y == 0)  # no photo of the other class came in
+
+
+def test_a_photo_listed_twice_is_read_once_and_one_listed_with_two_genders_not_at_all(tmp_path, capsys):
+    """A manifest listing a photo again (the same row, another path to it, a link) trained on it
+    twice or put one copy in training and one in test; a photo listed as Male and as Female took
+    the last row's class for both copies."""
+    csv = write_manifest(tmp_path)
+    (tmp_path / "img/link.jpg").symlink_to(tmp_path / "img/p3.jpg")
+    rows = csv.read_text()
+    rows += "img/p0.jpg,F\n"  # the same row again
+    rows += f"{tmp_path / 'img/p1.jpg'},M\n"  # the same photo by its absolute path
+    rows += "img/../img/p2.jpg,Female\n"  # and by a roundabout one
+    rows += "img/link.jpg,M\n"  # a link to p3.jpg (Male)
+    rows += "img/p4.jpg,M\n"  # p4.jpg is listed as Female above
+    csv.write_text(rows)
+    dm = GenderImageDataModule(
+        source="manifest", path=str(csv), path_column="file", label_column="sex", image_size=(40, 32), on_error="skip"
+    )
+    dm.setup("fit")
+    out = capsys.readouterr().out
+    assert dm.report["repeated"] == 4 and dm.report["conflicting"] == 1 and dm.report["kept"] == 19
+    assert "dropped 4 rows listing a photo again (the same file, by another path or link)" in out
+    assert "dropped 1 photo listed with different classes (" in out and "p4.jpg)" in out
+    kept = [p.resolve() for s in ("train", "val", "test") for p in dm.paths[s]]
+    assert len(kept) == len(set(kept)) == 19 and tmp_path / "img/p4.jpg" not in kept

@@ -188,3 +188,14 @@ def test_digits_of_another_size_fit_test_and_predict_with_the_shipped_configs(tm
     err = capsys.readouterr().err
     assert exit_.value.code == 1 and "Traceback" not in err
     assert "this checkpoint's model was trained on 16 x 16 images, but the images in" in err and "are 28 x 28" in err
+
+
+def test_validate_with_another_train_size_than_the_fits_is_refused(tmp_path):
+    """A fit on every image (train_size null) validated with --data.train_size 300 carved another
+    validation set from images it had trained on: null was not counted as a setting."""
+    folder = write_idx_set(tmp_path / "digits")
+    config = ["--config", str(CONFIGS / "mnist/naive_bayes.yaml"), *fast(folder, epochs=1)]
+    cli_main(["fit", *config])
+    result = run_econdl("validate", *config, "--data.train_size=300", "--ckpt_path=best")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "validation set is not the fit's (train_size null in the fit, 300 now)" in result.stderr

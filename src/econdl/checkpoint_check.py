@@ -178,10 +178,11 @@ def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | 
         keys = getattr(importlib.import_module(module), name).split_keys.get(stage, ())
     except (ImportError, AttributeError, ValueError):
         return None
-    changed = [k for k in keys if k in saved[1] and k in built[1] and _differ(saved[1][k], built[1][k])]
+    # null counts as a value here: train_size null (every image) and 400 carve different sets
+    changed = [k for k in keys if k in saved[1] and k in built[1] and saved[1][k] != built[1][k]]
     if not changed:
         return None
-    show = lambda v: f"{v:g}" if isinstance(v, float) else repr(v)  # noqa: E731
+    show = lambda v: f"{v:g}" if isinstance(v, float) else "null" if v is None else repr(v)  # noqa: E731
     shown = ", ".join(f"{k} {show(saved[1][k])} in the fit, {show(built[1][k])} now" for k in changed)
     split = {"validate": "validation", "test": "test"}.get(stage, stage)
     return (

@@ -14,6 +14,7 @@ taken from the rest.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -262,7 +263,7 @@ class GenderImageDataModule(InMemoryDataModule):
     def load(self) -> tuple[Tensor, Tensor, list[Path]]:
         """All cleaned photos: uint8 images (N, 3, H, W), class indices (N,), their paths."""
         self.report = {}
-        paths, labels = getattr(self, f"_from_{self.source}")()
+        paths, labels = self._once(*getattr(self, f"_from_{self.source}")())
         listed = set(labels)  # the classes the source has, before a subset is drawn
         if self.max_images is not None and len(paths) > self.max_images:
             keep = torch.randperm(len(paths), generator=self.generator())[: self.max_images].sort().values
@@ -293,6 +294,24 @@ class GenderImageDataModule(InMemoryDataModule):
             raise DataError(f"no usable {empty} photos are left in {self._where()} ({self.describe_cleaning()}); {fix}")
         return images, y, kept
 
+    def _once(self, paths: list[Path], labels: list[int]) -> tuple[list[Path], list[int]]:
+        """Each photo once: a file listed again (the same row twice, another path to it, a link
+        to it) would be trained on twice or land in training and test at once.  A photo listed
+        with different classes is dropped, every row of it: which one is right is unknown."""
+        seen: dict[str, list[int]] = {}
+        first: dict[str, Path] = {}
+        for path, label in zip(paths, labels, strict=True):
+            key = os.path.realpath(path)
+            seen.setdefault(key, []).append(label)
+            first.setdefault(key, path)
+        conflicting = [key for key, given in seen.items() if len(set(given)) > 1]
+        repeated = sum(len(given) - 1 for key, given in seen.items() if key not in conflicting)
+        self.conflicting = [str(first[key]) for key in conflicting]
+        self.report.update({"repeated": repeated} if repeated else {})
+        self.report.update({"conflicting": len(conflicting)} if conflicting else {})
+        kept = [(first[key], given[0]) for key, given in seen.items() if key not in conflicting]
+        return [p for p, _ in kept], [label for _, label in kept]
+
     def _where(self) -> str:
         """The photos' source as the user gave it: the manifest's path, or the folder."""
         return str(self.path if self.source == "manifest" and self.path else self.root or self.path)
@@ -305,6 +324,13 @@ class GenderImageDataModule(InMemoryDataModule):
         if "uncoded" in r:
             uncoded = _plural(r["uncoded"], "row")
             parts.append(f"dropped {uncoded} with missing or uncoded gender (column {self.label_column!r})")
+        if r.get("repeated"):
+            parts.append(
+                f"dropped {_plural(r['repeated'], unit)} listing a photo again (the same file, by another path or link)"
+            )
+        if r.get("conflicting"):
+            shown = ", ".join(self.conflicting[:3]) + (", ..." if len(self.conflicting) > 3 else "")
+            parts.append(f"dropped {_plural(r['conflicting'], 'photo')} listed with different classes ({shown})")
         if "subset" in r:
             parts.append(f"kept a random subset of {r['subset']} (max_images)")
         if r.get("unreadable"):
