@@ -376,3 +376,24 @@ def test_a_photo_listed_twice_is_read_once_and_one_listed_with_two_genders_not_a
     assert "dropped 1 photo listed with different classes (" in out and "p4.jpg)" in out
     kept = [p.resolve() for s in ("train", "val", "test") for p in dm.paths[s]]
     assert len(kept) == len(set(kept)) == 19 and tmp_path / "img/p4.jpg" not in kept
+
+
+def test_a_test_set_without_a_class_says_so(tmp_path, capsys):
+    """30 Male photos and 3 Female: the random split put every Female photo in training, and the
+    test row showed "-" for Female without a word why."""
+    for c, (name, n) in enumerate((("Female", 3), ("Male", 30))):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            photo(c, i).save(tmp_path / name / f"{i:02d}.png")
+    for seed, absent in ((0, True), (6, False)):  # seed 6's test photos hold a Female one
+        dm = GenderImageDataModule(root=str(tmp_path), image_size=(40, 32), split_seed=seed)
+        dm.setup("fit")
+        out = capsys.readouterr().out
+        assert bool((dm.split("test")[1] == 0).sum() == 0) is absent
+        said = "gender: the test set holds no Female photo, so its accuracy for it is not measured"
+        assert (said in out) is absent, out
+
+
+def test_an_image_size_that_is_not_two_positive_numbers_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"image_size=\[0, 24\] must be two positive whole numbers"):
+        GenderImageDataModule(image_size=(0, 24))

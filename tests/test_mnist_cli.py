@@ -76,6 +76,8 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     for i, img in enumerate(images):
         Image.fromarray(255 - img).resize((56, 56)).save(pngs / f"digit_{i}.png")
     (pngs / "notes.txt").write_text("not an image")
+    (pngs / "scan.png").write_bytes(b"not a png")  # named in one line, not a Python warning
+    capsys.readouterr()
     cli_main(
         [
             "predict",
@@ -87,6 +89,9 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
             str(ckpt),
         ]
     )
+    said = capsys.readouterr()
+    assert f"predict_dir {pngs}: skipped 1 unreadable file(s): {pngs / 'scan.png'} (" in said.out
+    assert "UserWarning" not in said.err
     frame = pd.read_csv(next((tmp_path / "logs/mnist/mlp").glob("version_*/predictions.csv")))
     assert list(frame["path"]) == [str(pngs / f"digit_{i}.png") for i in range(6)]
     probs = frame[[f"prob_{d}" for d in range(10)]].to_numpy()

@@ -160,6 +160,10 @@ class GenderImageDataModule(InMemoryDataModule):
         self.codes = {c.lower(): i for i, c in enumerate(classes)}
         for code, cls in codes.items():
             self.codes[code.strip().lower()] = self.class_names.index(lookup[cls.lower()])
+        if len(image_size) != 2 or min(int(v) for v in image_size) < 1:
+            raise ConfigError(
+                f"image_size={list(image_size)} must be two positive whole numbers, height and width, e.g. [135, 110]"
+            )
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.test_share, self.val_size = test_share, val_size
         self.drop_greyscale, self.on_error, self.flip = drop_greyscale, on_error, flip
@@ -357,6 +361,14 @@ class GenderImageDataModule(InMemoryDataModule):
         if n_val == 0:  # no validation share: validate on the test photos
             parts["val"] = parts["test"]
         self.paths = {k: [paths[i] for i in idx.tolist()] for k, idx in parts.items()}
+        absent = [name for k, name in enumerate(self.class_names) if not bool((y[parts["test"]] == k).any())]
+        if absent and self._ranks()[0] == 0:  # a random split of few photos, or of one class's few
+            print(
+                f"gender: the test set holds no {' or '.join(absent)} photo, so its accuracy for "
+                f"{'them' if len(absent) > 1 else 'it'} is not measured; add photos of "
+                f"{'those classes' if len(absent) > 1 else 'that class'}, or raise test_share",
+                flush=True,
+            )
         return {k: (images[idx], y[idx]) for k, idx in parts.items()}
 
     # --- batches, prediction ----------------------------------------------------------------

@@ -9,6 +9,7 @@ normalised) only after it is cut, so no float copy of the whole set exists.
 from __future__ import annotations
 
 import gzip
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -324,9 +325,14 @@ class MNISTDataModule(InMemoryDataModule):
             except DataFileNotFound:
                 self.image_size = (28, 28)
         height, width = self.image_size
-        images, self.predict_paths, failed = read_images(paths, size=(height, width), mode="L")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # said below, in one line
+            images, self.predict_paths, failed = read_images(paths, size=(height, width), mode="L")
+        unread = "; ".join(f"{p} ({reason})" for p, reason in failed[:3]) + ("; ..." if len(failed) > 3 else "")
         if not self.predict_paths:
-            raise DataError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {failed[:3]}")
+            raise DataError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {unread}")
+        if failed:
+            print(f"predict_dir {self.predict_dir}: skipped {len(failed)} unreadable file(s): {unread}", flush=True)
         light = images.float().mean(dim=(1, 2, 3)) > 127
         invert = light if self.predict_invert is None else torch.full_like(light, self.predict_invert)
         images[invert] = 255 - images[invert]
