@@ -396,4 +396,4 @@ def test_a_test_set_without_a_class_says_so(tmp_path, capsys):
 
 def test_an_image_size_that_is_not_two_positive_numbers_is_refused_naming_it():
     with pytest.raises(ValueError, match=r"image_size=\[0, 24\] must be two positive whole numbers"):
-        GenderImageDataModule(image_size=(0, 24))
+        GenderImageDataModule(root="photos", image_size=(0, 24))
