@@ -143,6 +143,11 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
     table = result.table
     assert table.loc["mlp", "seeds"] == 2 and table.loc["ar", "seeds"] == 1
     assert table.loc["mlp", "test_rmse_std"] > 0 and table.loc["ar", "test_rmse_std"] == 0
+    # every error score has its spread over the seeds, as in the kink table (the RMSE alone had one)
+    seeded = pd.read_csv(result.out_dir / "predictions.csv").query("model == 'mlp' and split == 'test'")
+    maes = [(f["forecast"] - f["actual"]).abs().mean() for _, f in seeded.groupby("seed")]
+    assert table.loc["mlp", "test_mae_std"] == pytest.approx(float(np.std(maes, ddof=1)), rel=1e-6)
+    assert {"test_mse_std", "test_max_abs_err_std", "rmse_recession_std"} <= set(table.columns)
     assert table.loc["ar", "rmse_vs_ar"] == 1.0
     assert table.loc["random_walk", "rmse_vs_ar"] == pytest.approx(
         table.loc["random_walk", "test_rmse"] / table.loc["ar", "test_rmse"]

@@ -135,6 +135,10 @@ def _nesting(model: Any, reference: Any) -> str | None:
     return None
 
 
+#: the error columns of a seeded comparison that get their standard deviation over the seeds
+SPREAD = ("test_rmse", "test_mse", "test_mae", "test_max_abs_err", "rmse_recession", "rmse_expansion")
+
+
 def horizon_table(
     dm: Any, table: pd.DataFrame, runs: dict[str, list[dict]], reference: str | None, explicit: bool, out_dir: Path
 ) -> tuple[pd.DataFrame, list[Path]]:
@@ -150,8 +154,9 @@ def horizon_table(
         for h in range(1, dm.horizon + 1):
             scores = pd.DataFrame([horizon_scores(f, h, dm.interval_levels) for f in fs])
             row: dict[str, Any] = {"model": name, "horizon": h, **scores.mean().to_dict()}
-            if len(fs) > 1 or "test_rmse_std" in table.columns:  # fitted once: no spread
-                row["test_rmse_std"] = float(scores["test_rmse"].std(ddof=1)) if len(fs) > 1 else 0.0
+            if len(fs) > 1 or "test_rmse_std" in table.columns:  # a seeded comparison; fitted once: no spread
+                for col in SPREAD:
+                    row[f"{col}_std"] = float(scores[col].std(ddof=1)) if len(fs) > 1 else 0.0
             if reference is not None:
                 ref_rmse = np.mean([horizon_scores(f, h, [])["test_rmse"] for f in frames[reference]])
                 row[f"rmse_vs_{reference}"] = row["test_rmse"] / ref_rmse
