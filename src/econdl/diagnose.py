@@ -192,15 +192,17 @@ def _suggest(message: str) -> str:
     unknown = re.match(r"unrecognized arguments: --trainer\.(\w+)", message)
     if not unknown:
         return message
-    close = _close_trainer_option(unknown.group(1))
+    close = _close_argument(TRAINER, unknown.group(1))
     if not close:
         return message
     return f"{message}; did you mean --trainer.{close}? (`econdl fit --config FILE --print_config` lists every key)"
 
 
-def _close_argument(class_path: str, name: str) -> str | None:
-    """The argument of ``class_path``'s constructor closest to the misspelt ``name``, if any is close."""
-    import difflib
+TRAINER = "lightning.pytorch.Trainer"
+
+
+def _arguments(class_path: str) -> list[str] | None:
+    """The argument names of ``class_path``'s constructor (None where it cannot be imported)."""
     import importlib
 
     module, _, attr = class_path.rpartition(".")
@@ -208,23 +210,17 @@ def _close_argument(class_path: str, name: str) -> str | None:
         params = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
     except (ImportError, AttributeError, ValueError, TypeError):
         return None
-    names = [p for p in params if p not in ("self", "args", "kwargs")]
+    return [p for p in params if p not in ("self", "args", "kwargs")]
+
+
+def _close_argument(class_path: str, name: str) -> str | None:
+    """The argument of ``class_path``'s constructor closest to the misspelt ``name``, if any is close."""
+    import difflib
+
+    names = _arguments(class_path) or []
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if not close and name in ("learning_rate", "rate"):
         close = [n for n in names if n == "lr"]
-    return close[0] if close else None
-
-
-def _trainer_options() -> list[str]:
-    import lightning as L
-
-    return [p for p in inspect.signature(L.Trainer.__init__).parameters if p != "self"]
-
-
-def _close_trainer_option(name: str) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(name, _trainer_options(), n=1, cutoff=0.6)
     return close[0] if close else None
 
 
@@ -233,8 +229,8 @@ def unknown_trainer_option(args: list[str]) -> str | None:
     every config of a comparison would refuse), or None."""
     for arg in args:
         found = re.match(r"--trainer\.(\w+)(?:[.=]|$)", arg)
-        if found and found.group(1) not in _trainer_options():
-            close = _close_trainer_option(found.group(1))
+        if found and found.group(1) not in (_arguments(TRAINER) or [found.group(1)]):
+            close = _close_argument(TRAINER, found.group(1))
             hint = f"; did you mean --trainer.{close}?" if close else ""
             return f"--trainer.{found.group(1)} is no Trainer option{hint} (`econdl fit --help` lists them)"
     return None
