@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import forked
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -34,9 +35,9 @@ def econdl_env() -> dict[str, str]:
 
 
 def run_econdl(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run the `econdl` command as a user would, in the current folder."""
-    exe = Path(sys.executable).with_name("econdl")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=econdl_env())
+    """Run the `econdl` command as a user would, in the current folder, in a process of its own
+    (forked from one that has imported econdl: ``tests/forked.py``)."""
+    return forked.run(list(args), env=econdl_env(), timeout=timeout)
 
 
 def fixture_script(task: str) -> ModuleType:

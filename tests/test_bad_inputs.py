@@ -24,9 +24,9 @@ from PIL import Image
 import pytest
 import yaml
 
+import forked
 from helpers import CONFIGS, REPO, run_econdl
 
-ECONDL = Path(sys.executable).with_name("econdl")
 KINK_TINY = [
     "--data.x_size=64",
     "--data.val_size=16",
@@ -478,7 +478,7 @@ def digest(root: Path) -> dict[str, str]:
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ECONDL), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return forked.run(args, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,20 @@ whatever else would stop it, and no checkpoint on disk ever holds a NaN or infin
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+import forked
 from helpers import CONFIGS, REPO, econdl_env
 
-ECONDL = str(Path(sys.executable).with_name("econdl"))
 EVERY_EPOCH = ["--trainer.callbacks+=econdl.callbacks.ResumeCheckpoint", "--trainer.callbacks.every_seconds=0"]
 
 
 def econdl(*args: str) -> subprocess.CompletedProcess:
     env = {**econdl_env(), "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([ECONDL, *args], capture_output=True, text=True, timeout=300, env=env)
+    return forked.run(list(args), env=env)
 
 
 def non_finite_tensors(ckpt: Path) -> list[str]:

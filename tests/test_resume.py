@@ -19,6 +19,7 @@ import torch
 
 from econdl.checkpointing import AtomicCheckpointIO
 from econdl.cli import cli_main
+import forked
 from helpers import CONFIGS, FAST, REPO, econdl_env
 from test_mnist_data import write_idx_set
 
@@ -41,7 +42,7 @@ def env() -> dict[str, str]:
 
 
 def econdl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([ECONDL, *args], capture_output=True, text=True, timeout=300, env=env())
+    return forked.run(list(args), env=env())
 
 
 def mtime(path: Path) -> int:

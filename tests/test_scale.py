@@ -3,23 +3,21 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
+import forked
 from helpers import CONFIGS, FAST, REPO
 from econdl.cli import cli_main
-
-ECONDL = str(Path(sys.executable).with_name("econdl"))
 
 
 def econdl(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "PYTHONWARNINGS": "ignore"}
     env.pop("ECONDL_DEBUG", None)
-    return subprocess.run([ECONDL, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return forked.run(list(args), env=env, timeout=timeout)
 
 
 def weights(ckpt: Path) -> dict[str, torch.Tensor]:
@@ -96,7 +94,7 @@ def test_two_cpu_processes_train_the_mlp_as_one_process_does(tmp_path):
         "--model.init_args.net.init_args.in_features=1",
     ]
     one = econdl(*base, "--run_name=one")
-    two = econdl(
+    two_args = [
         *base,
         "--run_name=two",
         "--trainer.devices=2",
@@ -104,7 +102,8 @@ def test_two_cpu_processes_train_the_mlp_as_one_process_does(tmp_path):
         "--data.init_args.batch_size=32",
         "--trainer.callbacks+=ddp_probe.RankWeights",
         f"--trainer.callbacks.path={tmp_path / 'ranks.json'}",
-    )
+    ]
+    two = econdl(*two_args)
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr
     probe = json.loads((tmp_path / "ranks.json").read_text())
