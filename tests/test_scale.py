@@ -118,6 +118,10 @@ def test_two_cpu_processes_train_the_mlp_as_one_process_does(tmp_path):
         for n in ("one", "two")
     ]
     assert rmse[1] == pytest.approx(rmse[0], rel=1e-5)
+    # resumed on two processes for one more epoch: one line says so, not one per process
+    more = econdl(*two_args, "--ckpt_path=last", "--trainer.max_epochs=5")
+    assert more.returncode == 0, more.stderr
+    assert more.stdout.count("resuming from") == 1, more.stdout
 
 
 def fit_recording_dtypes(precision: str, accelerator: str) -> tuple[set[torch.dtype], float]:

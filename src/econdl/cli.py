@@ -553,9 +553,12 @@ class EconCLI(LightningCLI):
                 # the config.yaml of a run copied or moved away from the config's runs: writing on
                 # under its version in the runs folder would overwrite another run's files
                 return self._resumed_run(ckpt, name, save_dirs)
-            print(f"resuming from {ckpt}{_resume_note(runs[0], saved_state, config)}")
+            note = _resume_note(runs[0], saved_state, config)
+            if getattr(rank_zero_only, "rank", 0) == 0:  # under DDP every process resolves the checkpoint
+                print(f"resuming from {ckpt}{note}")
             return runs[0].name
-        print(f"{self.subcommand}: {ckpt}")
+        if getattr(rank_zero_only, "rank", 0) == 0:
+            print(f"{self.subcommand}: {ckpt}")
         return None
 
     def _resumed_run(self, ckpt: Path, name: str, save_dirs: set[Path]) -> str | None:
@@ -568,7 +571,8 @@ class EconCLI(LightningCLI):
         if own_last is None or own_last.resolve() != ckpt.resolve():
             return None
         if any((d / name).resolve() == run.parent.resolve() for d in save_dirs):
-            print(f"resuming from {ckpt}: the run goes on in {run}")
+            if getattr(rank_zero_only, "rank", 0) == 0:
+                print(f"resuming from {ckpt}: the run goes on in {run}")
             return run.name
         if getattr(rank_zero_only, "rank", 0) == 0:
             where = ", ".join(str(d / name) for d in sorted(save_dirs))
