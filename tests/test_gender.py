@@ -394,6 +394,25 @@ def test_a_test_set_without_a_class_says_so(tmp_path, capsys):
         assert (said in out) is absent, out
 
 
+def test_a_training_set_without_a_class_says_so(tmp_path, capsys):
+    """Two Female photos among 20: where the split leaves none in training, no model can learn
+    Female, and a line says so (as for a digit set of some digits)."""
+    for c, (name, n) in enumerate((("Female", 2), ("Male", 20))):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            photo(c, i).save(tmp_path / name / f"{i:02d}.png")
+    seen = set()
+    for seed in range(12):
+        dm = GenderImageDataModule(root=str(tmp_path), image_size=(40, 32), split_seed=seed, test_share=0.3)
+        dm.setup("fit")
+        out = capsys.readouterr().out
+        absent = not bool((dm.split("train")[1] == 0).any())
+        said = "gender: the training images hold 1 of the 2 classes (Male); no model learns the others"
+        assert (said in out) is absent, out
+        seen.add(absent)
+    assert seen == {True, False}  # both cases came up
+
+
 def test_an_image_size_that_is_not_two_positive_numbers_is_refused_naming_it():
     with pytest.raises(ValueError, match=r"image_size=\[0, 24\] must be two positive whole numbers"):
         GenderImageDataModule(root="photos", image_size=(0, 24))

@@ -100,6 +100,11 @@ def test_compare_puts_mlp_and_cnn_side_by_side_on_a_cleaned_manifest(tmp_path, c
     # the two classes differ in their dominant colour channel, which both nets find in 3
     # epochs: every one of the 2 test photos (12% of the 20 kept) is classified right
     assert table["test_acc"].tolist() == [1.0, 1.0], table
+    # the README's 95% interval and McNemar test of a classification table, as for digits
+    assert {"test_acc_ci_low", "test_acc_ci_high", "p_vs_best"} <= set(table.columns), table.columns
+    assert (table["test_acc_ci_low"] <= table["test_acc"]).all() and (
+        table["test_acc"] <= table["test_acc_ci_high"]
+    ).all()
 
 
 def test_missing_photo_folder_fails_cleanly_naming_it(tmp_path, capsys):

@@ -49,8 +49,9 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     max_lr = yaml.safe_load((CONFIGS / "mnist/mlp.yaml").read_text())["lr_scheduler"]["init_args"]["max_lr"]
     assert lrs[0] == pytest.approx(max_lr / 25) and max(lrs) > 10 * lrs[0] and lrs[-1] < max(lrs)
 
-    # `econdl test` in a new process, on a different training split (other standardisation
-    # statistics), uses the checkpoint's statistics and reproduces the accuracy
+    # `econdl predict` in a new process, on a different training split (other standardisation
+    # statistics), uses the checkpoint's statistics and reproduces the test accuracy; `econdl
+    # test` there is refused, as its Training Set row would score images the model never saw
     ckpt = next((run / "checkpoints").glob("best-*.ckpt"))
     stats = torch.load(ckpt, weights_only=False)["MNISTDataModule"]
     assert stats["mean"] == pytest.approx(float(cli.datamodule.split("train")[0].double().mean() / 255), abs=1e-6)
@@ -60,14 +61,16 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
         "--data.init_args.train_size=60",
         "--data.init_args.val_size=10",
     ]  # 50 other training images: other statistics
-    done = run_econdl("test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
+    refused = run_econdl("test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
+    assert refused.returncode == 1 and "training set is not the fit's (train_size null in the fit" in refused.stderr
+    done = run_econdl("predict", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
     assert done.returncode == 0, done.stderr
     fresh = re.search(r"with mean ([0-9.]+), std", done.stdout)
     assert fresh is not None and abs(float(fresh.group(1)) - stats["mean"]) > 2e-4  # 0.1718 against 0.1721
     assert f"the checkpoint's mean {stats['mean']:.4f}, std {stats['std']:.4f}" in done.stdout
     assert f"not this training split's {fresh.group(1)}" in done.stdout  # which of the two lines counts
-    again = re.search(r"test/acc\s+([0-9.]+)", done.stdout)
-    assert again is not None and float(again.group(1)) == pytest.approx(acc, abs=1e-6)
+    predicted = pd.read_csv(next((tmp_path / "logs/mnist/mlp").glob("version_*/predictions.csv")))
+    assert (predicted["predicted"] == predicted["label"]).mean() == pytest.approx(acc, abs=1e-6)
 
     # predict a folder of PNG digits of other sizes, dark on light (inverted on reading)
     images, labels = digit_images(6, seed=5)
@@ -92,7 +95,7 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     said = capsys.readouterr()
     assert f"predict_dir {pngs}: skipped 1 unreadable file(s): {pngs / 'scan.png'} (" in said.out
     assert "UserWarning" not in said.err
-    frame = pd.read_csv(next((tmp_path / "logs/mnist/mlp").glob("version_*/predictions.csv")))
+    frame = pd.read_csv(max(run.parent.glob("version_*/predictions.csv"), key=lambda p: p.stat().st_mtime))
     assert list(frame["path"]) == [str(pngs / f"digit_{i}.png") for i in range(6)]
     probs = frame[[f"prob_{d}" for d in range(10)]].to_numpy()
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
@@ -204,3 +207,9 @@ def test_validate_with_another_train_size_than_the_fits_is_refused(tmp_path):
     result = run_econdl("validate", *config, "--data.train_size=300", "--ckpt_path=best")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "validation set is not the fit's (train_size null in the fit, 300 now)" in result.stderr
+    # the test set is a file of its own, but a test also scores the training set (its Training Set row)
+    tested = run_econdl("test", *config, "--data.val_size=0.5", "--ckpt_path=best")
+    assert tested.returncode == 1, tested.stdout + tested.stderr
+    assert "training set is not the fit's (val_size 50 in the fit, 0.5 now)" in tested.stderr
+    assert "Training Set row" in tested.stderr
+    assert run_econdl("test", *config, "--ckpt_path=best").returncode == 0

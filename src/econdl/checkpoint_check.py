@@ -175,20 +175,28 @@ def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | 
         return None
     module, _, name = built[0].rpartition(".")
     try:
-        keys = getattr(importlib.import_module(module), name).split_keys.get(stage, ())
+        split_keys = getattr(importlib.import_module(module), name).split_keys
     except (ImportError, AttributeError, ValueError):
         return None
-    # null counts as a value here: train_size null (every image) and 400 carve different sets
-    changed = [k for k in keys if k in saved[1] and k in built[1] and saved[1][k] != built[1][k]]
-    if not changed:
-        return None
     show = lambda v: f"{v:g}" if isinstance(v, float) else "null" if v is None else repr(v)  # noqa: E731
-    shown = ", ".join(f"{k} {show(saved[1][k])} in the fit, {show(built[1][k])} now" for k in changed)
+
+    def changed(keys: tuple[str, ...]) -> str:
+        # null counts as a value here: train_size null (every image) and 400 carve different sets
+        differ = [k for k in keys if k in saved[1] and k in built[1] and saved[1][k] != built[1][k]]
+        return ", ".join(f"{k} {show(saved[1][k])} in the fit, {show(built[1][k])} now" for k in differ)
+
     split = {"validate": "validation", "test": "test"}.get(stage, stage)
-    return (
-        f"this run's {split} set is not the fit's ({shown}): it can hold examples the model was trained on, "
-        f"which would flatter its scores; {stage} with the fit's data settings"
-    )
+    if shown := changed(split_keys.get(stage, ())):
+        return (
+            f"this run's {split} set is not the fit's ({shown}): it can hold examples the model was trained on, "
+            f"which would flatter its scores; {stage} with the fit's data settings"
+        )
+    if stage == "test" and (shown := changed(split_keys.get("train", ()))):
+        return (
+            f"this run's training set is not the fit's ({shown}): the test's Training Set row (train/acc) would "
+            f"score other examples than the model was trained on; test with the fit's data settings"
+        )
+    return None
 
 
 def check_fits(

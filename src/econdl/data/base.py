@@ -129,6 +129,22 @@ def other_separator(columns: list[str]) -> str | None:
     return next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in str(columns[0])), None)
 
 
+def classes_note(names: list[str], train: Tensor, test: Tensor) -> str | None:
+    """For an image classifier of ``names``: a line when the training images do not hold every
+    class (a digit set of some digits, a few photos), or None."""
+    seen = set(torch.unique(train).tolist())
+    if len(seen) == len(names):
+        return None
+    text = (
+        f"the training images hold {len(seen)} of the {len(names)} classes "
+        f"({', '.join(names[i] for i in sorted(seen))}); no model learns the others"
+    )
+    unseen = sorted(set(torch.unique(test).tolist()) - seen)
+    if unseen:
+        text += f", and the test images of {', '.join(names[i] for i in unseen)} count as errors"
+    return text
+
+
 class InMemoryDataModule(L.LightningDataModule):
     """Base class: subclasses implement ``build()`` and set ``task`` and ``names``.
 
@@ -148,7 +164,9 @@ class InMemoryDataModule(L.LightningDataModule):
     names: ClassVar[tuple[str, ...]] = ("inputs", "targets")
     #: the settings that decide which examples form the validation and the test set: a
     #: checkpoint validated or tested with other values would be scored on examples it may
-    #: have been trained on, which ``econdl validate``/``test`` refuse
+    #: have been trained on, which ``econdl validate``/``test`` refuse.  A ``"train"`` entry
+    #: names those that carve the training set, where a test also scores it (a classifier's
+    #: Training Set row): ``econdl test`` refuses other values of those too
     split_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(
@@ -201,6 +219,10 @@ class InMemoryDataModule(L.LightningDataModule):
         if name not in self.splits:
             raise ValueError(f"split={name!r} is not one of {sorted(self.splits)}")
         return self.splits[name]
+
+    def test_targets(self) -> Tensor:
+        """The test split's targets (a classifier's class indices), in the order of its rows."""
+        return self.split("test")[1]
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, Splits, downloading, resolve_count
+from econdl.data.base import InMemoryDataModule, classes_note, Splits, downloading, resolve_count
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
 
@@ -113,7 +113,11 @@ class MNISTDataModule(InMemoryDataModule):
     """
 
     task = "mnist"
-    split_keys = {"validate": ("train_size", "val_size", "split_seed"), "test": ()}  # test: its own file
+    split_keys = {  # the test set is a file of its own; the training set is what the validation set leaves
+        "validate": ("train_size", "val_size", "split_seed"),
+        "test": (),
+        "train": ("train_size", "val_size", "split_seed"),
+    }
     names = ("images", "labels")
 
     def __init__(
@@ -260,25 +264,10 @@ class MNISTDataModule(InMemoryDataModule):
             counts = " / ".join(f"{len(splits[k][0]):,} {k}" for k in ("train", "val", "test"))
             stats = f"; inputs standardised with mean {self.mean:.4f}, std {self.std:.4f}" if self.normalize else ""
             print(f"{self.variant}: {counts} images (val_size={self.val_size:g} of {len(order):,}){stats}", flush=True)
-            classes = self._classes_note(splits["train"][1], splits["test"][1])
+            classes = classes_note(self.class_names, splits["train"][1], splits["test"][1])
             if classes:
                 print(f"{self.variant}: {classes}", flush=True)
         return splits
-
-    def _classes_note(self, train: Tensor, test: Tensor) -> str | None:
-        """A line when the training images do not hold every class (a digit set of some digits)."""
-        names = self.class_names
-        seen = set(torch.unique(train).tolist())
-        if len(seen) == len(names):
-            return None
-        text = (
-            f"the training images hold {len(seen)} of the {len(names)} classes "
-            f"({', '.join(names[i] for i in sorted(seen))}); no model learns the others"
-        )
-        unseen = sorted(set(torch.unique(test).tolist()) - seen)
-        if unseen:
-            text += f", and the test images of {', '.join(names[i] for i in unseen)} count as errors"
-        return text
 
     def scale(self, images: Tensor, augment: bool = False) -> Tensor:
         """uint8 images -> float in [0, 1] (augmented there when asked, so shifted-in
@@ -364,9 +353,6 @@ class MNISTDataModule(InMemoryDataModule):
         return frame
 
     # --- comparison -------------------------------------------------------------------
-    def test_targets(self) -> Tensor:
-        return self.split("test")[1]
-
     def score(self, pred: Tensor) -> dict[str, float]:
         """Test accuracy of predicted class probabilities (n, K)."""
         y = self.test_targets()
