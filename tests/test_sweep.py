@@ -368,3 +368,29 @@ def test_a_grid_is_run_once_and_a_results_folder_holds_one_study(tmp_path, capsy
     with pytest.raises(ConfigError, match="g holds the results of study 'grid'"):
         sweep_main(["--config", str(SWEEP), "--n_trials", "1", *TINY, "--out", "g"])
     assert (tmp_path / "g/trials.csv").read_bytes() == before
+
+
+def test_a_trial_left_running_is_named_and_one_its_heartbeat_failed_says_why(tmp_path, capsys):
+    """A trial still marked running when this worker is done (another worker's, or a killed
+    one's) is named with what ends it; once the storage's heartbeat has failed it, its row says
+    its worker stopped, with no duration (its end time is when a later worker noticed)."""
+    from econdl.sweep.results import LOST
+
+    sweep_main(["--config", str(SWEEP), "--n_trials", "1", *TINY])
+    study = optuna.load_study(
+        study_name="kink_mlp", storage=open_storage(f"sqlite:///{tmp_path / 'logs/sweeps/kink_mlp/study.db'}")
+    )
+    held = study.ask()  # as a worker killed in its trial leaves it
+    capsys.readouterr()
+    assert sweep_main(["--config", str(SWEEP), "--n_trials", "2", *TINY]).ran == 0
+    printed = capsys.readouterr().out
+    assert (
+        f"[sweep] trials still marked running ({held.number}): another worker runs them, or one that was killed"
+        in printed
+    )
+    study.tell(held.number, state=optuna.trial.TrialState.FAIL)  # what the heartbeat does after its grace period
+    again = sweep_main(["--config", str(SWEEP), "--n_trials", "2", *TINY])
+    assert again.ran == 1 and "still marked running" not in capsys.readouterr().out
+    row = again.table.loc[held.number]
+    assert row["state"] == "FAIL" and row["error"] == LOST and pd.isna(row["duration_s"])
+    assert (again.table.drop(held.number)["error"].fillna("") == "").all()

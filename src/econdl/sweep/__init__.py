@@ -32,7 +32,6 @@ from econdl.sweep.study import (
     SweepFailed,
     SweepInterrupted,
     Worker,
-    budget_used,
     check_same_settings,
     make_pruner,
     make_sampler,
@@ -122,8 +121,14 @@ def run_sweep(
     text = best_config(study, spec, parser, extra)
     best_path = write_atomic(out_dir / "best_config.yaml", text) if text else None
     result = SweepResult(table, out_dir, best_path, ran, files)
-    if budget_used(study) > len(table[table["state"].isin(["COMPLETE", "PRUNED"])]):
-        print("[sweep] other workers are still running trials: run the same command again to refresh the results")
+    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))]
+    if running:
+        print(
+            f"[sweep] trials still marked running ({', '.join(map(str, running))}): another "
+            "worker runs them, or one that was killed held them (a killed worker's trial is failed 2 minutes after "
+            "its last heartbeat, and run again by the next run of this command); run the same command again to "
+            "refresh the results"
+        )
     if test_best and best_path is not None:
         from econdl.cli import cli_main
 

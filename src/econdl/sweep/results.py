@@ -13,6 +13,9 @@ from econdl.sweep.parse import FitParser
 from econdl.sweep.spec import SweepSpec
 
 
+LOST = "its worker stopped without ending it (killed, or lost its heartbeat)"
+
+
 def trials_table(study: optuna.Study, spec: SweepSpec) -> pd.DataFrame:
     """One row per trial: number, state, objective, parameters (as passed to ``econdl fit``),
     epochs and duration; surplus trials (see ``study.py``) are left out."""
@@ -24,8 +27,11 @@ def trials_table(study: optuna.Study, spec: SweepSpec) -> pd.DataFrame:
         for p in spec.params:
             row[p.key] = p.decode(t.params[p.key]) if p.key in t.params else None
         row["epochs"] = t.user_attrs.get("epochs")
-        row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
-        row["error"] = t.user_attrs.get("error", "")
+        # a failed trial that econdl did not mark was failed by the storage's heartbeat: its
+        # worker was killed, and its end time is when a later worker noticed, not when it stopped
+        lost = t.state == TrialState.FAIL and "error" not in t.user_attrs
+        row["duration_s"] = t.duration.total_seconds() if t.duration is not None and not lost else None
+        row["error"] = LOST if lost else t.user_attrs.get("error", "")
         rows.append(row)
     return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
 

@@ -33,6 +33,7 @@ from econdl.sweep.spec import Direction, SweepSpec
 from econdl.diagnose import diagnose
 from econdl.errors import ConfigError, EcondlError
 
+INTERRUPTED = "interrupted (Ctrl+C or SIGTERM)"
 BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--test_after_fit=false"]
 
@@ -271,7 +272,7 @@ class Worker:
             cli = cli_main(args, trainer_defaults={"callbacks": [callback]}, verbose_test=False)
         except (KeyboardInterrupt, SystemExit) as stop:  # Lightning ends a fit stopped by a signal with exit(1)
             trial.set_user_attr("interrupted", True)
-            trial.set_user_attr("error", "interrupted (Ctrl+C or SIGTERM)")
+            trial.set_user_attr("error", INTERRUPTED)
             raise SweepInterrupted(trial.number) from stop
         except Exception as err:  # a failed fit fails this trial only
             found = diagnose(err)  # a mistake in a sampled value reads as `econdl fit` would print it
@@ -307,6 +308,8 @@ class Worker:
         except BaseException:  # a second Ctrl+C may land outside a trial's fit: give its trial back too
             for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 if trial.number in self.ran:
+                    if trial.state == TrialState.RUNNING:  # its reason, as a trial interrupted in its fit has
+                        self.study._storage.set_trial_user_attr(trial._trial_id, "error", INTERRUPTED)
                     self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             raise
         if failures(self.study) >= self.spec.max_failures:
