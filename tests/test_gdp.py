@@ -46,10 +46,14 @@ def test_lag_matrix_on_a_hand_made_series():
     np.testing.assert_array_equal(y, [3, 4, 5, 6])
 
 
-def test_csv_source_growth_lags_and_chronological_splits(tmp_path):
+def test_csv_source_growth_lags_and_chronological_splits(tmp_path, capsys):
     path = fred_csv(tmp_path / "gdp.csv")
     dm = GDPDataModule(source="csv", path=str(path), lags=4, val_size=5, test_size=7, standardize=False)
     dm.setup()
+    # the counts used and the periods their targets cover, said once
+    said = capsys.readouterr().out
+    assert "gdp: 23 train / 5 val / 7 test samples of GDPC1 (target periods: train 1991Q2 to 1996Q4, " in said
+    assert "val 1997Q1 to 1998Q1, test 1998Q2 to 1999Q4)" in said
     levels = pd.read_csv(path)["GDPC1"].to_numpy()
     growth = 400 * np.diff(np.log(levels))  # annualised quarterly log growth, percent
     np.testing.assert_allclose(dm.series.to_numpy(), growth, rtol=1e-12)

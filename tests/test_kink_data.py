@@ -21,9 +21,10 @@ def test_multidimensional_variant_breaks_on_coordinate_zero():
     assert torch.allclose(y, torch.tensor([(0.4 + 0.9 + 0.9) / 3, 2 * (0.6 + 0.1 + 0.1) / 3]))
 
 
-def test_splits_shapes_grid_and_no_overlap():
+def test_splits_shapes_grid_and_no_overlap(capsys):
     dm = KinkDataModule(x_size=300, val_size=50, test_size=101, dim=1, split_seed=1)
     dm.setup()
+    assert "kink: 300 train / 50 val / 101 test points\n" in capsys.readouterr().out  # the counts used, said once
     (xt, yt), (xv, _), (xs, _) = dm.split("train"), dm.split("val"), dm.split("test")
     assert xt.shape == (300, 1) and yt.shape == (300, 1)
     assert xv.shape == (50, 1) and xs.shape == (101, 1)

@@ -161,6 +161,9 @@ class InMemoryDataModule(L.LightningDataModule):
     """
 
     task: ClassVar[str] = "task"
+    #: what a row of the splits is, in the line counting them at setup (None: the module
+    #: prints its own line while it builds the splits)
+    unit: ClassVar[str | None] = "rows"
     names: ClassVar[tuple[str, ...]] = ("inputs", "targets")
     #: the settings that decide which examples form the validation and the test set: a
     #: checkpoint validated or tested with other values would be scored on examples it may
@@ -211,6 +214,15 @@ class InMemoryDataModule(L.LightningDataModule):
         for split, tensors in splits.items():
             check_finite(split, self.names, tensors)
         self.splits = splits
+        note = self.counts_note()
+        if note and self._ranks()[0] == 0:
+            print(f"{self.task}: {note}", flush=True)
+
+    def counts_note(self) -> str | None:
+        """How many rows each split holds (printed once the splits are built), or None."""
+        if self.unit is None or self.splits is None:
+            return None
+        return " / ".join(f"{len(self.splits[k][0]):,} {k}" for k in SPLITS) + f" {self.unit}"
 
     def split(self, name: str) -> tuple[Tensor, ...]:
         """The tensors of one split (building the data on first use)."""

@@ -88,6 +88,7 @@ class GenderImageDataModule(InMemoryDataModule):
     """
 
     task = "gender"
+    unit = None  # build() prints the counts, with the split it used
     split_keys = {
         "validate": ("max_images", "test_share", "val_size", "val_share", "split_seed"),
         "test": ("max_images", "test_share", "split_seed"),

@@ -70,6 +70,7 @@ class GDPDataModule(RegressionDataModule):
     """
 
     task = "gdp"
+    unit = "samples"
     # the test period is checked by its dates (a checkpoint records where its test period began)
     split_keys = {"validate": ("val_size", "test_size", "val_start", "test_start"), "test": ()}
 
@@ -274,6 +275,15 @@ class GDPDataModule(RegressionDataModule):
                 if flat:
                     raise DataError(f"exog {flat} are constant over the training period; drop them")
         return self._scaled()
+
+    def counts_note(self) -> str | None:
+        """The samples per split and the periods their targets cover."""
+        counts = super().counts_note()
+        if counts is None or self.series is None:
+            return counts
+        last = self.horizon - 1  # a sample's targets run from its date to `horizon - 1` periods later
+        spans = [f"{k} {d[0]} to {d[-1] + last}" for k in ("train", "val", "test") if len(d := self.dates[k])]
+        return f"{counts} of {self.series.name} (target periods: {', '.join(spans)})"
 
     def input_scaling(self) -> tuple[Tensor, Tensor]:
         """Per input column (loc, scale): the target's for the lags of g, each exog's own."""

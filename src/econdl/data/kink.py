@@ -75,6 +75,7 @@ class KinkDataModule(RegressionDataModule):
     """
 
     task = "kink"
+    unit = "points"
     # validation points are drawn after the training points from one generator, so only a
     # smaller x_size makes some of the fit's training points validation ones; the test points
     # are a grid of the noise-free function (or draws after both), never training points

@@ -113,6 +113,7 @@ class MNISTDataModule(InMemoryDataModule):
     """
 
     task = "mnist"
+    unit = None  # build() prints the counts, with the split it used
     split_keys = {  # the test set is a file of its own; the training set is what the validation set leaves
         "validate": ("train_size", "val_size", "split_seed"),
         "test": (),
