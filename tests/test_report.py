@@ -122,6 +122,10 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
     assert cells.loc["ar", "test RMSE"] == "2.64"  # one seed: no ± 0
     assert cells.loc["mlp", "parameters"] == "225" and cells.loc["mlp", "fit time"] == "9.0 s"
     assert formatted.best.loc["ar", "test RMSE"] and not formatted.best["parameters"].any()
+    # equal up to float rounding (the same least-squares fit in two bases): both are the best
+    tied = format_table(table.assign(test_rmse=[2.638826, 2.6388260001, 3.03066])).best["test RMSE"]
+    assert tied.tolist() == [True, True, False]
+    assert not format_table(table.assign(test_rmse=[2.6, 2.6 * (1 + 1e-12), 2.6])).best["test RMSE"].any()
     assert "test period: 1999Q4-2009Q3" in formatted.caption
     first_seed = "tests use each model's first seed (seed 0), not the mean over its seeds"
     assert first_seed not in formatted.caption  # no test in this table

@@ -217,6 +217,9 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
 FEW_FORECASTS = 20
 
 
+TIE = 1e-7  # relative difference below which two scores count as equal (float rounding)
+
+
 def _best_mask(values: pd.Series, how: str | None, groups: pd.Series | None = None) -> list[bool]:
     """Which values are the best of their column (of their group, e.g. horizon, when given)."""
     if groups is not None:
@@ -231,7 +234,10 @@ def _best_mask(values: pd.Series, how: str | None, groups: pd.Series | None = No
     if how is None or numeric.isna().all() or len(values) < 2 or numeric.nunique() < 2:
         return [False] * len(values)
     target = numeric.min() if how == "min" else numeric.max()
-    return [bool(v == target) for v in numeric]
+    # models equal up to float rounding (a polynomial and a Chebyshev basis of one degree span
+    # the same functions) share the mark; a column whose values all tie marks none
+    mask = [bool(math.isclose(v, target, rel_tol=TIE, abs_tol=0.0)) for v in numeric]
+    return [False] * len(values) if all(mask) else mask
 
 
 def to_markdown(table: pd.DataFrame) -> str:
