@@ -38,26 +38,36 @@ _lock = threading.Lock()
 
 
 def run(
-    args: list[str], cwd: str | Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+    args: list[str],
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    code: str | None = None,
 ) -> subprocess.CompletedProcess:
     """``econdl ARGS`` in ``cwd`` (default: the current folder) with ``env`` (default: this
     process's): its exit status, stdout and stderr, like ``subprocess.run(capture_output=True,
-    text=True)``.  Past ``timeout`` seconds its process group is killed and TimeoutExpired raised."""
+    text=True)``.  Past ``timeout`` seconds its process group is killed and TimeoutExpired raised.
+    With ``code``, the child runs that Python source as ``python -c CODE ARGS`` would instead."""
     with tempfile.TemporaryDirectory(prefix="econdl-forked-") as tmp:
         files = {name: str(Path(tmp, name)) for name in ("out", "err", "rc")}
-        request = {"args": list(args), "cwd": str(cwd or os.getcwd()), "env": dict(os.environ if env is None else env)}
+        request = {
+            "args": list(args),
+            "cwd": str(cwd or os.getcwd()),
+            "env": dict(os.environ if env is None else env),
+            "code": code,
+        }
         with _lock:
             server = _started()
             assert server.stdin is not None and server.stdout is not None
             server.stdin.write(json.dumps({**request, **files}) + "\n")
             server.stdin.flush()
             pid = int(server.stdout.readline())
-        code = _wait(pid, Path(files["rc"]), time.monotonic() + timeout, [ECONDL, *args], timeout)
+        status = _wait(pid, Path(files["rc"]), time.monotonic() + timeout, [ECONDL, *args], timeout)
         out, err = (Path(files[name]).read_text(errors="replace") for name in ("out", "err"))
-        if code is None:
+        if status is None:
             err += "\n(the forked econdl process ended without an exit status: it was killed by a signal)\n"
-            code = -signal.SIGKILL
-        return subprocess.CompletedProcess([ECONDL, *args], code, out, err)
+            status = -signal.SIGKILL
+        return subprocess.CompletedProcess([ECONDL, *args], status, out, err)
 
 
 def _started() -> subprocess.Popen:
@@ -104,12 +114,15 @@ def _child(request: dict[str, Any]) -> None:
     warnings.resetwarnings()
     for option in filter(None, request["env"].get("PYTHONWARNINGS", "").split(",")):
         warnings._setoption(option)  # type: ignore[attr-defined]  # what the interpreter does with -W
-    sys.argv = [ECONDL, *request["args"]]
+    sys.argv = ["-c" if request["code"] else ECONDL, *request["args"]]
     code = 0
     try:
-        from econdl.main import main
+        if request["code"]:
+            exec(compile(request["code"], "<string>", "exec"), {"__name__": "__main__"})
+        else:
+            from econdl.main import main
 
-        main()
+            main()
     except SystemExit as exc:  # as the interpreter turns it into an exit status
         if isinstance(exc.code, int) or exc.code is None:
             code = exc.code or 0

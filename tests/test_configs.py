@@ -12,21 +12,21 @@ to a folder is tested with no change here.  Each config is used the way users us
 
 The data come from ``helpers.TINY_DATA``, keyed by the config's folder: small sizes for generated or
 embedded data, tiny files (made by the scripts in ``tests/data/<task>/make.py``) for
-the rest.  To keep the file fast, the steps of one config run in one process that calls
-the ``econdl`` console script's entry point once per command, as the shell would.
+the rest.  To keep the file fast, the steps of one config run in one process (forked by
+``tests/forked.py``) that calls the ``econdl`` console script's entry point once per
+command, as the shell would.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+import forked
 from helpers import CONFIGS, econdl_env, tiny_data
 
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
@@ -97,14 +97,7 @@ CONFIG_FILES = sorted(CONFIGS.rglob("*.yaml"))
 @pytest.mark.parametrize("config", CONFIG_FILES, ids=[str(p.relative_to(CONFIGS)) for p in CONFIG_FILES])
 def test_config_fits_tests_and_predicts_through_econdl(config: Path, tmp_path: Path) -> None:
     steps = steps_for(config, tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-c", DRIVER, json.dumps(steps)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=econdl_env(),
-        cwd=tmp_path,
-    )
+    result = forked.run([json.dumps(steps)], cwd=tmp_path, env=econdl_env(), code=DRIVER)  # python -c DRIVER STEPS
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert output.count("$ econdl ") == len(steps), output[-4000:]
