@@ -174,3 +174,17 @@ def test_a_benchmark_process_that_dies_without_a_result_is_reported_not_waited_f
     thread.join(timeout=60)
     assert outcome, "isolated() still waits for a result from a process that died"
     assert isinstance(outcome[0], RuntimeError) and "died without a result (exit code 3)" in str(outcome[0])
+
+
+def test_the_callback_ablation_leaves_out_what_each_variant_names() -> None:
+    """Each variant of benchmarks/callback_ablation.py fits without the callback it names (a
+    callback renamed in the trainer defaults would leave its variant timing the shipped fit)."""
+    from benchmarks import callback_ablation
+
+    shipped = set(callback_ablation.run("shipped", 1)[1])
+    named = set(callback_ablation.VARIANTS) - {"shipped", "loggers", "all"}
+    assert named <= shipped, named - shipped
+    ms, kept = callback_ablation.run("ModelCheckpoint", 1)
+    assert ms > 0 and set(kept) == shipped - {"ModelCheckpoint"}
+    assert "LearningRateMonitor" not in callback_ablation.run("loggers", 1)[1]
+    assert callback_ablation.run("all", 1)[1] == ["Watch"]  # the benchmark's own clock, added by econdl_fit
