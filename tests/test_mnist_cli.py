@@ -62,7 +62,8 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
         "--data.init_args.val_size=10",
     ]  # 50 other training images: other statistics
     refused = run_econdl("test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
-    assert refused.returncode == 1 and "training set is not the fit's (train_size null in the fit" in refused.stderr
+    assert refused.returncode == 1 and "training set with other settings" in refused.stderr
+    assert "(train_size null in the fit" in refused.stderr
     done = run_econdl("predict", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
     assert done.returncode == 0, done.stderr
     fresh = re.search(r"with mean ([0-9.]+), std", done.stdout)
@@ -206,10 +207,10 @@ def test_validate_with_another_train_size_than_the_fits_is_refused(tmp_path):
     cli_main(["fit", *config])
     result = run_econdl("validate", *config, "--data.train_size=300", "--ckpt_path=best")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "validation set is not the fit's (train_size null in the fit, 300 now)" in result.stderr
+    assert "validation set with other settings than the fit did (train_size null in the fit, 300 now)" in result.stderr
     # the test set is a file of its own, but a test also scores the training set (its Training Set row)
     tested = run_econdl("test", *config, "--data.val_size=0.5", "--ckpt_path=best")
     assert tested.returncode == 1, tested.stdout + tested.stderr
-    assert "training set is not the fit's (val_size 50 in the fit, 0.5 now)" in tested.stderr
+    assert "training set with other settings than the fit did (val_size 50 in the fit, 0.5 now)" in tested.stderr
     assert "Training Set row" in tested.stderr
     assert run_econdl("test", *config, "--ckpt_path=best").returncode == 0

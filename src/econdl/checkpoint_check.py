@@ -175,26 +175,38 @@ def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | 
         return None
     module, _, name = built[0].rpartition(".")
     try:
-        split_keys = getattr(importlib.import_module(module), name).split_keys
+        cls = getattr(importlib.import_module(module), name)
+        split_keys, aliases = cls.split_keys, getattr(cls, "aliases", {})
     except (ImportError, AttributeError, ValueError):
         return None
+
+    def canonical(values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        for old, new in aliases.items():  # an option's old name, where given, stands for the option
+            if out.get(old) is not None:
+                out[new] = out[old]
+            out.pop(old, None)
+        return out
+
+    fit, now = canonical(saved[1]), canonical(built[1])
     show = lambda v: f"{v:g}" if isinstance(v, float) else "null" if v is None else repr(v)  # noqa: E731
 
     def changed(keys: tuple[str, ...]) -> str:
         # null counts as a value here: train_size null (every image) and 400 carve different sets
-        differ = [k for k in keys if k in saved[1] and k in built[1] and saved[1][k] != built[1][k]]
-        return ", ".join(f"{k} {show(saved[1][k])} in the fit, {show(built[1][k])} now" for k in differ)
+        differ = [k for k in keys if k in fit and k in now and fit[k] != now[k]]
+        return ", ".join(f"{k} {show(fit[k])} in the fit, {show(now[k])} now" for k in differ)
 
     split = {"validate": "validation", "test": "test"}.get(stage, stage)
     if shown := changed(split_keys.get(stage, ())):
         return (
-            f"this run's {split} set is not the fit's ({shown}): it can hold examples the model was trained on, "
-            f"which would flatter its scores; {stage} with the fit's data settings"
+            f"this run carves its {split} set with other settings than the fit did ({shown}): it can hold "
+            f"examples the model was trained on, which would flatter its scores; {stage} with the fit's data settings"
         )
     if stage == "test" and (shown := changed(split_keys.get("train", ()))):
         return (
-            f"this run's training set is not the fit's ({shown}): the test's Training Set row (train/acc) would "
-            f"score other examples than the model was trained on; test with the fit's data settings"
+            f"this run carves its training set with other settings than the fit did ({shown}): the test's "
+            "Training Set row (train/acc) would score other examples than the model was trained on; test with "
+            "the fit's data settings"
         )
     return None
 

@@ -9,6 +9,7 @@ read) lives here once.
 from __future__ import annotations
 
 import errno
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,7 +138,7 @@ def classes_note(names: list[str], train: Tensor, test: Tensor) -> str | None:
         return None
     text = (
         f"the training images hold {len(seen)} of the {len(names)} classes "
-        f"({', '.join(names[i] for i in sorted(seen))}); no model learns the others"
+        f"({', '.join(names[i] for i in sorted(seen))}); no model learns the other{'s' * (len(names) - len(seen) > 1)}"
     )
     unseen = sorted(set(torch.unique(test).tolist()) - seen)
     if unseen:
@@ -171,6 +172,8 @@ class InMemoryDataModule(L.LightningDataModule):
     #: names those that carve the training set, where a test also scores it (a classifier's
     #: Training Set row): ``econdl test`` refuses other values of those too
     split_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: old option names still accepted, to the option each stands for
+    aliases: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -214,9 +217,16 @@ class InMemoryDataModule(L.LightningDataModule):
         for split, tensors in splits.items():
             check_finite(split, self.names, tensors)
         self.splits = splits
-        note = self.counts_note()
-        if note and self._ranks()[0] == 0:
-            print(f"{self.task}: {note}", flush=True)
+        names: list[str] = getattr(self, "class_names", None) or []
+        # which classes no model fitted here can learn: said where models are fitted on these
+        # splits, not to a test or predict (whose checkpoint may have learnt from other data)
+        fitted = bool(names) and stage in (None, "fit")
+        classes = classes_note(names, splits["train"][1], splits["test"][1]) if fitted else None
+        if self._ranks()[0] == 0:
+            label = getattr(self, "variant", self.task)
+            for note in filter(None, (self.counts_note(), classes)):
+                sys.stdout.write(f"{label}: {note}\n")  # one write: lines of parallel workers stay whole
+                sys.stdout.flush()
 
     def counts_note(self) -> str | None:
         """How many rows each split holds (printed once the splits are built), or None."""

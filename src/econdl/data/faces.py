@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, classes_note, Splits, downloading, other_separator, resolve_count
+from econdl.data.base import InMemoryDataModule, Splits, downloading, other_separator, resolve_count
 from econdl.data.images import greyscale_mask, list_images, read_images
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
@@ -90,10 +90,11 @@ class GenderImageDataModule(InMemoryDataModule):
     task = "gender"
     unit = None  # build() prints the counts, with the split it used
     split_keys = {
-        "validate": ("max_images", "test_share", "val_size", "val_share", "split_seed"),
+        "validate": ("max_images", "test_share", "val_size", "split_seed"),
         "test": ("max_images", "test_share", "split_seed"),
-        "train": ("max_images", "test_share", "val_size", "val_share", "split_seed"),
+        "train": ("max_images", "test_share", "val_size", "split_seed"),
     }
+    aliases = {"val_share": "val_size"}  # an old option name: the split checks read it as the new one
     names = ("images", "labels")
 
     def __init__(
@@ -371,9 +372,6 @@ class GenderImageDataModule(InMemoryDataModule):
                 f"{'those classes' if len(absent) > 1 else 'that class'}, or raise test_share",
                 flush=True,
             )
-        classes = classes_note(self.class_names, y[parts["train"]], y[parts["test"]])
-        if classes and self._ranks()[0] == 0:
-            print(f"gender: {classes}", flush=True)
         return {k: (images[idx], y[idx]) for k, idx in parts.items()}
 
     # --- batches, prediction ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, classes_note, Splits, downloading, resolve_count
+from econdl.data.base import InMemoryDataModule, Splits, downloading, resolve_count
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
 
@@ -267,9 +267,6 @@ class MNISTDataModule(InMemoryDataModule):
             counts = " / ".join(f"{len(splits[k][0]):,} {k}" for k in ("train", "val", "test"))
             stats = f"; inputs standardised with mean {self.mean:.4f}, std {self.std:.4f}" if self.normalize else ""
             print(f"{self.variant}: {counts} images (val_size={self.val_size:g} of {len(order):,}){stats}", flush=True)
-            classes = classes_note(self.class_names, splits["train"][1], splits["test"][1])
-            if classes:
-                print(f"{self.variant}: {classes}", flush=True)
         return splits
 
     def scale(self, images: Tensor, augment: bool = False) -> Tensor:
