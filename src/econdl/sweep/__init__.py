@@ -123,11 +123,11 @@ def run_sweep(
     result = SweepResult(table, out_dir, best_path, ran, files)
     running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))]
     if running:
+        which = f"trial {running[0]} is" if len(running) == 1 else f"trials {', '.join(map(str, running))} are"
         print(
-            f"[sweep] trials still marked running ({', '.join(map(str, running))}): another "
-            "worker runs them, or one that was killed held them (a killed worker's trial is failed 2 minutes after "
-            "its last heartbeat, and run again by the next run of this command); run the same command again to "
-            "refresh the results"
+            f"[sweep] {which} still marked running: another worker runs it, or a worker that was killed held it "
+            "(its trial is marked failed 2 minutes after the worker's last heartbeat, and the next run of this "
+            "command runs a new trial in its place); run the same command again to refresh the results"
         )
     if test_best and best_path is not None:
         from econdl.cli import cli_main
