@@ -26,6 +26,8 @@ def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
     # one progress line per fit, then the table as in the README: readable headings, 3
     # significant digits, the best value of each column marked, no column of zero stds
     assert "[1/4] kink/chebyshev" in out and "[4/4] kink/relu_basis" in out
+    # the splits every model used, said once, not once per fit
+    assert out.count("kink: 512 train / 128 val / 101 test points\n") == 1, out
     printed = out[out.index("test MSE") :]
     assert "MSE near the break" in printed and "relu_basis" in printed and "_std" not in printed
     assert " *" in printed and "best in its column" in printed

@@ -507,6 +507,9 @@ def _tabulate(
 
     if not rows:
         raise next(iter(failed.values()))  # nothing to compare: the first model's reason, as a fit gives it
+    counts = dm.counts_note() if hasattr(dm, "counts_note") else None
+    if counts:  # the splits every model was fitted and tested on, said once (the fits do not)
+        print(f"{dm.label}: {counts}", flush=True)
     table = pd.DataFrame(rows).set_index("model")
     chosen = _option(overrides, "data.relative_to") or _option(overrides, "data.init_args.relative_to")
     add_relative(

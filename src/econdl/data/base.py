@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from econdl import interrupt
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError
 from econdl.rng import run_seed
@@ -222,11 +223,17 @@ class InMemoryDataModule(L.LightningDataModule):
         # splits, not to a test or predict (whose checkpoint may have learnt from other data)
         fitted = bool(names) and stage in (None, "fit")
         classes = classes_note(names, splits["train"][1], splits["test"][1]) if fitted else None
+        # compare and sweep fit several models on the same splits: they say the counts once
+        counts = self.counts_note() if interrupt.driver() is None else None
         if self._ranks()[0] == 0:
-            label = getattr(self, "variant", self.task)
-            for note in filter(None, (self.counts_note(), classes)):
-                sys.stdout.write(f"{label}: {note}\n")  # one write: lines of parallel workers stay whole
+            for note in filter(None, (counts, classes)):
+                sys.stdout.write(f"{self.label}: {note}\n")  # one write: lines of parallel workers stay whole
                 sys.stdout.flush()
+
+    @property
+    def label(self) -> str:
+        """The name that begins the data's lines on the console (the task, or the digit set)."""
+        return str(getattr(self, "variant", self.task))
 
     def counts_note(self) -> str | None:
         """How many rows each split holds (printed once the splits are built), or None."""
