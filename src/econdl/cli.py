@@ -215,6 +215,10 @@ def refuse_fused_clipping(config: Any, trainer: Any) -> None:
         )
 
 
+#: print on the first process only: under DDP every process resolves the checkpoint
+_say = rank_zero_only(print)
+
+
 def _resume_note(run: Path, checkpoint: dict[str, Any], config: Any) -> str:
     """What ``--ckpt_path last`` is about to resume, where a user might take it for another run:
     newer runs of the same name that hold no last.ckpt (a fit killed before it wrote one, or a
@@ -553,12 +557,9 @@ class EconCLI(LightningCLI):
                 # the config.yaml of a run copied or moved away from the config's runs: writing on
                 # under its version in the runs folder would overwrite another run's files
                 return self._resumed_run(ckpt, name, save_dirs)
-            note = _resume_note(runs[0], saved_state, config)
-            if getattr(rank_zero_only, "rank", 0) == 0:  # under DDP every process resolves the checkpoint
-                print(f"resuming from {ckpt}{note}")
+            _say(f"resuming from {ckpt}{_resume_note(runs[0], saved_state, config)}")
             return runs[0].name
-        if getattr(rank_zero_only, "rank", 0) == 0:
-            print(f"{self.subcommand}: {ckpt}")
+        _say(f"{self.subcommand}: {ckpt}")
         return None
 
     def _resumed_run(self, ckpt: Path, name: str, save_dirs: set[Path]) -> str | None:
@@ -571,8 +572,7 @@ class EconCLI(LightningCLI):
         if own_last is None or own_last.resolve() != ckpt.resolve():
             return None
         if any((d / name).resolve() == run.parent.resolve() for d in save_dirs):
-            if getattr(rank_zero_only, "rank", 0) == 0:
-                print(f"resuming from {ckpt}: the run goes on in {run}")
+            _say(f"resuming from {ckpt}: the run goes on in {run}")
             return run.name
         if getattr(rank_zero_only, "rank", 0) == 0:
             where = ", ".join(str(d / name) for d in sorted(save_dirs))

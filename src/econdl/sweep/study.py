@@ -308,8 +308,8 @@ class Worker:
         except BaseException:  # a second Ctrl+C may land outside a trial's fit: give its trial back too
             for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 if trial.number in self.ran:
-                    if trial.state == TrialState.RUNNING:  # its reason, as a trial interrupted in its fit has
-                        self.study._storage.set_trial_user_attr(trial._trial_id, "error", INTERRUPTED)
+                    # its reason, as a trial interrupted in its fit has
+                    self.study._storage.set_trial_user_attr(trial._trial_id, "error", INTERRUPTED)
                     self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             raise
         if failures(self.study) >= self.spec.max_failures:
