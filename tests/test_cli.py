@@ -29,6 +29,28 @@ def test_fit_writes_run_directory_and_tests_best_checkpoint(tmp_path):
     assert (tmp_path / "logs/kink/chebyshev/version_1/checkpoints").is_dir()
 
 
+@pytest.mark.parametrize("override, sanity_batches", [([], 0), (["--trainer.num_sanity_val_steps=2"], 1)])
+def test_a_default_fit_trains_from_its_first_batch_without_a_sanity_validation(tmp_path, override, sanity_batches):
+    """No validation batch runs before the first training batch unless asked for (a sanity
+    check's results are thrown away; it costs a default fit one validation pass)."""
+    import lightning as L
+
+    events: list[str] = []
+
+    class Order(L.Callback):
+        def on_validation_batch_start(self, trainer, *args):
+            events.append("sanity" if trainer.sanity_checking else "val")
+
+        def on_train_batch_start(self, trainer, *args):
+            events.append("train")
+
+    cli = cli_main(["--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=1", *FAST, *override], run=False)
+    cli.trainer.callbacks.append(Order())
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert events.count("sanity") == sanity_batches  # the kink task's 1 validation batch at FAST sizes
+    assert events.index("train") == sanity_batches and "val" in events
+
+
 def test_saved_config_refits_identically(tmp_path):
     cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST])
     saved = tmp_path / "logs/kink/polynomial/version_0/config.yaml"
