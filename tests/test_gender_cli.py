@@ -131,3 +131,20 @@ def test_photos_too_small_for_the_cnn_are_refused_naming_the_size(tmp_path):
     assert result.returncode == 1, result.stderr[-2000:]
     assert "inputs of shape (3, 4, 4) are too small for FaceCNN" in result.stderr
     assert "--data.image_size" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_test_of_a_grown_photo_folder_is_refused_naming_the_photos_it_learnt_from(tmp_path):
+    """With every setting as in the fit, a folder that gained photos carves other training and
+    test photos, and its test set held photos the model was trained on (a test flattered by
+    them ran with exit status 0); the same folder as at the fit tests."""
+    root = write_folder(tmp_path / "photos", n=10, corrupt=False)
+    args = ["--config", str(CONFIGS / "gender/mlp.yaml"), "--data.root", str(root), "--trainer.max_epochs=1", *SMALL]
+    cli_main(["fit", *args])
+    assert run_econdl("test", *args, "--ckpt_path=best").returncode == 0
+    for c, name in enumerate(("Female", "Male")):
+        for i in range(10, 13):
+            photo(c, i).save(root / name / f"{i:02d}.jpg")
+    refused = run_econdl("test", *args, "--ckpt_path=best")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "gender: this run's training photos are not those the checkpoint learnt from" in refused.stderr
+    assert "econdl predict" in refused.stderr and "Traceback" not in refused.stderr

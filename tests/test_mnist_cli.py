@@ -16,7 +16,7 @@ from helpers import CONFIGS, run_econdl
 from econdl.cli import cli_main
 from econdl.main import main
 from econdl.compare import compare_main
-from test_mnist_data import digit_images, write_idx_set
+from test_mnist_data import digit_images, write_idx, write_idx_set
 
 
 def fast(folder: Path, epochs: int = 3) -> list[str]:
@@ -62,8 +62,9 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
         "--data.init_args.val_size=10",
     ]  # 50 other training images: other statistics
     refused = run_econdl("test", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
-    assert refused.returncode == 1 and "training set with other settings" in refused.stderr
-    assert "(train_size null in the fit" in refused.stderr
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "this run's training images are not those the checkpoint learnt from" in refused.stderr
+    assert "(50 training images now, 350 in the fit, " in refused.stderr
     done = run_econdl("predict", "--config", str(CONFIGS / "mnist/mlp.yaml"), *other, "--ckpt_path", str(ckpt))
     assert done.returncode == 0, done.stderr
     fresh = re.search(r"with mean ([0-9.]+), std", done.stdout)
@@ -199,18 +200,61 @@ def test_digits_of_another_size_fit_test_and_predict_with_the_shipped_configs(tm
     assert "this checkpoint's model was trained on 16 x 16 images, but the images in" in err and "are 28 x 28" in err
 
 
-def test_validate_with_another_train_size_than_the_fits_is_refused(tmp_path):
-    """A fit on every image (train_size null) validated with --data.train_size 300 carved another
-    validation set from images it had trained on: null was not counted as a setting."""
+def test_validate_and_test_on_other_splits_are_refused_by_their_images(tmp_path):
+    """Validation images the fit trained on are refused; the same validation images carved with
+    other settings are not (the validation set is drawn before train_size subsamples the rest)."""
     folder = write_idx_set(tmp_path / "digits")
     config = ["--config", str(CONFIGS / "mnist/naive_bayes.yaml"), *fast(folder, epochs=1)]
     cli_main(["fit", *config])
-    result = run_econdl("validate", *config, "--data.train_size=300", "--ckpt_path=best")
+    result = run_econdl("validate", *config, "--data.split_seed=1", "--ckpt_path=best")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "validation set with other settings than the fit did (train_size null in the fit, 300 now)" in result.stderr
+    assert re.search(
+        r"([1-9]\d*) of this run's 50 validation images are among the 350 the checkpoint learnt", result.stderr
+    )
+    same = run_econdl("validate", *config, "--data.train_size=300", "--ckpt_path=best")
+    assert same.returncode == 0 and "250 train / 50 val" in same.stdout, same.stdout + same.stderr
+    assert run_econdl("test", *config, "--data.train_size=300", "--ckpt_path=best").returncode == 1
     # the test set is a file of its own, but a test also scores the training set (its Training Set row)
     tested = run_econdl("test", *config, "--data.val_size=0.5", "--ckpt_path=best")
     assert tested.returncode == 1, tested.stdout + tested.stderr
-    assert "training set with other settings than the fit did (val_size 50 in the fit, 0.5 now)" in tested.stderr
-    assert "Training Set row" in tested.stderr
+    assert "(200 training images now, 350 in the fit, 200 of them the same)" in tested.stderr
+    assert "Training Set row" in tested.stderr and "econdl predict" in tested.stderr
     assert run_econdl("test", *config, "--ckpt_path=best").returncode == 0
+    # other words for the same split: 1/8 of 400 images is the fit's 50
+    assert run_econdl("test", *config, "--data.val_size=0.125", "--ckpt_path=best").returncode == 0
+
+
+def test_test_and_validate_check_the_images_themselves_not_only_the_settings(tmp_path):
+    """A training file that grew since the fit, with every setting as in the fit, carves other
+    training and validation images (some the model learnt from): test, validate and a resume are
+    refused, and nothing the fit wrote changes; images none of which the fit saw validate."""
+    folder = write_idx_set(tmp_path / "digits")
+    config = ["--config", str(CONFIGS / "mnist/mlp.yaml"), *fast(folder, epochs=1)]
+    cli_main(["fit", *config])
+    run = tmp_path / "logs/mnist/mlp/version_0"
+    written = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    images, labels = digit_images(400, 0)
+    more, more_labels = digit_images(40, 7)
+    write_idx(folder / "train-images-idx3-ubyte", np.concatenate([images, more]), False)
+    write_idx(folder / "train-labels-idx1-ubyte", np.concatenate([labels, more_labels]), False)
+    tested = run_econdl("test", *config, "--ckpt_path=best")
+    assert tested.returncode == 1, tested.stdout + tested.stderr
+    assert "(390 training images now, 350 in the fit, 310 of them the same)" in tested.stderr
+    validated = run_econdl("validate", *config, "--ckpt_path=best")
+    assert validated.returncode == 1, validated.stdout + validated.stderr
+    assert re.search(r"\b([1-9]\d*) of this run's 50 validation images are among the 350", validated.stderr)
+    resumed = run_econdl("fit", *config, "--trainer.max_epochs=3", "--ckpt_path=last")
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
+    assert "the checkpoint's fit learnt from other images than this run would resume on" in resumed.stderr
+    assert [p.name for p, data in written.items() if p.read_bytes() != data] == []
+    # a digit set none of whose images the fit saw validates (and a test says it cannot score
+    # its Training Set row)
+    other = tmp_path / "other"
+    other.mkdir()
+    for part, n, seed in (("train", 300, 11), ("t10k", 100, 12)):
+        a, b = digit_images(n, seed)
+        write_idx(other / f"{part}-images-idx3-ubyte", a, False)
+        write_idx(other / f"{part}-labels-idx1-ubyte", b, False)
+    elsewhere = [c.replace(str(folder), str(other)) for c in config]
+    assert run_econdl("validate", *elsewhere, "--ckpt_path=best").returncode == 0
+    assert "0 of them the same" in run_econdl("test", *elsewhere, "--ckpt_path=best").stderr

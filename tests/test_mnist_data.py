@@ -383,3 +383,33 @@ def test_test_set_predictions_carry_each_images_position_in_the_test_file(tmp_pa
     assert [int(frame.loc[frame["test_image"] == i, "label"].item()) for i in (0, 7, 29)] == [
         int(labels[i]) for i in (0, 7, 29)
     ]
+
+
+def test_a_checkpoints_fingerprints_loaded_before_the_data_are_read_are_checked_when_they_are(tmp_path):
+    """``load_from_checkpoint`` hands a data module the fit's fingerprints before it reads any image:
+    a test on other training images is refused once they are read; a new fit on them is not."""
+    from econdl.errors import CheckpointError
+
+    fitted = MNISTDataModule(data_dir=str(write_idx_set(tmp_path / "a")), val_size=50)
+    fitted.setup("fit")
+    state = fitted.state_dict()
+    assert sorted(state["examples"]) == ["train", "val"] and len(state["examples"]["train"]) == 350
+    other = tmp_path / "b"
+    write_idx_set(other)
+    images, labels = digit_images(400, 5)  # 400 other training images
+    write_idx(other / "train-images-idx3-ubyte", images, False)
+    write_idx(other / "train-labels-idx1-ubyte", labels, False)
+    for stage, refused in (("test", True), ("validate", False), ("fit", False)):
+        dm = MNISTDataModule(data_dir=str(other), val_size=50)
+        dm.load_state_dict(state)
+        assert dm.state_dict()["examples"] is state["examples"]  # kept until the data are read
+        if refused:
+            with pytest.raises(
+                CheckpointError, match=r"\(350 training images now, 350 in the fit, 0 of them the same\)"
+            ):
+                dm.setup(stage)
+        else:
+            dm.setup(stage)  # validation images the fit never saw; a new fit
+    same = MNISTDataModule(data_dir=str(tmp_path / "a"), val_size=50)
+    same.load_state_dict(state)
+    same.setup("test")

@@ -365,13 +365,26 @@ class _ParsedSave:
 
 
 class RunConfig(SaveConfigCallback):
-    """Lightning's config writer, writing :func:`repeatable`'s config (validated once, when parsed)."""
+    """Lightning's config writer, writing :func:`repeatable`'s config (validated once, when parsed).
+    A resumed fit writes it once its checkpoint is restored (``on_fit_start``): a resume refused
+    while restoring (other training examples, for one) leaves the run's config.yaml as it was."""
+
+    _resumed: bool = False
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        resumed = stage == "fit" and self.config.get("ckpt_path") is not None
+        self._resumed = stage == "fit" and self.config.get("ckpt_path") is not None
         self.config = repeatable(self.config, stage if stage == "fit" else None)
-        if resumed:  # in the run's own folder, whose config.yaml says how it was fitted
+        if self._resumed:  # in the run's own folder, whose config.yaml says how it was fitted
             refuse_other_settings(Path(trainer.log_dir or ".") / self.config_filename, self.parser, self.config)
+            return
+        self._write(trainer, pl_module, stage)
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        if self._resumed:
+            self._resumed = False
+            self._write(trainer, pl_module, "fit")
+
+    def _write(self, trainer: Any, pl_module: Any, stage: str) -> None:
         parser, self.parser = self.parser, cast(Any, _ParsedSave(self.parser))
         try:
             super().setup(trainer, pl_module, stage)

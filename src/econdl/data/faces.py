@@ -96,6 +96,8 @@ class GenderImageDataModule(InMemoryDataModule):
     }
     aliases = {"val_share": "val_size"}  # an old option name: the split checks read it as the new one
     names = ("images", "labels")
+    fingerprints = True
+    example_noun = "photos"
 
     def __init__(
         self,

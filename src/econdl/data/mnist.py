@@ -122,6 +122,8 @@ class MNISTDataModule(InMemoryDataModule):
         "train": ("train_size", "val_size", "split_seed"),
     }
     names = ("images", "labels")
+    fingerprints = True
+    example_noun = "images"
 
     def __init__(
         self,
@@ -360,7 +362,7 @@ class MNISTDataModule(InMemoryDataModule):
 
     def state_dict(self) -> dict[str, Any]:
         """The standardisation the model was trained with (0 and 1: none), saved in checkpoints."""
-        return {"mean": self.mean, "std": self.std, "image_size": list(self.image_size or ())}
+        return {"mean": self.mean, "std": self.std, "image_size": list(self.image_size or ()), **super().state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Use a checkpoint's statistics, whatever the current training split would give."""
@@ -372,6 +374,7 @@ class MNISTDataModule(InMemoryDataModule):
                 f"{self.data_dir} are {' x '.join(map(str, self.image_size))}; test it on images of its size, "
                 "or fit a model on these (econdl fit)"
             )
+        super().load_state_dict(state)  # the examples, before the statistics they would explain
         # the same images give the same statistics up to float32 rounding, which depends on the
         # number of threads that summed them (a compare's worker against a later command)
         same = all(math.isclose(a, b, rel_tol=1e-5) for a, b in ((mean, self.mean), (std, self.std)))
