@@ -341,6 +341,25 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
     assert frequency("val/loss", automatic=False) is None
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [
+        ["--trainer.max_epochs=4", "--trainer.check_val_every_n_epoch=3"],  # the last epoch does not validate
+        ["--trainer.max_steps=11", "--trainer.val_check_interval=0.5", "--data.batch_size=64"],  # ends mid-epoch
+    ],
+)
+def test_best_by_last_tests_the_final_weights_when_the_fit_ends_without_a_validation(tmp_path, limits):
+    """`--best_by last` kept the weights of the last validation, which the fit then tested as its
+    'final' weights (and `--ckpt_path best` loaded later)."""
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--best_by=last", *limits])
+    best = [c for c in cli.trainer.callbacks if type(c).__name__ == "ModelCheckpoint"][0].best_model_path
+    tested, final = (
+        torch.load(p, weights_only=False) for p in (best, Path(cli.trainer.log_dir) / "checkpoints/last.ckpt")
+    )
+    assert tested["global_step"] == final["global_step"] == cli.trainer.global_step
+    assert all(torch.equal(tested["state_dict"][k], v) for k, v in final["state_dict"].items())
+
+
 def test_a_command_that_fails_before_its_run_starts_leaves_its_config_in_its_run_folder(tmp_path):
     """Bad data fails in Lightning's setup, before Lightning saves the config: the run folder
     (already reserved, so the next run takes the next number) keeps the config that failed."""

@@ -190,6 +190,8 @@ def best_by(trainer_config: Any, metric: str | None) -> None:
         is_best = str(getattr(callback, "class_path", "")).endswith(".ModelCheckpoint")
         if is_best and args is not None and args.get("monitor") == "val/loss":
             args.monitor, args.mode = monitor, mode
+            if monitor is None:  # the weights at every epoch's end, validated or not (check_val_every_n_epoch,
+                args.save_on_train_epoch_end = True  # val_check_interval): the last one a fit ends with
 
 
 def keep_last_resume_callback(trainer_config: Any) -> None:
