@@ -417,6 +417,11 @@ CASES = [
         ["val/acc", "does not log", "--best_by val/loss"],
     ),
     Case(
+        "plateau-schedule-with-validation-across-epochs",  # Lightning failed after the first epoch
+        ["fit", "--config", K, *KINK_TINY, "--trainer.val_check_interval=2", "--trainer.check_val_every_n_epoch=null"],
+        ["check_val_every_n_epoch null validates every 2 training batches", "ReduceLROnPlateau", "--lr_scheduler null"],
+    ),
+    Case(
         "sweep-unknown-key",
         ["sweep", "--config", "{dir}/sweep.yaml"],
         ["optimizer.init_args.lrr"],

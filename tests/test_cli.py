@@ -9,6 +9,7 @@ import torch
 
 from helpers import CONFIGS, FAST, printed_metric, run_econdl
 from econdl.cli import cli_main
+from econdl.errors import ConfigError
 
 
 def test_fit_writes_run_directory_and_tests_best_checkpoint(tmp_path):
@@ -331,14 +332,19 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
         out = {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt)}}
         out["lr_scheduler"]["monitor"] = monitor
         module = SimpleNamespace(automatic_optimization=automatic)
-        trainer = SimpleNamespace(check_val_every_n_epoch=every, lightning_module=module, is_global_zero=False)
+        trainer = SimpleNamespace(
+            check_val_every_n_epoch=every, val_check_interval=16, lightning_module=module, is_global_zero=False
+        )
         _plateau_after_validation(trainer, out)
         return out["lr_scheduler"].get("frequency")
 
     assert frequency("val/loss") == 3
-    assert frequency("val/acc", every=1) is None and frequency("val/loss", every=None) is None
-    assert frequency("train/loss") is None
+    assert frequency("val/acc", every=1) is None
+    assert frequency("train/loss") is None and frequency("train/loss", every=None) is None
     assert frequency("val/loss", automatic=False) is None
+    # validation every 16 batches across epochs: an epoch's end can lack val/loss (Lightning failed there)
+    with pytest.raises(ConfigError, match="check_val_every_n_epoch null validates every 16 training batches"):
+        frequency("val/loss", every=None)
 
 
 @pytest.mark.parametrize(

@@ -106,12 +106,20 @@ def _plateau_after_validation(trainer: Any, out: Any) -> None:
     if not isinstance(config, dict):
         return
     scheduler, every = config.get("scheduler"), trainer.check_val_every_n_epoch
-    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) or not every or every == 1:
+    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) or every == 1:
         return
     if not str(config.get("monitor") or "").startswith("val") or not trainer.lightning_module.automatic_optimization:
         return  # a training metric is there every epoch; a model that steps its schedules itself decides
     if config.get("interval", "epoch") != "epoch" or config.get("frequency", 1) != 1:
         return  # the config chose when it steps
+    if every is None:  # validation every val_check_interval batches, across epochs: not at epochs' ends
+        raise ConfigError(
+            f"--trainer.check_val_every_n_epoch null validates every {trainer.val_check_interval} training batches, "
+            f"across epochs, but {type(scheduler).__name__} steps at the end of every epoch on "
+            f"{config.get('monitor')}, which an epoch without a validation lacks; validate every N epochs instead "
+            "(--trainer.check_val_every_n_epoch N, with --trainer.val_check_interval a fraction of an epoch or 1.0), "
+            "or train without the schedule (--lr_scheduler null)"
+        )
     config["frequency"] = every
     if trainer.is_global_zero:
         print(
