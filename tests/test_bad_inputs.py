@@ -190,6 +190,11 @@ CASES = [
     Case("mnist-unknown-variant", ["fit", "--config", M, "--data.variant", "kmnist"], ["kmnist"]),
     Case("linear-bad-proportions", ["fit", "--config", LIN, "--data.proportions", "[0.5,0.5,0.5]"], ["proportions"]),
     Case("linear-negative-sigma", ["test", "--config", LIN, "--data.sigma", "-1"], ["sigma=-1"]),
+    Case(  # the message named no size that holds: 8 is the least for these shares, 5 to 7 leave no test row
+        "linear-too-few-rows",
+        ["fit", "--config", LIN, "--data.n", "7"],
+        ["n=7 is too small for proportions=[0.8, 0.1, 0.1]", "--data.n 8 or more"],
+    ),
     Case("gender-one-class", ["fit", "--config", GEN, "--data.classes", "[Male]"], ["classes"]),
     Case("run-name-outside-the-save-dir", ["fit", "--config", K, "--run_name", "../elsewhere"], ["../elsewhere"]),
     Case(

@@ -51,9 +51,17 @@ class LinearDataModule(RegressionDataModule):
             raise ConfigError(f"theta has {len(theta)} entries but m={m}; give one coefficient per regressor")
         if sigma < 0:
             raise ConfigError(f"sigma={sigma} is a standard deviation and cannot be negative")
-        sizes = [int(round(p * n)) for p in proportions[:2]]
-        if min(sizes) < 1 or n - sum(sizes) < 1:
-            raise ConfigError(f"n={n} is too small for proportions={list(proportions)}: a split would be empty")
+
+        def holds(k: int) -> bool:  # every split gets a row
+            sizes = [int(round(p * k)) for p in proportions[:2]]
+            return min(sizes) >= 1 and k - sum(sizes) >= 1
+
+        if not holds(n):
+            least = next(k for k in range(3, 10**7) if holds(k) and all(holds(j) for j in range(k, k + 100)))
+            raise ConfigError(
+                f"n={n} is too small for proportions={list(proportions)}: a split would be empty; use "
+                f"--data.n {least} or more, or larger shares for the small splits"
+            )
         self.n, self.m, self.sigma, self.proportions = n, m, sigma, tuple(proportions)
         self._theta = None if theta is None else torch.tensor(theta, dtype=torch.float32)
 
