@@ -55,9 +55,12 @@ class GDPDataModule(RegressionDataModule):
         exog: further series (macrodata or CSV columns, e.g. ``[unemp, tbilrate]``) whose
             p lags, in levels, join every model's inputs (standardised on the training period).
         interval_levels: coverage levels (percent) of the prediction intervals.
-        val_size, test_size: size of the validation / test periods: a count of samples,
-            or a fraction (< 1) of all samples.  ``val_start``/``test_start`` (a date such
-            as ``2000Q1`` or ``2000-01-01``) replace them when given.
+        val_size, test_size: length of the validation / test periods: a count of periods
+            (quarters), or a fraction (< 1) of all target periods; at horizon 1 a period is one
+            sample, at horizon H a period of N holds the N - H + 1 samples whose targets all lie
+            in it (the test still scores a forecast of each of its N periods at every horizon).
+            ``val_start``/``test_start`` (a date such as ``2000Q1`` or ``2000-01-01``) replace
+            them when given.
         dropna: drop rows with missing or non-numeric values instead of failing.
         standardize: scale inputs and targets by the training targets' mean and std.
         evaluation: ``fixed`` (fit once on the training period) or ``expanding``
@@ -283,7 +286,14 @@ class GDPDataModule(RegressionDataModule):
             return counts
         last = self.horizon - 1  # a sample's targets run from its date to `horizon - 1` periods later
         spans = [f"{k} {d[0]} to {d[-1] + last}" for k in ("train", "val", "test") if len(d := self.dates[k])]
-        return f"{counts} of {self.series.name} (target periods: {', '.join(spans)})"
+        note = f"{counts} of {self.series.name} (target periods: {', '.join(spans)})"
+        if self.horizon > 1:  # the counts above are samples with all their targets in one split's periods
+            periods = self.layout["n"] - self.layout["test_at"]
+            note += (
+                f"; a sample's {self.horizon} targets all lie in its split's periods, and the test scores a "
+                f"forecast of each of its {periods} periods at every horizon"
+            )
+        return note
 
     def input_scaling(self) -> tuple[Tensor, Tensor]:
         """Per input column (loc, scale): the target's for the lags of g, each exog's own."""
