@@ -493,6 +493,8 @@ def test_validate_or_test_on_a_split_other_than_the_fits_is_refused(tmp_path):
             CheckpointError, match=r"validation set with other settings .*\(x_size 512 in the fit, 400 now\)"
         ):
             cli_main(["validate", *kink, "--data.init_args.x_size=400", ckpt])
+    # a larger x_size draws its validation points after every training point of the fit's: taken
+    assert cli_main(["validate", *kink, "--data.init_args.x_size=600", "--ckpt_path=last"]).trainer.callback_metrics
     # kink's test points are a grid of the function, never training points: another size tests
     assert cli_main(["test", *kink, "--data.init_args.test_size=100", "--ckpt_path=last"]).trainer.callback_metrics
     linear = ["--config", str(CONFIGS / "linear/sgd.yaml"), "--data.n=1000", "--trainer.max_epochs=1", *FAST[-2:]]

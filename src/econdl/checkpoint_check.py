@@ -165,6 +165,10 @@ def saved_config_hint(path: str | Path) -> str:
     return "pass the config it was trained with, or a checkpoint of this config"
 
 
+def _larger(now: Any, fit: Any) -> bool:
+    return isinstance(now, (int, float)) and isinstance(fit, (int, float)) and now > fit
+
+
 def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | None:
     """How this run's validation or test set (``stage`` ``validate`` or ``test``) is carved
     otherwise than the fit's (the data module's ``split_keys``), or None."""
@@ -177,6 +181,7 @@ def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | 
     try:
         cls = getattr(importlib.import_module(module), name)
         split_keys, aliases = cls.split_keys, getattr(cls, "aliases", {})
+        grows = getattr(cls, "split_grows", ())
     except (ImportError, AttributeError, ValueError):
         return None
 
@@ -196,6 +201,7 @@ def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | 
     def changed(keys: tuple[str, ...]) -> str:
         # null counts as a value here: train_size null (every image) and 400 carve different sets
         differ = [k for k in keys if k in fit and k in now and fit[k] != now[k]]
+        differ = [k for k in differ if not (k in grows and _larger(now[k], fit[k]))]
         return ", ".join(f"{k} {show(fit[k])} in the fit, {show(now[k])} now" for k in differ)
 
     split = {"validate": "validation", "test": "test"}.get(stage, stage)

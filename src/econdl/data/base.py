@@ -235,6 +235,8 @@ class InMemoryDataModule(L.LightningDataModule):
     #: names those that carve the training set, where a test also scores it (a classifier's
     #: Training Set row): ``econdl test`` refuses other values of those too
     split_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: split keys whose larger values still carve sets apart from the fit's training examples
+    split_grows: ClassVar[tuple[str, ...]] = ()
     #: old option names still accepted, to the option each stands for
     aliases: ClassVar[dict[str, str]] = {}
     #: keep a fingerprint of every training and validation example in checkpoints (data read

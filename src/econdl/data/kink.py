@@ -80,6 +80,7 @@ class KinkDataModule(RegressionDataModule):
     # smaller x_size makes some of the fit's training points validation ones; the test points
     # are a grid of the noise-free function (or draws after both), never training points
     split_keys = {"validate": ("x_size",), "test": ()}
+    split_grows = ("x_size",)  # a larger x_size validates on points drawn after all the fit's
 
     def __init__(
         self,
