@@ -148,3 +148,4 @@ def test_a_test_of_a_grown_photo_folder_is_refused_naming_the_photos_it_learnt_f
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "gender: this run's training photos are not those the checkpoint learnt from" in refused.stderr
     assert "econdl predict" in refused.stderr and "Traceback" not in refused.stderr
+    assert "max_images, split_seed, test_share, val_size)" in refused.stderr and "train_size" not in refused.stderr

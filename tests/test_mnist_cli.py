@@ -246,7 +246,9 @@ def test_test_and_validate_check_the_images_themselves_not_only_the_settings(tmp
     resumed = run_econdl("fit", *config, "--trainer.max_epochs=3", "--ckpt_path=last")
     assert resumed.returncode == 1, resumed.stdout + resumed.stderr
     assert "the checkpoint's fit learnt from other images than this run would resume on" in resumed.stderr
+    assert "split_seed, train_size, val_size)" in resumed.stderr  # the settings that carve the split
     assert [p.name for p, data in written.items() if p.read_bytes() != data] == []
+    assert sorted(p for p in run.rglob("*") if p.is_file()) == sorted(written)  # no file added either
     # a digit set none of whose images the fit saw validates (and a test says it cannot score
     # its Training Set row)
     other = tmp_path / "other"
@@ -258,3 +260,49 @@ def test_test_and_validate_check_the_images_themselves_not_only_the_settings(tmp
     elsewhere = [c.replace(str(folder), str(other)) for c in config]
     assert run_econdl("validate", *elsewhere, "--ckpt_path=best").returncode == 0
     assert "0 of them the same" in run_econdl("test", *elsewhere, "--ckpt_path=best").stderr
+    # the fit's training images as a test file: refused, where the fit's own test file tests
+    leak = tmp_path / "leak"
+    leak.mkdir()
+    write_idx(leak / "train-images-idx3-ubyte", images, False)  # the fit's training file, as it was
+    write_idx(leak / "train-labels-idx1-ubyte", labels, False)
+    write_idx(leak / "t10k-images-idx3-ubyte", images[:60], False)
+    write_idx(leak / "t10k-labels-idx1-ubyte", labels[:60], False)
+    leaked = run_econdl("test", *[c.replace(str(folder), str(leak)) for c in config], "--ckpt_path=best")
+    assert leaked.returncode == 1, leaked.stdout + leaked.stderr
+    assert re.search(
+        r"\b([1-9]\d*) of this run's 60 test images are among the 350 the checkpoint learnt", leaked.stderr
+    )
+
+
+def test_a_resume_reads_the_same_images_from_wherever_they_are_now(tmp_path):
+    """The run's folder of digits moved and gzipped, the validation size given as the fraction
+    that carves the same 50 images: the resume goes on (it was refused naming the settings, and
+    the fix it named pointed at the old folder), and the run's config.yaml records the new place.
+    A folder holding a file twice says how many validation and test images are such copies."""
+    folder = write_idx_set(tmp_path / "digits")
+    config = ["--config", str(CONFIGS / "mnist/mlp.yaml"), *fast(folder, epochs=1)]
+    cli_main(["fit", *config])
+    moved = write_idx_set(tmp_path / "moved", gz=True)
+    resumed = run_econdl(
+        "fit",
+        *config,
+        f"--data.data_dir={moved}",
+        "--data.val_size=0.125",
+        "--trainer.max_epochs=2",
+        "--ckpt_path=last",
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    saved = yaml.safe_load((tmp_path / "logs/mnist/mlp/version_0/config.yaml").read_text())
+    assert saved["data"]["init_args"]["data_dir"] == str(moved) and saved["trainer"]["max_epochs"] == 2
+    refused = run_econdl("fit", *config, "--data.normalize=false", "--trainer.max_epochs=3", "--ckpt_path=last")
+    assert refused.returncode == 1 and "normalize: True before, False now" in refused.stderr  # what it learns on
+    twice = tmp_path / "twice"
+    images, labels = digit_images(400, 0)
+    write_idx_set(twice)
+    write_idx(twice / "train-images-idx3-ubyte", np.concatenate([images, images[:100]]), False)
+    write_idx(twice / "train-labels-idx1-ubyte", np.concatenate([labels, labels[:100]]), False)
+    fitted = run_econdl("fit", "--config", str(CONFIGS / "mnist/naive_bayes.yaml"), *fast(twice, epochs=1))
+    assert re.search(
+        r"mnist: ([1-9]\d*) of the 50 validation images are copies of training images \(the same pixels\)",
+        fitted.stdout,
+    ), fitted.stdout

@@ -393,7 +393,7 @@ def test_a_checkpoints_fingerprints_loaded_before_the_data_are_read_are_checked_
     fitted = MNISTDataModule(data_dir=str(write_idx_set(tmp_path / "a")), val_size=50)
     fitted.setup("fit")
     state = fitted.state_dict()
-    assert sorted(state["examples"]) == ["train", "val"] and len(state["examples"]["train"]) == 350
+    assert sorted(state["examples"]) == ["test", "train", "val"] and len(state["examples"]["train"]) == 350
     other = tmp_path / "b"
     write_idx_set(other)
     images, labels = digit_images(400, 5)  # 400 other training images

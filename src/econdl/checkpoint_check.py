@@ -169,21 +169,30 @@ def _larger(now: Any, fit: Any) -> bool:
     return isinstance(now, (int, float)) and isinstance(fit, (int, float)) and now > fit
 
 
+def data_class(class_path: str) -> Any:
+    """The econdl data module class a config's ``data.class_path`` names (one of
+    ``InMemoryDataModule``'s), or None."""
+    import importlib
+
+    module, _, name = str(class_path).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return cls if hasattr(cls, "split_keys") else None
+
+
 def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | None:
     """How this run's validation or test set (``stage`` ``validate`` or ``test``) is carved
     otherwise than the fit's (the data module's ``split_keys``), or None."""
-    import importlib
-
     saved, built = _flat(ckpt.get("datamodule_hyper_parameters") or {}), _flat(data_config)
     if not saved[0] or not built[0] or _short(saved[0]) != _short(built[0]):
         return None
-    module, _, name = built[0].rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-        split_keys, aliases = cls.split_keys, getattr(cls, "aliases", {})
-        grows = getattr(cls, "split_grows", ())
-    except (ImportError, AttributeError, ValueError):
+    cls = data_class(built[0])
+    if cls is None:
         return None
+    name = cls.__qualname__
+    split_keys, aliases, grows = cls.split_keys, getattr(cls, "aliases", {}), getattr(cls, "split_grows", ())
 
     def canonical(values: dict[str, Any]) -> dict[str, Any]:
         out = dict(values)

@@ -30,7 +30,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning_utilities.core.rank_zero import log as rank_zero_log
 
-from econdl.checkpoint_check import SPECIAL_PATHS, check_fits, explain_load_failure, read_checkpoint
+from econdl.checkpoint_check import SPECIAL_PATHS, check_fits, data_class, explain_load_failure, read_checkpoint
 from econdl.checkpointing import (
     AtomicCheckpointIO,
     best_by,
@@ -332,9 +332,13 @@ def refuse_other_settings(saved: Path, parser: Any, config: Any) -> None:
     except yaml.YAMLError:
         return
     now = flat_settings(yaml.safe_load(parser.dump(config, skip_validation=True, skip_none=False)) or {})
+    may_change: tuple[str, ...] = _RESUME_MAY_CHANGE
+    data = data_class(now.get("data.class_path", ""))
+    if data is not None and data.fingerprints:  # where and how the examples are read: their fingerprints decide
+        may_change += tuple(f"data.init_args.{k}" for k in data.read_keys)
 
     def kept(settings: dict[str, Any]) -> dict[str, Any]:  # a None is a key left unset
-        return {k: v for k, v in settings.items() if v is not None and not k.startswith(_RESUME_MAY_CHANGE)}
+        return {k: v for k, v in settings.items() if v is not None and not k.startswith(may_change)}
 
     changed = differences(kept(before), kept(now))
     if changed:

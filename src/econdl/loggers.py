@@ -244,6 +244,21 @@ class TensorBoardLogger(_WritesOnAClock, _LightningTensorBoardLogger):
             sub_dir=sub_dir,
             **kwargs,
         )
+        self._logged = False
+
+    def log_metrics(self, metrics: Any, step: int | None = None) -> None:
+        self._logged = True
+        super().log_metrics(metrics, step)
+
+    def finalize(self, status: str) -> None:
+        """A command that failed before logging anything (a resume refused as its checkpoint is
+        restored, bad data) removes the empty event file it opened: a run's folder keeps only
+        the files of the commands that ran in it."""
+        writer = getattr(getattr(self._experiment, "file_writer", None), "event_writer", None)
+        opened = getattr(writer, "_file_name", None)
+        super().finalize(status)
+        if status == "failed" and not self._logged and opened:
+            Path(opened).unlink(missing_ok=True)
 
 
 def flush_logger(logger: Any) -> None:

@@ -165,9 +165,11 @@ def examples_mismatch(dm: InMemoryDataModule, saved: dict[str, Tensor], stage: s
     unit = dm.example_noun
     fit_train, fit_val = saved["train"], saved["val"]
     train, val = dm.example_keys("train"), dm.example_keys("val")
+    settings = sorted({k for keys in type(dm).split_keys.values() for k in keys})
     fix = (
-        "use the data of the fit (its run folder's config.yaml has the data settings: the files, "
-        "train_size, val_size, split_seed)"
+        "use the data of the fit (its run folder's config.yaml has the data settings: the files"
+        + "".join(f", {k}" for k in settings)
+        + ")"
     )
 
     def differs(now: Tensor, then: Tensor, what: str) -> str:
@@ -199,6 +201,15 @@ def examples_mismatch(dm: InMemoryDataModule, saved: dict[str, Tensor], stage: s
             f"the test's Training Set row (train/acc) would score {unit} the model never saw{leak}; {fix}; "
             f"to score other {unit}, `econdl predict` writes each one's predicted class"
         )
+    fit_test = saved.get("test")  # None in a checkpoint that kept only the training and validation sets'
+    test = dm.example_keys("test")
+    if stage == "test" and fit_test is not None and not torch.equal(test, fit_test):
+        seen = _shared(test, fit_train)
+        if seen:
+            return (
+                f"{seen:,} of this run's {len(test):,} test {unit} are among the {len(fit_train):,} the checkpoint "
+                f"learnt from, which would flatter its scores; test on {unit} it never saw, or {fix}"
+            )
     if stage == "validate" and not torch.equal(val, fit_val):
         seen = _shared(val, fit_train)
         if seen:
@@ -245,6 +256,9 @@ class InMemoryDataModule(L.LightningDataModule):
     fingerprints: ClassVar[bool] = False
     #: what an example is, in those checks' messages
     example_noun: ClassVar[str] = "examples"
+    #: with ``fingerprints``: the settings that only say where and how the examples are read
+    #: and split, which a resume may change when the examples stay the same (a moved folder)
+    read_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -290,11 +304,13 @@ class InMemoryDataModule(L.LightningDataModule):
         for split, tensors in splits.items():
             check_finite(split, self.names, tensors)
         self.splits = splits
+        copies = None
         if self.fingerprints:  # with reading the data (77 ms for 60,000 digits), not in a fit's first checkpoint
-            for split in ("train", "val"):
+            for split in SPLITS:
                 self.example_keys(split)
             if self._fit_examples is not None and stage in ("validate", "test"):
                 self._refuse_other_examples(self._fit_examples, stage)
+            copies = self.copies_note() if stage in (None, "fit") else None
         names: list[str] = getattr(self, "class_names", None) or []
         # which classes no model fitted here can learn: said where models are fitted on these
         # splits, not to a test or predict (whose checkpoint may have learnt from other data)
@@ -303,7 +319,7 @@ class InMemoryDataModule(L.LightningDataModule):
         # compare and sweep fit several models on the same splits: they say the counts once
         counts = self.counts_note() if interrupt.driver() is None else None
         if self._ranks()[0] == 0:
-            for note in filter(None, (counts, classes)):
+            for note in filter(None, (counts, classes, copies)):
                 sys.stdout.write(f"{self.label}: {note}\n")  # one write: lines of parallel workers stay whole
                 sys.stdout.flush()
 
@@ -341,14 +357,31 @@ class InMemoryDataModule(L.LightningDataModule):
             self._keys[split] = torch.tensor(sorted(keys), dtype=torch.int64)
         return self._keys[split]
 
+    def copies_note(self) -> str | None:
+        """How many validation and test examples are copies of training ones (the same inputs:
+        a file twice in a folder), which flatter the scores on them; None when none are."""
+        train = self.example_keys("train")
+        shared = {split: _shared(self.example_keys(split), train) for split in ("val", "test")}
+        if not any(shared.values()):
+            return None
+        said = " and ".join(
+            f"{k:,} of the {len(self.example_keys(split)):,} {name} {self.example_noun}"
+            for split, name in (("val", "validation"), ("test", "test"))
+            if (k := shared[split])
+        )
+        return (
+            f"{said} are copies of training {self.example_noun} (the same pixels), so the scores on them are "
+            f"flattered; remove the copies from the data to score only {self.example_noun} the models never saw"
+        )
+
     def state_dict(self) -> dict[str, Any]:
-        """Saved in every checkpoint: with ``fingerprints``, those of the training and validation
-        examples (8 bytes each)."""
+        """Saved in every checkpoint: with ``fingerprints``, those of the training, validation and
+        test examples (8 bytes each)."""
         if not self.fingerprints:
             return {}
         if self.splits is None:  # a checkpoint's, until this module has read its data
             return {"examples": self._fit_examples} if self._fit_examples is not None else {}
-        return {"examples": {split: self.example_keys(split) for split in ("train", "val")}}
+        return {"examples": {split: self.example_keys(split) for split in SPLITS}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """A checkpoint restored to validate, test or resume: refuse examples that would score it

@@ -124,6 +124,7 @@ class MNISTDataModule(InMemoryDataModule):
     names = ("images", "labels")
     fingerprints = True
     example_noun = "images"
+    read_keys = ("data_dir", "download", "train_size", "val_size", "split_seed")
 
     def __init__(
         self,
