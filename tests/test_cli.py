@@ -583,3 +583,27 @@ def test_a_misspelt_data_model_or_optimizer_option_gets_the_one_it_was_meant_to_
             main([*config, *option])
         err = capsys.readouterr().err
         assert stop.value.code == 2 and meant in err, err
+
+
+def test_a_resume_writes_the_runs_config_by_rename_and_goes_on_from_an_emptied_one(tmp_path, monkeypatch):
+    """A resume rewrites the run's config.yaml; it was truncated and written in place, so a kill
+    amid the write left it empty, and every later resume was refused as 'settings differ' (46 of
+    them). It is renamed into place now, and an emptied one is written afresh. Sanity-check
+    batches, which learn nothing, may change on resume."""
+    import os
+
+    import yaml
+
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST]
+    cli_main([*args, "--trainer.max_epochs=1"])
+    saved = tmp_path / "logs/kink/mlp/version_0/config.yaml"
+    saved.write_text("")
+    renamed: list[str] = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: renamed.append(Path(b).name) or real(a, b))
+    cli = cli_main([*args, "--trainer.max_epochs=2", "--trainer.num_sanity_val_steps=2", "--ckpt_path=last"])
+    assert cli.trainer.current_epoch == 2 and "config.yaml" in renamed
+    assert yaml.safe_load(saved.read_text())["trainer"]["max_epochs"] == 2
+    assert not list(saved.parent.glob(".*.tmp"))
+    # that resume recorded 2 sanity batches; this one runs none
+    assert cli_main([*args, "--trainer.max_epochs=3", "--ckpt_path=last"]).trainer.current_epoch == 3

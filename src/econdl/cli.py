@@ -44,6 +44,7 @@ from econdl.checkpointing import (
     run_checkpoint,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
+from econdl.files import temp_path
 from econdl.errors import CheckpointNotFound, ConfigError, ConfigFileInvalid
 from econdl.loggers import carry_rows
 
@@ -318,6 +319,7 @@ _RESUME_MAY_CHANGE = (
     "trainer.precision",
     "trainer.plugins",
     "trainer.profiler",
+    "trainer.num_sanity_val_steps",  # validation batches before training, only to find bugs: nothing learnt
 )
 
 
@@ -328,9 +330,12 @@ def refuse_other_settings(saved: Path, parser: Any, config: Any) -> None:
     if not saved.is_file():
         return
     try:
-        before = flat_settings(yaml.safe_load(saved.read_text()) or {})
+        loaded = yaml.safe_load(saved.read_text())
     except yaml.YAMLError:
         return
+    if not isinstance(loaded, dict) or not loaded:  # emptied by a kill amid its write (before it was atomic)
+        return  # nothing to compare with: the resume writes it afresh
+    before = flat_settings(loaded)
     now = flat_settings(yaml.safe_load(parser.dump(config, skip_validation=True, skip_none=False)) or {})
     may_change: tuple[str, ...] = _RESUME_MAY_CHANGE
     data = data_class(now.get("data.class_path", ""))
@@ -364,13 +369,22 @@ def repeatable(config: Any, subcommand: str | None) -> Any:
 class _ParsedSave:
     """The CLI's parser, saving a config without validating it again: the config was validated
     when it was parsed, and the second check is about two thirds of the ~30 ms a save takes
-    inside every fit's clock.  The file is the same (``tests/test_cli.py``)."""
+    inside every fit's clock.  The file is the same (``tests/test_cli.py``).  It is written
+    beside its place and renamed over it, as the checkpoints and metrics.csv are: a resume
+    rewrites the run's config.yaml, and a kill amid that write left it empty, after which the
+    run could not be resumed."""
 
     def __init__(self, parser: Any) -> None:
         self._parser = parser
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self._parser.save(*args, skip_validation=True, **kwargs)
+    def save(self, cfg: Any, path: Any, *args: Any, **kwargs: Any) -> None:
+        tmp = temp_path(path)
+        kwargs["overwrite"] = True  # the temporary file; whether `path` may be replaced was decided before
+        try:
+            self._parser.save(cfg, str(tmp), *args, skip_validation=True, **kwargs)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._parser, name)
