@@ -195,6 +195,11 @@ CASES = [
         ["fit", "--config", LIN, "--data.n", "7"],
         ["n=7 is too small for proportions=[0.8, 0.1, 0.1]", "--data.n 8 or more"],
     ),
+    Case(  # shares too small for any n under a million: the search for the least ended in a traceback
+        "linear-shares-no-size-holds",
+        ["fit", "--config", LIN, "--data.n", "100", "--data.proportions", "[0.99999998,0.00000001,0.00000001]"],
+        ["n=100 is too small", "give larger shares to the small splits"],
+    ),
     Case("gender-one-class", ["fit", "--config", GEN, "--data.classes", "[Male]"], ["classes"]),
     Case("run-name-outside-the-save-dir", ["fit", "--config", K, "--run_name", "../elsewhere"], ["../elsewhere"]),
     Case(
@@ -423,8 +428,11 @@ CASES = [
     ),
     Case(
         "plateau-schedule-with-validation-across-epochs",  # Lightning failed after the first epoch
-        ["fit", "--config", K, *KINK_TINY, "--trainer.val_check_interval=2", "--trainer.check_val_every_n_epoch=null"],
-        ["check_val_every_n_epoch null validates every 2 training batches", "ReduceLROnPlateau", "--lr_scheduler null"],
+        [
+            *("fit", "--config", K, *KINK_TINY, "--data.batch_size=16"),  # 4 batches an epoch: 6 ends none of them
+            *("--trainer.val_check_interval=6", "--trainer.check_val_every_n_epoch=null"),
+        ],
+        ["check_val_every_n_epoch null validates every 6 training batches", "ReduceLROnPlateau", "--lr_scheduler null"],
     ),
     Case(
         "sweep-unknown-key",

@@ -327,13 +327,18 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
 
     from econdl.cli import _plateau_after_validation
 
-    def frequency(monitor: str, automatic: bool = True, every: int | None = 3) -> int | None:
+    def frequency(monitor: str, automatic: bool = True, every: int | None = 3, batches: int = 6) -> int | None:
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         out = {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt)}}
         out["lr_scheduler"]["monitor"] = monitor
         module = SimpleNamespace(automatic_optimization=automatic)
         trainer = SimpleNamespace(
-            check_val_every_n_epoch=every, val_check_interval=16, lightning_module=module, is_global_zero=False
+            check_val_every_n_epoch=every,
+            val_check_interval=16,
+            estimated_stepping_batches=100 * batches,
+            num_training_batches=batches,
+            lightning_module=module,
+            is_global_zero=False,
         )
         _plateau_after_validation(trainer, out)
         return out["lr_scheduler"].get("frequency")
@@ -342,9 +347,14 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
     assert frequency("val/acc", every=1) is None
     assert frequency("train/loss") is None and frequency("train/loss", every=None) is None
     assert frequency("val/loss", automatic=False) is None
-    # validation every 16 batches across epochs: an epoch's end can lack val/loss (Lightning failed there)
+    # validation every 16 batches across epochs: an epoch of 6 batches can end without val/loss
+    # (Lightning failed there); one of 8 validates at every second epoch's end, one of 16 or 32 at each
     with pytest.raises(ConfigError, match="check_val_every_n_epoch null validates every 16 training batches"):
         frequency("val/loss", every=None)
+    assert frequency("val/loss", every=None, batches=8) == 2
+    assert (
+        frequency("val/loss", every=None, batches=16) is None and frequency("val/loss", every=None, batches=32) is None
+    )
 
 
 @pytest.mark.parametrize(

@@ -296,8 +296,19 @@ def test_a_resume_reads_the_same_images_from_wherever_they_are_now(tmp_path):
     assert saved["data"]["init_args"]["data_dir"] == str(moved) and saved["trainer"]["max_epochs"] == 2
     refused = run_econdl("fit", *config, "--data.normalize=false", "--trainer.max_epochs=3", "--ckpt_path=last")
     assert refused.returncode == 1 and "normalize: True before, False now" in refused.stderr  # what it learns on
-    twice = tmp_path / "twice"
+    # a test file of training images, swapped in by a resume, would then pass as the fit's own
+    leak = tmp_path / "leak"
     images, labels = digit_images(400, 0)
+    write_idx_set(leak)
+    write_idx(leak / "t10k-images-idx3-ubyte", images[:60], False)
+    write_idx(leak / "t10k-labels-idx1-ubyte", labels[:60], False)
+    leaked = run_econdl("fit", *config, f"--data.data_dir={leak}", "--trainer.max_epochs=3", "--ckpt_path=last")
+    assert leaked.returncode == 1, leaked.stdout + leaked.stderr
+    assert re.search(r"\b[1-9]\d* of this run's 60 test images are among the 350 the checkpoint", leaked.stderr)
+    # fewer of the same training images: the Training Set row would score only some it learnt from
+    fewer = run_econdl("test", *config, "--data.val_size=60", "--ckpt_path=last")
+    assert "would score only 340 of the 350 it learnt from" in fewer.stderr, fewer.stderr
+    twice = tmp_path / "twice"
     write_idx_set(twice)
     write_idx(twice / "train-images-idx3-ubyte", np.concatenate([images, images[:100]]), False)
     write_idx(twice / "train-labels-idx1-ubyte", np.concatenate([labels, labels[:100]]), False)

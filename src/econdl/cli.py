@@ -113,7 +113,16 @@ def _plateau_after_validation(trainer: Any, out: Any) -> None:
         return  # a training metric is there every epoch; a model that steps its schedules itself decides
     if config.get("interval", "epoch") != "epoch" or config.get("frequency", 1) != 1:
         return  # the config chose when it steps
-    if every is None:  # validation every val_check_interval batches, across epochs: not at epochs' ends
+    if every is None:  # validation every val_check_interval batches, across epochs
+        interval = trainer.val_check_interval
+        _ = trainer.estimated_stepping_batches  # sets the training data up: its batches per epoch
+        batches = trainer.num_training_batches
+        if isinstance(interval, int) and isinstance(batches, int) and batches > 0:
+            if batches % interval == 0:
+                return  # every epoch ends with a validation
+            if interval % batches == 0:
+                every = interval // batches  # every this many epochs ends with one
+    if every is None:
         raise ConfigError(
             f"--trainer.check_val_every_n_epoch null validates every {trainer.val_check_interval} training batches, "
             f"across epochs, but {type(scheduler).__name__} steps at the end of every epoch on "

@@ -158,13 +158,14 @@ def _shared(keys: Tensor, among: Tensor) -> int:
 
 def examples_mismatch(dm: InMemoryDataModule, saved: dict[str, Tensor], stage: str) -> str | None:
     """Why ``dm``'s examples cannot serve a checkpoint whose fit learnt from ``saved`` (the
-    fingerprints of its training and validation examples) at ``stage`` (fit: a resume,
-    validate, test), or None.  A resume needs the very same examples; a test of a classifier
-    also scores its training set (the Training Set row), so it needs the fit's; a validation
-    set other than the fit's may not hold an example the fit trained on."""
+    fingerprints of its training, validation and test examples) at ``stage`` (fit: a resume,
+    validate, test), or None.  A resume needs the very same training and validation examples;
+    a test of a classifier also scores its training set (the Training Set row), so it needs
+    the fit's; a validation or test set other than the fit's may not hold an example the fit
+    trained on (the fit's own may: it said so, counting the copies in its data)."""
     unit = dm.example_noun
-    fit_train, fit_val = saved["train"], saved["val"]
-    train, val = dm.example_keys("train"), dm.example_keys("val")
+    fit_train, fit_val, fit_test = saved["train"], saved["val"], saved.get("test")  # no test: an older checkpoint
+    train, val, test = dm.example_keys("train"), dm.example_keys("val"), dm.example_keys("test")
     settings = sorted({k for keys in type(dm).split_keys.values() for k in keys})
     fix = (
         "use the data of the fit (its run folder's config.yaml has the data settings: the files"
@@ -176,47 +177,47 @@ def examples_mismatch(dm: InMemoryDataModule, saved: dict[str, Tensor], stage: s
         common = _shared(now, then)
         return f"{len(now):,} {what} {unit} now, {len(then):,} in the fit, {common:,} of them the same"
 
-    if stage == "fit":
-        if torch.equal(train, fit_train) and torch.equal(val, fit_val):
+    def learnt(keys: Tensor, what: str) -> str | None:  # a set other than the fit's holding examples it learnt from
+        seen = _shared(keys, fit_train)
+        if not seen:
             return None
-        which = (
-            differs(train, fit_train, "training")
-            if not torch.equal(train, fit_train)
-            else differs(val, fit_val, "validation")
-        )
         return (
-            f"the checkpoint's fit learnt from other {unit} than this run would resume on ({which}): the data "
-            f"files or split changed since; {fix}, or start a new fit without --ckpt_path"
+            f"{seen:,} of this run's {len(keys):,} {what} {unit} are among the {len(fit_train):,} the checkpoint "
+            f"learnt from, which would flatter its scores"
         )
+
+    other_test = fit_test is not None and not torch.equal(test, fit_test)
+    if stage == "fit":
+        if not torch.equal(train, fit_train) or not torch.equal(val, fit_val):
+            which = (
+                differs(train, fit_train, "training")
+                if not torch.equal(train, fit_train)
+                else differs(val, fit_val, "validation")
+            )
+            return (
+                f"the checkpoint's fit learnt from other {unit} than this run would resume on ({which}): the "
+                f"data files or split changed since; {fix}, or start a new fit without --ckpt_path"
+            )
+        leak = learnt(test, "test") if other_test else None  # the fit ends with a test
+        return f"{leak}; resume with test {unit} it never saw, or {fix}" if leak else None
     if stage == "test" and not torch.equal(train, fit_train):
-        seen = _shared(dm.example_keys("test"), fit_train)
-        leak = (
-            f", and {seen:,} of this run's {len(dm.split('test')[0]):,} test {unit} are among those it learnt from"
-            if seen
-            else ""
+        common = _shared(train, fit_train)
+        row = (
+            f"only {len(train):,} of the {len(fit_train):,} it learnt from"
+            if common == len(train)
+            else f"{len(train) - common:,} {unit} the model never saw"
         )
-        counts = differs(train, fit_train, "training")
+        leak = learnt(test, "test")
         return (
-            f"this run's training {unit} are not those the checkpoint learnt from ({counts}): "
-            f"the test's Training Set row (train/acc) would score {unit} the model never saw{leak}; {fix}; "
-            f"to score other {unit}, `econdl predict` writes each one's predicted class"
+            f"this run's training {unit} are not those the checkpoint learnt from "
+            f"({differs(train, fit_train, 'training')}): the test's Training Set row (train/acc) would score {row}"
+            f"{'; ' + leak if leak else ''}; {fix}; to score other {unit}, `econdl predict` writes each one's "
+            "predicted class"
         )
-    fit_test = saved.get("test")  # None in a checkpoint that kept only the training and validation sets'
-    test = dm.example_keys("test")
-    if stage == "test" and fit_test is not None and not torch.equal(test, fit_test):
-        seen = _shared(test, fit_train)
-        if seen:
-            return (
-                f"{seen:,} of this run's {len(test):,} test {unit} are among the {len(fit_train):,} the checkpoint "
-                f"learnt from, which would flatter its scores; test on {unit} it never saw, or {fix}"
-            )
-    if stage == "validate" and not torch.equal(val, fit_val):
-        seen = _shared(val, fit_train)
-        if seen:
-            return (
-                f"{seen:,} of this run's {len(dm.split('val')[0]):,} validation {unit} are among the "
-                f"{len(fit_train):,} the checkpoint learnt from, which would flatter its scores; {fix}"
-            )
+    if stage == "test" and other_test and (leak := learnt(test, "test")):
+        return f"{leak}; test on {unit} it never saw, or {fix}"
+    if stage == "validate" and not torch.equal(val, fit_val) and (leak := learnt(val, "validation")):
+        return f"{leak}; {fix}"
     return None
 
 
@@ -310,7 +311,7 @@ class InMemoryDataModule(L.LightningDataModule):
                 self.example_keys(split)
             if self._fit_examples is not None and stage in ("validate", "test"):
                 self._refuse_other_examples(self._fit_examples, stage)
-            copies = self.copies_note() if stage in (None, "fit") else None
+            copies = self.copies_note() if stage != "predict" else None
         names: list[str] = getattr(self, "class_names", None) or []
         # which classes no model fitted here can learn: said where models are fitted on these
         # splits, not to a test or predict (whose checkpoint may have learnt from other data)

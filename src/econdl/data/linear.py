@@ -57,10 +57,11 @@ class LinearDataModule(RegressionDataModule):
             return min(sizes) >= 1 and k - sum(sizes) >= 1
 
         if not holds(n):
-            least = next(k for k in range(3, 10**7) if holds(k) and all(holds(j) for j in range(k, k + 100)))
+            least = next((k for k in range(3, 10**6) if holds(k) and all(holds(j) for j in range(k, k + 100))), None)
             raise ConfigError(
-                f"n={n} is too small for proportions={list(proportions)}: a split would be empty; use "
-                f"--data.n {least} or more, or larger shares for the small splits"
+                f"n={n} is too small for proportions={list(proportions)}: a split would be empty; "
+                + (f"use --data.n {least} or more, or " if least else "give ")
+                + "larger shares to the small splits"
             )
         self.n, self.m, self.sigma, self.proportions = n, m, sigma, tuple(proportions)
         self._theta = None if theta is None else torch.tensor(theta, dtype=torch.float32)
