@@ -665,3 +665,21 @@ def test_a_background_thread_failing_for_another_reason_keeps_its_traceback(monk
     monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_value))
     entry.main(["test"])
     assert [str(e) for e in seen] == ["a bug in a thread"]  # printed by Python's hook, as before
+
+
+@pytest.mark.parametrize("shares", [[0.8, 0.1, 0.1], [0.98, 0.01, 0.01], [0.995, 0.004, 0.001], [0.994, 0.004, 0.002]])
+def test_the_least_n_the_linear_task_names_holds_at_every_larger_size(shares):
+    """'use --data.n 501 or more' for [0.995, 0.004, 0.001] while 626 left the test split empty:
+    the named size was only checked against the next hundred."""
+    import re
+
+    from econdl.data.linear import LinearDataModule
+    from econdl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--data\.n (\d+) or more") as refused:
+        LinearDataModule(n=3, proportions=shares)
+    least = int(re.search(r"--data\.n (\d+)", str(refused.value)).group(1))
+    for n in range(least, 3 * least + 2000):
+        LinearDataModule(n=n, proportions=shares)  # every size from the named one on holds
+    with pytest.raises(ConfigError):
+        LinearDataModule(n=least - 1, proportions=shares)  # and it is the least

@@ -64,14 +64,15 @@ def test_csv_source_growth_lags_and_chronological_splits(tmp_path, capsys):
     x_val, y_train = dm.split("val")[0], dm.split("train")[1]
     np.testing.assert_allclose(x_val[0].numpy(), y_train[-4:].flip(0).reshape(-1).numpy(), rtol=1e-6)
     assert str(dm.dates["forecast"][0]) == "2000Q1"  # 40 quarters from 1990Q1 end in 1999Q4
-    # at horizon 3 the same periods hold 2 fewer samples each (all 3 targets inside the split),
-    # and the test still scores its 7 quarters at every horizon: the line says both
+    # at horizon 3 the same periods hold 2 fewer samples each (all 3 targets inside the split):
+    # the line says what it counts, and what compare's table scores besides
     ahead = GDPDataModule(source="csv", path=str(path), lags=4, val_size=5, test_size=7, horizon=3)
     ahead.setup()
     said = capsys.readouterr().out
     assert "gdp: 21 train / 3 val / 5 test samples of GDPC1 (target periods: train 1991Q2 to 1996Q4, " in said
-    assert "test 1998Q2 to 1999Q4); a sample's 3 targets all lie in its split's periods, and the test scores " in said
-    assert "a forecast of each of its 7 periods at every horizon" in said
+    assert "test 1998Q2 to 1999Q4); a sample's 3 targets all lie in its split's periods (econdl compare's " in said
+    assert "also scores the forecasts of the 7 test periods from origins before them)" in said
+    assert len(ahead.split("test")[0]) == 5 and ahead.layout["n"] - ahead.layout["test_at"] == 7
 
 
 @pytest.mark.parametrize("horizon", [1, 3])

@@ -438,3 +438,15 @@ def test_the_old_name_val_share_counts_as_the_val_size_it_stands_for():
     assert split_mismatch(ckpt, now(val_share=0.1), "validate") is None
     refused = split_mismatch(ckpt, now(val_share=0.2), "test")
     assert refused is not None and "(val_size 0.1 in the fit, 0.2 now)" in refused
+
+
+def test_a_resume_may_read_the_same_photos_elsewhere_but_not_label_them_otherwise():
+    """The settings a resume leaves to the photos' fingerprints say where and how photos are read
+    and split; labels are not in the fingerprints, so the settings that give them stay checked
+    (a manifest resumed with its F and M codes swapped kept every pixel and flipped every label)."""
+    import inspect
+
+    keys = set(GenderImageDataModule.read_keys)
+    assert keys <= set(inspect.signature(GenderImageDataModule).parameters)
+    assert {"root", "path", "workers", "val_size", "split_seed"} <= keys
+    assert not keys & {"label_column", "codes", "classes", "image_size", "flip", "batch_size"}

@@ -296,6 +296,15 @@ def test_a_resume_reads_the_same_images_from_wherever_they_are_now(tmp_path):
     assert saved["data"]["init_args"]["data_dir"] == str(moved) and saved["trainer"]["max_epochs"] == 2
     refused = run_econdl("fit", *config, "--data.normalize=false", "--trainer.max_epochs=3", "--ckpt_path=last")
     assert refused.returncode == 1 and "normalize: True before, False now" in refused.stderr  # what it learns on
+    # a checkpoint written without fingerprints (before econdl kept them): the settings decide
+    last = tmp_path / "logs/mnist/mlp/version_0/checkpoints/last.ckpt"
+    original = last.read_bytes()
+    state = torch.load(last, weights_only=False)
+    del state["MNISTDataModule"]["examples"]
+    torch.save(state, last)
+    older = run_econdl("fit", *config, "--data.split_seed=5", "--trainer.max_epochs=3", "--ckpt_path=last")
+    assert older.returncode == 1 and "split_seed: 0 before, 5 now" in older.stderr, older.stdout + older.stderr
+    last.write_bytes(original)
     # a test file of training images, swapped in by a resume, would then pass as the fit's own
     leak = tmp_path / "leak"
     images, labels = digit_images(400, 0)

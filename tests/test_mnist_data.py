@@ -413,3 +413,9 @@ def test_a_checkpoints_fingerprints_loaded_before_the_data_are_read_are_checked_
     same = MNISTDataModule(data_dir=str(tmp_path / "a"), val_size=50)
     same.load_state_dict(state)
     same.setup("test")
+    # the images read first, to size a model (setup without a stage), are checked at the test
+    early = MNISTDataModule(data_dir=str(other), val_size=50)
+    early.load_state_dict(state)
+    assert early.input_shape == (1, 28, 28)
+    with pytest.raises(CheckpointError, match="training images are not those the checkpoint learnt from"):
+        early.setup("test")

@@ -182,6 +182,16 @@ def data_class(class_path: str) -> Any:
     return cls if hasattr(cls, "split_keys") else None
 
 
+def holds_examples(path: str | Path, data: Any) -> bool:
+    """Whether the checkpoint at ``path`` keeps the fingerprints of ``data``'s examples (read
+    without loading its tensors)."""
+    try:
+        ckpt = torch.load(path, weights_only=True, map_location="cpu", mmap=True)
+    except Exception:  # noqa: BLE001 (a file that is no checkpoint is refused elsewhere, in the user's words)
+        return False
+    return "examples" in (ckpt.get(data.__qualname__) or {})
+
+
 def split_mismatch(ckpt: dict[str, Any], data_config: Any, stage: str) -> str | None:
     """How this run's validation or test set (``stage`` ``validate`` or ``test``) is carved
     otherwise than the fit's (the data module's ``split_keys``), or None."""

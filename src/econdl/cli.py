@@ -30,7 +30,14 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning_utilities.core.rank_zero import log as rank_zero_log
 
-from econdl.checkpoint_check import SPECIAL_PATHS, check_fits, data_class, explain_load_failure, read_checkpoint
+from econdl.checkpoint_check import (
+    SPECIAL_PATHS,
+    check_fits,
+    data_class,
+    explain_load_failure,
+    holds_examples,
+    read_checkpoint,
+)
 from econdl.checkpointing import (
     AtomicCheckpointIO,
     best_by,
@@ -332,7 +339,7 @@ _RESUME_MAY_CHANGE = (
 )
 
 
-def refuse_other_settings(saved: Path, parser: Any, config: Any) -> None:
+def refuse_other_settings(saved: Path, parser: Any, config: Any, checkpoint: Any = None) -> None:
     """A fit resumed in its run's folder goes on with the run as it was fitted (weights, optimizer
     and schedule come from its last.ckpt): refuse settings other than the ones the run saved,
     which it would not train with although its config.yaml would then say so."""
@@ -348,8 +355,9 @@ def refuse_other_settings(saved: Path, parser: Any, config: Any) -> None:
     now = flat_settings(yaml.safe_load(parser.dump(config, skip_validation=True, skip_none=False)) or {})
     may_change: tuple[str, ...] = _RESUME_MAY_CHANGE
     data = data_class(now.get("data.class_path", ""))
-    if data is not None and data.fingerprints:  # where and how the examples are read: their fingerprints decide
-        may_change += tuple(f"data.init_args.{k}" for k in data.read_keys)
+    if data is not None and data.fingerprints and checkpoint and holds_examples(checkpoint, data):
+        may_change += tuple(f"data.init_args.{k}" for k in data.read_keys)  # where and how the examples are read:
+        # the checkpoint's fingerprints of them decide (one written without them: these settings do)
 
     def kept(settings: dict[str, Any]) -> dict[str, Any]:  # a None is a key left unset
         return {k: v for k, v in settings.items() if v is not None and not k.startswith(may_change)}
@@ -407,10 +415,12 @@ class RunConfig(SaveConfigCallback):
     _resumed: bool = False
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        self._resumed = stage == "fit" and self.config.get("ckpt_path") is not None
+        checkpoint = self.config.get("ckpt_path")
+        self._resumed = stage == "fit" and checkpoint is not None
         self.config = repeatable(self.config, stage if stage == "fit" else None)
         if self._resumed:  # in the run's own folder, whose config.yaml says how it was fitted
-            refuse_other_settings(Path(trainer.log_dir or ".") / self.config_filename, self.parser, self.config)
+            saved = Path(trainer.log_dir or ".") / self.config_filename
+            refuse_other_settings(saved, self.parser, self.config, checkpoint)
             return
         self._write(trainer, pl_module, stage)
 

@@ -295,6 +295,8 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is not None:
+            if self._fit_examples is not None and stage in ("validate", "test"):  # read before, to size a model
+                self._refuse_other_examples(self._fit_examples, stage)
             return
         splits = self.build()
         for split in SPLITS:

@@ -98,9 +98,9 @@ class GenderImageDataModule(InMemoryDataModule):
     names = ("images", "labels")
     fingerprints = True
     example_noun = "photos"
-    read_keys = (
-        *("source", "root", "path", "path_column", "label_column", "codes", "drop_greyscale", "on_error"),
-        *("workers", "download", "max_images", "test_share", "val_size", "val_share", "split_seed"),
+    read_keys = (  # not label_column, codes: the same photos with other labels are another fit
+        *("source", "root", "path", "path_column", "drop_greyscale", "on_error", "workers", "download"),
+        *("max_images", "test_share", "val_size", "val_share", "split_seed"),
     )
 
     def __init__(

@@ -58,7 +58,8 @@ class GDPDataModule(RegressionDataModule):
         val_size, test_size: length of the validation / test periods: a count of periods
             (quarters), or a fraction (< 1) of all target periods; at horizon 1 a period is one
             sample, at horizon H a period of N holds the N - H + 1 samples whose targets all lie
-            in it (the test still scores a forecast of each of its N periods at every horizon).
+            in it, which ``econdl test`` scores (``econdl compare``'s table scores a forecast of
+            each of the N test periods at every horizon, from origins before the period too).
             ``val_start``/``test_start`` (a date such as ``2000Q1`` or ``2000-01-01``) replace
             them when given.
         dropna: drop rows with missing or non-numeric values instead of failing.
@@ -290,8 +291,8 @@ class GDPDataModule(RegressionDataModule):
         if self.horizon > 1:  # the counts above are samples with all their targets in one split's periods
             periods = self.layout["n"] - self.layout["test_at"]
             note += (
-                f"; a sample's {self.horizon} targets all lie in its split's periods, and the test scores a "
-                f"forecast of each of its {periods} periods at every horizon"
+                f"; a sample's {self.horizon} targets all lie in its split's periods (econdl compare's table "
+                f"also scores the forecasts of the {periods} test periods from origins before them)"
             )
         return note
 

@@ -6,6 +6,7 @@ the smallest end-to-end test of a training setup.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -57,7 +58,14 @@ class LinearDataModule(RegressionDataModule):
             return min(sizes) >= 1 and k - sum(sizes) >= 1
 
         if not holds(n):
-            least = next((k for k in range(3, 10**6) if holds(k) and all(holds(j) for j in range(k, k + 100))), None)
+            # from 1.5 / (smallest share) rows on, every share rounds to a row or more; below it,
+            # the least n from which no size fails
+            bound = math.ceil(1.5 / min(proportions))
+            least: int | None = None
+            if bound <= 10**6:
+                least = bound
+                while least > 3 and holds(least - 1):
+                    least -= 1
             raise ConfigError(
                 f"n={n} is too small for proportions={list(proportions)}: a split would be empty; "
                 + (f"use --data.n {least} or more, or " if least else "give ")
