@@ -322,6 +322,12 @@ def test_a_resume_reads_the_same_images_from_wherever_they_are_now(tmp_path):
     write_idx(twice / "train-images-idx3-ubyte", np.concatenate([images, images[:100]]), False)
     write_idx(twice / "train-labels-idx1-ubyte", np.concatenate([labels, labels[:100]]), False)
     fitted = run_econdl("fit", "--config", str(CONFIGS / "mnist/naive_bayes.yaml"), *fast(twice, epochs=1))
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    for name in ("naive_bayes.yaml", "lasso.yaml"):
+        (configs / name).write_text((CONFIGS / "mnist" / name).read_text())
+    compared = run_econdl("compare", str(configs), *fast(twice, epochs=1)[:3])
+    assert compared.returncode == 0 and compared.stdout.count("are copies of training images") == 1, compared.stdout
     assert re.search(
         r"mnist: ([1-9]\d*) of the 50 validation images are copies of training images \(the same pixels\)",
         fitted.stdout,

@@ -507,9 +507,11 @@ def _tabulate(
 
     if not rows:
         raise next(iter(failed.values()))  # nothing to compare: the first model's reason, as a fit gives it
-    counts = dm.counts_note() if hasattr(dm, "counts_note") else None
-    if counts:  # the splits every model was fitted and tested on, said once (the fits do not)
-        print(f"{dm.label}: {counts}", flush=True)
+    # the splits every model was fitted and tested on, and the copies of training examples in
+    # them, said once (the fits do not)
+    for note in (getattr(dm, "counts_note", None), getattr(dm, "copies_note", None)):
+        if note is not None and (said := note()):
+            print(f"{dm.label}: {said}", flush=True)
     table = pd.DataFrame(rows).set_index("model")
     chosen = _option(overrides, "data.relative_to") or _option(overrides, "data.init_args.relative_to")
     add_relative(

@@ -313,7 +313,7 @@ class InMemoryDataModule(L.LightningDataModule):
                 self.example_keys(split)
             if self._fit_examples is not None and stage in ("validate", "test"):
                 self._refuse_other_examples(self._fit_examples, stage)
-            copies = self.copies_note() if stage != "predict" else None
+            copies = self.copies_note() if stage != "predict" and interrupt.driver() is None else None
         names: list[str] = getattr(self, "class_names", None) or []
         # which classes no model fitted here can learn: said where models are fitted on these
         # splits, not to a test or predict (whose checkpoint may have learnt from other data)
@@ -362,7 +362,10 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def copies_note(self) -> str | None:
         """How many validation and test examples are copies of training ones (the same inputs:
-        a file twice in a folder), which flatter the scores on them; None when none are."""
+        a file twice in a folder), which flatter the scores on them; None when none are (or the
+        module keeps no fingerprints)."""
+        if not self.fingerprints or self.splits is None:
+            return None
         train = self.example_keys("train")
         shared = {split: _shared(self.example_keys(split), train) for split in ("val", "test")}
         if not any(shared.values()):
