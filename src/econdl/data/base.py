@@ -251,7 +251,7 @@ class InMemoryDataModule(L.LightningDataModule):
     split_grows: ClassVar[tuple[str, ...]] = ()
     #: old option names still accepted, to the option each stands for
     aliases: ClassVar[dict[str, str]] = {}
-    #: keep a fingerprint of every training and validation example in checkpoints (data read
+    #: keep a fingerprint of every training, validation and test example in checkpoints (data read
     #: from the user's files: digits, photos), so ``validate``, ``test`` and a resumed fit check
     #: the examples themselves rather than the settings that carved them
     fingerprints: ClassVar[bool] = False
@@ -294,10 +294,14 @@ class InMemoryDataModule(L.LightningDataModule):
         return torch.Generator().manual_seed(self.split_seed)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.splits is not None:
-            if self._fit_examples is not None and stage in ("validate", "test"):  # read before, to size a model
-                self._refuse_other_examples(self._fit_examples, stage)
-            return
+        if self.splits is None:
+            self._read(stage)
+        # a checkpoint's fingerprints, loaded before the data were read (perhaps first to size a model)
+        if self._fit_examples is not None and stage in ("validate", "test"):
+            self._refuse_other_examples(self._fit_examples, stage)
+
+    def _read(self, stage: str | None) -> None:
+        """Build and check the splits, and say what they hold."""
         splits = self.build()
         for split in SPLITS:
             if split not in splits:
@@ -311,8 +315,6 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.fingerprints:  # with reading the data (77 ms for 60,000 digits), not in a fit's first checkpoint
             for split in SPLITS:
                 self.example_keys(split)
-            if self._fit_examples is not None and stage in ("validate", "test"):
-                self._refuse_other_examples(self._fit_examples, stage)
             copies = self.copies_note() if stage != "predict" and interrupt.driver() is None else None
         names: list[str] = getattr(self, "class_names", None) or []
         # which classes no model fitted here can learn: said where models are fitted on these
