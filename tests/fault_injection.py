@@ -107,3 +107,31 @@ class ExtremeInputs(RegressionDataModule):
             return x, x / self.scale + 0.1 * torch.randn(self.n, 1, generator=g)
 
         return {"train": split(), "val": split(), "test": split()}
+
+
+class ScaleAfterLastStep(L.Callback):
+    """Multiply every parameter by ``factor`` right after the last optimizer step of ``epoch``:
+    the weights stay finite, and the model's outputs overflow."""
+
+    def __init__(self, epoch: int, factor: float = 1e20) -> None:
+        self.epoch, self.factor = epoch, factor
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx + 1 == trainer.num_training_batches:
+            with torch.no_grad():
+                for p in pl_module.parameters():
+                    p.mul_(self.factor)
+
+
+class NaNAfterStep(L.Callback):
+    """Fill every parameter with NaN right after optimizer step ``step`` (counted from 1): the
+    loss of the next batch is the first that is NaN."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                for p in pl_module.parameters():
+                    p.fill_(float("nan"))

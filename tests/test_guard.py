@@ -102,6 +102,77 @@ def test_nan_weights_from_the_last_update_of_an_epoch_stop_the_fit_before_any_ch
     assert torch.load(ckpts[1], weights_only=False)["epoch"] == 1  # last.ckpt: one epoch done
 
 
+def test_nan_weights_after_the_last_check_stop_the_fit_at_its_end(tmp_path):
+    """No validation and no checkpoint after the final update: nothing checked the weights
+    that update made NaN, and the fit exited 0 and printed NaN test metrics."""
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "gdp/mlp.yaml"),
+        "--trainer.max_epochs=1",
+        "--trainer.limit_val_batches=0",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.callbacks=[{class_path: econdl.callbacks.FiniteLossGuard}, "
+        "{class_path: fault_injection.NaNAfterLastStep, init_args: {epoch: 0}}]",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "the weights became NaN or infinite" in result.stderr, result.stderr[-2000:]
+    assert "stopped before the end of the fit" in result.stderr and "Traceback" not in result.stderr
+    assert "test/rmse" not in result.stdout  # no NaN scores printed as a result
+
+
+def test_weights_whose_outputs_overflow_fail_the_test_rather_than_score_nan(tmp_path):
+    """Finite but huge weights after the last update (no validation to see them): the fit's
+    test printed NaN RMSE with exit status 0, and so did `econdl test` of its last.ckpt."""
+    config = ["--config", str(CONFIGS / "gdp/mlp.yaml"), "--trainer.enable_progress_bar=false"]
+    result = econdl(
+        "fit",
+        *config,
+        "--trainer.max_epochs=2",
+        "--trainer.limit_val_batches=0",
+        "--trainer.callbacks+=fault_injection.ScaleAfterLastStep",
+        "--trainer.callbacks.epoch=1",
+    )
+    said = "test/loss is nan: the model's outputs on the test data are NaN or infinite"
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert said in result.stderr and "outputs overflow" in result.stderr, result.stderr[-2000:]
+    last = tmp_path / "logs/gdp/mlp/version_0/checkpoints/last.ckpt"
+    assert non_finite_tensors(last) == []  # finite weights: written, and refused only where scored
+    again = econdl("test", *config, f"--ckpt_path={last}")
+    assert again.returncode == 1 and said in again.stderr, again.stderr[-2000:]
+    assert f"{last}'s weights are finite" in again.stderr
+
+
+def test_a_resume_the_guard_stops_leaves_the_run_as_it_was(tmp_path):
+    """A finished fit resumed for more epochs diverged before its first checkpoint: the run
+    lost its test row from metrics.csv and its config.yaml said max_epochs 4, while its
+    last.ckpt (the resume point) was still the 2-epoch fit's; the message named the best
+    checkpoint as the one kept rather than last.ckpt."""
+    import filecmp
+
+    config = ["--config", str(CONFIGS / "kink/mlp.yaml"), "--data.x_size=600", "--trainer.enable_progress_bar=false"]
+    assert econdl("fit", *config, "--trainer.max_epochs=2").returncode == 0
+    run = tmp_path / "logs/kink/mlp/version_0"
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert "test/rmse" in before["metrics.csv"].decode()
+    result = econdl(
+        "fit",
+        *config,
+        "--trainer.max_epochs=4",
+        "--ckpt_path=last",
+        "--trainer.callbacks+=fault_injection.NaNAfterLastStep",
+        "--trainer.callbacks.epoch=2",
+    )
+    assert result.returncode == 1 and "the weights became NaN or infinite" in result.stderr, result.stderr[-2000:]
+    assert f"the last finite one is kept ({Path('logs/kink/mlp/version_0/checkpoints/last.ckpt')})" in result.stderr
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    # the run resumes as it would have before the failed attempt: to the same rows as a straight fit
+    assert econdl("fit", *config, "--trainer.max_epochs=4", "--ckpt_path=last").returncode == 0
+    assert econdl("fit", *config, "--trainer.max_epochs=4").returncode == 0
+    assert filecmp.cmp(run / "metrics.csv", tmp_path / "logs/kink/mlp/version_1/metrics.csv", shallow=False)
+
+
 def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(tmp_path):
     result = econdl(
         "fit",
@@ -121,6 +192,22 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(
     assert torch.load(last, weights_only=False)["epoch"] == 2  # written when epoch 2 started
     for ckpt in last.parent.glob("*.ckpt"):
         assert non_finite_tensors(ckpt) == []
+
+
+def test_a_nan_loss_is_dated_by_the_update_that_made_its_weights(tmp_path):
+    """Weights made NaN by step 3: the next batch's loss is the first NaN one, and the message
+    said "optimizer step 4", the update that followed it, not the one that broke the weights."""
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "gdp/mlp.yaml"),
+        "--trainer.max_epochs=2",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.callbacks+=fault_injection.NaNAfterStep",
+        "--trainer.callbacks.step=3",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "the training loss became NaN or infinite at epoch 0, after optimizer step 3." in result.stderr
 
 
 def test_the_divergence_message_gives_the_rate_of_the_failing_step_and_the_option_that_sets_it(tmp_path):
@@ -144,7 +231,7 @@ def test_the_divergence_message_gives_the_rate_of_the_failing_step_and_the_optio
     )
     assert result.returncode == 1, result.stderr[-2000:]
     found = re.search(
-        r"at epoch (\d+), optimizer step \d+\..*"
+        r"at epoch (\d+), after optimizer step \d+\..*"
         r"\(lr=([0-9.e+-]+); try 10x lower, e\.g\. --optimizer\.lr ([0-9.e+-]+)\)",
         result.stderr,
     )

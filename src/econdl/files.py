@@ -22,14 +22,17 @@ def remove_leftovers(folder: str | Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
+def write_atomic(path: str | Path, text: str | bytes) -> Path:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path`` (one
     atomic step on POSIX file systems): the file holds either its old or its new content,
     whatever kills the process, and processes finishing together never interleave."""
     path, tmp = Path(path), temp_path(path)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -87,6 +87,7 @@ class FiniteLossGuard(L.Callback):
         self._steps: list[int] = []
         self._lrs: list[float | None] = []  # the rate each recorded step used (a schedule moves it after)
         self._last_lr: float | None = None
+        self._steps_before = 0
         self._started = time.time()  # when the fit began: checkpoints older than that are another run's
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -97,6 +98,7 @@ class FiniteLossGuard(L.Callback):
     ) -> None:
         # the rate this step uses: Lightning steps the schedules before on_train_batch_end
         self._last_lr = _current_lr(trainer)
+        self._steps_before = trainer.global_step  # the updates behind the weights this batch's loss is computed on
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -105,7 +107,7 @@ class FiniteLossGuard(L.Callback):
         if not isinstance(loss, torch.Tensor):
             return
         self._losses.append(loss.detach())
-        self._steps.append(trainer.global_step)
+        self._steps.append(self._steps_before)
         self._lrs.append(self._last_lr)
         if len(self._losses) >= self.every:
             self._check(trainer)
@@ -115,7 +117,10 @@ class FiniteLossGuard(L.Callback):
         self._check_weights(trainer, pl_module, "validation")
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.state.fn != "fit":
+        if trainer.sanity_checking:
+            return
+        if trainer.state.fn != "fit":
+            self._refuse_non_finite_score(trainer, pl_module, "val")
             return
         loss = trainer.callback_metrics.get("val/loss")
         if loss is not None and not bool(torch.isfinite(loss).all()):
@@ -128,6 +133,35 @@ class FiniteLossGuard(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._check(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # whatever ended the fit (no validation or checkpoint after its last update, say), its
+        # weights are checked before the fit counts as done and anything is tested
+        self._check(trainer)
+        self._check_weights(trainer, pl_module, "the end of the fit")
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._refuse_non_finite_score(trainer, pl_module, "test")
+
+    def _refuse_non_finite_score(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """An evaluation whose loss is NaN or infinite fails: finite but huge weights (a fit that
+        diverged between two checks) make every output overflow, and the scores of such a model
+        mean nothing."""
+        loss = trainer.callback_metrics.get(f"{stage}/loss")
+        if loss is None or bool(torch.isfinite(loss).all()):
+            return
+        bad = first_non_finite(pl_module)
+        weights = f"{trainer.ckpt_path}'s weights" if trainer.ckpt_path else "the weights"
+        state = (
+            f"{weights} hold NaN or infinite values ({bad})"
+            if bad
+            else f"{weights} are finite, but its outputs overflow"
+        )
+        raise NonFiniteLossError(
+            f"{stage}/loss is {float(loss)}: the model's outputs on the {_STAGE_DATA[stage]} are NaN or infinite "
+            f"({state}), so its scores mean nothing. Likely causes: a fit that diverged (fit again with a "
+            "learning rate 10x lower), or inputs far outside the range of the data it was fitted on"
+        )
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         self._check(trainer)
@@ -195,11 +229,14 @@ class FiniteLossGuard(L.Callback):
         if int(step) < 0:
             return
         lr = lrs[steps.index(int(step))] if int(step) in steps else None  # another rank's step: not known here
+        after = f"after optimizer step {int(step)}" if int(step) else "before the first optimizer step"
         raise NonFiniteLossError(
-            f"the training loss became NaN or infinite at epoch {_last_trained_epoch(trainer)}, optimizer step "
-            f"{int(step)}. "
+            f"the training loss became NaN or infinite at epoch {_last_trained_epoch(trainer)}, {after}. "
             f"{self._advice(trainer, lr)}"
         )
+
+
+_STAGE_DATA = {"val": "validation data", "test": "test data"}
 
 
 def _last_trained_epoch(trainer: L.Trainer) -> int:

@@ -35,7 +35,7 @@ from econdl import interrupt
 from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state, seed_rank
 from econdl.errors import ConfigError
-from econdl.files import remove_leftovers
+from econdl.files import remove_leftovers, write_atomic
 from econdl.loggers import carry_rows, flush_logger
 
 STATE_KEY = "econdl_resume"
@@ -109,6 +109,50 @@ def remove_superseded(trainer: L.Trainer, checkpoint: dict, last: Path) -> None:
         return
 
 
+class _RunFiles:
+    """The files of a run that a resumed fit rewrites before it trains (metrics.csv, to drop
+    the rows it logs again, and config.yaml), as they were, with the resume point's stamp."""
+
+    NAMES = ("metrics.csv", "config.yaml")
+
+    def __init__(self, last: Path, stamp: tuple[int, int], files: dict[Path, bytes | None]) -> None:
+        self.last, self.stamp, self.files = last, stamp, files
+
+    @classmethod
+    def read(cls, trainer: L.Trainer, last: Path) -> _RunFiles | None:
+        # the first logger's folder, as trainer.log_dir finds it (which broadcasts it: a
+        # collective that this process, the only one reading the files, must not enter)
+        dirs = [getattr(lg, "log_dir", None) for lg in trainer.loggers[:1]]
+        folder = Path(dirs[0]) if dirs and dirs[0] else None
+        if folder is None or not last.is_file():
+            return None
+        files = {folder / n: (folder / n).read_bytes() if (folder / n).is_file() else None for n in cls.NAMES}
+        return cls(last, _stamp(last), files)
+
+    def last_unchanged(self) -> bool:
+        return self.last.is_file() and _stamp(self.last) == self.stamp
+
+    def put_back(self, trainer: L.Trainer) -> None:
+        from econdl.loggers import TensorBoardLogger
+
+        for logger in trainer.loggers:  # nothing the failed resume logged is written after this
+            rows = getattr(getattr(logger, "_experiment", None), "metrics", None)
+            if isinstance(logger, CSVLogger) and isinstance(rows, list):
+                rows.clear()
+            if isinstance(logger, TensorBoardLogger):
+                logger._logged = False  # its event file, of this process, goes when the logger closes
+        for path, data in self.files.items():
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomic(path, data)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_mtime_ns, info.st_size
+
+
 def _timers(trainer: L.Trainer) -> list[Timer]:
     return [c for c in trainer.callbacks if isinstance(c, Timer)]  # type: ignore[attr-defined]
 
@@ -168,6 +212,7 @@ class ResumeCheckpoint(L.Callback):
         self._previous_handlers: dict[int, Any] = {}
         self._set_handlers: dict[int, Any] = {}  # what this callback installed, to give back only that
         self._pending: dict[str, Any] | None = None
+        self._before_resume: _RunFiles | None = None
 
     # --- when to write ----------------------------------------------------------------
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -331,12 +376,28 @@ class ResumeCheckpoint(L.Callback):
             trainer.should_stop = True  # the fit had ended (early stopping included): do not train on
         self._pending = state
         follow_moved_run(trainer, checkpoint)
+        last = self.dirpath(trainer) / self.filename
+        if last.is_file() and Path(str(trainer.ckpt_path or "")).resolve() == last.resolve():
+            self.last_path = str(last)  # the resume point, until this fit writes a newer one
         if trainer.is_global_zero:
             remove_leftovers(self.dirpath(trainer))  # checkpoint writes a kill cut short
-            remove_superseded(trainer, checkpoint, self.dirpath(trainer) / self.filename)
+            remove_superseded(trainer, checkpoint, last)
+            self._before_resume = _RunFiles.read(trainer, last)
             for logger in trainer.loggers:
                 if isinstance(logger, CSVLogger):
                     carry_rows(logger, before_step=state["metrics_step"])  # the fit logs the later ones again
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        """A resumed fit that fails before it writes a checkpoint of its own (the guard stops it,
+        say) leaves its run as it found it: the rows it dropped from metrics.csv, to log them
+        again, and the config.yaml it wrote are put back, since the run still resumes from
+        the same last.ckpt."""
+        before, self._before_resume = self._before_resume, None
+        if before is not None and before.last_unchanged():
+            before.put_back(trainer)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._before_resume = None  # the resumed fit ended well: its files are the run's now
 
     def _restore(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         state, self._pending = self._pending, None
