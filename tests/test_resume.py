@@ -708,3 +708,30 @@ def test_a_run_folder_renamed_in_place_resumes_from_its_own_config(tmp_path):
     assert "resuming from" in resumed.stdout and "best_run/checkpoints/last.ckpt" in resumed.stdout
     rows = pd.read_csv(run / "metrics.csv")
     assert rows.dropna(subset=["val/loss"])["epoch"].tolist() == [0, 1, 2]  # the third epoch, in the renamed run
+
+
+def test_a_finished_fit_resumed_is_said_to_be_complete_or_stopped_early_as_it_was(tmp_path):
+    """A least-squares fit (one pass) resumed from its last.ckpt was said to have "stopped early
+    (EarlyStopping)", which it has none of; an early-stopped fit names the epoch it stopped at."""
+    poly = ["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST]
+    assert econdl(*poly).returncode == 0
+    again = econdl(*poly, "--ckpt_path=last")
+    assert again.returncode == 0, again.stderr[-2000:]
+    line = next(x for x in again.stdout.splitlines() if x.startswith("resuming from"))
+    assert "its fit is complete (its model is fitted in one pass" in line and "EarlyStopping" not in line, line
+    stop = [
+        *KINK,
+        "--trainer.max_epochs=60",
+        "--trainer.callbacks+=econdl.callbacks.EarlyStopping",
+        "--trainer.callbacks.monitor=val/loss",
+        "--trainer.callbacks.mode=max",  # "improves" only when it grows: stops after 2 epochs
+        "--trainer.callbacks.patience=1",
+        "--run_name=stopped",
+    ]
+    assert econdl(*stop).returncode == 0
+    metrics = pd.read_csv(tmp_path / "logs/stopped/version_0/metrics.csv")
+    epochs = int(metrics["epoch"].max())
+    assert epochs < 59  # early stopping ended it
+    again = econdl(*stop, "--ckpt_path=last")
+    line = next(x for x in again.stdout.splitlines() if x.startswith("resuming from"))
+    assert "its fit had stopped early (EarlyStopping, at epoch " in line, line

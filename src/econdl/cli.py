@@ -269,7 +269,17 @@ def _resume_note(run: Path, checkpoint: dict[str, Any], config: Any) -> str:
             f"--trainer.max_epochs {done + 1} or more (to score it as it is: econdl test --ckpt_path last)"
         )
     if state.get("fit_done"):
-        notes.append("its fit had stopped early (EarlyStopping): nothing is trained, only the test runs again")
+        stopped = [
+            v.get("stopped_epoch", 0)
+            for k, v in checkpoint.get("callbacks", {}).items()
+            if str(k).startswith("EarlyStopping") and isinstance(v, dict)
+        ]
+        why = (
+            f"had stopped early (EarlyStopping, at epoch {max(stopped)})"
+            if any(stopped)
+            else "is complete (its model is fitted in one pass, or a callback ended it)"
+        )
+        notes.append(f"its fit {why}: nothing is trained, only the test runs again")
     elif isinstance(done, int) and isinstance(limit, int) and 0 <= limit <= done and state.get("boundary"):
         notes.append(
             f"its fit is complete ({done} of --trainer.max_epochs {limit} epochs): nothing is trained, only the "
