@@ -49,11 +49,22 @@ def mtime(path: Path) -> int:
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
-def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: float, by_path: bool = False) -> int:
+def fit_with_kills(
+    args: list[str],
+    run: Path,
+    seed: int,
+    kills: int,
+    window: float,
+    by_path: bool = False,
+    writes: int = 1,
+    final_epoch: int | None = None,
+) -> int:
     """Run ``econdl fit`` and SIGKILL it ``kills`` times, each a seeded random time (up to
-    ``window`` seconds) after the process has written last.ckpt, resuming with --ckpt_path last
-    (``by_path``: the path of the run's last.ckpt) after each kill.  Returns how many kills
-    landed before the fit ended by itself."""
+    ``window`` seconds) after the process has written last.ckpt a seeded random number of
+    times (1 to ``writes``), resuming with --ckpt_path last (``by_path``: the path of the run's
+    last.ckpt) after each kill.  Returns how many kills landed with training still to do: before
+    the fit ended by itself, and before its final last.ckpt (epoch ``final_epoch``), after
+    which a resume trains nothing and would pass whatever it restores."""
     rng, landed, last = random.Random(seed), 0, run / "checkpoints/last.ckpt"
     log = open(run.parent / f"stderr-{seed}.txt", "w")  # noqa: SIM115 (outlives the processes it records)
 
@@ -65,15 +76,17 @@ def fit_with_kills(args: list[str], run: Path, seed: int, kills: int, window: fl
 
     proc = start()
     for _ in range(kills):
-        before = mtime(last)
-        while proc.poll() is None and mtime(last) == before:
-            time.sleep(0.01)
+        for _ in range(rng.randint(1, writes)):
+            before = mtime(last)
+            while proc.poll() is None and mtime(last) == before:
+                time.sleep(0.005)
         time.sleep(rng.uniform(0, window))
         if proc.poll() is not None:
             break
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        landed += 1
+        resumed_at = torch.load(last, weights_only=False)["epoch"] if last.is_file() else 0
+        landed += final_epoch is None or resumed_at < final_epoch
         proc = start(f"--ckpt_path={last if by_path else 'last'}")
     assert proc.wait(timeout=300) == 0, (run.parent / f"stderr-{seed}.txt").read_text()[-3000:]
     return landed
@@ -90,13 +103,21 @@ def assert_same_run(a: Path, b: Path) -> None:
 
 
 def kill_and_compare(
-    tmp_path: Path, args: list[str], seed: int, kills: int, window: float, land: bool = True, by_path: bool = False
+    tmp_path: Path,
+    args: list[str],
+    seed: int,
+    kills: int,
+    window: float,
+    land: bool = True,
+    by_path: bool = False,
+    writes: int = 1,
 ) -> None:
     assert econdl(*args, "--run_name=straight").returncode == 0
+    final = torch.load(tmp_path / "logs/straight/version_0/checkpoints/last.ckpt", weights_only=False)["epoch"]
     run = tmp_path / "logs/killed/version_0"
     run.parent.mkdir(parents=True)
-    landed = fit_with_kills([*args, "--run_name=killed"], run, seed, kills, window, by_path)
-    assert landed >= 1 or not land  # really killed at least once
+    landed = fit_with_kills([*args, "--run_name=killed"], run, seed, kills, window, by_path, writes, final)
+    assert landed >= 1 or not land  # really killed at least once with training left to resume
     assert not (tmp_path / "logs/killed/version_1").exists()  # resumed in place
     assert_same_run(tmp_path / "logs/straight/version_0", run)
     assert "test/loss" in pd.read_csv(run / "metrics.csv").columns
@@ -104,7 +125,9 @@ def kill_and_compare(
 
 @pytest.mark.slow
 def test_kink_mlp_killed_at_random_moments_resumes_exactly(tmp_path):
-    kill_and_compare(tmp_path, KINK, seed=1, kills=3, window=1.5)
+    # each kill at a random moment of one of the first 6 of 12 epochs after a last.ckpt (an epoch,
+    # validation and checkpoints included, takes a few hundredths of a second)
+    kill_and_compare(tmp_path, KINK, seed=1, kills=3, window=0.05, writes=6)
 
 
 @pytest.mark.slow
@@ -112,7 +135,7 @@ def test_a_fit_resumed_from_the_path_of_its_last_ckpt_goes_on_in_its_folder_exac
     """`--ckpt_path logs/.../version_0/checkpoints/last.ckpt`, as the error messages and a user
     write it, is the same resume as `--ckpt_path last`: the run goes on in its own folder and
     picks its best epoch over all its epochs (in a new folder, Lightning drops the best score)."""
-    kill_and_compare(tmp_path, KINK, seed=4, kills=2, window=1.0, by_path=True)
+    kill_and_compare(tmp_path, KINK, seed=4, kills=2, window=0.05, by_path=True, writes=6)
 
 
 def test_a_last_ckpt_of_a_run_kept_elsewhere_starts_a_new_run_and_says_so(tmp_path):
@@ -296,9 +319,10 @@ def dropout_augment_cnn(tmp_path: Path, epochs: int = 6) -> list[str]:
 
 @pytest.mark.slow
 def test_classifier_with_dropout_and_augmentation_killed_resumes_exactly(tmp_path):
-    # seed 2 waits 0.96 and 0.95 s after a last.ckpt before each kill: 16 epochs of about
-    # 0.1 s leave the fit running then, so both kills land (checked below)
-    kill_and_compare(tmp_path, dropout_augment_cnn(tmp_path, epochs=16), seed=2, kills=2, window=1.0)
+    # each kill lands at a random moment of one of the first 4 epochs after a last.ckpt (of
+    # about 0.1 s each, 16 in all), so the resumed fits train on with the restored generators
+    args = dropout_augment_cnn(tmp_path, epochs=16)
+    kill_and_compare(tmp_path, args, seed=2, kills=2, window=0.15, writes=4)
 
 
 @pytest.mark.slow
@@ -306,8 +330,8 @@ def test_two_process_ddp_fit_killed_resumes_exactly(tmp_path):
     """Both ranks killed at once; each rank's own generators (its dropout masks, its
     augmentation) come back from the checkpoint, so the resumed fit ends as the straight one."""
     ddp = ["--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp"]
-    args = [*dropout_augment_cnn(tmp_path), *ddp]
-    kill_and_compare(tmp_path, args, seed=4, kills=2, window=2.0)
+    args = [*dropout_augment_cnn(tmp_path, epochs=16), *ddp]
+    kill_and_compare(tmp_path, args, seed=4, kills=2, window=0.3, writes=4)
 
 
 @pytest.mark.slow
