@@ -449,7 +449,8 @@ def test_a_checkpoint_of_quarterly_data_is_refused_on_a_monthly_series(tmp_path)
 def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
     """A checkpoint fitted on a short series was tested on a longer one (or another series)
     whose test period began inside its training and validation quarters, and printed an
-    "out-of-sample" RMSE of quarters it was fitted on, without a word."""
+    "out-of-sample" RMSE of quarters it was fitted on, without a word.  A refused test leaves
+    no run folder of its own beside the fitted run."""
     from econdl.errors import CheckpointError
 
     short = fred_csv(tmp_path / "short.csv", n=40, start="2000Q1")  # test period: 2008Q2-2009Q4
@@ -466,6 +467,8 @@ def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
         cli_main(["test", *config, *csv_args(longer), ckpt])
     with pytest.raises(CheckpointError, match=r"Give the fit's test_size and test_start, or test on"):
         cli_main(["test", *config, *csv_args(short), "--data.test_size=0.4", ckpt])  # its own file, wider
+    run = Path(fit.trainer.log_dir)
+    assert [p.name for p in run.parent.iterdir()] == [run.name]  # the refusals leave no folder of their own
     for args in ([*csv_args(longer), "--data.test_start=2008Q2"], csv_args(short)):  # after its fit; its own
         assert float(cli_main(["test", *config, *args, ckpt]).trainer.callback_metrics["test/rmse"]) > 0
     cli_main(["predict", *config, *csv_args(longer), ckpt])  # forecasts ahead: no test period to check

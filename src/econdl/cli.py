@@ -18,6 +18,7 @@ import inspect
 import os
 import random
 import re
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -704,6 +705,8 @@ class EconCLI(LightningCLI):
             self._run_and_explain(subcommand)
         except BaseException:
             self._keep_failed_config()
+            if subcommand != "fit":
+                self._drop_unused_run_folder()
             raise
 
     def _keep_failed_config(self) -> None:
@@ -717,6 +720,18 @@ class EconCLI(LightningCLI):
             self._parser(self.subcommand).save(config, folder / "config.yaml", skip_none=False)
         except Exception:  # noqa: BLE001 - never hide the failure being reported
             return
+
+    def _drop_unused_run_folder(self) -> None:
+        """An evaluation (validate, test, predict) that failed before writing a result leaves
+        no run folder behind: the one it made holds nothing but its own config, and would only
+        stand between the user and the runs in ``logs/``.  A fit's folder stays (its config is
+        the record of what failed), as does any folder this command did not make."""
+        folder = getattr(self, "_made_folder", None)
+        if folder is None or not self.trainer.is_global_zero or not folder.is_dir():
+            return
+        files = [p for p in folder.rglob("*") if not p.is_dir()]
+        if all(p.parent == folder and p.name in ("config.yaml", "hparams.yaml") for p in files):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _run_and_explain(self, subcommand: str) -> None:
         try:
@@ -843,6 +858,7 @@ class EconCLI(LightningCLI):
             if logger._version is None:
                 if version is None:
                     version = reserve_version(Path(logger.save_dir) / name)
+                    self._made_folder = Path(logger.save_dir) / name / version
                 # version_N as the number N: the same folder, and the progress bar shows v_num=N
                 # (Lightning shows a name's last four characters, "on_1")
                 numbered = re.fullmatch(r"version_(\d+)", version)
@@ -851,7 +867,9 @@ class EconCLI(LightningCLI):
             # `--trainer.logger false`: Lightning would put every run's checkpoints and config in
             # one folder, a later fit overwriting an earlier one's; the run gets its own instead
             root = _loggerless_root(config) / name
-            version = version or reserve_version(root)
+            if version is None:
+                version = reserve_version(root)
+                self._made_folder = root / version
             self.trainer._default_root_dir = str(root / version)  # type: ignore[attr-defined]
         if version is not None:
             os.environ["ECONDL_RUN_VERSION"] = version
