@@ -245,7 +245,11 @@ CASES = [
         ["cut.ckpt", "truncated or damaged"],
         {"cut.ckpt": truncated_checkpoint()},
     ),
-    Case("ckpt-missing", ["predict", "--config", K, "--ckpt_path", "{dir}/nope.ckpt"], ["nope.ckpt", "does not exist"]),
+    Case(
+        "ckpt-missing",
+        ["predict", "--config", K, "--ckpt_path", "{dir}/nope.ckpt"],
+        ["nope.ckpt", "does not exist", "unless --trainer.default_root_dir", "or last or best"],
+    ),
     Case("test-without-checkpoint", ["test", "--config", K], ["econdl test needs a fitted model", "--ckpt_path"]),
     Case("predict-closed-form-without-checkpoint", ["predict", "--config", GAR], ["predict needs a fitted model"]),
     Case(

@@ -186,7 +186,7 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         ({}, {"path": "nowhere.csv"}, "does not exist"),
         ({}, {"value_column": "GDP"}, "value_column='GDP' is not a column"),
         ({}, {"date_column": "when"}, "date_column='when' is not a column"),
-        ({"row7": "."}, {}, "missing or non-numeric values at 1991-10-01 (line 9)"),
+        ({"row7": "."}, {}, "missing, non-numeric or infinite values at 1991-10-01 (line 9)"),
         ({}, {"lags": 20}, "with lags=20, horizon=1 and these splits leave too few samples"),
         # the splits too short for the horizon: sizes to raise, not lower (the message said lower them)
         ({}, {"horizon": 4, "val_size": 1, "test_size": 1}, "give val_size 4 or more; the test period has 1 period"),

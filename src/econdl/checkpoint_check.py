@@ -45,8 +45,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointNotFound(
-            f"--ckpt_path {path} does not exist; give the path of a .ckpt file "
-            "(runs keep theirs in logs/<task>/<model>/version_N/checkpoints/)"
+            f"--ckpt_path {path} does not exist; give the path of a .ckpt file (runs keep theirs in "
+            "<save_dir>/<task>/<model>/version_N/checkpoints/, logs/ unless --trainer.default_root_dir says "
+            "otherwise), or last or best for the newest run of this config"
         )
     if path.is_dir():
         raise CheckpointError(f"--ckpt_path {path} is a folder; give one .ckpt file in it")

@@ -166,12 +166,13 @@ def read_csv_series(
                 else "fix the file, or pass --data.dropna true to drop them (they are at the start or end)"
             )
             raise DataError(
-                f"{path}: column {value_column!r} has missing or non-numeric values at {_listed(where)}; {fix}"
+                f"{path}: column {value_column!r} has missing, non-numeric or infinite values at "
+                f"{_listed(where)}; {fix}"
             )
         if interior.any():
             inside = [f"{d.date()} (line {n})" for d, n in zip(dates[interior], lines[interior], strict=True)]
             raise DataError(
-                f"{path}: column {value_column!r} has missing or non-numeric values inside the series at "
+                f"{path}: column {value_column!r} has missing, non-numeric or infinite values inside the series at "
                 f"{_listed(inside)}; dropping them would compute growth and lags across the gap. Fill "
                 "them in the file (e.g. from another vintage), or cut the file so that it starts after "
                 "the last of them"
