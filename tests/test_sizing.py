@@ -168,3 +168,26 @@ def test_images_too_small_for_the_convolutions_name_the_shape_and_both_fixes():
     ):
         fit_to_data(DigitCNN(), torch.randn(2, 1, 8, 8))
     assert fit_to_data(DigitCNN(channels=[64]), torch.randn(2, 1, 8, 8)) is not None  # one block fits 8 x 8
+
+
+def test_a_fit_of_few_optimizer_steps_says_so_with_the_epochs_that_give_a_few_hundred():
+    """The MNIST CNN config (12 epochs, batches of 128) on 46 images took 12 optimizer steps
+    and tested at 0.48 without a word; 60 epochs of 2 batches (120 steps) took it to 0.94."""
+    from types import SimpleNamespace
+
+    from econdl.tasks.sizing import FEW_STEPS, few_steps_note
+
+    def trainer(epochs: int, batches: int, **kwargs):
+        base = dict(max_steps=-1, limit_train_batches=1.0, fast_dev_run=False, max_epochs=epochs)
+        return SimpleNamespace(
+            **{**base, **kwargs}, num_training_batches=batches, estimated_stepping_batches=epochs * batches
+        )
+
+    note = few_steps_note(trainer(12, 1))
+    assert note is not None and "takes 12 optimizer steps in all (12 epochs of 1 batch)" in note
+    assert f"--trainer.max_epochs {3 * FEW_STEPS}" in note
+    assert f"--trainer.max_epochs {-(-3 * FEW_STEPS // 4)}" in few_steps_note(trainer(20, 4))
+    assert few_steps_note(trainer(25, 4)) is None  # 100 steps: enough not to say anything
+    assert few_steps_note(trainer(12, 1, max_steps=12)) is None  # limited on purpose
+    assert few_steps_note(trainer(12, 1, limit_train_batches=0.5)) is None
+    assert few_steps_note(trainer(12, 1, fast_dev_run=True)) is None

@@ -25,6 +25,7 @@ from econdl.attached import callbacks_of, datamodule_of
 from econdl.metrics import metric_label
 from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.sizing import (
+    few_steps_note,
     check_output_width,
     first_inputs,
     fit_to_data,
@@ -175,6 +176,11 @@ class Classifier(ClassificationModel):
         note = fit_to_data(self.net, example)
         check_output_width(self.net, example, self.class_names)
         if note and stage == "fit" and self.trainer.is_global_zero:  # (test/predict: the checkpoint's weights)
+            print(note, flush=True)
+
+    def on_train_start(self) -> None:
+        note = few_steps_note(self.trainer)
+        if note and self.trainer.is_global_zero:
             print(note, flush=True)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from econdl.tasks.hparams import unsaved_module_args
 from econdl.tasks.regression import RegressionModel
 from econdl.tasks.running import EpochMean
 from econdl.tasks.sizing import (
+    few_steps_note,
     first_inputs,
     fit_to_data,
     has_lazy_parameters,
@@ -57,6 +58,11 @@ class Regressor(RegressionModel):
             materialize(self.net, first_inputs(dm))
         if dm is not None and hasattr(dm, "output_dim"):
             match_output_width(self.net, dm.output_dim)
+
+    def on_train_start(self) -> None:
+        note = few_steps_note(self.trainer)
+        if note and self.trainer.is_global_zero:
+            print(note, flush=True)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)

@@ -198,3 +198,34 @@ def resize_to_checkpoint(net: nn.Module, state: dict[str, Any], prefix: str = "n
             continue
         if (rows, cols) != (layer.out_features, layer.in_features):
             _resize(layer, cols, rows)
+
+
+#: fewer optimizer steps than this in a whole fit draw a note (a network rarely learns much in fewer)
+FEW_STEPS = 100
+
+
+def few_steps_note(trainer: Any) -> str | None:
+    """A line for a fit whose epochs give a network fewer than ``FEW_STEPS`` optimizer steps in
+    all (a small data set under a config written for a large one: 12 epochs of 46 images are 12
+    steps), with the epochs that would give it a few hundred; None otherwise.  Fits limited on
+    purpose (``max_steps``, ``limit_train_batches``, ``fast_dev_run``) are not second-guessed."""
+    limit = trainer.limit_train_batches
+    if (
+        trainer.max_steps != -1
+        or getattr(trainer, "fast_dev_run", False)
+        or not (limit == 1.0 and isinstance(limit, float))
+    ):
+        return None
+    epochs, batches = trainer.max_epochs, trainer.num_training_batches
+    if not isinstance(epochs, int) or epochs < 1 or not isinstance(batches, int) or batches < 1:
+        return None
+    steps = trainer.estimated_stepping_batches
+    if not isinstance(steps, (int, float)) or steps >= FEW_STEPS:
+        return None
+    per_epoch = max(1, round(steps / epochs))
+    enough = -(-3 * FEW_STEPS // per_epoch)
+    return (
+        f"note: this fit takes {int(steps)} optimizer step{'s' if steps != 1 else ''} in all ({epochs} epoch"
+        f"{'s' if epochs != 1 else ''} of {per_epoch} batch{'es' if per_epoch != 1 else ''}), too few for a "
+        f"network to learn much: for a few hundred, give --trainer.max_epochs {enough} (or a smaller --data.batch_size)"
+    )
