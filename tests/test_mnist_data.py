@@ -330,6 +330,25 @@ def test_the_values_a_refused_split_size_suggests_are_valid_for_the_data(allow_a
                 assert not any(1 <= round(f * n) <= n - (not allow_all) for f in (0.1, 0.2, 0.25, 0.5)), message
 
 
+@pytest.mark.parametrize(("n_train", "val_size"), [(10, 1 / 12), (25, 1 / 12), (25, 0.3), (12, 5)])
+def test_the_train_sizes_a_refused_train_size_suggests_leave_room_for_validation(tmp_path, n_train, val_size):
+    """On 10 training images, train_size=20 suggested "0.1" and "1", and both then failed:
+    one image leaves none to validate on.  Every train_size the message offers must fit."""
+    folder = write_idx_set(tmp_path / "digits", n_train=n_train, n_test=20)
+    for bad in (n_train + 1, 0.001):
+        with pytest.raises(ValueError) as refused:
+            MNISTDataModule(data_dir=str(folder), train_size=bad, val_size=val_size).setup("fit")
+        message = str(refused.value)
+        offered = re.findall(r"such as ([0-9.]+)", message)
+        assert offered and f"or leave train_size out (all {n_train})" in message, message
+        for value in offered:
+            dm = MNISTDataModule(
+                data_dir=str(folder), train_size=float(value) if "." in value else int(value), val_size=val_size
+            )
+            dm.setup("fit")
+            assert len(dm.split("train")[0]) >= 1 and len(dm.split("val")[0]) >= 1, (message, value)
+
+
 def test_a_split_of_too_few_items_says_so():
     with pytest.raises(ValueError, match="val_size=0.5 cannot be met: only 1 of the training images, too few"):
         resolve_count("val_size", 0.5, 1, "training images")

@@ -75,13 +75,16 @@ def check_finite(split: str, names: tuple[str, ...], tensors: tuple[Tensor, ...]
             )
 
 
-def resolve_count(name: str, value: float | int, n: int | None, what: str = "images", allow_all: bool = False) -> int:
+def resolve_count(
+    name: str, value: float | int, n: int | None, what: str = "images", allow_all: bool = False, least: int = 1
+) -> int:
     """A split size given as a fraction in (0, 1) of ``n`` or as a whole count, as a count
     in [1, n - 1] (``allow_all``: [1, n]); a ValueError naming ``name``, the value and the fix
     otherwise.  With ``n=None`` (the data not read yet) only the form is checked (returns 0).
 
     ``1.0`` is refused as ambiguous (all of the data, or one item?).  The values the
-    message suggests are valid for ``n``."""
+    message suggests are valid for ``n``, and at least ``least`` (the fewest a later split of
+    them needs, e.g. a training subset that must leave one image for validation)."""
     top: int | None
     fraction: float | None
     example: int | None
@@ -92,8 +95,8 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
         if top < 1:
             have = f"there are no {what}" if n == 0 else f"only {n:,} of the {what}, too few to hold one out"
             raise ConfigError(f"{name}={value!r} cannot be met: {have}; use at least {2 - allow_all} {what}")
-        example = max(1, min(500, n // 10, top))
-        fraction = next((f for f in (0.1, 0.2, 0.25, 0.5) if 1 <= round(f * n) <= top), None)
+        example = max(least, min(500, n // 10, top)) if least <= top else None
+        fraction = next((f for f in (0.1, 0.2, 0.25, 0.5) if least <= round(f * n) <= top), None)
     count_hint = (
         f"a whole count of {what} such as {example}" if example else f"a whole count of {what}, fewer than there are"
     )
@@ -102,6 +105,8 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
         if fraction is not None
         else f"pass {count_hint}"
     )
+    if allow_all and n is not None:
+        hint = f"{hint}, or leave {name} out (all {n:,})" if example else f"leave {name} out (all {n:,} {what})"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ConfigError(f"{name}={value!r} is not a number; {hint}")
     if isinstance(value, float) and value == 1.0:
@@ -124,6 +129,20 @@ def resolve_count(name: str, value: float | int, n: int | None, what: str = "ima
         limit = f"at most the {n:,} {what} available" if allow_all else f"smaller than the {n:,} {what} available"
         raise ConfigError(f"{name}={int(value)} must be {limit}; {hint}")
     return int(value)
+
+
+def fewest_to_split(val_size: float | int, most: int) -> int:
+    """The fewest items (2 to ``most``) of which ``val_size`` holds out at least one and leaves
+    at least one to train on; ``most + 1`` where no number up to ``most`` works."""
+    if isinstance(val_size, bool) or not isinstance(val_size, (int, float)) or not val_size > 0:
+        return most + 1  # no valid size: resolve_count says why
+    if val_size >= 1:
+        return int(val_size) + 1
+    start = max(2, int(0.5 / val_size))  # below it the fraction rounds to no item
+    for n in range(start, min(most, start + 10_000) + 1):
+        if 1 <= round(val_size * n) <= n - 1:
+            return n
+    return most + 1
 
 
 def other_separator(columns: list[str]) -> str | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from econdl.data.base import InMemoryDataModule, Splits, downloading, resolve_count
+from econdl.data.base import InMemoryDataModule, Splits, downloading, fewest_to_split, resolve_count
 from econdl.data.loader import TensorBatches
 from econdl.errors import ConfigError, DataError, DataFileNotFound
 
@@ -234,12 +234,14 @@ class MNISTDataModule(InMemoryDataModule):
         # one permutation gives the subset and then the validation split, so a given
         # (split_seed, train_size, val_size) always selects the same images
         order = torch.randperm(len(x), generator=self.generator())
+        least = fewest_to_split(self.val_size, len(x))
         if self.train_size is not None:
-            order = order[: resolve_count("train_size", self.train_size, len(x), "training images", allow_all=True)]
+            kept = resolve_count("train_size", self.train_size, len(x), "training images", allow_all=True, least=least)
+            order = order[:kept]
         if self.train_size is not None and len(order) < 2:
             raise ConfigError(
                 f"train_size={self.train_size} keeps {len(order)} training image, too few to hold one out for "
-                "validation; use a train_size of at least 2 (with the default val_size, at least 7)"
+                f"validation; use a train_size of at least {max(least, 2)} (with val_size={self.val_size:g})"
             )
         try:
             n_val = resolve_count("val_size", self.val_size, len(order), "training images")
