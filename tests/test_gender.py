@@ -142,9 +142,12 @@ def test_split_sizes_hold_the_lecture_share_on_other_counts():
 
 
 def test_val_size_vocabulary_and_its_errors(tmp_path):
-    with pytest.warns(DeprecationWarning, match="val_size 0.2"):
+    with pytest.warns(FutureWarning, match="val_size 0.2"):  # shown by Python, unlike a DeprecationWarning
         old = GenderImageDataModule(root=str(tmp_path), val_share=0.2)
     assert old.val_size == 0.2
+    # both names, two values: val_share=0.3 won over val_size=0.2 without a word
+    with pytest.raises(ValueError, match=r"val_share=0.3 and val_size=0.2 both set the validation split"):
+        GenderImageDataModule(root=str(tmp_path), val_share=0.3, val_size=0.2)
     for bad, message in ((1.0, "val_size=1.0 is ambiguous"), (-3, "val_size=-3"), (2.5, "val_size=2.5")):
         with pytest.raises(ValueError, match=message):
             GenderImageDataModule(root=str(tmp_path), val_size=bad)

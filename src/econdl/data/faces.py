@@ -30,6 +30,7 @@ from econdl.errors import ConfigError, DataError, DataFileNotFound
 SOURCES = ("folder", "manifest", "celeba")
 DEFAULT_CODES = {"F": "Female", "M": "Male"}
 LECTURE_TEST_SHARE = 4_997 / 40_932  # 35,935 train / 4,997 test in the lecture
+VAL_SIZE = 0.1  # the default validation share of the training photos
 
 
 def _plural(n: int, word: str) -> str:
@@ -114,7 +115,7 @@ class GenderImageDataModule(InMemoryDataModule):
         codes: dict[str, str] | None = None,
         image_size: tuple[int, int] = (135, 110),
         test_share: float = LECTURE_TEST_SHARE,
-        val_size: int | float = 0.1,
+        val_size: int | float = VAL_SIZE,
         val_share: float | None = None,
         drop_greyscale: bool = True,
         on_error: str = "skip",
@@ -146,8 +147,14 @@ class GenderImageDataModule(InMemoryDataModule):
             if cls.lower() not in lookup:
                 raise ConfigError(f"codes maps {code!r} to {cls!r}, which is not one of classes={list(classes)}")
         if val_share is not None:  # the old name: one vocabulary with the other DataModules
+            if val_size not in (VAL_SIZE, val_share):
+                raise ConfigError(
+                    f"val_share={val_share} and val_size={val_size} both set the validation split (val_share is "
+                    f"the old name of val_size); give only --data.val_size"
+                )
+            # FutureWarning, which Python shows (a DeprecationWarning is hidden outside __main__)
             warnings.warn(
-                f"val_share is deprecated; pass --data.val_size {val_share} instead", DeprecationWarning, stacklevel=2
+                f"val_share is deprecated; pass --data.val_size {val_share} instead", FutureWarning, stacklevel=2
             )
             val_size = val_share
         self.val_name = "val_share" if val_share is not None else "val_size"  # the option messages name
