@@ -110,3 +110,17 @@ def test_overfit_batches_trains_on_the_same_batches_every_epoch():
     first = next(iter(loader))[0].clone()
     loader.sampler.set_epoch(1)
     assert not torch.equal(first, next(iter(loader))[0])  # otherwise shuffled each epoch
+
+
+def test_the_counts_say_when_test_points_lie_beyond_the_training_points():
+    """20 random training points spanned 0.02 to 0.90: a degree-10 least-squares fit scored
+    test RMSE 5.4 (0.04 on 100 points), all of it beyond the last training point, unannounced."""
+    few = KinkDataModule(x_size=20)
+    few.setup()
+    x = few.split("train")[0]
+    note = few.counts_note()
+    assert note is not None and note.startswith("20 train / 2,000 val / 2,001 test points; ")
+    assert f"cover x from {float(x.min()):.3g} to {float(x.max()):.3g} and the test points 0 to 1" in note
+    for covered in (KinkDataModule(x_size=20, sampling="grid"), KinkDataModule()):
+        covered.setup()
+        assert "extrapolation" not in str(covered.counts_note())

@@ -32,6 +32,10 @@ from econdl.errors import ConfigError
 BREAK = 0.5
 
 
+#: share of [0, 1] that the training points may leave uncovered at the ends before the counts say so
+EDGE_GAP = 0.02
+
+
 def kinked_function(x: Tensor, alpha: float, beta: float) -> Tensor:
     """f(x) for inputs of shape (n, d) on [0, 1]^d; returns shape (n, 1)."""
     level = alpha * beta * (x**alpha).mean(dim=1, keepdim=True)
@@ -138,6 +142,26 @@ class KinkDataModule(RegressionDataModule):
             "val": (x_val, noisy(x_val)),
             "test": (x_test, kinked_function(x_test, self.alpha, self.beta)),
         }
+
+    def counts_note(self) -> str | None:
+        """The counts, and where few training points leave the ends of [0, 1] uncovered (20
+        random points spanned 0.02 to 0.90), that the test points there are extrapolation: a
+        degree-10 polynomial scored RMSE 5.4 on them, 0.04 with 100 points."""
+        counts = super().counts_note()
+        if counts is None or self.splits is None:
+            return counts
+        x, test = self.splits["train"][0], self.splits["test"][0]
+        low, high, t_low, t_high = x.amin(0), x.amax(0), test.amin(0), test.amax(0)
+        uncovered = (low - t_low).clamp(min=0) + (t_high - high).clamp(min=0)
+        if float(uncovered.max()) <= EDGE_GAP:
+            return counts
+        d = int(uncovered.argmax())
+        name = "x" if self.dim == 1 else f"x_{d}"
+        return (
+            f"{counts}; the training points cover {name} from {float(low[d]):.3g} to {float(high[d]):.3g} and the "
+            f"test points {float(t_low[d]):.3g} to {float(t_high[d]):.3g}: beyond the training points the test "
+            "scores measure extrapolation (a larger x_size, or sampling: grid, covers the ends)"
+        )
 
     def score(self, pred: Tensor) -> dict[str, float]:
         """Adds ``mse_near_break``: test MSE for |x_0 - 0.5| <= break_window."""
