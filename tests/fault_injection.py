@@ -135,3 +135,23 @@ class NaNAfterStep(L.Callback):
             with torch.no_grad():
                 for p in pl_module.parameters():
                     p.fill_(float("nan"))
+
+
+class FarTestInputs(RegressionDataModule):
+    """Training and validation x in [0, 1], test x ``scale`` times as large: a polynomial fitted
+    on the first overflows on the second (its weights finite, its test outputs infinite)."""
+
+    task = "far"
+
+    def __init__(self, scale: float = 1e38, n: int = 200, batch_size: int = 64) -> None:
+        super().__init__(batch_size)
+        self.scale, self.n = scale, n
+
+    def build(self) -> dict:
+        g = torch.Generator().manual_seed(0)
+
+        def split(scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+            x = torch.rand(self.n, 1, generator=g)
+            return x * scale, x
+
+        return {"train": split(1.0), "val": split(1.0), "test": split(self.scale)}

@@ -139,9 +139,26 @@ def test_weights_whose_outputs_overflow_fail_the_test_rather_than_score_nan(tmp_
     assert said in result.stderr and "outputs overflow" in result.stderr, result.stderr[-2000:]
     last = tmp_path / "logs/gdp/mlp/version_0/checkpoints/last.ckpt"
     assert non_finite_tensors(last) == []  # finite weights: written, and refused only where scored
+    metrics = (tmp_path / "logs/gdp/mlp/version_0/metrics.csv").read_text()
+    assert "train/loss" in metrics and "test/" not in metrics  # the refused scores are not recorded
     again = econdl("test", *config, f"--ckpt_path={last}")
     assert again.returncode == 1 and said in again.stderr, again.stderr[-2000:]
-    assert f"{last}'s weights are finite" in again.stderr
+    assert f"{last}'s weights are finite" in again.stderr and "learning rate 10x lower" in again.stderr
+    assert sorted(p.name for p in (tmp_path / "logs/gdp/mlp").iterdir()) == ["version_0"]  # no folder of its own
+
+
+def test_a_closed_form_whose_test_outputs_overflow_is_not_told_to_lower_a_learning_rate(tmp_path):
+    """Least squares has no learning rate, and the advice for closed forms says so elsewhere."""
+    result = econdl(
+        "fit",
+        "--model=econdl.tasks.PolynomialLS",
+        "--model.degree=10",  # x**10 of x near 1e38 overflows even in float64
+        "--data=fault_injection.FarTestInputs",
+        "--trainer.enable_progress_bar=false",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "the model's outputs on the test data are NaN or infinite" in result.stderr, result.stderr[-2000:]
+    assert "values its design matrix cannot hold" in result.stderr and "learning rate" not in result.stderr
 
 
 def test_a_resume_the_guard_stops_leaves_the_run_as_it_was(tmp_path):
@@ -171,6 +188,31 @@ def test_a_resume_the_guard_stops_leaves_the_run_as_it_was(tmp_path):
     assert econdl("fit", *config, "--trainer.max_epochs=4", "--ckpt_path=last").returncode == 0
     assert econdl("fit", *config, "--trainer.max_epochs=4").returncode == 0
     assert filecmp.cmp(run / "metrics.csv", tmp_path / "logs/kink/mlp/version_1/metrics.csv", shallow=False)
+
+
+def test_a_resume_the_guard_stops_after_a_new_best_checkpoint_keeps_what_it_wrote(tmp_path):
+    """The resumed fit wrote a new best checkpoint (and removed the old one) before the guard
+    stopped it, with no last.ckpt yet (written every 5 minutes): putting metrics.csv back to
+    the 2-epoch run left a best checkpoint with no logged history.  The run's rows stay."""
+    import pandas as pd
+
+    config = ["--config", str(CONFIGS / "kink/mlp.yaml"), "--data.x_size=600", "--trainer.enable_progress_bar=false"]
+    assert econdl("fit", *config, "--trainer.max_epochs=2").returncode == 0
+    run = tmp_path / "logs/kink/mlp/version_0"
+    result = econdl(
+        "fit",
+        *config,
+        "--trainer.max_epochs=12",
+        "--ckpt_path=last",
+        "--trainer.callbacks+=fault_injection.NaNAfterLastStep",
+        "--trainer.callbacks.epoch=10",
+    )
+    assert result.returncode == 1 and "the weights became NaN or infinite" in result.stderr, result.stderr[-2000:]
+    best = [p.name for p in (run / "checkpoints").glob("best-*.ckpt")]
+    assert best and best != ["best-epoch001.ckpt"], best  # the attempt's own best epoch
+    epochs = pd.read_csv(run / "metrics.csv")["epoch"].dropna()
+    assert epochs.max() >= int(best[0][len("best-epoch") : -len(".ckpt")])  # the rows behind that checkpoint
+    assert "max_epochs: 12" in (run / "config.yaml").read_text()
 
 
 def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(tmp_path):

@@ -159,6 +159,10 @@ class _WithoutCloudLoggerTip(logging.Filter):
 rank_zero_log.addFilter(_WithoutCloudLoggerTip())
 
 
+#: what a run folder holds besides results: the command's config and logs
+RECORDS = ("config.yaml", "hparams.yaml", "metrics.csv")
+
+
 def next_version(root: Path) -> int:
     """The first N for which ``root/version_N`` does not exist yet."""
     found = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
@@ -723,14 +727,15 @@ class EconCLI(LightningCLI):
 
     def _drop_unused_run_folder(self) -> None:
         """An evaluation (validate, test, predict) that failed before writing a result leaves
-        no run folder behind: the one it made holds nothing but its own config, and would only
-        stand between the user and the runs in ``logs/``.  A fit's folder stays (its config is
-        the record of what failed), as does any folder this command did not make."""
+        no run folder behind: the one it made holds nothing but its own config and logs (the
+        scores of a refused test), and would only stand between the user and the runs in
+        ``logs/``.  A fit's folder stays (its config is the record of what failed), as does any
+        folder this command did not make."""
         folder = getattr(self, "_made_folder", None)
         if folder is None or not self.trainer.is_global_zero or not folder.is_dir():
             return
         files = [p for p in folder.rglob("*") if not p.is_dir()]
-        if all(p.parent == folder and p.name in ("config.yaml", "hparams.yaml") for p in files):
+        if all(p.parent == folder and (p.name in RECORDS or p.name.startswith("events.out.tfevents.")) for p in files):
             shutil.rmtree(folder, ignore_errors=True)
 
     def _run_and_explain(self, subcommand: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -157,10 +158,17 @@ class FiniteLossGuard(L.Callback):
             if bad
             else f"{weights} are finite, but its outputs overflow"
         )
+        causes = (
+            "inputs far outside the range of the data it was fitted on, or values its design matrix cannot "
+            "hold (standardise or rescale them)"
+            if getattr(pl_module, "exact_pass", False)  # solved in closed form: no learning rate
+            else "a fit that diverged (fit again with a learning rate 10x lower), or inputs far outside the "
+            "range of the data it was fitted on"
+        )
+        _drop_unwritten_rows(trainer, f"{stage}/loss")
         raise NonFiniteLossError(
             f"{stage}/loss is {float(loss)}: the model's outputs on the {_STAGE_DATA[stage]} are NaN or infinite "
-            f"({state}), so its scores mean nothing. Likely causes: a fit that diverged (fit again with a "
-            "learning rate 10x lower), or inputs far outside the range of the data it was fitted on"
+            f"({state}), so its scores mean nothing. Likely causes: {causes}"
         )
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
@@ -237,6 +245,22 @@ class FiniteLossGuard(L.Callback):
 
 
 _STAGE_DATA = {"val": "validation data", "test": "test data"}
+
+
+def _drop_unwritten_rows(trainer: L.Trainer, key: str) -> None:
+    """The CSV rows of a refused evaluation that are not on disk yet (its NaN scores) are not
+    written: metrics.csv keeps the run's results, not scores that mean nothing."""
+    for logger in trainer.loggers:
+        rows = getattr(getattr(logger, "_experiment", None), "metrics", None)
+        if isinstance(rows, list):
+            rows[:] = [r for r in rows if not _non_finite(r.get(key))]
+
+
+def _non_finite(value: Any) -> bool:
+    try:
+        return value is not None and not math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _last_trained_epoch(trainer: L.Trainer) -> int:

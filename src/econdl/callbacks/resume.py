@@ -111,12 +111,14 @@ def remove_superseded(trainer: L.Trainer, checkpoint: dict, last: Path) -> None:
 
 class _RunFiles:
     """The files of a run that a resumed fit rewrites before it trains (metrics.csv, to drop
-    the rows it logs again, and config.yaml), as they were, with the resume point's stamp."""
+    the rows it logs again, and config.yaml), as they were, with the stamps of the checkpoints
+    beside the resume point: while none of them has changed, the run is still what it was."""
 
     NAMES = ("metrics.csv", "config.yaml")
 
-    def __init__(self, last: Path, stamp: tuple[int, int], files: dict[Path, bytes | None]) -> None:
-        self.last, self.stamp, self.files = last, stamp, files
+    def __init__(self, last: Path, files: dict[Path, bytes | None]) -> None:
+        self.last, self.files = last, files
+        self.stamps = _stamps(last.parent)
 
     @classmethod
     def read(cls, trainer: L.Trainer, last: Path) -> _RunFiles | None:
@@ -127,10 +129,12 @@ class _RunFiles:
         if folder is None or not last.is_file():
             return None
         files = {folder / n: (folder / n).read_bytes() if (folder / n).is_file() else None for n in cls.NAMES}
-        return cls(last, _stamp(last), files)
+        return cls(last, files)
 
-    def last_unchanged(self) -> bool:
-        return self.last.is_file() and _stamp(self.last) == self.stamp
+    def checkpoints_unchanged(self) -> bool:
+        """Whether the fit has written (or removed) no checkpoint since: no last.ckpt, and no
+        best checkpoint, which a resumed fit may write long before its first last.ckpt."""
+        return _stamps(self.last.parent) == self.stamps
 
     def put_back(self, trainer: L.Trainer) -> None:
         from econdl.loggers import TensorBoardLogger
@@ -148,9 +152,9 @@ class _RunFiles:
                 write_atomic(path, data)
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return info.st_mtime_ns, info.st_size
+def _stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each checkpoint file in ``folder`` with its modification time and size."""
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.ckpt") if p.is_file()}
 
 
 def _timers(trainer: L.Trainer) -> list[Timer]:
@@ -393,7 +397,7 @@ class ResumeCheckpoint(L.Callback):
         again, and the config.yaml it wrote are put back, since the run still resumes from
         the same last.ckpt."""
         before, self._before_resume = self._before_resume, None
-        if before is not None and before.last_unchanged():
+        if before is not None and before.checkpoints_unchanged():
             before.put_back(trainer)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
