@@ -121,6 +121,9 @@ def test_the_counts_say_when_test_points_lie_beyond_the_training_points():
     note = few.counts_note()
     assert note is not None and note.startswith("20 train / 2,000 val / 2,001 test points; ")
     assert f"cover x from {float(x.min()):.3g} to {float(x.max()):.3g} and the test points 0 to 1" in note
+    wide = KinkDataModule(x_size=20, dim=2)  # no grid sampling in 2 dimensions: not suggested there
+    wide.setup()
+    assert "extrapolation (a larger x_size covers more)" in str(wide.counts_note())
     for covered in (KinkDataModule(x_size=20, sampling="grid"), KinkDataModule()):
         covered.setup()
         assert "extrapolation" not in str(covered.counts_note())

@@ -184,7 +184,7 @@ def test_a_fit_of_few_optimizer_steps_says_so_with_the_epochs_that_give_a_few_hu
         )
 
     note = few_steps_note(trainer(12, 1))
-    assert note is not None and "takes 12 optimizer steps in all (12 epochs of 1 batch)" in note
+    assert note is not None and "takes 12 optimizer steps in all (12 epochs of 1)" in note
     assert f"--trainer.max_epochs {3 * FEW_STEPS}" in note
     assert f"--trainer.max_epochs {-(-3 * FEW_STEPS // 4)}" in few_steps_note(trainer(20, 4))
     assert few_steps_note(trainer(25, 4)) is None  # 100 steps: enough not to say anything

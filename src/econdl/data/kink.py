@@ -157,10 +157,13 @@ class KinkDataModule(RegressionDataModule):
             return counts
         d = int(uncovered.argmax())
         name = "x" if self.dim == 1 else f"x_{d}"
+        cover = (
+            "a larger x_size, or sampling: grid, covers the ends" if self.dim == 1 else "a larger x_size covers more"
+        )
         return (
             f"{counts}; the training points cover {name} from {float(low[d]):.3g} to {float(high[d]):.3g} and the "
             f"test points {float(t_low[d]):.3g} to {float(t_high[d]):.3g}: beyond the training points the test "
-            "scores measure extrapolation (a larger x_size, or sampling: grid, covers the ends)"
+            f"scores measure extrapolation ({cover})"
         )
 
     def score(self, pred: Tensor) -> dict[str, float]:

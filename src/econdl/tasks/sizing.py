@@ -226,6 +226,6 @@ def few_steps_note(trainer: Any) -> str | None:
     enough = -(-3 * FEW_STEPS // per_epoch)
     return (
         f"note: this fit takes {int(steps)} optimizer step{'s' if steps != 1 else ''} in all ({epochs} epoch"
-        f"{'s' if epochs != 1 else ''} of {per_epoch} batch{'es' if per_epoch != 1 else ''}), too few for a "
+        f"{'s' if epochs != 1 else ''} of {per_epoch}), too few for a "
         f"network to learn much: for a few hundred, give --trainer.max_epochs {enough} (or a smaller --data.batch_size)"
     )
