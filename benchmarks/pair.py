@@ -90,7 +90,8 @@ def precision_of(net: nn.Module) -> str:
 def net_settings(net: nn.Module) -> dict[str, Any]:
     return {
         "net.shapes": [tuple(p.shape) for p in net.parameters()],
-        "net.layers": [type(m).__name__ for m in net.modules() if not list(m.children())],
+        # each layer with its settings (BatchNorm's momentum and eps, an activation's options)
+        "net.layers": [repr(m) for m in net.modules() if not list(m.children())],
         "net.init": round(sum(float(p.detach().double().abs().sum()) for p in net.parameters()), 6),
     }
 

@@ -507,7 +507,8 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Run every case once (3 at a time) in a folder holding an earlier kink run."""
     work = tmp_path_factory.mktemp("bad_inputs")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO / "tests")}
+    path = os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": path}
     env.pop("ECONDL_DEBUG", None)
     env.pop("ECONDL_RUN_VERSION", None)
     earlier = run(["fit", "--config", K, *KINK_TINY], work, env)

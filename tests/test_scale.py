@@ -15,7 +15,10 @@ from econdl.cli import cli_main
 
 
 def econdl(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "PYTHONWARNINGS": "ignore"}
+    # tests/ for the probe, then whatever the caller's path holds (a checkout's src), so that
+    # every DDP rank, each started as the installed script, imports the code under test
+    path = os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "ignore"}
     env.pop("ECONDL_DEBUG", None)
     return forked.run(list(args), env=env, timeout=timeout)
 
