@@ -73,6 +73,12 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     assert f"not this training split's {fresh.group(1)}" in done.stdout  # which of the two lines counts
     predicted = pd.read_csv(next((tmp_path / "logs/mnist/mlp").glob("version_*/predictions.csv")))
     assert (predicted["predicted"] == predicted["label"]).mean() == pytest.approx(acc, abs=1e-6)
+    # the same probabilities as a predict on the fit's own split (whose statistics are the
+    # checkpoint's): the 0.0003 between the two means moves them by far more than 1e-6
+    cli_main(["predict", "--config", str(CONFIGS / "mnist/mlp.yaml"), *fast(folder), "--ckpt_path", str(ckpt)])
+    own = pd.read_csv(max(run.parent.glob("version_*/predictions.csv"), key=lambda p: p.stat().st_mtime))
+    columns = [f"prob_{d}" for d in range(10)]
+    np.testing.assert_allclose(predicted[columns].to_numpy(), own[columns].to_numpy(), atol=1e-6)
 
     # predict a folder of PNG digits of other sizes, dark on light (inverted on reading)
     images, labels = digit_images(6, seed=5)
