@@ -439,6 +439,11 @@ CASES = [
         ["check_val_every_n_epoch null validates every 6 training batches", "ReduceLROnPlateau", "--lr_scheduler null"],
     ),
     Case(
+        "plateau-schedule-without-validation",  # Lightning's "conditioned on metric val/loss which is not available"
+        ["fit", "--config", K, *KINK_TINY, "--trainer.limit_val_batches=0"],
+        ["--trainer.limit_val_batches 0 runs no validation", "val/loss", "--lr_scheduler.monitor train/loss"],
+    ),
+    Case(
         "sweep-unknown-key",
         ["sweep", "--config", "{dir}/sweep.yaml"],
         ["optimizer.init_args.lrr"],

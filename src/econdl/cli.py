@@ -115,10 +115,20 @@ def _plateau_after_validation(trainer: Any, out: Any) -> None:
     if not isinstance(config, dict):
         return
     scheduler, every = config.get("scheduler"), trainer.check_val_every_n_epoch
-    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) or every == 1:
+    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         return
     if not str(config.get("monitor") or "").startswith("val") or not trainer.lightning_module.automatic_optimization:
         return  # a training metric is there every epoch; a model that steps its schedules itself decides
+    if trainer.limit_val_batches == 0:
+        raise ConfigError(
+            f"--trainer.limit_val_batches {trainer.limit_val_batches:g} runs no validation, but "
+            f"{type(scheduler).__name__} steps on {config.get('monitor')}, which only validation gives; validate "
+            "(leave limit_val_batches out, or "
+            "give it > 0), watch a training metric (--lr_scheduler.monitor train/loss), or train without the schedule "
+            "(--lr_scheduler null)"
+        )
+    if every == 1:
+        return
     if config.get("interval", "epoch") != "epoch" or config.get("frequency", 1) != 1:
         return  # the config chose when it steps
     if every is None:  # validation every val_check_interval batches, across epochs
