@@ -145,6 +145,9 @@ def test_weights_whose_outputs_overflow_fail_the_test_rather_than_score_nan(tmp_
     assert again.returncode == 1 and said in again.stderr, again.stderr[-2000:]
     assert f"{last}'s weights are finite" in again.stderr and "learning rate 10x lower" in again.stderr
     assert sorted(p.name for p in (tmp_path / "logs/gdp/mlp").iterdir()) == ["version_0"]  # no folder of its own
+    ahead = econdl("predict", *config, f"--ckpt_path={last}")  # wrote predictions.csv of inf, exit status 0
+    assert ahead.returncode == 1 and "predictions are NaN or infinite" in ahead.stderr, ahead.stderr[-2000:]
+    assert not list((tmp_path / "logs/gdp/mlp").glob("version_*/predictions.csv"))
 
 
 def test_a_closed_form_whose_test_outputs_overflow_is_not_told_to_lower_a_learning_rate(tmp_path):

@@ -40,9 +40,33 @@ class CSVPredictionWriter(BasePredictionWriter):
         else:
             frame = default_frame(batches)
         path = Path(self.path) if self.path else Path(log_dir or ".") / "predictions.csv"
+        _refuse_non_finite(frame, trainer, path)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False)
         self.written = path
         rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
         if not self.quiet:
             print(f"\npredictions: {rows} written to {path}")
+
+
+def _refuse_non_finite(frame: Any, trainer: L.Trainer, path: Path) -> None:
+    """Predictions that are NaN or infinite (finite weights whose outputs overflow on these
+    inputs) fail the command rather than fill predictions.csv with them."""
+    import numpy as np
+
+    from econdl.callbacks.guards import NonFiniteLossError
+
+    columns = [
+        c for c in frame.columns if c in ("prediction", "forecast") or str(c).startswith(("prediction_", "prob_"))
+    ]
+    if not columns:
+        return
+    values = frame[columns].to_numpy(dtype=float)
+    bad = int((~np.isfinite(values)).any(axis=1).sum())
+    if bad:
+        weights = f"{trainer.ckpt_path}'s weights" if trainer.ckpt_path else "the weights"
+        raise NonFiniteLossError(
+            f"{bad} of {len(frame)} predictions are NaN or infinite: the model's outputs on these inputs overflow "
+            f"({weights}), so {path} was not written. Likely causes: a fit that diverged (fit again with a learning "
+            "rate 10x lower), or inputs far outside the range of the data it was fitted on"
+        )
