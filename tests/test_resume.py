@@ -759,3 +759,19 @@ def test_a_finished_fit_resumed_is_said_to_be_complete_or_stopped_early_as_it_wa
     again = econdl(*stop, "--ckpt_path=last")
     line = next(x for x in again.stdout.splitlines() if x.startswith("resuming from"))
     assert "its fit had stopped early (EarlyStopping, at epoch " in line, line
+
+
+def test_a_fit_stopped_inside_an_epoch_and_extended_says_its_resume_is_not_exact(tmp_path):
+    """--trainer.max_steps 2 stops the kink fit inside its first epoch (8 batches): extending it
+    continues that epoch as Lightning resumes it, not as a 10-step fit runs, and nothing said
+    so.  A fit stopped between two epochs (8 steps) resumes exactly, without the line."""
+    inside = econdl(*KINK, "--trainer.max_steps=2", "--run_name=inside")
+    assert inside.returncode == 0, inside.stderr[-2000:]
+    extended = econdl(*KINK, "--trainer.max_steps=10", "--run_name=inside", "--ckpt_path=last")
+    assert extended.returncode == 0, extended.stderr[-2000:]
+    assert "econdl: resume is not exact: could not restore the place inside epoch 0 where the checkpoint" in (
+        extended.stderr
+    )
+    assert econdl(*KINK, "--trainer.max_steps=8", "--run_name=between").returncode == 0
+    exact = econdl(*KINK, "--trainer.max_steps=10", "--run_name=between", "--ckpt_path=last")
+    assert exact.returncode == 0 and "resume is not exact" not in exact.stderr, exact.stderr[-2000:]

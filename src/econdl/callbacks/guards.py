@@ -187,7 +187,7 @@ class FiniteLossGuard(L.Callback):
             what, name = "the optimizer's state", name[len(OPTIMIZER_STATE) :]
         raise NonFiniteLossError(
             f"{what} became NaN or infinite ({name or 'on another process'}) by optimizer step "
-            f"{trainer.global_step}, epoch {_last_trained_epoch(trainer)}; stopped before {before}. "
+            f"{trainer.global_step}, epoch {last_trained_epoch(trainer)}; stopped before {before}. "
             f"{self._advice(trainer)}"
         )
 
@@ -239,7 +239,7 @@ class FiniteLossGuard(L.Callback):
         lr = lrs[steps.index(int(step))] if int(step) in steps else None  # another rank's step: not known here
         after = f"after optimizer step {int(step)}" if int(step) else "before the first optimizer step"
         raise NonFiniteLossError(
-            f"the training loss became NaN or infinite at epoch {_last_trained_epoch(trainer)}, {after}. "
+            f"the training loss became NaN or infinite at epoch {last_trained_epoch(trainer)}, {after}. "
             f"{self._advice(trainer, lr)}"
         )
 
@@ -263,7 +263,7 @@ def _non_finite(value: Any) -> bool:
         return False
 
 
-def _last_trained_epoch(trainer: L.Trainer) -> int:
+def last_trained_epoch(trainer: L.Trainer) -> int:
     """The epoch whose steps made the weights what they are: the one running, or, between two
     epochs and after the fit (where Lightning's ``current_epoch`` already counts the next
     one), the one that ended last."""

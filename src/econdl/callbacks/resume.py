@@ -34,6 +34,7 @@ from lightning.pytorch.loops.loop import _Loop
 from econdl import interrupt
 from econdl.attached import datamodule_of
 from econdl.rng import collect_rng_state, owned_generators, restore_rng_state, seed_rank
+from econdl.callbacks.guards import last_trained_epoch
 from econdl.errors import ConfigError
 from econdl.files import remove_leftovers, write_atomic
 from econdl.loggers import carry_rows, flush_logger
@@ -364,6 +365,7 @@ class ResumeCheckpoint(L.Callback):
             # stopped early (not by max_epochs or max_time, which a resume may raise): do not train on
             "fit_done": self._finished and trainer.should_stop and not self._timed_out,
             "boundary": self._boundary,  # between two epochs: nothing of the next one has run
+            "trained_epoch": last_trained_epoch(trainer),  # the epoch of the last step taken
         }
         if self._boundary:
             progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]
@@ -424,6 +426,13 @@ class ResumeCheckpoint(L.Callback):
             )
             if trainer.world_size > 1:  # at least keep the processes' streams apart
                 seed_rank(trainer.global_rank)
+        if not state.get("boundary") and not state.get("fit_done"):
+            not_restored.append(
+                f"the place inside epoch {state.get('trained_epoch', '')} where the checkpoint was written "
+                "(--trainer.max_steps "
+                "ended the fit there, not between two epochs); the rest of that epoch is trained as Lightning "
+                "resumes it, not as the longer fit would have"
+            )
         for loader, seed in zip(_train_loaders(trainer), state["loader_seeds"], strict=False):
             if seed is not None and hasattr(getattr(loader, "sampler", None), "seed"):
                 loader.sampler.seed = seed
