@@ -327,7 +327,9 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
 
     from econdl.cli import _plateau_after_validation
 
-    def frequency(monitor: str, automatic: bool = True, every: int | None = 3, batches: int = 6) -> int | None:
+    def frequency(
+        monitor: str, automatic: bool = True, every: int | None = 3, batches: int = 6, limit: float = 1.0
+    ) -> int | None:
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         out = {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt)}}
         out["lr_scheduler"]["monitor"] = monitor
@@ -337,6 +339,7 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
             val_check_interval=16,
             estimated_stepping_batches=100 * batches,
             num_training_batches=batches,
+            limit_val_batches=limit,
             lightning_module=module,
             is_global_zero=False,
         )
@@ -347,6 +350,11 @@ def test_only_a_plateau_on_a_validation_metric_of_an_automatically_optimized_mod
     assert frequency("val/acc", every=1) is None
     assert frequency("train/loss") is None and frequency("train/loss", every=None) is None
     assert frequency("val/loss", automatic=False) is None
+    # no validation at all: refused, whatever the epochs (Lightning failed at the first epoch's end)
+    for every in (1, 3):
+        with pytest.raises(ConfigError, match="limit_val_batches 0 runs no validation"):
+            frequency("val/loss", every=every, limit=0)
+    assert frequency("train/loss", every=1, limit=0) is None  # a training metric is there every epoch
     # validation every 16 batches across epochs: an epoch of 6 batches can end without val/loss
     # (Lightning failed there); one of 8 validates at every second epoch's end, one of 16 or 32 at each
     with pytest.raises(ConfigError, match="check_val_every_n_epoch null validates every 16 training batches"):
