@@ -124,11 +124,20 @@ def test_nan_weights_after_the_last_check_stop_the_fit_at_its_end(tmp_path):
 
 def test_weights_whose_outputs_overflow_fail_the_test_rather_than_score_nan(tmp_path):
     """Finite but huge weights after the last update (no validation to see them): the fit's
-    test printed NaN RMSE with exit status 0, and so did `econdl test` of its last.ckpt."""
+    test printed NaN RMSE with exit status 0, and so did `econdl test` of its last.ckpt.  The
+    CSV logger writes every row at once here (flush_seconds 0, as after a long test): the
+    refused scores must come out of the file, not only out of the rows held in memory."""
     config = ["--config", str(CONFIGS / "gdp/mlp.yaml"), "--trainer.enable_progress_bar=false"]
+    at_once = tmp_path / "at_once.yaml"
+    at_once.write_text(
+        "trainer:\n  logger:\n    - class_path: econdl.loggers.CSVLogger\n"
+        "      init_args: {save_dir: logs, flush_seconds: 0}\n"
+    )
     result = econdl(
         "fit",
         *config,
+        f"--config={at_once}",
+        "--run_name=gdp/mlp",
         "--trainer.max_epochs=2",
         "--trainer.limit_val_batches=0",
         "--trainer.callbacks+=fault_injection.ScaleAfterLastStep",
@@ -139,8 +148,10 @@ def test_weights_whose_outputs_overflow_fail_the_test_rather_than_score_nan(tmp_
     assert said in result.stderr and "outputs overflow" in result.stderr, result.stderr[-2000:]
     last = tmp_path / "logs/gdp/mlp/version_0/checkpoints/last.ckpt"
     assert non_finite_tensors(last) == []  # finite weights: written, and refused only where scored
-    metrics = (tmp_path / "logs/gdp/mlp/version_0/metrics.csv").read_text()
-    assert "train/loss" in metrics and "test/" not in metrics  # the refused scores are not recorded
+    import pandas as pd
+
+    metrics = pd.read_csv(tmp_path / "logs/gdp/mlp/version_0/metrics.csv", dtype=str, keep_default_na=False)
+    assert "train/loss" in metrics and (metrics.filter(like="test/") == "").all().all()  # no refused score kept
     again = econdl("test", *config, f"--ckpt_path={last}")
     assert again.returncode == 1 and said in again.stderr, again.stderr[-2000:]
     assert f"{last}'s weights are finite" in again.stderr and "learning rate 10x lower" in again.stderr
@@ -384,3 +395,33 @@ def test_the_kept_checkpoint_named_is_this_runs_not_another_runs_in_a_shared_fol
     second = econdl(*base, *shared, "--optimizer.lr=1e6", "--trainer.max_epochs=3")
     assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr
     assert "the last finite one is kept (none written yet)" in second.stderr, second.stderr
+
+
+def test_every_floating_prediction_column_is_checked_but_actuals_and_interval_bounds():
+    """Photo predictions are p_female/p_male, which the check did not read: NaN probabilities
+    were written with exit status 0.  A forecast's missing actuals and infinite bounds are
+    what they should be and pass."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from econdl.callbacks.guards import NonFiniteLossError
+    from econdl.callbacks.predictions import _refuse_non_finite
+
+    trainer = SimpleNamespace(ckpt_path="run/last.ckpt")
+    nan, inf = float("nan"), float("inf")
+    photos = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "predicted": ["Female", "Male"], "p_female": [0.3, nan]})
+    with pytest.raises(NonFiniteLossError, match="1 of 2 predictions are NaN or infinite"):
+        _refuse_non_finite(photos, trainer, Path("predictions.csv"))
+    forecasts = pd.DataFrame(
+        {
+            "origin": ["2009Q3"] * 2,
+            "forecast": [1.0, 2.0],
+            "actual": [nan, nan],
+            "lower_99": [-inf, 0.0],
+            "upper_99": [inf, 3.0],
+        }
+    )
+    _refuse_non_finite(forecasts, trainer, Path("predictions.csv"))  # accepted
+    with pytest.raises(NonFiniteLossError, match="2 of 2 predictions"):
+        _refuse_non_finite(forecasts.assign(forecast=[inf, nan]), trainer, Path("predictions.csv"))

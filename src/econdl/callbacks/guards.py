@@ -248,17 +248,28 @@ _STAGE_DATA = {"val": "validation data", "test": "test data"}
 
 
 def _drop_unwritten_rows(trainer: L.Trainer, key: str) -> None:
-    """The CSV rows of a refused evaluation that are not on disk yet (its NaN scores) are not
-    written: metrics.csv keeps the run's results, not scores that mean nothing."""
+    """The CSV rows of a refused evaluation (its NaN scores) are not kept: those still held are
+    dropped, and those a logger has written already (it writes on a clock) are taken out of
+    its metrics.csv, so that the file keeps the run's results, not scores that mean nothing."""
+    from econdl.files import write_atomic
+    from econdl.loggers import complete_rows, csv_text
+
     for logger in trainer.loggers:
-        rows = getattr(getattr(logger, "_experiment", None), "metrics", None)
+        writer = getattr(logger, "_experiment", None)
+        rows = getattr(writer, "metrics", None)
         if isinstance(rows, list):
             rows[:] = [r for r in rows if not _non_finite(r.get(key))]
+        path = Path(str(getattr(writer, "metrics_file_path", "")))
+        if trainer.is_global_zero and path.name == "metrics.csv" and path.is_file():
+            written = complete_rows(path)
+            kept = [r for r in written if not _non_finite(r.get(key))]
+            if len(kept) < len(written):
+                write_atomic(path, csv_text(list(written[0].keys()), kept))
 
 
 def _non_finite(value: Any) -> bool:
     try:
-        return value is not None and not math.isfinite(float(value))
+        return value not in (None, "") and not math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
 

@@ -56,8 +56,12 @@ def _refuse_non_finite(frame: Any, trainer: L.Trainer, path: Path) -> None:
 
     from econdl.callbacks.guards import NonFiniteLossError
 
+    # every floating column but what may be missing or unbounded by design: a forecast's actual
+    # (none yet for the periods ahead) and its interval bounds (infinite where the data are few)
     columns = [
-        c for c in frame.columns if c in ("prediction", "forecast") or str(c).startswith(("prediction_", "prob_"))
+        c
+        for c in frame.columns
+        if frame[c].dtype.kind == "f" and not (str(c) == "actual" or str(c).startswith(("lower", "upper")))
     ]
     if not columns:
         return
