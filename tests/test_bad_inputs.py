@@ -259,6 +259,19 @@ CASES = [
     ),
     Case("ckpt-last-of-no-run", ["fit", "--config", G, "--ckpt_path", "last"], ["--ckpt_path last", "gdp/mlp"]),
     Case(
+        "predict-on-two-processes",  # wrote only the first process's half of the rows
+        [
+            "predict",
+            "--config",
+            K,
+            "--ckpt_path",
+            "{ckpt}",
+            *("--trainer.accelerator=cpu", "--trainer.devices=2"),
+            "--trainer.strategy=ddp",
+        ],
+        ["econdl predict on 2 processes", "strategy ddp", "--trainer.devices 1"],
+    ),
+    Case(
         "ckpt-other-widths",
         ["test", "--config", K, "--ckpt_path", "{ckpt}", "--model.net.init_args.widths", "[8]"],
         ["widths [100, 50]", "widths [8]"],

@@ -923,6 +923,17 @@ class EconCLI(LightningCLI):
         refuse_fused_clipping(self._config(), self.trainer)
         self._fit_start = time.perf_counter()
 
+    def before_predict(self) -> None:
+        """Each process of a multi-process predict gets its share of the rows, and only the
+        first process writes predictions.csv: refused, rather than write half the rows."""
+        if self.trainer.world_size > 1:
+            strategy = _strategy_name(self._config().trainer.strategy)
+            raise ConfigError(
+                f"econdl predict on {self.trainer.world_size} processes (--trainer.devices {self.trainer.num_devices}, "
+                f"strategy {strategy}) would write only the first process's share of the predictions; predict in one "
+                "process (--trainer.devices 1): a fitted model's predictions need no second one"
+            )
+
     def after_fit(self) -> None:
         self.fit_seconds = time.perf_counter() - self._fit_start
         if not self._config().get("test_after_fit", True) or self.trainer.interrupted:
