@@ -775,3 +775,7 @@ def test_a_fit_stopped_inside_an_epoch_and_extended_says_its_resume_is_not_exact
     assert econdl(*KINK, "--trainer.max_steps=8", "--run_name=between").returncode == 0
     exact = econdl(*KINK, "--trainer.max_steps=10", "--run_name=between", "--ckpt_path=last")
     assert exact.returncode == 0 and "resume is not exact" not in exact.stderr, exact.stderr[-2000:]
+    # a best checkpoint (ModelCheckpoint's, written as validation ends) is not one max_steps cut
+    best = next((tmp_path / "logs/between/version_0/checkpoints").glob("best-*.ckpt"))
+    again = econdl(*KINK, "--trainer.max_epochs=3", "--run_name=from_best", f"--ckpt_path={best}")
+    assert again.returncode == 0 and "max_steps" not in again.stderr, again.stderr[-2000:]

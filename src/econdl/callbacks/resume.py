@@ -211,6 +211,7 @@ class ResumeCheckpoint(L.Callback):
         self.last_path = ""
         self._last_write = 0.0
         self._boundary = False
+        self._writing = False  # inside this callback's own save (a best checkpoint is ModelCheckpoint's)
         self._finished = False
         self._timed_out = False  # --trainer.max_time ended the fit
         self._stop_signal: str | None = None
@@ -341,11 +342,11 @@ class ResumeCheckpoint(L.Callback):
         path = self.dirpath(trainer) / self.filename
         for logger in trainer.loggers:  # rows logged up to here must be on disk with the checkpoint
             flush_logger(logger)
-        self._boundary = boundary
+        self._boundary, self._writing = boundary, True
         try:
             trainer.save_checkpoint(path, weights_only=False)  # the full state: resume needs all of it
         finally:
-            self._boundary = False
+            self._boundary, self._writing = False, False
         self._last_write = time.monotonic()
         self.last_path = str(path)
 
@@ -366,6 +367,8 @@ class ResumeCheckpoint(L.Callback):
             "fit_done": self._finished and trainer.should_stop and not self._timed_out,
             "boundary": self._boundary,  # between two epochs: nothing of the next one has run
             "trained_epoch": last_trained_epoch(trainer),  # the epoch of the last step taken
+            # this callback's own write inside an epoch: at the end of a fit that max_steps stopped there
+            "inside_epoch": self._writing and not self._boundary,
         }
         if self._boundary:
             progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]
@@ -426,9 +429,9 @@ class ResumeCheckpoint(L.Callback):
             )
             if trainer.world_size > 1:  # at least keep the processes' streams apart
                 seed_rank(trainer.global_rank)
-        if not state.get("boundary") and not state.get("fit_done"):
+        if state.get("inside_epoch") and not state.get("fit_done"):
             not_restored.append(
-                f"the place inside epoch {state.get('trained_epoch', '')} where the checkpoint was written "
+                f"the place inside epoch {state['trained_epoch']} where the checkpoint was written "
                 "(--trainer.max_steps "
                 "ended the fit there, not between two epochs); the rest of that epoch is trained as Lightning "
                 "resumes it, not as the longer fit would have"
