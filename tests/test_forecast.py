@@ -60,6 +60,30 @@ def test_mincer_zarnowitz_tells_a_rational_forecast_from_a_biased_one():
     assert math.isnan(mincer_zarnowitz(y, np.full(80, y.mean())))  # a constant forecast has no slope
 
 
+def test_mincer_zarnowitz_is_a_newey_west_wald_test_computed_by_hand():
+    """The rational/biased test above passes with plain OLS standard errors too; at horizon 3
+    the errors overlap (MA(2)), and the p-value must be the Wald test of a = 0, b = 1 under
+    Newey-West's covariance with h - 1 = 2 Bartlett lags, computed here without statsmodels."""
+    rng = np.random.default_rng(5)
+    n, h = 120, 3
+    signal = rng.standard_normal(n)
+    y = 0.2 + 0.9 * signal + 0.5 * np.convolve(rng.standard_normal(n + h - 1), np.ones(h), "valid")
+    x = np.column_stack([np.ones(n), signal])
+    beta = np.linalg.solve(x.T @ x, x.T @ y)
+    scores = x * (y - x @ beta)[:, None]
+    meat = scores.T @ scores
+    for lag in range(1, h):
+        cross = scores[lag:].T @ scores[:-lag]
+        meat += (1 - lag / h) * (cross + cross.T)
+    bread = np.linalg.inv(x.T @ x)
+    gap = beta - np.array([0.0, 1.0])
+    wald = gap @ np.linalg.solve(bread @ meat @ bread, gap)
+    expected = stats.chi2.sf(wald, 2)
+    assert mincer_zarnowitz(y, signal, horizon=h) == pytest.approx(expected, rel=1e-9)
+    plain = stats.chi2.sf(gap @ np.linalg.solve(bread * float(((y - x @ beta) ** 2).sum()) / (n - 2), gap), 2)
+    assert abs(plain - expected) > 10 * expected / 100  # the covariance matters here: plain OLS is far off
+
+
 def test_conformal_and_gaussian_halfwidths():
     errors = np.arange(1.0, 10.0)  # 9 calibration errors
     assert conformal_halfwidth(errors, 80) == 8.0  # the ceil(10 x 0.8) = 8th smallest
