@@ -408,7 +408,7 @@ def test_every_floating_prediction_column_is_checked_but_actuals_and_interval_bo
     from econdl.callbacks.guards import NonFiniteLossError
     from econdl.callbacks.predictions import _refuse_non_finite
 
-    trainer = SimpleNamespace(ckpt_path="run/last.ckpt")
+    trainer = SimpleNamespace(ckpt_path="run/last.ckpt", lightning_module=None)
     nan, inf = float("nan"), float("inf")
     photos = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "predicted": ["Female", "Male"], "p_female": [0.3, nan]})
     with pytest.raises(NonFiniteLossError, match="1 of 2 predictions are NaN or infinite"):

@@ -158,17 +158,10 @@ class FiniteLossGuard(L.Callback):
             if bad
             else f"{weights} are finite, but its outputs overflow"
         )
-        causes = (
-            "inputs far outside the range of the data it was fitted on, or values its design matrix cannot "
-            "hold (standardise or rescale them)"
-            if getattr(pl_module, "exact_pass", False)  # solved in closed form: no learning rate
-            else "a fit that diverged (fit again with a learning rate 10x lower), or inputs far outside the "
-            "range of the data it was fitted on"
-        )
         _drop_unwritten_rows(trainer, f"{stage}/loss")
         raise NonFiniteLossError(
             f"{stage}/loss is {float(loss)}: the model's outputs on the {_STAGE_DATA[stage]} are NaN or infinite "
-            f"({state}), so its scores mean nothing. Likely causes: {causes}"
+            f"({state}), so its scores mean nothing. Likely causes: {overflow_causes(pl_module)}"
         )
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
@@ -245,6 +238,19 @@ class FiniteLossGuard(L.Callback):
 
 
 _STAGE_DATA = {"val": "validation data", "test": "test data"}
+
+
+def overflow_causes(pl_module: Any) -> str:
+    """Why a model's outputs are NaN or infinite, for an evaluation or a predict that refuses them."""
+    if getattr(pl_module, "exact_pass", False):  # solved in closed form: no learning rate
+        return (
+            "inputs far outside the range of the data it was fitted on, or values its design matrix cannot "
+            "hold (standardise or rescale them)"
+        )
+    return (
+        "a fit that diverged (fit again with a learning rate 10x lower), or inputs far outside the range of "
+        "the data it was fitted on"
+    )
 
 
 def _drop_unwritten_rows(trainer: L.Trainer, key: str) -> None:

@@ -54,7 +54,7 @@ def _refuse_non_finite(frame: Any, trainer: L.Trainer, path: Path) -> None:
     inputs) fail the command rather than fill predictions.csv with them."""
     import numpy as np
 
-    from econdl.callbacks.guards import NonFiniteLossError
+    from econdl.callbacks.guards import NonFiniteLossError, overflow_causes
 
     # every floating column but what may be missing or unbounded by design: a forecast's actual
     # (none yet for the periods ahead) and its interval bounds (infinite where the data are few)
@@ -71,6 +71,5 @@ def _refuse_non_finite(frame: Any, trainer: L.Trainer, path: Path) -> None:
         weights = f"{trainer.ckpt_path}'s weights" if trainer.ckpt_path else "the weights"
         raise NonFiniteLossError(
             f"{bad} of {len(frame)} predictions are NaN or infinite: the model's outputs on these inputs overflow "
-            f"({weights}), so {path} was not written. Likely causes: a fit that diverged (fit again with a learning "
-            "rate 10x lower), or inputs far outside the range of the data it was fitted on"
+            f"({weights}), so {path} was not written. Likely causes: {overflow_causes(trainer.lightning_module)}"
         )
