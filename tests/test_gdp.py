@@ -533,3 +533,17 @@ def test_a_long_file_of_several_countries_is_refused_naming_the_column_that_tell
     dm = GDPDataModule(source="csv", path=str(path), value_column="GDPC1")
     dm.setup()
     assert len(dm.series) == 39
+
+
+def test_the_warm_started_refits_of_an_expanding_window_draw_no_few_steps_note(tmp_path, monkeypatch, capfd):
+    """Each origin's refit trains a fitted network ``refit_epochs`` more epochs (a few steps by
+    design); the note for a fresh network with too few steps, and its --trainer.max_epochs
+    advice, which does not reach the refits, belong to the fit itself only."""
+    monkeypatch.chdir(tmp_path)
+    path = fred_csv(tmp_path / "gdp.csv", n=60)
+    args = [*csv_args(path), "--data.evaluation=expanding", "--trainer.max_epochs=2", "--data.refit_epochs=2"]
+    table = compare([str(CONFIGS / "gdp/mlp.yaml")], args, out="rolled").table
+    assert table.loc["mlp", "evaluation"] == "expanding"
+    out = capfd.readouterr().out
+    assert out.count("note: this fit takes") == 1, out  # the 2-epoch fit's own, once
+    assert "in all (2 epochs of " in out

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from econdl.errors import ConfigError
 from econdl.fastpath import fast
+from econdl.tasks.sizing import WARM_START
 
 
 def _predict(model: L.LightningModule, x: Tensor) -> Tensor:
@@ -58,6 +59,7 @@ def expanding_window_forecasts(dm: Any, trainer: L.Trainer, model: L.LightningMo
                     limit_val_batches=0,
                     num_sanity_val_steps=0,
                 )
+                setattr(refit, WARM_START, True)  # a few epochs on purpose: no few-steps note
                 with fast(refit):  # as for the fit itself (econdl.fastpath)
                     refit.fit(model, datamodule=dm)
             forecasts[row] = _predict(model, x_eval[row : row + 1])[0]

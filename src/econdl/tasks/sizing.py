@@ -203,15 +203,21 @@ def resize_to_checkpoint(net: nn.Module, state: dict[str, Any], prefix: str = "n
 #: fewer optimizer steps than this in a whole fit draw a note (a network rarely learns much in fewer)
 FEW_STEPS = 100
 
+#: marks a trainer that goes on training a fitted network a few epochs on purpose (the GDP
+#: task's expanding-window refits): its fits draw no few-steps note
+WARM_START = "_econdl_warm_start"
+
 
 def few_steps_note(trainer: Any) -> str | None:
     """A line for a fit whose epochs give a network fewer than ``FEW_STEPS`` optimizer steps in
     all (a small data set under a config written for a large one: 12 epochs of 46 images are 12
     steps), with the epochs that would give it a few hundred; None otherwise.  Fits limited on
-    purpose (``max_steps``, ``limit_train_batches``, ``fast_dev_run``) are not second-guessed."""
+    purpose (``max_steps``, ``limit_train_batches``, ``fast_dev_run``, warm-started refits) are not
+    second-guessed."""
     limit = trainer.limit_train_batches
     if (
-        trainer.max_steps != -1
+        getattr(trainer, WARM_START, False)
+        or trainer.max_steps != -1
         or getattr(trainer, "fast_dev_run", False)
         or not (limit == 1.0 and isinstance(limit, float))
     ):
