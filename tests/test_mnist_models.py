@@ -11,6 +11,7 @@ from sklearn.naive_bayes import BernoulliNB, GaussianNB
 
 from econdl.callbacks import ClassAccuracyTable
 from econdl.data import InMemoryDataModule, MNISTDataModule
+from econdl.errors import ConfigError
 from econdl.nets import MLP, DigitCNN, count_parameters
 from econdl.tasks import Classifier, LassoLogit, NaiveBayes
 from test_mnist_data import write_idx_set
@@ -79,6 +80,42 @@ class Blobs(InMemoryDataModule):
         x[:, 0] += 1.5 * (y == 0)
         x[:, 1] += 1.5 * (y == 1) - 0.5 * (y == 2)
         return {"train": (x, y), "val": (x[:30], y[:30]), "test": (x[:30], y[:30])}
+
+
+class FlatBlobs(Blobs):
+    """Blobs whose last feature is 0 throughout class a (a border pixel of every digit)."""
+
+    def build(self):
+        splits = super().build()
+        for x, y in splits.values():
+            x[y == 0, 4] = 0.0
+        return splits
+
+
+def test_naive_bayes_without_smoothing_is_refused_only_where_it_divides_by_zero():
+    """alpha 0 (var_smoothing 0) with a feature that never varies within a class, as a border
+    pixel of digits, made log(0) (a zero variance): the guard stopped the fit with a NaN
+    message that blamed the inputs and a polynomial basis.  It is refused naming the option.
+    Where every feature varies within every class, no smoothing is the exact maximum-likelihood
+    fit, as scikit-learn's."""
+    for kind, option in (("bernoulli", "alpha"), ("gaussian", "var_smoothing")):
+        refused = rf"{option}=0: 1 pixel\(s\) take|{option}=0: 1 pixel\(s\) are never on"
+        with pytest.raises(ConfigError, match=refused) as error:
+            quiet_trainer(max_epochs=1, limit_val_batches=0).fit(NaiveBayes(kind=kind, **{option: 0.0}), FlatBlobs())
+        assert f"give --model.{option} above 0" in str(error.value)
+    blobs = Blobs(batch_size=150)
+    blobs.setup()
+    x, y = (t.double().numpy() for t in blobs.split("train"))
+    refs = {
+        "bernoulli": BernoulliNB(alpha=0.0, force_alpha=True, binarize=0.5),
+        "gaussian": GaussianNB(var_smoothing=0.0),
+    }
+    for kind, ref in refs.items():
+        model = NaiveBayes(kind=kind, **({"alpha": 0.0} if kind == "bernoulli" else {"var_smoothing": 0.0}))
+        quiet_trainer(max_epochs=1, limit_val_batches=0).fit(model, blobs)
+        ref.fit(x, y.astype(int))
+        ours = torch.softmax(model(torch.from_numpy(x).float()).detach().double(), 1).numpy()
+        np.testing.assert_allclose(ours, ref.predict_proba(x), atol=1e-4)
 
 
 def lasso_objective(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, lam: float) -> float:

@@ -176,6 +176,13 @@ class NaiveBayes(ClassificationModel):
             if bool(((on == 0) | (on == count.sum())).all()):
                 self._constant_inputs(all_on=bool(on[0] > 0))
             p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)
+            certain = int(((p == 0) | (p == 1))[count > 0].sum())
+            if certain:  # alpha 0: log(0) for a pixel always off (or on) among a class's images
+                raise ConfigError(
+                    f"alpha={self.alpha:g}: {certain:,} pixel(s) are never on, or always on, among the training "
+                    "images of a class, so without smoothing their log-probability is infinite; give --model.alpha "
+                    "above 0, e.g. 1.0 (Laplace, the default) or 1e-10 for next to no smoothing (scikit-learn's floor)"
+                )
             self.center.data.copy_(torch.log(p) - torch.log1p(-p))
             self.spread.data.copy_(torch.log1p(-p))
         else:
@@ -184,4 +191,17 @@ class NaiveBayes(ClassificationModel):
             total_mean = s1.sum(0) / count.sum()
             total_var = (s2.sum(0) / count.sum() - total_mean**2).clamp_min(0)
             self.center.data.copy_(mean)
-            self.spread.data.copy_(var + self.var_smoothing * total_var.max())
+            if not bool(total_var.max() > 0):
+                raise DataError(
+                    "NaiveBayes: every pixel takes one value across all training images (no variance to model); "
+                    "check that data_dir holds the real images"
+                )
+            spread = var + self.var_smoothing * total_var.max()
+            flat = int((spread == 0)[count > 0].sum())
+            if flat:  # var_smoothing 0: a pixel constant within a class has variance 0, divided by
+                raise ConfigError(
+                    f"var_smoothing={self.var_smoothing:g}: {flat:,} pixel(s) take one value among the training "
+                    "images of a class (variance 0), and the Gaussian likelihood divides by it; give "
+                    "--model.var_smoothing above 0, e.g. 1e-9 (the default, as scikit-learn's GaussianNB)"
+                )
+            self.spread.data.copy_(spread)
