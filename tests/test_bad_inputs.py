@@ -221,6 +221,11 @@ CASES = [
     Case("not-a-number", ["fit", "--config", K, "--trainer.max_epochs", "many"], ["max_epochs", "many"]),
     Case("missing-config-file", ["fit", "--config", "{dir}/nope.yaml"], ["nope.yaml"]),
     Case(
+        "config-is-a-folder",
+        ["fit", "--config", str(CONFIGS / "kink")],
+        [f"--config {CONFIGS / 'kink'} is a folder", f"--config {CONFIGS / 'kink/chebyshev.yaml'}", "econdl compare"],
+    ),
+    Case(
         "config-names-missing-class",
         ["fit", "--config", "{dir}/bad.yaml"],
         ["econdl.nets.Nope"],

@@ -201,6 +201,18 @@ def _suggest(message: str) -> str:
 TRAINER = "lightning.pytorch.Trainer"
 
 
+def config_folder(path: str) -> str:
+    """``--config DIR``: a subcommand takes one config file; ``econdl compare`` takes folders."""
+    folder = Path(path)
+    configs = sorted(p.name for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    example = f"{str(folder).rstrip('/')}/{configs[0]}" if configs else f"{str(folder).rstrip('/')}/<model>.yaml"
+    listed = f" (it holds {', '.join(configs[:6])}{', ...' if len(configs) > 6 else ''})" if configs else ""
+    return (
+        f"--config {path} is a folder{listed}: give one config file, e.g. --config {example}; to fit every "
+        f"config in the folder and compare them, run `econdl compare {path}`"
+    )
+
+
 def _arguments(class_path: str) -> list[str] | None:
     """The argument names of ``class_path``'s constructor (None where it cannot be imported)."""
     import importlib
@@ -253,7 +265,10 @@ def diagnose(err: BaseException) -> Diagnosis:
     if isinstance(err, argparse.ArgumentError):  # the parser refused an option: always the user's
         message = _argument_message(err)
         missing = re.fullmatch(r"--config: File does not exist: '(.+)'", message)
-        return Diagnosis("user", missing_config(missing.group(1)) if missing else _suggest(message), 2)
+        if missing:
+            return Diagnosis("user", missing_config(missing.group(1)), 2)
+        folder = re.fullmatch(r"--config: Path is not a file: '(.+)'", message)
+        return Diagnosis("user", config_folder(folder.group(1)) if folder else _suggest(message), 2)
     if _is_wrapper(err) and len(chain) > 1:
         # a constructor refused a value: its check is the message (ValueError by convention)
         inner = [c for c in chain[1:] if not _is_wrapper(c)]
