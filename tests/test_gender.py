@@ -395,6 +395,7 @@ def test_a_test_set_without_a_class_says_so(tmp_path, capsys):
         assert bool((dm.split("test")[1] == 0).sum() == 0) is absent
         said = "gender: the test set holds no Female photo, so its accuracy for it is not measured"
         assert (said in out) is absent, out
+        assert ("or raise --data.test_share (now 0.122" in out) is absent  # the option, as it is given
 
 
 def test_a_training_set_without_a_class_says_so(tmp_path, capsys):

@@ -53,7 +53,7 @@ def split_sizes(n: int, test_share: float, val_size: float | int, name: str = "v
     if n - n_test - n_val < 1:
         raise DataError(
             f"{n} photos leave none for training after test_share={test_share:g} ({n_test} photos) and "
-            f"{name}={val_size:g} ({n_val}); lower test_share or {name}, or add photos"
+            f"{name}={val_size:g} ({n_val}); lower --data.test_share or --data.{name}, or add photos"
         )
     return n - n_test - n_val, n_val, n_test
 
@@ -382,7 +382,8 @@ class GenderImageDataModule(InMemoryDataModule):
             print(
                 f"gender: the test set holds no {' or '.join(absent)} photo, so its accuracy for "
                 f"{'them' if len(absent) > 1 else 'it'} is not measured; add photos of "
-                f"{'those classes' if len(absent) > 1 else 'that class'}, or raise test_share",
+                f"{'those classes' if len(absent) > 1 else 'that class'}, or raise --data.test_share "
+                f"(now {self.test_share:g})",
                 flush=True,
             )
         return {k: (images[idx], y[idx]) for k, idx in parts.items()}
@@ -409,7 +410,7 @@ class GenderImageDataModule(InMemoryDataModule):
                 paths = list_images(self._given(self.predict_dir, "predict_dir"))
                 self.predict_images = read_images(paths, self.image_size, "RGB", "skip", self.workers)
             images, kept, failed = self.predict_images
-            msg = f"predict: {len(kept)} photos in {self.predict_dir}"
+            msg = f"predict: {_plural(len(kept), 'photo')} in {self.predict_dir}"
             if failed:
                 msg += f"; skipped {_plural(len(failed), 'unreadable file')}: " + ", ".join(str(p) for p, _ in failed)
             print(msg, flush=True)
