@@ -289,6 +289,20 @@ def test_a_fit_without_loggers_runs_and_writes_no_logs(tmp_path):
     assert not list(tmp_path.rglob("metrics.csv")) and not list(tmp_path.rglob("events.out.tfevents.*"))
 
 
+def test_a_fit_without_checkpointing_runs_and_tests_its_final_weights(tmp_path):
+    """`--trainer.enable_checkpointing false` failed with Lightning's "found ModelCheckpoint in
+    callbacks list": the trainer defaults add the checkpoint callbacks, not the user."""
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=2", *FAST]
+    result = run_econdl(*args, "--trainer.enable_checkpointing=false")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no checkpoint was kept (--trainer.enable_checkpointing false): testing the final weights" in result.stdout
+    assert (tmp_path / "logs/kink/mlp/version_0/metrics.csv").is_file() and not list(tmp_path.rglob("*.ckpt"))
+    final = printed_metric(result.stdout, "test/rmse")
+    # the same fit with checkpoints, its final weights tested: the same score
+    kept = run_econdl(*args, "--best_by=last")
+    assert kept.returncode == 0 and printed_metric(kept.stdout, "test/rmse") == final
+
+
 def test_a_plateau_schedule_steps_after_the_epochs_that_validate(capsys):
     """With validation every 3rd epoch, ReduceLROnPlateau on val/loss (patience 0) halves the
     rate exactly after the validations that did not improve, never on an epoch without one

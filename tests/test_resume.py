@@ -138,16 +138,53 @@ def test_a_fit_resumed_from_the_path_of_its_last_ckpt_goes_on_in_its_folder_exac
     kill_and_compare(tmp_path, KINK, seed=4, kills=2, window=0.05, by_path=True, writes=6)
 
 
-def test_a_last_ckpt_of_a_run_kept_elsewhere_starts_a_new_run_and_says_so(tmp_path):
+def test_a_last_ckpt_of_a_run_kept_elsewhere_goes_on_in_that_runs_folder(tmp_path):
+    """``--ckpt_path`` naming the last.ckpt of a run outside the config's runs folder (here under
+    another default_root_dir): the run goes on where it is, nothing is written under logs/."""
     assert econdl(*KINK, "--trainer.max_epochs=2", "--trainer.default_root_dir=elsewhere").returncode == 0
-    last = tmp_path / "elsewhere/kink/mlp/version_0/checkpoints/last.ckpt"
-    resumed = econdl(*KINK, "--trainer.max_epochs=3", f"--ckpt_path={last}")
+    run = tmp_path / "elsewhere/kink/mlp/version_0"
+    resumed = econdl(*KINK, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints/last.ckpt'}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "a run kept outside this config's runs (logs/kink/mlp)" in resumed.stdout
-    assert f"give --trainer.default_root_dir (and --run_name) so that runs go to {last.parent.parent.parent}" in (
-        resumed.stdout
+    assert f"the run goes on in {run}" in resumed.stdout
+    assert not (tmp_path / "logs").exists()
+    assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 3
+    rows = pd.read_csv(run / "metrics.csv")
+    assert rows.dropna(subset=["val/loss"])["epoch"].tolist() == [0, 1, 2]  # the first fit's rows kept
+
+
+def test_a_resume_of_a_run_still_being_fitted_is_refused_before_it_writes_anything(tmp_path):
+    """Two fits in one run folder (a resume started while the run is still being fitted) wrote
+    over each other's checkpoints and metrics.csv rows, and both exited 0.  The second is
+    refused; once the first has ended, however (here SIGKILL), the run resumes."""
+    args = [a for a in KINK if not a.startswith("--trainer.max_epochs")] + ["--run_name=busy"]
+    run = tmp_path / "logs/busy/version_0"
+    last = run / "checkpoints/last.ckpt"
+    running = subprocess.Popen(
+        [ECONDL, *args, "--trainer.max_epochs=100000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env(),
+        start_new_session=True,
     )
-    assert (tmp_path / "logs/kink/mlp/version_0/checkpoints/last.ckpt").is_file()
+    try:
+        deadline = time.monotonic() + 120
+        while not last.is_file():
+            assert running.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        config = (run / "config.yaml").read_bytes()
+        second = econdl(*args, "--trainer.max_epochs=100001", "--ckpt_path=last")
+        assert running.poll() is None  # still fitting: the refusal is not about a finished run
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
+    assert second.returncode == 1, second.stdout[-2000:]
+    assert "logs/busy/version_0 is being written by another `econdl fit` that is still running" in second.stderr
+    assert (run / "config.yaml").read_bytes() == config  # max_epochs 100001 was never recorded
+    assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"]
+    epoch = torch.load(last, weights_only=False)["epoch"]
+    resumed = econdl(*args, f"--trainer.max_epochs={epoch + 1}", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert torch.load(last, weights_only=False)["epoch"] == epoch + 1
 
 
 def test_a_resume_removes_the_temporary_files_of_writes_a_kill_cut_short(tmp_path):
@@ -699,14 +736,16 @@ def test_a_fit_killed_before_its_first_last_ckpt_is_named_not_mistaken_for_an_ol
 
 
 @pytest.mark.parametrize("copy_to", ["elsewhere/kink/mlp/version_0", "elsewhere/my_run"])
-def test_resuming_a_copied_run_from_its_own_config_leaves_the_original_run_alone(tmp_path, copy_to):
+def test_a_copied_run_resumed_from_its_own_config_goes_on_in_the_copy_exactly(tmp_path, copy_to):
     """``--config COPY/config.yaml --ckpt_path last`` on a run copied out of the config's runs
-    folder: the config names the original's save_dir, and the resume wrote on under the
-    copy's version there, over the original run's last.ckpt, best checkpoint and metrics.csv;
-    a copy in a folder of another name was passed over for the newest run of its run_name."""
-    args = ["--trainer.enable_progress_bar=false", "--data.x_size=2000", "--run_name=kink/mlp"]
-    first = econdl("fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *args, "--trainer.max_epochs=3")
-    assert first.returncode == 0, first.stderr
+    folder goes on in the copy, whatever the copy's folder is called, and ends as the same fit
+    run straight through would; the original run is left as it was (an earlier resume wrote on
+    under the copy's version in the config's save_dir, over the original run's files; a later
+    one started a new run that chose its best epoch among the resumed epochs only)."""
+    args = ["--trainer.enable_progress_bar=false", "--data.x_size=2000"]
+    kink = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *args]
+    assert econdl(*kink, "--run_name=kink/mlp", "--trainer.max_epochs=3").returncode == 0
+    assert econdl(*kink, "--run_name=straight", "--trainer.max_epochs=5").returncode == 0
     original = tmp_path / "logs/kink/mlp/version_0"
     before = {p: p.read_bytes() for p in original.rglob("*") if p.is_file()}
     copy = tmp_path / copy_to
@@ -714,9 +753,10 @@ def test_resuming_a_copied_run_from_its_own_config_leaves_the_original_run_alone
     shutil.copytree(original, copy)
     resumed = econdl("fit", "--config", str(copy / "config.yaml"), "--ckpt_path=last", "--trainer.max_epochs=5")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming from {copy}/checkpoints/last.ckpt, a run kept outside" in resumed.stdout
+    assert f"resuming from {copy}/checkpoints/last.ckpt: the run goes on in {copy}" in resumed.stdout
     assert {p: p.read_bytes() for p in original.rglob("*") if p.is_file()} == before
-    assert (tmp_path / "logs/kink/mlp/version_1/checkpoints/last.ckpt").is_file()
+    assert sorted(p.name for p in (tmp_path / "logs/kink/mlp").iterdir()) == ["version_0"]
+    assert_same_run(tmp_path / "logs/straight/version_0", copy)
 
 
 def test_a_run_folder_renamed_in_place_resumes_from_its_own_config(tmp_path):

@@ -13,6 +13,7 @@ configs/kink/mlp.yaml``) and any key can be overridden on the command line
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import inspect
 import os
@@ -52,7 +53,7 @@ from econdl.checkpointing import (
     run_checkpoint,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
-from econdl.files import temp_path
+from econdl.files import folder_held, temp_path
 from econdl.errors import CheckpointNotFound, ConfigError, ConfigFileInvalid
 from econdl.loggers import carry_rows
 
@@ -559,6 +560,9 @@ class EconCLI(LightningCLI):
             drop_callbacks(config.trainer, "LearningRateMonitor")  # no logger for it to write to
         if config.trainer.get("enable_progress_bar") is False:
             drop_callbacks(config.trainer, "ProgressBar")  # the option wins over the default config's bar
+        if config.trainer.get("enable_checkpointing") is False:  # and over its checkpoints (best, last.ckpt)
+            drop_callbacks(config.trainer, ".ModelCheckpoint")
+            drop_callbacks(config.trainer, ".ResumeCheckpoint")
 
     def _resolve_named_checkpoint(self, config: Any) -> str | None:
         """``--ckpt_path last`` (or ``best``, outside ``fit``) in a new process: the newest run of
@@ -637,8 +641,9 @@ class EconCLI(LightningCLI):
         self._checked = str(ckpt)  # _check_checkpoint need not read it again
         if self.subcommand == "fit":
             if not any((d / name).resolve() == runs[0].parent.resolve() for d in save_dirs):
-                # the config.yaml of a run copied or moved away from the config's runs: writing on
-                # under its version in the runs folder would overwrite another run's files
+                # the config.yaml of a run copied or moved away from the config's runs: it goes on
+                # where it is (writing on under its version in the runs folder would overwrite
+                # another run's files)
                 return self._resumed_run(ckpt, name, save_dirs)
             _say(f"resuming from {ckpt}{_resume_note(runs[0], saved_state, config)}")
             return runs[0].name
@@ -647,24 +652,18 @@ class EconCLI(LightningCLI):
 
     def _resumed_run(self, ckpt: Path, name: str, save_dirs: set[Path]) -> str | None:
         """``fit --ckpt_path RUN/checkpoints/last.ckpt``: the run's own last.ckpt, given by its
-        path.  A run of this config (RUN is ``<save_dir>/<name>/version_N``) goes on in RUN, as
-        with ``--ckpt_path last``, so its best checkpoint is chosen over all its epochs; any
-        other checkpoint starts a new run, and a last.ckpt of a run kept elsewhere says so."""
+        path.  The run goes on in RUN, as with ``--ckpt_path last``, so its best checkpoint is
+        chosen over all its epochs: in the config's runs folder (``<save_dir>/<name>/version_N``)
+        or wherever RUN was moved or copied to (its file loggers are pointed at RUN, see
+        ``after_instantiate_classes``); any other checkpoint starts a new run."""
         run = ckpt.parent.parent
         own_last = run_checkpoint(run, "last") if ckpt.parent.name == "checkpoints" else None
         if own_last is None or own_last.resolve() != ckpt.resolve():
             return None
-        if any((d / name).resolve() == run.parent.resolve() for d in save_dirs):
-            _say(f"resuming from {ckpt}: the run goes on in {run}")
-            return run.name
-        if getattr(rank_zero_only, "rank", 0) == 0:
-            where = ", ".join(str(d / name) for d in sorted(save_dirs))
-            print(
-                f"resuming from {ckpt}, a run kept outside this config's runs ({where}): this fit writes a new "
-                "run there and picks its best checkpoint among the epochs it runs from here; to go on in "
-                f"{run} itself, give --trainer.default_root_dir (and --run_name) so that runs go to {run.parent}"
-            )
-        return None
+        if not any((d / name).resolve() == run.parent.resolve() for d in save_dirs):
+            self._resume_dir = run  # a run moved or copied out of the config's runs: it goes on where it is
+        _say(f"resuming from {ckpt}: the run goes on in {run}")
+        return run.name
 
     @staticmethod
     def configure_optimizers(lightning_module: Any, optimizer: Any, lr_scheduler: Any = None) -> Any:
@@ -716,12 +715,37 @@ class EconCLI(LightningCLI):
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
-            self._run_and_explain(subcommand)
+            with self._run_folder_held(subcommand):
+                self._run_and_explain(subcommand)
         except BaseException:
             self._keep_failed_config()
             if subcommand != "fit":
                 self._drop_unused_run_folder()
             raise
+
+    def _run_folder_held(self, subcommand: str) -> Any:
+        """A fit holds its run folder while it runs: a second fit into the same folder (a resume
+        of a run that is still being fitted, or of one being resumed already) is refused before
+        it writes anything, rather than both writing over each other's checkpoints and
+        metrics.csv rows.  The launching process holds it for DDP's other processes."""
+        worker = int(os.environ.get("LOCAL_RANK", "0")) > 0
+        folder = self._run_folder() if subcommand == "fit" and not worker else None
+        if folder is None or not folder.is_dir():
+            return contextlib.nullcontext()
+        return folder_held(
+            folder,
+            f"{folder} is being written by another `econdl fit` that is still running (that run, or a resume of "
+            "it); two fits in one run folder would write over each other's checkpoints and metrics.csv rows: wait "
+            "until it has ended, then resume with --ckpt_path last, or leave --ckpt_path out to start a run of its "
+            "own",
+        )
+
+    def _run_folder(self) -> Path | None:
+        """The folder this command writes its run to (its file loggers', or the loggerless run's)."""
+        for logger in self.trainer.loggers:
+            if isinstance(logger, (CSVLogger, TensorBoardLogger)):
+                return Path(logger.log_dir)
+        return None if self.trainer.loggers else Path(self.trainer.default_root_dir)
 
     def _keep_failed_config(self) -> None:
         """A command that failed before Lightning saved its config (bad data, say) leaves the
@@ -866,8 +890,13 @@ class EconCLI(LightningCLI):
         version = os.environ.get("ECONDL_RUN_VERSION") if worker else getattr(self, "_resume_version", None)
         if version is None and not worker:
             version = self._explicit_version(name)  # the other loggers follow it: one folder
+        moved = getattr(self, "_resume_dir", None)  # a run resumed outside the config's runs, where it is
         for logger in self.trainer.loggers:
             if not isinstance(logger, (CSVLogger, TensorBoardLogger)) or logger._name:
+                continue
+            if moved is not None:  # <save_dir>/<name>/<version> is the run's folder: name "" adds no level
+                logger._root_dir = logger._save_dir = str(moved.parent)
+                logger._name, logger._version = "", moved.name
                 continue
             logger._name = name
             if logger._version is None:
@@ -881,7 +910,7 @@ class EconCLI(LightningCLI):
         if not self.trainer.loggers and "://" not in str(config.trainer.get("default_root_dir") or ""):
             # `--trainer.logger false`: Lightning would put every run's checkpoints and config in
             # one folder, a later fit overwriting an earlier one's; the run gets its own instead
-            root = _loggerless_root(config) / name
+            root = _loggerless_root(config) / name if moved is None else moved.parent
             if version is None:
                 version = reserve_version(root)
                 self._made_folder = root / version
@@ -947,6 +976,8 @@ class EconCLI(LightningCLI):
                 f"the fit ended (step {self.trainer.global_step}) before any validation, so no checkpoint was "
                 f"chosen by {monitor}; testing the final weights"
             )
+        elif callback is None and self.trainer.is_global_zero:
+            print("no checkpoint was kept (--trainer.enable_checkpointing false): testing the final weights")
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=self.verbose_test)
         self._stop_if_terminated()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -38,3 +40,27 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+@contextmanager
+def folder_held(folder: str | Path, refusal: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` while the block runs, or raise ``ConfigError(refusal)``
+    at once where another process holds it.  The lock is the operating system's (``flock`` on
+    the folder itself: no lock file is written), so a process that dies, however it dies, holds
+    nothing.  Where ``flock`` is not available (not POSIX) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    from econdl.errors import ConfigError
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(refusal) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
