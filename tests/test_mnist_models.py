@@ -92,6 +92,16 @@ class FlatBlobs(Blobs):
         return splits
 
 
+class WithoutC(Blobs):
+    """Blobs without a training example of class c."""
+
+    def build(self):
+        splits = super().build()
+        x, y = splits["train"]
+        splits["train"] = (x[y != 2], y[y != 2])
+        return splits
+
+
 def test_naive_bayes_without_smoothing_is_refused_only_where_it_divides_by_zero():
     """alpha 0 (var_smoothing 0) with a feature that never varies within a class, as a border
     pixel of digits, made log(0) (a zero variance): the guard stopped the fit with a NaN
@@ -116,6 +126,12 @@ def test_naive_bayes_without_smoothing_is_refused_only_where_it_divides_by_zero(
         ref.fit(x, y.astype(int))
         ours = torch.softmax(model(torch.from_numpy(x).float()).detach().double(), 1).numpy()
         np.testing.assert_allclose(ours, ref.predict_proba(x), atol=1e-4)
+    # a class without training images gives no division by zero either: fitted, never predicted
+    for kind, option in (("bernoulli", "alpha"), ("gaussian", "var_smoothing")):
+        model = NaiveBayes(kind=kind, **{option: 0.0})
+        quiet_trainer(max_epochs=1, limit_val_batches=0).fit(model, WithoutC(batch_size=150))
+        assert all(bool(torch.isfinite(t).all()) for t in (model.log_prior, model.center, model.spread)), kind
+        assert not bool((model(torch.from_numpy(x).float()).argmax(1) == 2).any()), kind
 
 
 def lasso_objective(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, lam: float) -> float:

@@ -138,18 +138,24 @@ def test_a_fit_resumed_from_the_path_of_its_last_ckpt_goes_on_in_its_folder_exac
     kill_and_compare(tmp_path, KINK, seed=4, kills=2, window=0.05, by_path=True, writes=6)
 
 
-def test_a_last_ckpt_of_a_run_kept_elsewhere_goes_on_in_that_runs_folder(tmp_path):
+@pytest.mark.parametrize("loggers", [[], ["--trainer.logger=false"]])
+def test_a_last_ckpt_of_a_run_kept_elsewhere_goes_on_in_that_runs_folder(tmp_path, loggers):
     """``--ckpt_path`` naming the last.ckpt of a run outside the config's runs folder (here under
-    another default_root_dir): the run goes on where it is, nothing is written under logs/."""
-    assert econdl(*KINK, "--trainer.max_epochs=2", "--trainer.default_root_dir=elsewhere").returncode == 0
-    run = tmp_path / "elsewhere/kink/mlp/version_0"
-    resumed = econdl(*KINK, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints/last.ckpt'}")
+    another default_root_dir, then moved): the run goes on where it is, nothing is written
+    under logs/ (with loggers or without)."""
+    kink = [*KINK, *loggers]
+    assert econdl(*kink, "--trainer.max_epochs=2", "--trainer.default_root_dir=first").returncode == 0
+    run = tmp_path / "elsewhere/my_run"
+    run.parent.mkdir()
+    (tmp_path / "first/kink/mlp/version_0").rename(run)
+    resumed = econdl(*kink, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints/last.ckpt'}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"the run goes on in {run}" in resumed.stdout
-    assert not (tmp_path / "logs").exists()
+    assert not (tmp_path / "logs").exists() and not list((tmp_path / "first").rglob("*.*"))
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 3
-    rows = pd.read_csv(run / "metrics.csv")
-    assert rows.dropna(subset=["val/loss"])["epoch"].tolist() == [0, 1, 2]  # the first fit's rows kept
+    if not loggers:
+        rows = pd.read_csv(run / "metrics.csv")
+        assert rows.dropna(subset=["val/loss"])["epoch"].tolist() == [0, 1, 2]  # the first fit's rows kept
 
 
 def test_a_resume_of_a_run_still_being_fitted_is_refused_before_it_writes_anything(tmp_path):
@@ -172,6 +178,9 @@ def test_a_resume_of_a_run_still_being_fitted_is_refused_before_it_writes_anythi
             assert running.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         config = (run / "config.yaml").read_bytes()
+        # a write of the running fit under way (its temporary file), which a resume clears away
+        writing = run / f".metrics.csv.{running.pid}.tmp"
+        writing.write_text("step,epoch\n")
         second = econdl(*args, "--trainer.max_epochs=100001", "--ckpt_path=last")
         assert running.poll() is None  # still fitting: the refusal is not about a finished run
     finally:
@@ -180,6 +189,7 @@ def test_a_resume_of_a_run_still_being_fitted_is_refused_before_it_writes_anythi
     assert second.returncode == 1, second.stdout[-2000:]
     assert "logs/busy/version_0 is being written by another `econdl fit` that is still running" in second.stderr
     assert (run / "config.yaml").read_bytes() == config  # max_epochs 100001 was never recorded
+    assert writing.is_file()  # refused before it touched the folder
     assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"]
     epoch = torch.load(last, weights_only=False)["epoch"]
     resumed = econdl(*args, f"--trainer.max_epochs={epoch + 1}", "--ckpt_path=last")

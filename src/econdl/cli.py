@@ -13,7 +13,6 @@ configs/kink/mlp.yaml``) and any key can be overridden on the command line
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import inspect
 import os
@@ -53,7 +52,7 @@ from econdl.checkpointing import (
     run_checkpoint,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
-from econdl.files import folder_held, temp_path
+from econdl.files import FolderLock, temp_path
 from econdl.errors import CheckpointNotFound, ConfigError, ConfigFileInvalid
 from econdl.loggers import carry_rows
 
@@ -481,6 +480,7 @@ class EconCLI(LightningCLI):
 
     def __init__(self, *args: Any, verbose_test: bool = True, **kwargs: Any) -> None:
         self.verbose_test = verbose_test
+        self._folder_lock = FolderLock()  # the run folder a fit holds (_hold_run_folder)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("save_config_callback", RunConfig)
         # exit_on_error=False: a rejected option raises ArgumentError, which `econdl` prints as one line
@@ -715,24 +715,26 @@ class EconCLI(LightningCLI):
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
-            with self._run_folder_held(subcommand):
-                self._run_and_explain(subcommand)
+            self._run_and_explain(subcommand)
         except BaseException:
             self._keep_failed_config()
             if subcommand != "fit":
                 self._drop_unused_run_folder()
             raise
+        finally:
+            self._folder_lock.release()
 
-    def _run_folder_held(self, subcommand: str) -> Any:
-        """A fit holds its run folder while it runs: a second fit into the same folder (a resume
-        of a run that is still being fitted, or of one being resumed already) is refused before
-        it writes anything, rather than both writing over each other's checkpoints and
-        metrics.csv rows.  The launching process holds it for DDP's other processes."""
-        worker = int(os.environ.get("LOCAL_RANK", "0")) > 0
-        folder = self._run_folder() if subcommand == "fit" and not worker else None
-        if folder is None or not folder.is_dir():
-            return contextlib.nullcontext()
-        return folder_held(
+    def _hold_run_folder(self) -> None:
+        """A fit holds its run folder from here until the command ends: a second fit into the
+        same folder (a resume of a run that is still being fitted, or of one being resumed
+        already; a new run given the same logger version) is refused before it reads or writes
+        anything there, rather than both writing over each other's checkpoints and metrics.csv
+        rows.  The launching process holds it for DDP's other processes."""
+        folder = self._run_folder()
+        if folder is None or "://" in str(folder):
+            return
+        folder.mkdir(parents=True, exist_ok=True)  # a logger version given, not made yet
+        self._folder_lock.take(
             folder,
             f"{folder} is being written by another `econdl fit` that is still running (that run, or a resume of "
             "it); two fits in one run folder would write over each other's checkpoints and metrics.csv rows: wait "
@@ -919,6 +921,8 @@ class EconCLI(LightningCLI):
             self.trainer._default_root_dir = str(root / version)  # type: ignore[attr-defined]
         if version is not None:
             os.environ["ECONDL_RUN_VERSION"] = version
+        if self.subcommand == "fit" and not worker:
+            self._hold_run_folder()  # before anything reads or writes the folder
         if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
             for logger in self.trainer.loggers:
                 if isinstance(logger, CSVLogger):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -42,25 +40,36 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
     return path
 
 
-@contextmanager
-def folder_held(folder: str | Path, refusal: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` while the block runs, or raise ``ConfigError(refusal)``
-    at once where another process holds it.  The lock is the operating system's (``flock`` on
-    the folder itself: no lock file is written), so a process that dies, however it dies, holds
-    nothing.  Where ``flock`` is not available (not POSIX) the block runs unlocked."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    from econdl.errors import ConfigError
+class FolderLock:
+    """An exclusive lock on a folder, held from :meth:`take` until :meth:`release` (or until
+    the object is collected, or the process ends).  The lock is the operating system's
+    (``flock`` on the folder itself: no lock file is written), so a process that dies, however
+    it dies, holds nothing.  Where ``flock`` is not available (not POSIX) nothing is locked."""
 
-    fd = os.open(folder, os.O_RDONLY)
-    try:
+    def __init__(self) -> None:
+        self._fd: int | None = None
+
+    def take(self, folder: str | Path, refusal: str) -> None:
+        """Lock ``folder``, or raise ``ConfigError(refusal)`` at once where another process holds it."""
+        try:
+            import fcntl
+        except ImportError:
+            return
+        from econdl.errors import ConfigError
+
+        self.release()
+        fd = os.open(folder, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise ConfigError(refusal) from None
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+    def __del__(self) -> None:
+        self.release()

@@ -176,7 +176,8 @@ class NaiveBayes(ClassificationModel):
             if bool(((on == 0) | (on == count.sum())).all()):
                 self._constant_inputs(all_on=bool(on[0] > 0))
             p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)
-            certain = int(((p == 0) | (p == 1))[count > 0].sum())
+            p[absent] = 0.5  # no image of the class: no information (0 / 0 without smoothing)
+            certain = int(((p == 0) | (p == 1))[~absent].sum())
             if certain:  # alpha 0: log(0) for a pixel always off (or on) among a class's images
                 raise ConfigError(
                     f"alpha={self.alpha:g}: {certain:,} pixel(s) are never on, or always on, among the training "
@@ -197,7 +198,8 @@ class NaiveBayes(ClassificationModel):
                     "check that data_dir holds the real images"
                 )
             spread = var + self.var_smoothing * total_var.max()
-            flat = int((spread == 0)[count > 0].sum())
+            spread[absent] = spread[absent].clamp_min(1e-9 * total_var.max())  # finite, and never likely
+            flat = int((spread == 0)[~absent].sum())
             if flat:  # var_smoothing 0: a pixel constant within a class has variance 0, divided by
                 raise ConfigError(
                     f"var_smoothing={self.var_smoothing:g}: {flat:,} pixel(s) take one value among the training "
