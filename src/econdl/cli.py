@@ -923,10 +923,14 @@ class EconCLI(LightningCLI):
             os.environ["ECONDL_RUN_VERSION"] = version
         if self.subcommand == "fit" and not worker:
             self._hold_run_folder()  # before anything reads or writes the folder
-        if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
-            for logger in self.trainer.loggers:
-                if isinstance(logger, CSVLogger):
-                    carry_rows(logger)  # the resumed run writes on into its metrics.csv
+        try:
+            if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
+                for logger in self.trainer.loggers:
+                    if isinstance(logger, CSVLogger):
+                        carry_rows(logger)  # the resumed run writes on into its metrics.csv
+        except BaseException:
+            self._folder_lock.release()  # the command ends here (_run_subcommand releases it otherwise)
+            raise
 
     def _explicit_version(self, name: str) -> Any:
         """The version a config or the command line gave an unnamed file logger, if any (the
