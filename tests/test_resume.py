@@ -148,9 +148,10 @@ def test_a_last_ckpt_of_a_run_kept_elsewhere_goes_on_in_that_runs_folder(tmp_pat
     run = tmp_path / "elsewhere/my_run"
     run.parent.mkdir()
     (tmp_path / "first/kink/mlp/version_0").rename(run)
-    resumed = econdl(*kink, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints/last.ckpt'}")
+    resumed = econdl(*kink, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints/last.ckpt'}", "--run_name=x")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"the run goes on in {run}" in resumed.stdout
+    assert f"note: --run_name x does not move a resumed run: it goes on in {run}" in resumed.stdout
     assert not (tmp_path / "logs").exists() and not list((tmp_path / "first").rglob("*.*"))
     assert torch.load(run / "checkpoints/last.ckpt", weights_only=False)["epoch"] == 3
     if not loggers:
@@ -188,6 +189,7 @@ def test_a_resume_of_a_run_still_being_fitted_is_refused_before_it_writes_anythi
         running.wait()
     assert second.returncode == 1, second.stdout[-2000:]
     assert "logs/busy/version_0 is being written by another `econdl fit` that is still running" in second.stderr
+    assert "resuming from" not in second.stdout  # refused before its checkpoint was read
     assert (run / "config.yaml").read_bytes() == config  # max_epochs 100001 was never recorded
     assert writing.is_file()  # refused before it touched the folder
     assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"]
@@ -195,6 +197,19 @@ def test_a_resume_of_a_run_still_being_fitted_is_refused_before_it_writes_anythi
     resumed = econdl(*args, f"--trainer.max_epochs={epoch + 1}", "--ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert torch.load(last, weights_only=False)["epoch"] == epoch + 1
+
+
+def test_a_refused_resume_leaves_its_run_folder_free_in_the_same_process(tmp_path):
+    """A resume refused after it has taken its run folder (a changed network) must let go of
+    it: in a notebook its traceback keeps it alive, and the next, correct resume would be
+    refused as if another fit were writing the run."""
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--test_after_fit=false"]
+    cli_main([*args, "--trainer.max_epochs=2"])
+    with pytest.raises(Exception, match="widths|shape|size") as refused:
+        cli_main([*args, "--trainer.max_epochs=3", "--ckpt_path=last", "--model.init_args.net.init_args.widths=[7]"])
+    assert "being written" not in str(refused.value)
+    resumed = cli_main([*args, "--trainer.max_epochs=3", "--ckpt_path=last"])  # refused.value still holds its frames
+    assert resumed.trainer.current_epoch == 3
 
 
 def test_a_resume_removes_the_temporary_files_of_writes_a_kill_cut_short(tmp_path):

@@ -495,7 +495,11 @@ class EconCLI(LightningCLI):
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
         self.fit_seconds: float | None = None
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            self._folder_lock.release()  # a command that failed holds no run folder (a notebook keeps it alive)
+            raise
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument(
@@ -634,6 +638,8 @@ class EconCLI(LightningCLI):
         ckpt = run_checkpoint(runs[0], which)
         assert ckpt is not None  # latest_run_with found it
         config.ckpt_path = str(ckpt)
+        if self.subcommand == "fit":
+            self._hold(runs[0])  # before the checkpoint is read or a word is said about it
         saved_state = read_checkpoint(ckpt)
         check_fits(
             ckpt, saved_state, config.get("model"), config.get("data"), self.subcommand == "fit", self.subcommand
@@ -660,10 +666,29 @@ class EconCLI(LightningCLI):
         own_last = run_checkpoint(run, "last") if ckpt.parent.name == "checkpoints" else None
         if own_last is None or own_last.resolve() != ckpt.resolve():
             return None
+        self._hold(run)
         if not any((d / name).resolve() == run.parent.resolve() for d in save_dirs):
             self._resume_dir = run  # a run moved or copied out of the config's runs: it goes on where it is
+            self._say_unused_places(run)
         _say(f"resuming from {ckpt}: the run goes on in {run}")
         return run.name
+
+    def _say_unused_places(self, run: Path) -> None:
+        """The options that name where a run goes, given with a run that goes on where it is."""
+        config = self._config()
+        given = [f"--run_name {config.run_name}"] if config.get("run_name") else []
+        if config.trainer.get("default_root_dir"):
+            given.append(f"--trainer.default_root_dir {config.trainer.default_root_dir}")
+        loggers = config.trainer.logger if isinstance(config.trainer.get("logger"), list) else []
+        given += [
+            f"logger version {v}"
+            for v in {str(lg.init_args.get("version")) for lg in loggers if lg.init_args.get("version") is not None}
+        ]
+        if given:
+            _say(
+                f"note: {', '.join(given)} {'does' if len(given) == 1 else 'do'} not move a resumed run: it goes on "
+                f"in {run}"
+            )
 
     @staticmethod
     def configure_optimizers(lightning_module: Any, optimizer: Any, lr_scheduler: Any = None) -> Any:
@@ -724,6 +749,18 @@ class EconCLI(LightningCLI):
         finally:
             self._folder_lock.release()
 
+    def _hold(self, folder: Path) -> None:
+        """Hold ``folder`` for this fit (not in DDP's other processes: the launching one holds it)."""
+        if int(os.environ.get("LOCAL_RANK", "0")) > 0 or not folder.is_dir():
+            return
+        self._folder_lock.take(
+            folder,
+            f"{folder} is being written by another `econdl fit` that is still running (that run, or a resume of "
+            "it); two fits in one run folder would write over each other's checkpoints and metrics.csv rows: wait "
+            "until it has ended, then resume with --ckpt_path last, or leave --ckpt_path out to start a run of its "
+            "own",
+        )
+
     def _hold_run_folder(self) -> None:
         """A fit holds its run folder from here until the command ends: a second fit into the
         same folder (a resume of a run that is still being fitted, or of one being resumed
@@ -734,13 +771,7 @@ class EconCLI(LightningCLI):
         if folder is None or "://" in str(folder):
             return
         folder.mkdir(parents=True, exist_ok=True)  # a logger version given, not made yet
-        self._folder_lock.take(
-            folder,
-            f"{folder} is being written by another `econdl fit` that is still running (that run, or a resume of "
-            "it); two fits in one run folder would write over each other's checkpoints and metrics.csv rows: wait "
-            "until it has ended, then resume with --ckpt_path last, or leave --ckpt_path out to start a run of its "
-            "own",
-        )
+        self._hold(folder)  # a resume holds it already
 
     def _run_folder(self) -> Path | None:
         """The folder this command writes its run to (its file loggers', or the loggerless run's)."""

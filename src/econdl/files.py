@@ -48,15 +48,20 @@ class FolderLock:
 
     def __init__(self) -> None:
         self._fd: int | None = None
+        self.folder: Path | None = None  # the folder held, if any
 
     def take(self, folder: str | Path, refusal: str) -> None:
-        """Lock ``folder``, or raise ``ConfigError(refusal)`` at once where another process holds it."""
+        """Lock ``folder`` (nothing to do where it is held already), or raise
+        ``ConfigError(refusal)`` at once where another process holds it."""
         try:
             import fcntl
         except ImportError:
             return
         from econdl.errors import ConfigError
 
+        folder = Path(folder).resolve()
+        if self.folder == folder:
+            return
         self.release()
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -64,10 +69,10 @@ class FolderLock:
         except BlockingIOError:
             os.close(fd)
             raise ConfigError(refusal) from None
-        self._fd = fd
+        self._fd, self.folder = fd, folder
 
     def release(self) -> None:
-        fd, self._fd = self._fd, None
+        fd, self._fd, self.folder = self._fd, None, None
         if fd is not None:
             os.close(fd)  # releases the lock
 
