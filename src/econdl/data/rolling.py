@@ -20,7 +20,10 @@ from torch import Tensor
 
 from econdl.errors import ConfigError
 from econdl.fastpath import fast
-from econdl.tasks.sizing import WARM_START
+
+#: marks a trainer that goes on training a fitted network a few epochs on purpose (the refits
+#: below): its fits draw no few-steps note (``econdl.tasks.sizing.few_steps_note``)
+WARM_START = "_econdl_warm_start"
 
 
 def _predict(model: L.LightningModule, x: Tensor) -> Tensor:

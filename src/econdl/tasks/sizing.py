@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from econdl.data.rolling import WARM_START
 from econdl.errors import ConfigError
 
 
@@ -202,10 +203,6 @@ def resize_to_checkpoint(net: nn.Module, state: dict[str, Any], prefix: str = "n
 
 #: fewer optimizer steps than this in a whole fit draw a note (a network rarely learns much in fewer)
 FEW_STEPS = 100
-
-#: marks a trainer that goes on training a fitted network a few epochs on purpose (the GDP
-#: task's expanding-window refits): its fits draw no few-steps note
-WARM_START = "_econdl_warm_start"
 
 
 def few_steps_note(trainer: Any) -> str | None:
