@@ -750,8 +750,10 @@ class EconCLI(LightningCLI):
             self._folder_lock.release()
 
     def _hold(self, folder: Path) -> None:
-        """Hold ``folder`` for this fit (not in DDP's other processes: the launching one holds it)."""
-        if int(os.environ.get("LOCAL_RANK", "0")) > 0 or not folder.is_dir():
+        """Hold ``folder`` for this fit (not in DDP's other processes, on any node: the first
+        process holds it for them)."""
+        other = int(os.environ.get("LOCAL_RANK", "0")) > 0 or getattr(rank_zero_only, "rank", 0) > 0
+        if other or not folder.is_dir():
             return
         self._folder_lock.take(
             folder,
@@ -954,14 +956,10 @@ class EconCLI(LightningCLI):
             os.environ["ECONDL_RUN_VERSION"] = version
         if self.subcommand == "fit" and not worker:
             self._hold_run_folder()  # before anything reads or writes the folder
-        try:
-            if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
-                for logger in self.trainer.loggers:
-                    if isinstance(logger, CSVLogger):
-                        carry_rows(logger)  # the resumed run writes on into its metrics.csv
-        except BaseException:
-            self._folder_lock.release()  # the command ends here (_run_subcommand releases it otherwise)
-            raise
+        if getattr(self, "_resume_version", None) and self.trainer.is_global_zero:
+            for logger in self.trainer.loggers:
+                if isinstance(logger, CSVLogger):
+                    carry_rows(logger)  # the resumed run writes on into its metrics.csv
 
     def _explicit_version(self, name: str) -> Any:
         """The version a config or the command line gave an unnamed file logger, if any (the
