@@ -137,15 +137,11 @@ class NaNAfterStep(L.Callback):
                     p.fill_(float("nan"))
 
 
-class FarTestInputs(RegressionDataModule):
+class FarTestInputs(ExtremeInputs):
     """Training and validation x in [0, 1], test x ``scale`` times as large: a polynomial fitted
     on the first overflows on the second (its weights finite, its test outputs infinite)."""
 
     task = "far"
-
-    def __init__(self, scale: float = 1e38, n: int = 200, batch_size: int = 64) -> None:
-        super().__init__(batch_size)
-        self.scale, self.n = scale, n
 
     def build(self) -> dict:
         g = torch.Generator().manual_seed(0)
