@@ -602,7 +602,8 @@ def test_an_empty_or_unclosed_config_is_named_with_the_fix(tmp_path, text, words
 
 
 def test_a_misspelt_data_model_or_optimizer_option_gets_the_one_it_was_meant_to_be(capsys):
-    """Only --trainer typos got a suggestion; --data.xsize said just that 'xsize' is not accepted."""
+    """Only --trainer typos got a suggestion; --data.xsize said just that 'xsize' is not accepted,
+    and so did another task's option (--data.root given to the kink task), with no word of what is."""
     from econdl.main import main
 
     config = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml")]
@@ -610,6 +611,8 @@ def test_a_misspelt_data_model_or_optimizer_option_gets_the_one_it_was_meant_to_
         (["--data.xsize", "100"], "did you mean --data.x_size?"),
         (["--optimizer.learning_rate", "0.1"], "did you mean --optimizer.lr?"),
         (["--model.net.init_args.widht", "[3]"], "did you mean --model.net.widths?"),
+        # another task's option, close to none of this one's: the options it does take
+        (["--data.root", "photos"], "KinkDataModule takes x_size, "),
     ):
         with pytest.raises(SystemExit) as stop:
             main([*config, *option])

@@ -25,10 +25,11 @@ def test_python_dash_m_econdl_works_like_econdl() -> None:
         [sys.executable, "-m", "econdl", "--version"], capture_output=True, text=True, timeout=120, env=econdl_env()
     )
     assert module.returncode == 0 and module.stdout == run_econdl("--version", timeout=120).stdout
-    usage = subprocess.run(
-        [sys.executable, "-m", "econdl", "--help"], capture_output=True, text=True, timeout=120, env=econdl_env()
-    )
-    assert usage.returncode == 0 and "usage: econdl" in usage.stdout
+    for command in (["--help"], ["fit", "--help"]):  # a subcommand's usage said `__main__.py`
+        usage = subprocess.run(
+            [sys.executable, "-m", "econdl", *command], capture_output=True, text=True, timeout=120, env=econdl_env()
+        )
+        assert usage.returncode == 0 and usage.stdout.startswith("usage: econdl "), usage.stdout[:200]
 
 
 @pytest.mark.parametrize(

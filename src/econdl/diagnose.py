@@ -188,7 +188,16 @@ def _suggest(message: str) -> str:
     refused = re.fullmatch(r"(--[\w.]+) \(([\w.]+)\): Option '(\w+)' is not accepted", message)
     if refused:
         close = _close_argument(refused.group(2), refused.group(3))
-        return f"{message}; did you mean {refused.group(1)}.{close}?" if close else message
+        if close:
+            return f"{message}; did you mean {refused.group(1)}.{close}?"
+        names = _arguments(refused.group(2))
+        if not names:
+            return message
+        short = refused.group(2).rpartition(".")[2]
+        return (
+            f"{message}: {short} takes {', '.join(names)} (`econdl fit --config FILE --print_config` shows "
+            f"them with their values)"
+        )
     unknown = re.match(r"unrecognized arguments: --trainer\.(\w+)", message)
     if not unknown:
         return message
