@@ -127,3 +127,38 @@ def test_the_counts_say_when_test_points_lie_beyond_the_training_points():
     for covered in (KinkDataModule(x_size=20, sampling="grid"), KinkDataModule()):
         covered.setup()
         assert "extrapolation" not in str(covered.counts_note())
+
+
+def test_test_errors_are_absolute_errors_in_the_datas_units():
+    """test/mae and test/max_abs_err (logged by ``econdl test``) and the comparison table's
+    test_mae and test_max_abs_err (``score``) are means and maxima of |prediction - target|.
+    A constant prediction at 30% of the targets' range has its largest error below the
+    targets (negative), so a signed error would give other numbers."""
+    import lightning as L
+    from torch import nn
+
+    from econdl.tasks import Regressor
+
+    dm = KinkDataModule(x_size=200, val_size=40, test_size=101)
+    y_stored = dm.split("test")[1]
+    level = float(y_stored.min() + 0.3 * (y_stored.max() - y_stored.min()))
+    net = nn.Linear(1, 1)
+    with torch.no_grad():
+        net.weight.zero_()
+        net.bias.fill_(level)
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    logged = trainer.test(Regressor(net), dm, verbose=False)[0]
+    pred = dm.unscale(torch.full_like(y_stored, level))
+    err = (pred - dm.test_targets()).double()
+    assert err.max() < 0.5 * err.abs().max() and err.mean() < -0.5 * err.abs().mean()  # the case above
+    hand = {
+        "mse": float((err**2).mean()),
+        "rmse": float((err**2).mean().sqrt()),
+        "mae": float(err.abs().mean()),
+        "max_abs_err": float(err.abs().max()),
+    }
+    for name in ("rmse", "mae", "max_abs_err"):  # (test/loss is the MSE on the stored scale)
+        assert logged[f"test/{name}"] == pytest.approx(hand[name], rel=1e-5), name
+    scored = dm.score(pred)
+    for name, value in hand.items():
+        assert scored[f"test_{name}"] == pytest.approx(value, rel=1e-9), name

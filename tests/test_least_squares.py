@@ -47,6 +47,26 @@ def test_polynomial_matches_numpy_polyfit():
     )
 
 
+@pytest.mark.parametrize("ridge", [0.0, 0.5])
+def test_ridge_solves_the_penalised_normal_equations_and_logs_the_datas_mse(ridge):
+    """ridge adds sqrt(ridge) * I rows (intercept included): the coefficients solve
+    (X'X + ridge I) b = X'y; train/loss is the mean squared error on the training data,
+    without the penalty (as a network's train/loss leaves out its weight decay)."""
+    dm = data()
+    model = PolynomialLS(degree=4, ridge=ridge)
+    trainer = fit(model, dm)
+    x, y = (t.double().numpy().ravel() for t in dm.split("train"))
+    design = np.vander(x, 5, increasing=True)
+    oracle = np.linalg.solve(design.T @ design + ridge * np.eye(5), design.T @ y)
+    coef = model.coef.detach().numpy().ravel()
+    np.testing.assert_allclose(coef, oracle, rtol=1e-7, atol=1e-9)
+    if ridge:
+        plain = np.linalg.lstsq(design, y, rcond=None)[0]
+        assert np.abs(coef - plain).max() > 1e-3  # the penalty changed the fit
+    mse = float(np.mean((design @ coef - y) ** 2))
+    assert float(trainer.callback_metrics["train/loss"]) == pytest.approx(mse, rel=1e-5)
+
+
 def test_chebyshev_matches_numpy_chebyshev_fit_on_training_range():
     dm = data()
     model = ChebyshevLS(degree=8)

@@ -55,11 +55,13 @@ def test_bernoulli_naive_bayes_matches_sklearn(digits):
     assert (ours.argmax(1) == ref.predict(xt)).all()
 
 
-def test_gaussian_naive_bayes_matches_sklearn(digits):
-    model = NaiveBayes(kind="gaussian")
+@pytest.mark.parametrize("var_smoothing", [None, 1e-2])  # the default, and one large enough to tell
+def test_gaussian_naive_bayes_matches_sklearn(digits, var_smoothing):
+    smoothing = {} if var_smoothing is None else {"var_smoothing": var_smoothing}
+    model = NaiveBayes(kind="gaussian", **smoothing)
     quiet_trainer(max_epochs=1).fit(model, digits)
     x, y = scaled(digits, "train")
-    ref = GaussianNB().fit(x, y)
+    ref = GaussianNB(**smoothing).fit(x, y)
     np.testing.assert_allclose(model.center.detach().numpy(), ref.theta_, rtol=1e-6)  # float32 pixels
     np.testing.assert_allclose(model.spread.detach().numpy(), ref.var_, rtol=1e-5)
     xt, _ = scaled(digits, "test")
@@ -197,28 +199,59 @@ def test_shipped_lasso_config_reaches_sklearn_l1_logit_within_its_sgd_noise(tmp_
     assert (w == 0).mean() >= 0.3  # soft-thresholding: exact zeros, as LASSO's solution has
 
 
-def test_class_table_matches_a_hand_count(digits, tmp_path):
+def test_class_table_matches_a_hand_count(tmp_path, monkeypatch):
+    """Every row of both tables, the plotted confusion matrix and the logged accuracies are
+    counted again by hand, on the split each names."""
+    from econdl.callbacks import class_table
+
+    plotted: list[tuple[torch.Tensor, str]] = []
+    draw = class_table.plot_confusion
+    monkeypatch.setattr(class_table, "plot_confusion", lambda m, n, p, s: plotted.append((m, s)) or draw(m, n, p, s))
+    # 203 test images: three digits have one more than the rest, so the accuracy over all
+    # images and the mean of the per-digit accuracies differ wherever those do
+    digits = MNISTDataModule(
+        data_dir=str(write_idx_set(tmp_path / "uneven", n_test=203)), val_size=50, batch_size=64, normalize=False
+    )
     model = Classifier(MLP(in_features=784, widths=[8], out_features=10, flatten=True))
     table_cb = ClassAccuracyTable(on_fit=True)
     trainer = quiet_trainer(max_epochs=2, callbacks=[table_cb], default_root_dir=str(tmp_path))
     trainer.fit(model, digits)
+
+    def by_hand(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        model.eval()
+        x, y = digits.split(split)
+        with torch.no_grad():
+            return model(x.float() / 255).argmax(1), y
+
+    def assert_row(table, row: str, split: str) -> None:
+        pred, y = by_hand(split)
+        for k in range(10):
+            hand = float((pred[y == k] == k).double().mean())
+            assert table.loc[row, str(k)] == pytest.approx(hand, abs=1e-6), (row, k)
+        assert table.loc[row, "All"] == pytest.approx(float((pred == y).double().mean()), abs=1e-6), row
+
     assert list(table_cb.table.index) == ["Training Set", "Validation Set"]
+    assert_row(table_cb.table, "Training Set", "train")
+    assert_row(table_cb.table, "Validation Set", "val")
     trainer.test(model, digits, verbose=False)
     table = table_cb.table
     assert list(table.index) == ["Training Set", "Test Set"]
     assert list(table.columns) == [str(d) for d in range(10)] + ["All"]
-    model.eval()
     for split, row in (("train", "Training Set"), ("test", "Test Set")):
-        x, y = digits.split(split)
-        with torch.no_grad():
-            pred = model(x.float() / 255).argmax(1)
-        for k in range(10):
-            hand = float((pred[y == k] == k).double().mean())
-            assert table.loc[row, str(k)] == pytest.approx(hand, abs=1e-6)
-        assert table.loc[row, "All"] == pytest.approx(float((pred == y).double().mean()), abs=1e-6)
+        assert_row(table, row, split)
+    # the confusion matrices drawn: the fit's on the validation split, the test's on the test split
+    assert [s for _, s in plotted] == ["Validation Set", "Test Set"]
+    for (matrix, _), split in zip(plotted, ("val", "test"), strict=True):
+        pred, y = by_hand(split)
+        hand = torch.zeros(10, 10, dtype=torch.long)
+        hand.index_put_((y.long(), pred), torch.ones_like(y, dtype=torch.long), accumulate=True)
+        assert torch.equal(matrix.long(), hand), split
+    per_digit = table.loc["Test Set", [str(d) for d in range(10)]]
+    assert abs(per_digit.mean() - table.loc["Test Set", "All"]) > 1e-4, per_digit  # the two averages differ here
     metrics = trainer.callback_metrics
     assert float(metrics["test/acc_class_3"]) == pytest.approx(table.loc["Test Set", "3"], abs=1e-6)
     assert float(metrics["train/acc"]) == pytest.approx(table.loc["Training Set", "All"], abs=1e-6)
+    assert float(metrics["test/acc"]) == pytest.approx(table.loc["Test Set", "All"], abs=1e-6)  # not class-averaged
 
 
 def test_one_cycle_schedule_is_sized_by_the_trainer_and_refuses_to_run_unsized():

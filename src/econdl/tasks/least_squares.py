@@ -171,7 +171,7 @@ class LeastSquares(RegressionModel):
     def _solve(self) -> None:
         if not self._rows:  # nothing accumulated (sanity check, or solved already)
             return
-        rows = self._gather_rows()
+        rows = data = self._gather_rows()
         self._rows = []
         p = self.coef.shape[0]
         if self.ridge:
@@ -193,9 +193,11 @@ class LeastSquares(RegressionModel):
             )
         coef = torch.linalg.solve_triangular(r11, r12, upper=True)
         self.coef.data.copy_(coef)
-        n = len(rows) - (p if self.ridge else 0)
-        rss = (r[p:, p:] ** 2).sum() if r.shape[0] > p else r.new_zeros(())
-        self._train_mse = (rss / (n * coef.shape[1])).float()
+        if self.ridge:  # the factorisation's residual holds the penalty too: train/loss is the data's MSE
+            rss = ((data[:, :p] @ coef - data[:, p:]) ** 2).sum()
+        else:
+            rss = (r[p:, p:] ** 2).sum() if r.shape[0] > p else r.new_zeros(())
+        self._train_mse = (rss / (len(data) * coef.shape[1])).float()
 
 
 class PolynomialLS(LeastSquares):
