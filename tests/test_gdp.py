@@ -73,6 +73,9 @@ def test_csv_source_growth_lags_and_chronological_splits(tmp_path, capsys):
     assert "test 1998Q2 to 1999Q4); a sample's 3 targets all lie in its split's periods (econdl compare's " in said
     assert "also scores the forecasts of the 7 test periods from origins before them)" in said
     assert len(ahead.split("test")[0]) == 5 and ahead.layout["n"] - ahead.layout["test_at"] == 7
+    # standardised by the training targets' mean and sample standard deviation (ddof 1), nothing later
+    ahead_train = growth[4 : 4 + len(ahead.split("train")[0]) + 2]  # 21 samples reach 23 target periods
+    assert (ahead.target_loc, ahead.target_scale) == pytest.approx((ahead_train.mean(), ahead_train.std(ddof=1)))
 
 
 @pytest.mark.parametrize("horizon", [1, 3])
@@ -99,6 +102,10 @@ def test_ar_coefficients_equal_statsmodels(tmp_path, source):
     oracle = AutoReg(window, lags=lags, trend="c").fit().params
     intercept, phi = cli.model.ar_coefficients()
     np.testing.assert_allclose([intercept, *phi], oracle, atol=1e-6, rtol=0)
+    # the OLS intervals' one-step error: residual sum of squares over n - k (statsmodels' OLS scale)
+    fitted = AutoReg(window, lags=lags, trend="c").fit()
+    scale = (fitted.resid**2).sum() / (len(fitted.resid) - len(fitted.params))
+    assert float(cli.model.forecast_std()[0]) == pytest.approx(np.sqrt(scale), rel=1e-6)
 
 
 def test_fit_test_predict_on_the_csv_source(tmp_path):
@@ -308,6 +315,8 @@ def test_iterated_ar_equals_statsmodels_forecasts_and_direct_an_independent_lsts
 def test_compare_by_horizon_can_be_recomputed_from_predictions_csv(tmp_path):
     from statsmodels.tsa.stattools import diebold_mariano_test
 
+    from econdl.forecast import clark_west
+
     path = fred_csv(tmp_path / "gdp.csv", n=80)  # test period 2006Q2-2009Q4 holds the 2008-09 recession
     configs = [str(CONFIGS / f"gdp/{m}.yaml") for m in ("ar", "ar_direct", "random_walk", "mean")]
     result = compare(configs, [*csv_args(path), "--data.horizon=2", "--data.val_size=20"], out="cmp")
@@ -329,9 +338,20 @@ def test_compare_by_horizon_can_be_recomputed_from_predictions_csv(tmp_path):
                 assert np.isnan(row["dm_stat"]) and np.allclose(own["forecast"], ref["forecast"])
             else:
                 assert row["dm_stat"] == pytest.approx(dm.statistic) and row["dm_pvalue"] == pytest.approx(dm.pvalue)
+            if name != "ar_direct":  # the mean and the random walk are restricted AR models
+                cw = clark_west(own["actual"], own["forecast"], ref["forecast"], h)
+                assert (row["cw_stat"], row["cw_pvalue"]) == pytest.approx(cw)
+                assert cw != pytest.approx(clark_west(own["actual"], ref["forecast"], own["forecast"], h))
             inside = (own["lower_80"] <= own["actual"]) & (own["actual"] <= own["upper_80"])
             assert row["coverage_80"] == pytest.approx(inside.mean())
             assert row["test_rmse"] == pytest.approx(np.sqrt(((own["forecast"] - own["actual"]) ** 2).mean()))
+            # the NBER's 2007Q4 peak and 2009Q2 trough: 2008Q1-2009Q2 are the recession quarters
+            quarter = pd.PeriodIndex([pd.Period(d).asfreq("Q") for d in own.index])
+            slump = (quarter >= pd.Period("2008Q1")) & (quarter <= pd.Period("2009Q2"))
+            sq = (own["forecast"] - own["actual"]) ** 2
+            assert slump.sum() == 6 and (~slump).sum() == 9
+            assert row["rmse_recession"] == pytest.approx(np.sqrt(sq[slump].mean()))
+            assert row["rmse_expansion"] == pytest.approx(np.sqrt(sq[~slump].mean()))
     # conformal bounds: the validation errors' quantile, the same at every origin of a horizon
     val = frame.query("model == 'ar' and horizon == 2 and split == 'val'")
     q = np.sort((val["actual"] - val["forecast"]).abs())[int(np.ceil(0.8 * (len(val) + 1))) - 1]
