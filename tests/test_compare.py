@@ -9,10 +9,17 @@ from econdl.compare import compare_main
 
 def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
     result = compare_main(
-        [str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--workers", "1", "--out", str(tmp_path / "cmp")]
+        [
+            *[str(CONFIGS / "kink"), *FAST, "--trainer.max_epochs=2", "--workers", "1"],
+            *["--out", str(tmp_path / "cmp"), "--relative_to", "polynomial"],
+        ]
     )
     table = result.table
     assert list(table.index) == ["chebyshev", "mlp", "polynomial", "relu_basis"]
+    # each model's test RMSE over the reference's (< 1: it beats the polynomial)
+    relative = table["test_rmse"] / table.loc["polynomial", "test_rmse"]
+    assert table["rmse_vs_polynomial"].to_numpy() == pytest.approx(relative.to_numpy(), rel=1e-12)
+    assert table.loc["polynomial", "rmse_vs_polynomial"] == 1 and table.loc["mlp", "rmse_vs_polynomial"] != 1
     assert {"test_mse", "test_max_abs_err", "mse_near_break", "params", "fit_s"} <= set(table.columns)
     # same basis span, same data: the two least-squares polynomials agree
     assert table.loc["polynomial", "test_mse"] == pytest.approx(table.loc["chebyshev", "test_mse"], rel=1e-6)

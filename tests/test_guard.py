@@ -252,11 +252,13 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_finite_checkpoint(
 
 def test_a_nan_loss_is_dated_by_the_update_that_made_its_weights(tmp_path):
     """Weights made NaN by step 3: the next batch's loss is the first NaN one, and the message
-    said "optimizer step 4", the update that followed it, not the one that broke the weights."""
+    said "optimizer step 4", the update that followed it, not the one that broke the weights.
+    Eight batches an epoch: five NaN losses wait for the epoch-end check, and the first names it."""
     result = econdl(
         "fit",
         "--config",
-        str(CONFIGS / "gdp/mlp.yaml"),
+        str(CONFIGS / "kink/mlp.yaml"),
+        "--data.x_size=2000",
         "--trainer.max_epochs=2",
         "--trainer.enable_progress_bar=false",
         "--trainer.callbacks+=fault_injection.NaNAfterStep",
@@ -264,6 +266,30 @@ def test_a_nan_loss_is_dated_by_the_update_that_made_its_weights(tmp_path):
     )
     assert result.returncode == 1, result.stderr[-2000:]
     assert "the training loss became NaN or infinite at epoch 0, after optimizer step 3." in result.stderr
+
+
+def test_a_validation_loss_that_overflows_during_a_fit_stops_it_before_any_checkpoint(tmp_path):
+    """Weights scaled by 1e20 after epoch 1's last update stay finite, so no weight check
+    stops them, but the validation outputs overflow: the fit stops there with the guard's
+    message, and neither the best checkpoint nor last.ckpt moves past epoch 0."""
+    result = econdl(
+        "fit",
+        "--config",
+        str(CONFIGS / "gdp/mlp.yaml"),
+        "--trainer.max_epochs=3",
+        "--trainer.enable_progress_bar=false",
+        *EVERY_EPOCH,
+        "--trainer.callbacks+=fault_injection.ScaleAfterLastStep",
+        "--trainer.callbacks.epoch=1",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "the validation loss became nan at epoch 1" in result.stderr, result.stderr[-2000:]
+    assert "although the weights are finite: the model's outputs overflow" in result.stderr
+    assert "test/rmse" not in result.stdout
+    folder = tmp_path / "logs/gdp/mlp/version_0/checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["best-epoch000.ckpt", "last.ckpt"]
+    for ckpt in folder.iterdir():  # 4 updates an epoch: nothing of epoch 1 is in either
+        assert torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"] == 4, ckpt.name
 
 
 def test_the_divergence_message_gives_the_rate_of_the_failing_step_and_the_option_that_sets_it(tmp_path):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from econdl.checkpointing import AtomicCheckpointIO
 from econdl.cli import cli_main
@@ -128,6 +129,39 @@ def test_kink_mlp_killed_at_random_moments_resumes_exactly(tmp_path):
     # each kill at a random moment of one of the first 6 of 12 epochs after a last.ckpt (an epoch,
     # validation and checkpoints included, takes a few hundredths of a second)
     kill_and_compare(tmp_path, KINK, seed=1, kills=3, window=0.05, writes=6)
+
+
+@pytest.mark.slow
+def test_the_command_of_a_run_with_a_random_seed_resumes_it_exactly(tmp_path):
+    """`--seed_everything true` draws a seed; the same command with --ckpt_path last drew
+    another and was refused as a change of settings.  It goes on with the seed the run drew,
+    and ends as the uninterrupted run with that seed does."""
+    run = tmp_path / "logs/killed/version_0"
+    run.parent.mkdir(parents=True)
+    args = [*KINK, "--seed_everything=true", "--run_name=killed"]
+    assert fit_with_kills(args, run, seed=4, kills=1, window=0.05, writes=3) == 1
+    said = (run.parent / "stderr-4.txt").read_text()
+    drawn = yaml.safe_load((run / "config.yaml").read_text())["seed_everything"]
+    assert isinstance(drawn, int) and "settings differ" not in said
+    assert econdl(*KINK, f"--seed_everything={drawn}", "--run_name=straight").returncode == 0
+    assert_same_run(tmp_path / "logs/straight/version_0", run)
+
+
+@pytest.mark.slow
+def test_a_last_ckpt_copied_out_of_its_run_goes_on_with_its_own_shuffling_whatever_the_seed(tmp_path):
+    """A checkpoint outside any run folder has no config.yaml to hold a resume to its settings:
+    resumed under another seed, its training goes on as the run's would have (the random-number
+    states and the loader's shuffling seed come from the checkpoint), in a run of its own."""
+    assert econdl(*KINK, "--trainer.max_epochs=3", "--run_name=first").returncode == 0
+    copied = tmp_path / "saved.ckpt"
+    shutil.copy(tmp_path / "logs/first/version_0/checkpoints/last.ckpt", copied)
+    assert econdl(*KINK, "--seed_everything=7", f"--ckpt_path={copied}", "--run_name=other").returncode == 0
+    assert econdl(*KINK, "--run_name=straight").returncode == 0
+    x, y = (
+        torch.load(tmp_path / f"logs/{r}/version_0/checkpoints/last.ckpt", weights_only=False)["state_dict"]
+        for r in ("straight", "other")
+    )
+    assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
 @pytest.mark.slow

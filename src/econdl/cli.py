@@ -533,11 +533,15 @@ class EconCLI(LightningCLI):
                 f"--seed_everything {seed}: a seed is a whole number from {min_seed_value} to {max_seed_value:,} "
                 "(or true for a random one, false for none)"
             )
+        self._drawn_seed: int | None = None
         if seed is True:  # Lightning's seed_everything() without a seed takes 0, not a random one
             # a rank that the first process started under DDP takes the seed that process drew
             inherited = os.environ.get("PL_GLOBAL_SEED") if os.environ.get("LOCAL_RANK", "0") != "0" else None
             seed = int(inherited) if inherited else random.SystemRandom().randint(min_seed_value, max_seed_value)
-            if inherited is None:
+            resuming = self.subcommand == "fit" and self._config().get("ckpt_path") is not None
+            if inherited is None and resuming:
+                self._drawn_seed = seed  # a resume keeps its run's seed: _keep_the_runs_seed
+            elif inherited is None:
                 print(f"--seed_everything true: random seed {seed} (recorded in the run's config.yaml)", flush=True)
             if self.subcommand:
                 self.config[self.subcommand]["seed_everything"] = seed
@@ -560,6 +564,7 @@ class EconCLI(LightningCLI):
         keep_last_resume_callback(config.trainer)
         best_by(config.trainer, config.get("best_by"))
         self._resume_version = self._resolve_named_checkpoint(config)
+        self._keep_the_runs_seed(config)
         if config.trainer.get("logger") in (False, []):
             drop_callbacks(config.trainer, "LearningRateMonitor")  # no logger for it to write to
         if config.trainer.get("enable_progress_bar") is False:
@@ -567,6 +572,29 @@ class EconCLI(LightningCLI):
         if config.trainer.get("enable_checkpointing") is False:  # and over its checkpoints (best, last.ckpt)
             drop_callbacks(config.trainer, ".ModelCheckpoint")
             drop_callbacks(config.trainer, ".ResumeCheckpoint")
+
+    def _keep_the_runs_seed(self, config: Any) -> None:
+        """``fit --seed_everything true --ckpt_path ...``: the command that started the run, given
+        again to resume it, goes on with the seed the run drew (its config.yaml records it; the
+        random-number states come from last.ckpt), rather than draw another and be refused as a
+        change of settings.  A checkpoint of no run folder keeps the seed drawn now."""
+        drawn = getattr(self, "_drawn_seed", None)
+        if drawn is None:
+            return
+        ckpt = Path(str(config.get("ckpt_path")))
+        saved = ckpt.parent.parent / "config.yaml" if ckpt.parent.name == "checkpoints" else None
+        try:
+            recorded = (yaml.safe_load(saved.read_text()) or {}).get("seed_everything") if saved else None
+        except (OSError, AttributeError, yaml.YAMLError):
+            recorded = None
+        if isinstance(recorded, bool) or not isinstance(recorded, int) or recorded == drawn:
+            print(f"--seed_everything true: random seed {drawn} (recorded in the run's config.yaml)", flush=True)
+            return
+        from lightning.fabric.utilities.seed import seed_everything
+
+        config.seed_everything = recorded
+        seed_everything(recorded, workers=True, verbose=False)
+        print(f"--seed_everything true: the resumed run keeps the seed it drew, {recorded} ({saved})", flush=True)
 
     def _resolve_named_checkpoint(self, config: Any) -> str | None:
         """``--ckpt_path last`` (or ``best``, outside ``fit``) in a new process: the newest run of
