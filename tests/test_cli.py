@@ -53,11 +53,35 @@ def test_a_default_fit_trains_from_its_first_batch_without_a_sanity_validation(t
 
 
 def test_saved_config_refits_identically(tmp_path):
-    cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST])
+    """A run's config.yaml holds every setting, those given on the command line included: fitted
+    again, it gives the same coefficients and test scores, as the same run name's next version."""
+    given = ["--model.init_args.degree=7", "--data.init_args.split_seed=3", "--data.init_args.noise=0.2"]
+    first = cli_main(["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST, *given])
     saved = tmp_path / "logs/kink/polynomial/version_0/config.yaml"
-    cli = cli_main(["fit", "--config", str(saved)])
+    again = cli_main(["fit", "--config", str(saved)])
     assert (tmp_path / "logs/kink/polynomial/version_1/checkpoints/last.ckpt").is_file()  # same run name
-    assert cli.datamodule.x_size == 512
+    assert (again.datamodule.x_size, again.datamodule.split_seed, again.model.degree) == (512, 3, 7)
+    assert torch.equal(again.model.coef, first.model.coef) and first.model.coef.shape == (8, 1)
+    scores = [
+        {k: float(v) for k, v in c.trainer.callback_metrics.items() if k.startswith("test/")} for c in (first, again)
+    ]
+    assert scores[0] == scores[1] and "test/rmse" in scores[0]
+
+
+def test_a_config_file_without_a_model_does_not_name_the_run(tmp_path):
+    """`--config configs/kink/polynomial.yaml --config fast.yaml` (trainer settings of one's own)
+    was a run named after fast.yaml's folder and file; the config that names the model names it.
+    A later file with a model section of its own names the run, as before."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine/fast.yaml").write_text("trainer:\n  max_epochs: 1\n")
+    (tmp_path / "mine/deg3.yaml").write_text("model:\n  init_args:\n    degree: 3\n")
+    base = ["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST]
+    cli_main([*base, "--config", str(tmp_path / "mine/fast.yaml")])
+    cli_main([*base, "--config", str(tmp_path / "mine/deg3.yaml")])
+    assert sorted(str(p.relative_to(tmp_path / "logs")) for p in (tmp_path / "logs").glob("*/*/version_*")) == [
+        "kink/polynomial/version_0",
+        "mine/deg3/version_0",
+    ]
 
 
 def test_a_fit_saves_its_config_validated_once_and_as_a_checked_dump_writes_it(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 whatever else would stop it, and no checkpoint on disk ever holds a NaN or infinite value."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -374,9 +375,15 @@ def test_checkpoints_saved_every_step_never_hold_nan_and_the_message_names_one_o
     for ckpt in written:
         loaded = torch.load(ckpt, map_location="cpu", weights_only=False)
         assert all(bool(torch.isfinite(t).all()) for t in loaded["state_dict"].values() if t.is_floating_point())
-    kept = result.stderr.rsplit("the last finite one is kept (", 1)
-    if len(kept) == 2:  # the guard's message (the weights-only save's refusal names no file)
-        assert Path(tmp_path / kept[1].split(")", 1)[0]).is_file(), result.stderr
+    run = tmp_path / "logs/kink/mlp/version_0/checkpoints"  # the config with the model names the run
+    if weights_only:  # refused by the weights-only save itself, which names the file it did not write
+        refused = re.search(r"; (\S+\.ckpt) was not written \(no checkpoint holds non-finite weights\)", result.stderr)
+        assert refused and Path(refused.group(1)).parent == run.relative_to(tmp_path), result.stderr
+        assert not (tmp_path / refused.group(1)).exists()
+    else:  # the guard's message names the last finite checkpoint, which is on disk
+        kept = re.search(r"the last finite one is kept \((\S+\.ckpt)\)", result.stderr)
+        assert kept and (tmp_path / kept.group(1)).is_file(), result.stderr
+        assert Path(kept.group(1)).parent == run.relative_to(tmp_path)
 
 
 def test_a_closed_form_fit_whose_coefficients_overflow_is_named_with_advice_for_closed_forms(tmp_path):

@@ -159,7 +159,14 @@ def _free_port() -> int:
 def postgres_url(tmp_path):
     """A throw-away PostgreSQL server on localhost, or a skip saying what is missing."""
     pytest.importorskip("psycopg2", reason="PostgreSQL driver missing: pip install 'econdl[postgres]'")
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    # on the PATH, or where Debian's postgresql package puts them (/usr/lib/postgresql/<version>/bin)
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )
+    found = [str(debian[-1])] if debian else []
+    initdb, pg_ctl = (
+        shutil.which(name) or shutil.which(name, path=os.pathsep.join(found)) for name in ("initdb", "pg_ctl")
+    )
     if not (initdb and pg_ctl):
         pytest.skip("PostgreSQL server programs (initdb, pg_ctl) not installed: apt-get install postgresql")
     as_user: list[str] = []

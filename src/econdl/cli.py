@@ -193,11 +193,24 @@ def reserve_version(root: Path) -> str:
             n += 1
 
 
+def _names_a_model(path: Path) -> bool:
+    """Whether a config file has a ``model:`` section (an unreadable one counts as having one)."""
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, yaml.YAMLError):
+        return True
+    return not isinstance(content, dict) or "model" in content
+
+
 def _experiment_config(config: Any) -> Path | None:
-    """The last config file given that is an experiment (not trainer defaults or a preset)."""
+    """The last config file given that is an experiment: not trainer defaults or a preset, and,
+    where any given file names a model, one that does (``--config configs/kink/mlp.yaml
+    --config my_trainer.yaml`` is a kink/mlp run, whatever the second file's name)."""
     files = [Path(str(c)) for c in (config.get("config") or [])]
     experiments = [f for f in files if f.parent.name not in ("trainer", "presets")]
-    return experiments[-1] if experiments else None
+    with_model = [f for f in experiments if _names_a_model(f)]
+    chosen = with_model or experiments
+    return chosen[-1] if chosen else None
 
 
 def saved_run_of(config: Any) -> Path | None:
