@@ -432,9 +432,26 @@ def test_two_process_ddp_fit_killed_resumes_exactly(tmp_path):
 
 @pytest.mark.slow
 def test_closed_form_fit_killed_after_its_last_ckpt_resumes_without_refitting(tmp_path):
-    """A one-epoch least-squares fit killed during its test: the resume tests the same coefficients."""
+    """A one-epoch least-squares fit killed as soon as its last.ckpt is written (during its
+    test): the resume says its fit is complete, fits nothing again, and tests the same
+    coefficients, ending as the uninterrupted run does."""
     args = ["fit", "--config", str(CONFIGS / "kink/polynomial.yaml"), *FAST, *EVERY_EPOCH]
-    kill_and_compare(tmp_path, args, seed=3, kills=1, window=0.0, land=False)
+    assert econdl(*args, "--run_name=straight").returncode == 0
+    run = tmp_path / "logs/killed/version_0"
+    proc = subprocess.Popen(
+        [ECONDL, *args, "--run_name=killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env()
+    )
+    while proc.poll() is None and not (run / "checkpoints/last.ckpt").exists():
+        time.sleep(0.002)
+    assert proc.poll() is None, "the fit ended before it could be killed"
+    proc.kill()
+    proc.wait()
+    assert "test/loss" not in pd.read_csv(run / "metrics.csv").columns  # killed before its test was written
+    again = econdl(*args, "--run_name=killed", "--ckpt_path=last")
+    assert again.returncode == 0, again.stderr[-2000:]
+    line = next(x for x in again.stdout.splitlines() if x.startswith("resuming from"))
+    assert "its fit is complete (its model is fitted in one pass" in line, line
+    assert_same_run(tmp_path / "logs/straight/version_0", run)
 
 
 def test_sigterm_and_sigint_write_last_ckpt_at_the_end_of_the_running_epoch(tmp_path):
@@ -853,11 +870,16 @@ def test_a_finished_fit_resumed_is_said_to_be_complete_or_stopped_early_as_it_wa
     ]
     assert econdl(*stop).returncode == 0
     metrics = pd.read_csv(tmp_path / "logs/stopped/version_0/metrics.csv")
-    epochs = int(metrics["epoch"].max())
+    epochs = int(metrics.dropna(subset=["val/loss"])["epoch"].max())  # the last epoch validated
     assert epochs < 59  # early stopping ended it
     again = econdl(*stop, "--ckpt_path=last")
+    assert again.returncode == 0, again.stderr[-2000:]
     line = next(x for x in again.stdout.splitlines() if x.startswith("resuming from"))
-    assert "its fit had stopped early (EarlyStopping, at epoch " in line, line
+    assert f"its fit had stopped early (EarlyStopping, at epoch {epochs})" in line, (line, epochs)
+    after = pd.read_csv(tmp_path / "logs/stopped/version_0/metrics.csv").dropna(subset=["val/loss"])
+    assert int(after["epoch"].max()) == epochs and len(after) == len(
+        metrics.dropna(subset=["val/loss"])
+    )  # none trained
 
 
 def test_a_fit_stopped_inside_an_epoch_and_extended_says_its_resume_is_not_exact(tmp_path):
