@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from helpers import run_econdl
 
@@ -169,6 +170,9 @@ def test_a_data_module_of_ones_own_fits_a_network_whose_first_layer_is_sized_fro
     fit = run_econdl("fit", "--config", "wages/mlp.yaml")
     assert fit.returncode == 0, fit.stderr[-2000:]
     assert "test/loss" in fit.stdout
+    saved = torch.load(tmp_path / "logs/wages/mlp/version_0/checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    weights = [v for k, v in saved.items() if k.endswith("weight") and v.dim() == 2]
+    assert [tuple(w.shape) for w in weights] == [(16, 2), (1, 16)]  # two inputs in the data, widths [16]
 
 
 def test_what_needs_econdls_data_modules_says_so_before_fitting(tmp_path):
