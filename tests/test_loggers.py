@@ -218,3 +218,55 @@ def test_a_new_run_in_a_used_directory_replaces_its_rows_only_when_it_writes_its
     with pytest.warns(UserWarning, match="held the rows of an earlier run.*--ckpt_path last"):
         new.save()
     assert rows_on_disk(new) == [{"step": "0", "train/loss": "0.5"}]
+
+
+# --- write_atomic (every rewrite of metrics.csv) and the event file of a failed command ----------
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch) -> None:
+    from econdl import files
+
+    target = tmp_path / "metrics.csv"
+    target.write_text("step,val/loss\n0,1.0\n", encoding="utf-8")
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files.os, "replace", refuse)  # the rename fails after the new text is written
+        with pytest.raises(OSError, match="No space left"):
+            files.write_atomic(target, "step,val/loss\n0,1.0\n1,0.5\n")
+    assert target.read_text(encoding="utf-8") == "step,val/loss\n0,1.0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv"]
+
+    # the write itself fails half-way (text UTF-8 cannot encode): the same
+    with pytest.raises(UnicodeEncodeError):
+        files.write_atomic(target, "step\n" + "\ud800")
+    assert target.read_text(encoding="utf-8") == "step,val/loss\n0,1.0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv"]
+
+    files.write_atomic(target, b"step\n1\n")  # and a write that succeeds replaces it, leaving nothing else
+    assert target.read_bytes() == b"step\n1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv"]
+
+
+def event_files(logger: loggers.TensorBoardLogger) -> list[Path]:
+    return sorted(Path(logger.log_dir).glob("events.out.tfevents*"))
+
+
+def test_a_command_that_fails_before_logging_leaves_no_empty_event_file(tmp_path) -> None:
+    """TensorBoardLogger.finalize's documented behaviour: a failed command that logged
+    nothing removes the event file it opened; one that logged, or that succeeded, keeps it."""
+    failed = loggers.TensorBoardLogger(tmp_path, name="run", version=0)
+    failed.experiment  # noqa: B018 (opens the event file, as a fit's first log would)
+    assert len(event_files(failed)) == 1
+    failed.finalize("failed")
+    assert event_files(failed) == []
+
+    logged = loggers.TensorBoardLogger(tmp_path, name="run", version=1, flush_seconds=0)
+    logged.log_metrics({"val/loss": 1.0}, step=0)
+    logged.finalize("failed")
+    assert len(event_files(logged)) == 1  # its rows are kept
+
+    ok = loggers.TensorBoardLogger(tmp_path, name="run", version=2)
+    ok.experiment  # noqa: B018
+    ok.finalize("success")
+    assert len(event_files(ok)) == 1
