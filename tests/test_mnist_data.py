@@ -78,6 +78,28 @@ def test_reads_raw_and_gz_layouts_into_uint8_splits(tmp_path, gz):
     assert x.dtype == torch.float32 and torch.allclose(x, xt[:8].float() / 255)
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_mirror_names_with_a_dot_before_idx_are_read(tmp_path, gz):
+    """find_idx's documented variant: some mirrors name the files ``train-images.idx3-ubyte``
+    (a dot, not a dash, before ``idx``); they are read as the standard names are."""
+    folder = write_idx_set(tmp_path / "digits", n_train=60, n_test=20, gz=gz)
+    for path in list(folder.iterdir()):
+        path.rename(path.with_name(path.name.replace("-idx", ".idx")))
+    assert sorted(p.name for p in folder.iterdir())[0] == "t10k-images.idx3-ubyte" + (".gz" if gz else "")
+    found = MNISTDataModule(data_dir=str(folder)).locate()
+    assert {k: p.name.removesuffix(".gz") for k, p in found.items()} == {
+        "train_images": "train-images.idx3-ubyte",
+        "train_labels": "train-labels.idx1-ubyte",
+        "test_images": "t10k-images.idx3-ubyte",
+        "test_labels": "t10k-labels.idx1-ubyte",
+    }
+    dm = MNISTDataModule(data_dir=str(folder), val_size=10, normalize=False)
+    dm.setup("fit")
+    images, labels = digit_images(20, 1)
+    xs, ys = dm.split("test")
+    assert torch.equal(xs[:, 0], torch.from_numpy(images)) and torch.equal(ys, torch.from_numpy(labels).long())
+
+
 def test_torchvision_layout_and_normalisation_on_by_default(tmp_path):
     write_idx_set(tmp_path / "root" / "FashionMNIST" / "raw", gz=True)
     dm = MNISTDataModule(data_dir=str(tmp_path / "root"), variant="fashion", val_size=40)
