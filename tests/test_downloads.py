@@ -63,6 +63,23 @@ def test_mnist_downloads_once_in_prepare_data_and_setup_only_reads(tmp_path: Pat
     assert len(FakeMNIST.calls) == 2  # the files are there: nothing downloaded again
 
 
+def test_mnist_downloads_when_only_some_of_the_four_files_are_there(tmp_path: Path, monkeypatch: Any) -> None:
+    """prepare_data downloads unless all four IDX files are found: two of four are not enough."""
+    from test_mnist_data import write_idx_set
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    monkeypatch.setattr(FakeMNIST, "calls", [])
+    folder = write_idx_set(tmp_path / "mnist", n_train=20, n_test=10)
+    (folder / "t10k-images-idx3-ubyte").unlink()
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    MNISTDataModule(data_dir=str(folder), download=True).prepare_data()
+    assert FakeMNIST.calls == [(str(folder), True, True), (str(folder), False, True)]
+
+    monkeypatch.setattr(FakeMNIST, "calls", [])  # the control: all four there, no download
+    MNISTDataModule(data_dir=str(write_idx_set(tmp_path / "all", 20, 10)), download=True).prepare_data()
+    assert FakeMNIST.calls == []
+
+
 def test_celeba_downloads_in_prepare_data_only(tmp_path: Path, monkeypatch: Any) -> None:
     calls: list[bool] = []
 
