@@ -131,6 +131,20 @@ def test_greyscale_mask_finds_single_channel_and_equal_channel_images(tmp_path):
     assert decode_image(tmp_path / "l.png", (40, 32)).shape == (3, 40, 32)
 
 
+def test_greyscale_mask_tolerates_exactly_two_levels_between_channels():
+    """The default tolerance is 2 levels (JPEG leaves a level or two): channels 2 apart count
+    as grey, 3 apart do not, on a single pixel too; 0 and 255 are 255 levels apart, not 1."""
+    images = torch.full((7, 3, 4, 4), 100, dtype=torch.uint8)
+    images[0, 1, 2, 3] = 102  # red 100, green 102: 2 levels
+    images[1, 1, 2, 3] = 103  # 3 levels
+    images[2, 2, 0, 0] = 98  # green 100, blue 98: 2 levels
+    images[3, 2, 0, 0] = 97  # 3 levels
+    images[4, 0], images[4, 1], images[4, 2] = 1, 255, 255  # 254 levels (uint8 arithmetic would wrap to 2)
+    images[5, 0], images[5, 1], images[5, 2] = 0, 1, 2  # 1 level between neighbouring channels
+    assert greyscale_mask(images).tolist() == [True, False, True, False, False, True, True]
+    assert greyscale_mask(images, tolerance=0).tolist() == [False, False, False, False, False, False, True]
+
+
 # --- the DataModule -------------------------------------------------------------------------
 def test_split_sizes_hold_the_lecture_share_on_other_counts():
     # 4,997 / 40,932 = 12.208% of any collection: 10,000 photos -> 1,220.8 -> 1,221 test photos,
@@ -139,6 +153,13 @@ def test_split_sizes_hold_the_lecture_share_on_other_counts():
     assert split_sizes(1_000, LECTURE_TEST_SHARE, 0.0) == (878, 0, 122)  # 122.08 -> 122
     assert split_sizes(1_000, LECTURE_TEST_SHARE, 50) == (828, 50, 122)  # a count of photos
     assert split_sizes(40_932, LECTURE_TEST_SHARE, 0.0) == (35_935, 0, 4_997)  # the lecture's own split
+
+
+def test_split_sizes_keep_at_least_one_test_photo_and_one_validation_photo():
+    # 5 photos x 0.05 = 0.25 rounds to 0 test photos: at least one is kept
+    assert split_sizes(5, 0.05, 0) == (4, 0, 1)
+    # and a validation fraction of the 4 left (0.1 x 4 = 0.4 -> 0) keeps one too
+    assert split_sizes(5, 0.05, 0.1) == (3, 1, 1)
 
 
 def test_val_size_vocabulary_and_its_errors(tmp_path):
