@@ -41,3 +41,10 @@ def test_quarterly_and_monthly_growth_are_annualised_by_4_and_12() -> None:
     for freq, per_year in (("Q", 4), ("M", 12), ("Y", 1)):
         levels = pd.Series([100.0, 110.0], index=pd.period_range("2000-01", periods=2, freq=freq), name="x")
         assert transform_series(levels, "log_diff").iloc[0] == pytest.approx(100 * per_year * math.log(1.1))
+
+
+def test_one_date_asks_for_the_frequency_naming_every_code_accepted() -> None:
+    from econdl.errors import DataError
+
+    with pytest.raises(DataError, match=r"fewer than 2 dates; give --data.frequency \(Q, M or Y\)"):
+        infer_frequency(pd.DatetimeIndex(["2000-01-01"]))

@@ -47,7 +47,7 @@ def macrodata_series(column: str = "realgdp") -> pd.Series:
 def infer_frequency(dates: pd.DatetimeIndex) -> str:
     """``Q``, ``M`` or ``Y`` from the median spacing of the dates."""
     if len(dates) < 2:
-        raise DataError("cannot infer the frequency from fewer than 2 dates; give data.frequency (Q or M)")
+        raise DataError("cannot infer the frequency from fewer than 2 dates; give --data.frequency (Q, M or Y)")
     gap = float(np.median(np.diff(dates.values).astype("timedelta64[s]").astype(float))) / 86_400  # days
     for freq, (low, high) in {"M": (27, 32), "Q": (85, 95), "Y": (360, 370)}.items():
         if low <= gap <= high:
