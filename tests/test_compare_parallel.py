@@ -138,3 +138,40 @@ def test_a_model_that_cannot_be_fitted_leaves_the_table_of_the_others_and_exits_
     with pytest.raises(SystemExit):
         main(["compare", str(CONFIGS / "kink/relu_basis.yaml"), *small, "--workers", "1"])
     assert "econdl: error: ReLUBasisLS(knots=20) has 21 coefficients" in capsys.readouterr().err
+
+
+def sleepy_fit(config: Path, overrides: list[str]) -> dict:
+    """A stand-in for ``compare.fit_one`` (module level, so worker processes can load it): seed 0
+    takes longest, so the chunk that holds it finishes last; the run records its seed and when
+    it finished."""
+    import time
+    from types import SimpleNamespace
+
+    seed = int(next(o for o in overrides if o.startswith("--seed_everything=")).split("=", 1)[1])
+    time.sleep(1.5 if seed == 0 else 0.0)
+    return {"model": SimpleNamespace(trainer=None), "data": SimpleNamespace(), "seed": seed, "at": time.monotonic()}
+
+
+def test_fit_all_returns_a_configs_runs_in_seed_order_whatever_order_they_finish(tmp_path: Path) -> None:
+    """fit_all's docstring: "runs per config in seed order, as compare.fit_seeds returns them"
+    (the table's per-seed rows and seed-to-run-directory pairing rely on it)."""
+    config = tmp_path / "slow.yaml"  # not read: closed_form cannot tell, so it is a trained model
+    runs = parallel.fit_all([config], [], seeds=4, workers=2, fit_one=sleepy_fit, threads=1)[config]
+    assert not isinstance(runs, Exception)
+    finished = {run["seed"]: run["at"] for run in runs}
+    assert finished[3] < finished[0]  # the case is telling: the chunk [2, 3] finished first
+    assert [run["seed"] for run in runs] == [0, 1, 2, 3]
+
+
+def test_workers_default_to_one_under_a_ddp_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """default_workers' docstring: one "inside a data-parallel launch"; a DDP strategy asked for
+    in the overrides launches one itself, whatever the cores."""
+    import torch
+
+    monkeypatch.setattr(parallel, "cpu_slots", lambda: 8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for var in ("LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    assert parallel.default_workers(["--trainer.strategy=auto"], 3) == 3
+    assert parallel.default_workers(["--trainer.strategy=ddp"], 3) == 1
+    assert parallel.default_workers(["--trainer.strategy", "ddp_spawn"], 3) == 1

@@ -405,3 +405,81 @@ def test_a_class_with_no_test_example_has_no_accuracy_not_zero(tmp_path):
     assert np.isnan(table.loc["Test Set", "9"]) and torch.isnan(metrics["test/acc_class_9"])
     for k in range(9):
         assert float(metrics[f"test/acc_class_{k}"]) == pytest.approx(table.loc["Test Set", str(k)], abs=1e-6)
+
+
+def test_soft_threshold_shrinks_by_t_and_gives_exact_zeros_within_it():
+    from econdl.tasks.lasso import soft_threshold
+
+    out = soft_threshold(torch.tensor([-2.0, -0.5, 0.5, 2.0]), 1.0)
+    assert torch.equal(out, torch.tensor([-1.0, 0.0, 0.0, 1.0]))  # exactly zero, not merely small
+    assert torch.equal(soft_threshold(torch.tensor([-3.0, 0.25, 1.0]), 0.25), torch.tensor([-2.75, 0.0, 0.75]))
+
+
+def one_step_lasso(lam: float, lr: float) -> tuple[LassoLogit, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """LassoLogit on Blobs (one batch of all 150 rows), started from fixed non-zero weights,
+    after exactly one training step of plain SGD; also the starting weights and the data."""
+    gen = torch.Generator().manual_seed(3)
+    w0, b0 = 0.3 * torch.randn(3, 5, generator=gen), 0.1 * torch.randn(3, generator=gen)
+    model = LassoLogit(lam=lam)
+    model.weight.data, model.bias.data = w0.clone(), b0.clone()  # sized already: setup keeps them
+    model.configure_optimizers = lambda: torch.optim.SGD(model.parameters(), lr=lr)
+    dm = Blobs(batch_size=150)
+    quiet_trainer(max_epochs=1, limit_val_batches=0, num_sanity_val_steps=0).fit(model, dm)
+    x, y = (t.double().numpy() for t in dm.split("train"))
+    return model, w0.double().numpy(), b0.double().numpy(), x, y.astype(int)
+
+
+def softmax_rows(scores: np.ndarray) -> np.ndarray:
+    e = np.exp(scores - scores.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_one_lasso_step_is_a_gradient_step_then_soft_thresholding_by_lr_times_lam():
+    """The module docstring and docs/mnist.md: an SGD step on the mean cross-entropy, then the
+    proximal map of the L1 term, soft-thresholding every weight by ``lr * lam``; the
+    intercepts are not penalised.  Checked by hand with numpy on one full-batch step."""
+    lam, lr = 0.1, 0.5  # threshold lr * lam = 0.05, lam alone would be 0.1
+    model, w0, b0, x, y = one_step_lasso(lam, lr)
+    resid = softmax_rows(x @ w0.T + b0) - np.eye(3)[y]  # d(mean cross-entropy)/d(scores) * n
+    step_w = w0 - lr * resid.T @ x / len(y)
+    step_b = b0 - lr * resid.mean(0)
+    hand_w = np.sign(step_w) * np.clip(np.abs(step_w) - lr * lam, 0, None)
+    # the case is telling: some weights lie between lr * lam and lam (kept here, zeroed by lam)
+    # and some within lr * lam (exactly zero)
+    between = (np.abs(step_w) > lr * lam + 1e-3) & (np.abs(step_w) < lam - 1e-3)
+    assert between.any() and (np.abs(step_w) < lr * lam - 1e-3).any()
+    w, b = model.weight.detach().double().numpy(), model.bias.detach().double().numpy()
+    np.testing.assert_allclose(w, hand_w, atol=1e-6)
+    np.testing.assert_array_equal(w == 0, hand_w == 0)
+    np.testing.assert_allclose(b, step_b, atol=1e-6)  # the intercepts: a plain gradient step
+
+
+def test_logged_lasso_train_loss_is_the_penalised_objective():
+    """train/loss is the objective the module minimises (its docstring: mean cross-entropy plus
+    ``lam * sum |W|``; docs/mnist.md calls it the penalised loss and says to watch it level
+    off).  With learning rate 0 the step moves nothing, so the logged number must be that
+    objective at the starting weights, computed here by hand."""
+    lam = 0.05
+    model, w0, b0, x, y = one_step_lasso(lam, lr=0.0)
+    np.testing.assert_array_equal(model.weight.detach().double().numpy(), w0)  # nothing moved
+    cross_entropy = lasso_objective(w0, b0, x, y, 0.0)
+    penalty = lam * np.abs(w0).sum()
+    assert penalty > 0.1  # large enough that leaving it out is seen
+    logged = float(model.trainer.callback_metrics["train/loss"])
+    assert logged == pytest.approx(cross_entropy + penalty, abs=1e-5)
+
+
+def test_a_lam_too_large_for_any_gradient_keeps_every_weight_exactly_zero(digits):
+    """Pixels lie in [0, 1] and softmax residuals in [-1, 1], so one SGD step (lr 0.1, the
+    model's default optimizer) moves a weight by at most 0.1, less than the threshold
+    lr * lam = 1: from the zero start every weight stays exactly zero, and the logged
+    sparsity (share of exactly-zero weights) is 1."""
+    model = LassoLogit(lam=10.0)
+    quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, num_sanity_val_steps=0).fit(model, digits)
+    assert model.weight.shape == (10, 784)
+    assert bool((model.weight == 0).all())
+    assert float(model.trainer.callback_metrics["sparsity"]) == 1.0
+    # and lam 0 (plain softmax regression) leaves none at zero: the sparsity is the penalty's doing
+    plain = LassoLogit(lam=0.0)
+    quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, num_sanity_val_steps=0).fit(plain, digits)
+    assert float(plain.trainer.callback_metrics["sparsity"]) < 0.5

@@ -191,3 +191,26 @@ def test_a_fit_of_few_optimizer_steps_says_so_with_the_epochs_that_give_a_few_hu
     assert few_steps_note(trainer(12, 1, max_steps=12)) is None  # limited on purpose
     assert few_steps_note(trainer(12, 1, limit_train_batches=0.5)) is None
     assert few_steps_note(trainer(12, 1, fast_dev_run=True)) is None
+
+
+def test_a_fit_limited_to_one_batch_per_epoch_by_an_integer_is_not_second_guessed():
+    """Lightning reads ``limit_train_batches=1`` (an int) as one batch per epoch and ``1.0`` (a
+    float) as all of them: only the float is an unlimited fit.  A fit limited on purpose to one
+    batch draws no note, though 1 == 1.0 in Python."""
+    from types import SimpleNamespace
+
+    from econdl.tasks.sizing import few_steps_note
+
+    def trainer(limit):
+        return SimpleNamespace(
+            max_steps=-1,
+            limit_train_batches=limit,
+            fast_dev_run=False,
+            max_epochs=12,
+            num_training_batches=1,
+            estimated_stepping_batches=12,
+        )
+
+    assert few_steps_note(trainer(1.0)) is not None  # the whole data: 12 steps, said
+    assert few_steps_note(trainer(1)) is None  # one batch on purpose: not said
+    assert few_steps_note(trainer(3)) is None
