@@ -454,17 +454,22 @@ def test_one_lasso_step_is_a_gradient_step_then_soft_thresholding_by_lr_times_la
     np.testing.assert_allclose(b, step_b, atol=1e-6)  # the intercepts: a plain gradient step
 
 
-def test_logged_lasso_train_loss_is_the_penalised_objective():
+@pytest.mark.parametrize("lr", [0.0, 0.5])
+def test_logged_lasso_train_loss_is_the_penalised_objective(lr):
     """train/loss is the objective the module minimises (its docstring: mean cross-entropy plus
     ``lam * sum |W|``; docs/mnist.md calls it the penalised loss and says to watch it level
-    off).  With learning rate 0 the step moves nothing, so the logged number must be that
-    objective at the starting weights, computed here by hand."""
+    off), at the weights the batch's loss was computed on, as a network's train/loss is: both
+    terms at the starting weights, computed here by hand.  (The penalty was taken after the
+    step, of weights the cross-entropy never saw; with lr 0 nothing moves.)"""
     lam = 0.05
-    model, w0, b0, x, y = one_step_lasso(lam, lr=0.0)
-    np.testing.assert_array_equal(model.weight.detach().double().numpy(), w0)  # nothing moved
+    model, w0, b0, x, y = one_step_lasso(lam, lr=lr)
+    moved = not np.array_equal(model.weight.detach().double().numpy(), w0)
+    assert moved == (lr > 0)
     cross_entropy = lasso_objective(w0, b0, x, y, 0.0)
     penalty = lam * np.abs(w0).sum()
     assert penalty > 0.1  # large enough that leaving it out is seen
+    if moved:  # and the penalty after the step differs enough to be told apart
+        assert abs(lam * np.abs(model.weight.detach().double().numpy()).sum() - penalty) > 1e-3
     logged = float(model.trainer.callback_metrics["train/loss"])
     assert logged == pytest.approx(cross_entropy + penalty, abs=1e-5)
 

@@ -75,6 +75,7 @@ class LassoLogit(ClassificationModel):
         if isinstance(opt, list):
             raise TypeError(f"LassoLogit expects one optimizer, got {len(opt)}")
         loss = F.cross_entropy(self(x), y)
+        objective = loss.detach() + self.penalty().detach()  # at the weights this batch's loss was computed on
         opt.zero_grad()
         self.manual_backward(loss)
         opt.step()
@@ -82,9 +83,7 @@ class LassoLogit(ClassificationModel):
             for group in opt.optimizer.param_groups:
                 if any(p is self.weight for p in group["params"]):
                     self.weight.copy_(soft_threshold(self.weight, group["lr"] * self.lam))
-        self.log(
-            "train/loss", loss + self.penalty().detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y)
-        )
+        self.log("train/loss", objective, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         return loss
 
     def on_train_epoch_end(self) -> None:

@@ -49,6 +49,8 @@ class LeastSquares(RegressionModel):
     Args:
         ridge: optional L2 penalty on the coefficients (0 = ordinary least squares);
             added as sqrt(ridge) * I rows to the factorisation, intercept included.
+            ``train/loss`` is the training data's mean squared error, without the penalty
+            (a closed form has no iterations whose objective one would watch level off).
     """
 
     #: buffers fitted from the training data; resized from a checkpoint on load
