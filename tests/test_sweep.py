@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import random
+import re
 import signal
 import shutil
 import socket
@@ -399,3 +400,103 @@ def test_a_trial_left_running_is_named_and_one_its_heartbeat_failed_says_why(tmp
     row = again.table.loc[held.number]
     assert row["state"] == "FAIL" and row["error"] == LOST and pd.isna(row["duration_s"])
     assert (again.table.drop(held.number)["error"].fillna("") == "").all()
+
+
+# --- unit level: the spec, the parameters, the objective and the best config ----------------
+def test_the_objective_is_the_lowest_value_when_minimizing_and_the_highest_when_maximizing():
+    from econdl.sweep.study import ObjectiveCallback
+
+    history = [0.40, 0.25, float("nan"), 0.90, 0.60]  # a non-finite validation is never the best
+    low, high = ObjectiveCallback(None, "val/acc", "minimize"), ObjectiveCallback(None, "val/acc", "maximize")
+    low.history, high.history = list(history), list(history)
+    assert low.best() == 0.25 and high.best() == 0.90
+
+
+def write_sweep(folder: Path, **fields) -> Path:
+    spec = {"base_config": str(CONFIGS / "kink/mlp.yaml"), "search_space": {"optimizer.init_args.lr": [0.01]}}
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump({**spec, **fields}))
+    return path
+
+
+def test_a_sweep_file_without_an_objective_minimizes_val_loss(tmp_path):
+    from econdl.sweep.spec import load_spec
+
+    spec = load_spec(write_sweep(tmp_path))  # docs/sweep.md: objective {metric: val/loss, direction: minimize}
+    assert (spec.metric, spec.direction) == ("val/loss", "minimize")
+    spec = load_spec(write_sweep(tmp_path, objective={"direction": "maximize"}))  # the metric keeps its default
+    assert (spec.metric, spec.direction) == ("val/loss", "maximize")
+
+
+def test_the_best_config_of_a_maximize_study_is_its_highest_trial_and_tests_after_fit(tmp_path):
+    """The best config is the highest trial's when the study maximizes, and it tests after its fit
+    (docs/sweep.md: it "refits it ... and tests it once") even where every trial ran without."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from econdl.sweep.parse import FitParser
+    from econdl.sweep.results import best_config
+    from econdl.sweep.spec import load_spec
+
+    lr = {"type": "float", "low": 0.001, "high": 0.1}
+    spec = load_spec(
+        write_sweep(
+            tmp_path,
+            objective={"metric": "val/acc", "direction": "maximize"},
+            search_space={"optimizer.init_args.lr": lr},
+        )
+    )
+    study = optuna.create_study(direction="maximize")
+    distributions = {"optimizer.init_args.lr": FloatDistribution(0.001, 0.1)}
+    for value, rate in ((0.70, 0.002), (0.95, 0.03), (0.80, 0.05), (0.10, 0.004)):
+        study.add_trial(create_trial(params={"optimizer.init_args.lr": rate}, distributions=distributions, value=value))
+    extra = [*TINY, "--test_after_fit=false"]
+    text = best_config(study, spec, FitParser(spec.fit_args(extra=extra)), extra)
+    assert text is not None and text.startswith("# Best trial 1 of sweep spec (val/acc = 0.95)")
+    best = yaml.safe_load(text)
+    assert best["optimizer"]["init_args"]["lr"] == 0.03
+    assert best["test_after_fit"] is True and best["run_name"] == "sweeps/spec/best"
+    assert best["data"]["init_args"]["x_size"] == 256  # the options given to every trial are kept
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"type": "float", "low": 0.1, "high": 0.1}, "low=0.1 must be below high=0.1"),
+        ({"type": "int", "low": 64, "high": 32}, "low=64.0 must be below high=32.0"),
+        ({"type": "float", "low": 0.0, "high": 0.1, "log": True}, "a log scale needs low > 0, got low=0.0"),
+        ({"type": "float", "low": -0.5, "high": 0.1, "log": True}, "a log scale needs low > 0, got low=-0.5"),
+    ],
+)
+def test_an_empty_range_or_a_log_scale_from_zero_is_refused_naming_the_field(raw, message):
+    from econdl.errors import ConfigError
+    from econdl.sweep.spec import parse_param
+
+    with pytest.raises(ConfigError, match=re.escape(f"search_space.optimizer.init_args.lr: {message}")):
+        parse_param("optimizer.init_args.lr", raw)
+
+
+def test_a_grid_of_a_stepped_range_holds_both_ends():
+    from econdl.sweep.spec import parse_param
+
+    assert parse_param("data.init_args.batch_size", {"type": "int", "low": 32, "high": 64, "step": 32}).grid() == [
+        32,
+        64,
+    ]
+    assert parse_param("b", {"type": "int", "low": 1, "high": 7, "step": 3}).grid() == [1, 4, 7]
+    dropout = parse_param("d", {"type": "float", "low": 0.0, "high": 0.3, "step": 0.1}).grid()
+    assert dropout == pytest.approx([0.0, 0.1, 0.2, 0.3])
+
+
+def test_an_int_parameter_is_suggested_on_its_step():
+    from econdl.sweep.spec import parse_param
+
+    param = parse_param("data.init_args.batch_size", {"type": "int", "low": 32, "high": 128, "step": 32})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = []
+    for _ in range(30):
+        trial = study.ask()
+        drawn.append(param.suggest(trial))
+        study.tell(trial, 0.0)
+    assert set(drawn) <= {32, 64, 96, 128} and len(set(drawn)) > 1
+    assert study.trials[0].distributions["data.init_args.batch_size"].step == 32
