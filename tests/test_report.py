@@ -3,6 +3,7 @@ report.html of compare, fit and sweep directories, and the page as headless Chro
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -142,6 +143,20 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
     assert with_std(0.000731, 0.0000512) == "7.31e-04 ± 5.1e-05"
 
 
+def test_a_bootstrap_interval_is_shown_low_then_high_beside_its_value():
+    table = pd.DataFrame(
+        {
+            "test_acc": [0.85, 0.61],
+            "test_acc_ci_low": [0.80, 0.55],
+            "test_acc_ci_high": [0.90, 0.67],
+        },
+        index=pd.Index(["mlp", "lasso"], name="model"),
+    )
+    cells = format_table(table).cells
+    assert list(cells.columns) == ["test accuracy [95% CI]"]
+    assert cells["test accuracy [95% CI]"].tolist() == ["0.850 [0.800, 0.900]", "0.610 [0.550, 0.670]"]
+
+
 def test_a_table_of_several_horizons_marks_the_best_at_each_and_keeps_interval_results_in_the_body():
     table = pd.DataFrame(
         {
@@ -263,6 +278,9 @@ def test_econdl_report_on_a_fit_and_a_sweep_directory(digits_compare, tmp_path):
     fit_html, sweep_html = ((d / "report.html").read_text() for d in (fit_dir, sweep))
     assert "Fit: mnist/lasso" in fit_html and "Training Set" in fit_html and "data:image/png" in fit_html
     assert "Sweep: kink_mlp" in sweep_html and "val/loss" in sweep_html and "max_epochs: 30" in sweep_html
+    # the sweep's plot is in the page itself (a data URI of the file's bytes), under its caption
+    png = base64.b64encode((sweep / "sweep.png").read_bytes()).decode("ascii")
+    assert f'<img src="data:image/png;base64,{png}" alt="sweep"><figcaption>sweep</figcaption>' in sweep_html
     with pytest.raises(ValueError, match="holds no run"):
         write_report(tmp_path)
 
@@ -388,3 +406,20 @@ def test_a_report_of_a_predict_run_says_where_its_predictions_are(tmp_path):
     text = html.unescape((run / "report.html").read_text())
     assert "<h1>Predictions: gdp/ar</h1>" in text and "no metrics.csv" not in text
     assert f"an econdl predict run: 1 prediction is in {run / 'predictions.csv'}" in text
+
+
+def test_a_fit_report_shows_the_last_test_score_in_metrics_csv(tmp_path):
+    """A run tested twice (a fit, then `econdl test` into the same metrics.csv, or a resumed fit)
+    holds two test rows: the report shows the later one."""
+    import html
+
+    run = tmp_path / "logs/mnist/mlp/version_0"
+    run.mkdir(parents=True)
+    pd.DataFrame(
+        {"epoch": [0, 1, 1, 1], "val/loss": [0.9, 0.7, np.nan, np.nan], "test/acc": [np.nan, np.nan, 0.625, 0.875]}
+    ).to_csv(run / "metrics.csv", index=False)
+    main(["report", str(run)])
+    text = html.unescape((run / "report.html").read_text())
+    results = text[text.index('results">') :]
+    results = results[: results.index("</table>")]
+    assert "test accuracy" in results and "0.875" in results and "0.625" not in results
