@@ -338,3 +338,34 @@ def test_a_resume_reads_the_same_images_from_wherever_they_are_now(tmp_path):
         r"mnist: ([1-9]\d*) of the 50 validation images are copies of training images \(the same pixels\)",
         fitted.stdout,
     ), fitted.stdout
+
+
+def test_the_one_cycle_schedule_ends_at_its_last_optimizer_step_when_gradients_are_accumulated(tmp_path):
+    """80 training images in batches of 20, gradients accumulated over 2 batches, 2 epochs: 4
+    optimizer steps (by hand), so the schedule starts at max_lr / div_factor and its fourth step
+    runs at max_lr / (div_factor * final_div_factor) (econdl.schedules.OneCycleLR's docstring)."""
+    import lightning as L
+
+    class Rates(L.Callback):
+        def __init__(self) -> None:
+            self.rates: list[float] = []
+
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+            self.rates.append(optimizer.param_groups[0]["lr"])
+
+    folder = write_idx_set(tmp_path / "digits", n_train=100, n_test=20)
+    rates = Rates()
+    args = [
+        *fast(folder, 2),
+        "--data.init_args.val_size=20",
+        "--data.init_args.batch_size=20",
+        "--trainer.accumulate_grad_batches=2",
+        "--test_after_fit=false",
+    ]
+    cli_main(["fit", "--config", str(CONFIGS / "mnist/mlp.yaml"), *args], trainer_defaults={"callbacks": [rates]})
+    schedule = yaml.safe_load((CONFIGS / "mnist/mlp.yaml").read_text())["lr_scheduler"]["init_args"]
+    max_lr = schedule["max_lr"]
+    assert len(rates.rates) == 4
+    assert rates.rates[0] == pytest.approx(max_lr / 25)  # OneCycleLR's defaults: div_factor 25, final 1e4
+    assert rates.rates[-1] == pytest.approx(max_lr / 25 / 1e4)
+    assert max(rates.rates) > rates.rates[0] > rates.rates[-1]
