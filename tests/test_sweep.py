@@ -103,13 +103,25 @@ def test_a_sweep_stopped_by_a_signal_gives_its_trial_back_and_the_same_command_g
         text=True,
         env=env,
     )
-    run = tmp_path / "logs/sweeps/kink_mlp/trials/trial_0000/version_0"
-    deadline = time.monotonic() + 120
-    while not run.is_dir() and worker.poll() is None and time.monotonic() < deadline:
+    # the trial's fit is training once its first epoch's checkpoint is written: its version folder
+    # is made earlier (when the CLI reserves it, before the model, the data and the trainer are
+    # built), and under CPU load a signal timed from the folder could land before the fit had set
+    # its own handlers, in code where a KeyboardInterrupt is not the fit's stop (a finalizer
+    # swallows it and prints a traceback, and the trial then runs all its 400 epochs)
+    started = tmp_path / "logs/sweeps/kink_mlp/trials/trial_0000/version_0/checkpoints"
+    deadline = time.monotonic() + 300
+    while not started.is_dir() and worker.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    if not started.is_dir():
+        worker.kill()
+        pytest.fail(f"trial 0 never started training:\n{worker.communicate()[0]}")
     time.sleep(random.Random(os.getpid()).uniform(0.2, 2.0))
     worker.send_signal(signum)
-    out = worker.communicate(timeout=120)[0]
+    try:
+        out = worker.communicate(timeout=120)[0]
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        pytest.fail(f"the sweep did not stop within 120 s of {signal.Signals(signum).name}:\n{worker.communicate()[0]}")
     assert worker.returncode == 1, out
     stopped = f"econdl sweep: stopped by {signal.Signals(signum).name} during trial 0"
     assert stopped in out and "run the same command again" in out, out
