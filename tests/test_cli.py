@@ -650,6 +650,10 @@ def test_a_misspelt_data_model_or_optimizer_option_gets_the_one_it_was_meant_to_
         (["--model.net.init_args.widht", "[3]"], "did you mean --model.net.widths?"),
         # another task's option, close to none of this one's: the options it does take
         (["--data.root", "photos"], "KinkDataModule takes x_size, "),
+        # options a class passes on to its parent (Lightning's ReduceLROnPlateau to torch's) count
+        (["--lr_scheduler.init_args.patiance", "3"], "did you mean --lr_scheduler.patience?"),
+        # and what econdl fills in itself (an optimizer's params) is no option to give
+        (["--optimizer.init_args.param", "3"], "AdamW takes lr, betas, "),
     ):
         with pytest.raises(SystemExit) as stop:
             main([*config, *option])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,26 @@ def test_the_command_of_a_run_with_a_random_seed_resumes_it_exactly(tmp_path):
     assert isinstance(drawn, int) and "settings differ" not in said
     assert econdl(*KINK, f"--seed_everything={drawn}", "--run_name=straight").returncode == 0
     assert_same_run(tmp_path / "logs/straight/version_0", run)
+
+
+def test_only_a_run_that_goes_on_keeps_its_seed_and_says_it_once(tmp_path):
+    """With --seed_everything true, a resume from the run's last.ckpt keeps the run's seed and
+    names that one seed (Lightning's line for the seed drawn and dropped is not printed); a fit
+    from the run's best checkpoint is a new run, with a seed of its own."""
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *FAST, "--trainer.max_epochs=2"]
+    first = econdl(*args, "--seed_everything=true")
+    assert first.returncode == 0, first.stderr[-2000:]
+    run = tmp_path / "logs/kink/mlp/version_0"
+    seed = yaml.safe_load((run / "config.yaml").read_text())["seed_everything"]
+    on = econdl(*args, "--trainer.max_epochs=3", "--seed_everything=true", "--ckpt_path=last")
+    said = on.stdout + on.stderr
+    assert on.returncode == 0 and f"keeps the seed it was fitted with, {seed} " in said, said[-2000:]
+    assert "Seed set to" not in said and "random seed" not in said
+    best = next((run / "checkpoints").glob("best-*.ckpt"))
+    new = econdl(*args, "--seed_everything=true", f"--ckpt_path={best}")
+    assert new.returncode == 0 and "keeps the seed" not in new.stdout, new.stderr[-2000:]
+    own = yaml.safe_load((tmp_path / "logs/kink/mlp/version_1/config.yaml").read_text())["seed_everything"]
+    assert f"random seed {own} " in new.stdout and own != seed
 
 
 @pytest.mark.slow
@@ -900,3 +921,18 @@ def test_a_fit_stopped_inside_an_epoch_and_extended_says_its_resume_is_not_exact
     best = next((tmp_path / "logs/between/version_0/checkpoints").glob("best-*.ckpt"))
     again = econdl(*KINK, "--trainer.max_epochs=3", "--run_name=from_best", f"--ckpt_path={best}")
     assert again.returncode == 0 and "max_steps" not in again.stderr, again.stderr[-2000:]
+
+
+def test_the_resume_line_names_only_the_newer_runs_that_hold_no_last_ckpt(tmp_path):
+    """Resuming an older run (through its own config.yaml) named every newer run of the name as
+    holding no last.ckpt, those that hold one included."""
+    from econdl.cli import _resume_note
+
+    runs = tmp_path / "logs/kink/mlp"
+    for version, last in ((0, True), (1, True), (2, False), (3, True), (4, False)):
+        (runs / f"version_{version}/checkpoints").mkdir(parents=True)
+        if last:
+            (runs / f"version_{version}/checkpoints/last.ckpt").write_bytes(b"")
+    note = _resume_note(runs / "version_0", {}, SimpleNamespace(trainer={"max_epochs": None}))
+    assert f"runs version_2, version_4 of {runs}, newer, hold no last.ckpt" in note, note
+    assert "version_1" not in note and "version_3" not in note

@@ -280,7 +280,9 @@ def _resume_note(run: Path, checkpoint: dict[str, Any], config: Any) -> str:
     numbered = re.fullmatch(r"version_(\d+)", run.name)  # a run folder renamed by hand has no number
     number = int(numbered.group(1)) if numbered else None
     folders = run_folders(run.parent.parent, run.parent.name) if number is not None else []
-    newer = [f.name for f in folders if int(f.name.split("_", 1)[1]) > (number or 0)]
+    newer = [
+        f.name for f in folders if int(f.name.split("_", 1)[1]) > (number or 0) and run_checkpoint(f, "last") is None
+    ]
     if newer:
         many = len(newer) > 1
         notes.append(
@@ -553,13 +555,18 @@ class EconCLI(LightningCLI):
             seed = int(inherited) if inherited else random.SystemRandom().randint(min_seed_value, max_seed_value)
             resuming = self.subcommand == "fit" and self._config().get("ckpt_path") is not None
             if inherited is None and resuming:
-                self._drawn_seed = seed  # a resume keeps its run's seed: _keep_the_runs_seed
+                self._drawn_seed = seed  # a resume keeps its run's seed: _keep_the_runs_seed says which
             elif inherited is None:
                 print(f"--seed_everything true: random seed {seed} (recorded in the run's config.yaml)", flush=True)
             if self.subcommand:
                 self.config[self.subcommand]["seed_everything"] = seed
             else:
                 self.config["seed_everything"] = seed
+            if self._drawn_seed is not None:  # seeded quietly: the seed the run goes on with is said later
+                from lightning.fabric.utilities.seed import seed_everything
+
+                seed_everything(seed, workers=True, verbose=False)
+                return
         super()._set_seed()
 
     def before_instantiate_classes(self) -> None:
@@ -595,7 +602,9 @@ class EconCLI(LightningCLI):
         if drawn is None:
             return
         ckpt = Path(str(config.get("ckpt_path")))
-        saved = ckpt.parent.parent / "config.yaml" if ckpt.parent.name == "checkpoints" else None
+        # only a run that goes on (its own last.ckpt); a fit from another checkpoint is a new run
+        goes_on = self._resume_version is not None and ckpt.parent.name == "checkpoints"
+        saved = ckpt.parent.parent / "config.yaml" if goes_on else None
         try:
             recorded = (yaml.safe_load(saved.read_text()) or {}).get("seed_everything") if saved else None
         except (OSError, AttributeError, yaml.YAMLError):
@@ -607,7 +616,8 @@ class EconCLI(LightningCLI):
 
         config.seed_everything = recorded
         seed_everything(recorded, workers=True, verbose=False)
-        print(f"--seed_everything true: the resumed run keeps the seed it drew, {recorded} ({saved})", flush=True)
+        said = f"the resumed run keeps the seed it was fitted with, {recorded} ({saved})"
+        print(f"--seed_everything true: {said}", flush=True)
 
     def _resolve_named_checkpoint(self, config: Any) -> str | None:
         """``--ckpt_path last`` (or ``best``, outside ``fit``) in a new process: the newest run of

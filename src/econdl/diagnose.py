@@ -222,16 +222,30 @@ def config_folder(path: str) -> str:
     )
 
 
+#: constructor arguments that econdl fills in itself: an optimizer's parameters, a schedule's optimizer
+_FILLED_IN = ("params", "optimizer")
+
+
 def _arguments(class_path: str) -> list[str] | None:
-    """The argument names of ``class_path``'s constructor (None where it cannot be imported)."""
+    """The argument names a config can give ``class_path``'s constructor, those it passes on to
+    a parent class through ``**kwargs`` included (Lightning's ReduceLROnPlateau takes torch's
+    mode, factor, patience, ...); None where it cannot be imported."""
     import importlib
 
     module, _, attr = class_path.rpartition(".")
     try:
-        params = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
+        target = getattr(importlib.import_module(module), attr)
+        inits = [vars(k)["__init__"] for k in inspect.getmro(target) if "__init__" in vars(k)]
+        names: list[str] = []
+        for init in inits if inspect.isclass(target) else [target]:
+            params = list(inspect.signature(init).parameters.values())
+            positional, keyword = inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD
+            names += [p.name for p in params if p.kind not in (positional, keyword) and p.name not in (*names, "self")]
+            if not any(p.kind == keyword for p in params):
+                break
     except (ImportError, AttributeError, ValueError, TypeError):
         return None
-    return [p for p in params if p not in ("self", "args", "kwargs")]
+    return [n for n in names if n not in _FILLED_IN]
 
 
 def _close_argument(class_path: str, name: str) -> str | None:
