@@ -235,9 +235,10 @@ def _arguments(class_path: str) -> list[str] | None:
     module, _, attr = class_path.rpartition(".")
     try:
         target = getattr(importlib.import_module(module), attr)
-        inits = [vars(k)["__init__"] for k in inspect.getmro(target) if "__init__" in vars(k)]
+        is_class = inspect.isclass(target)
+        inits = [vars(k)["__init__"] for k in inspect.getmro(target) if "__init__" in vars(k)] if is_class else [target]
         names: list[str] = []
-        for init in inits if inspect.isclass(target) else [target]:
+        for init in inits:
             params = list(inspect.signature(init).parameters.values())
             positional, keyword = inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD
             names += [p.name for p in params if p.kind not in (positional, keyword) and p.name not in (*names, "self")]
