@@ -318,12 +318,17 @@ def _resume_note(run: Path, checkpoint: dict[str, Any], config: Any) -> str:
     return "".join(f"; {note}" for note in notes)
 
 
-def _recorded_ckpt_path(saved: Path) -> str | None:
-    """The checkpoint a saved config.yaml records (the one its test or predict run scored)."""
+def _recorded(saved: Path, key: str) -> Any:
+    """A top-level setting of a saved config.yaml (None where the file or the key is missing)."""
     try:
-        value = yaml.safe_load(saved.read_text()).get("ckpt_path")
+        return yaml.safe_load(saved.read_text()).get(key)
     except (OSError, AttributeError, yaml.YAMLError):
         return None
+
+
+def _recorded_ckpt_path(saved: Path) -> str | None:
+    """The checkpoint a saved config.yaml records (the one its test or predict run scored)."""
+    value = _recorded(saved, "ckpt_path")
     return str(value) if value else None
 
 
@@ -605,10 +610,7 @@ class EconCLI(LightningCLI):
         # only a run that goes on (its own last.ckpt); a fit from another checkpoint is a new run
         goes_on = self._resume_version is not None and ckpt.parent.name == "checkpoints"
         saved = ckpt.parent.parent / "config.yaml" if goes_on else None
-        try:
-            recorded = (yaml.safe_load(saved.read_text()) or {}).get("seed_everything") if saved else None
-        except (OSError, AttributeError, yaml.YAMLError):
-            recorded = None
+        recorded = _recorded(saved, "seed_everything") if saved else None
         if isinstance(recorded, bool) or not isinstance(recorded, int) or recorded == drawn:
             print(f"--seed_everything true: random seed {drawn} (recorded in the run's config.yaml)", flush=True)
             return
