@@ -188,3 +188,40 @@ def test_the_callback_ablation_leaves_out_what_each_variant_names() -> None:
     assert ms > 0 and set(kept) == shipped - {"ModelCheckpoint"}
     assert "LearningRateMonitor" not in callback_ablation.run("loggers", 1)[1]
     assert callback_ablation.run("all", 1)[1] == ["Watch"]  # the benchmark's own clock, added by econdl_fit
+
+
+def table_rows(text: str, first_cell: str) -> list[list[str]]:
+    """The cells of each row of the markdown table whose header starts with FIRST_CELL."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_cell} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_the_readme_speed_table_is_the_one_make_bench_wrote() -> None:
+    """README.md copies docs/benchmarks.md's ratios, spreads, targets and verdicts, and its date:
+    a `make bench` run that is not copied, or a figure edited by hand, fails here."""
+    bench = (REPO / "docs" / "benchmarks.md").read_text()
+    readme = (REPO / "README.md").read_text()
+    speed = readme[readme.index("### Speed against raw PyTorch") :]
+    date = bench.split("Date: ", 1)[1].split(".", 1)[0]  # e.g. "2026-12-07 13:31 UTC"
+    assert date in speed, f"README's speed section does not give the date of docs/benchmarks.md's run ({date})"
+
+    def two(x: str) -> str:
+        return f"{float(x):.2f}"
+
+    def spread(x: str) -> str:
+        low, high = x.split("-")
+        return f"{two(low)}-{two(high)}"
+
+    def target(x: str) -> str:
+        return two(x.removeprefix("<=").strip())
+
+    written = [(two(r[4]), spread(r[5]), target(r[6]), r[7]) for r in table_rows(bench, "benchmark")]
+    copied = [(two(r[1]), spread(r[2]), target(r[3]), r[4]) for r in table_rows(speed, "benchmark")]
+    assert len(written) >= 5
+    assert copied == written
