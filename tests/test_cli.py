@@ -588,6 +588,10 @@ def test_validate_or_test_on_a_split_other_than_the_fits_is_refused(tmp_path):
             "bad.yaml, line 3, column 14: not valid YAML (mapping values are not allowed here); check the "
             "indentation of this line and the line above",
         ),
+        (  # plain YAML keeps the last value without a word: the fit ran 4 epochs
+            "trainer:\n  max_epochs: 3\n  min_epochs: 1\n  max_epochs: 4\n",
+            "bad.yaml, line 4: 'max_epochs' is given twice in one section (first on line 2); keep one of the two lines",
+        ),
     ],
 )
 def test_a_config_that_is_not_yaml_is_named_with_its_line_and_fix(tmp_path, text, words, capsys):

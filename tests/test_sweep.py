@@ -147,6 +147,24 @@ def test_bad_search_space_key_fails_before_any_trial_naming_it(tmp_path):
     assert not (tmp_path / "logs/sweeps/kink_mlp/trials").exists()
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("n_trials: 2\nn_trials: 3\n", "line 4: 'n_trials' is given twice in one section (first on line 3)"),
+        ("n_trials: 2\n\tsampler: tpe\n", "line 4, column 1: not valid YAML"),
+    ],
+)
+def test_a_sweep_file_that_is_not_yaml_is_named_with_its_line(tmp_path, text, words):
+    """A tab in a sweep file was reported as a bug in econdl (ScannerError) with a traceback."""
+    bad = tmp_path / "bad.yaml"
+    head = f"base_config: {CONFIGS / 'kink/mlp.yaml'}\nsearch_space: {{optimizer.init_args.lr: [0.01]}}\n"
+    bad.write_text(head + text)
+    result = run_econdl("sweep", "--config", str(bad), *TINY)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"{bad}, {words}" in result.stderr, result.stderr
+    assert not (tmp_path / "logs").exists()
+
+
 def test_bad_search_space_value_and_sampler_are_named(tmp_path):
     spec = yaml.safe_load(SWEEP.read_text())
     spec["base_config"] = str(CONFIGS / "kink/mlp.yaml")

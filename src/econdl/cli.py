@@ -53,6 +53,7 @@ from econdl.checkpointing import (
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
 from econdl.files import FolderLock, temp_path
+from econdl.yamlfile import read_yaml
 from econdl.errors import CheckpointNotFound, ConfigError, ConfigFileInvalid
 from econdl.loggers import carry_rows
 
@@ -1092,25 +1093,9 @@ class EconCLI(LightningCLI):
 
 
 def check_yaml(path: str | Path) -> None:
-    """A config file that is not valid YAML: ConfigError naming the file, the line and the
-    likely fix (jsonargparse names only "<unicode string>" and a line)."""
-    try:
-        content = yaml.safe_load(Path(path).read_text(encoding="utf-8", errors="replace"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        text = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-        line = text[mark.line] if mark and mark.line < len(text) else ""
-        if "\t" in line[: len(line) - len(line.lstrip())] or "'\\t'" in str(err.problem):
-            fix = "YAML indents with spaces, not tabs: replace the tab with spaces"
-        elif err.context and ("flow" in err.context or "quoted" in err.context):
-            opened = err.context_mark.line + 1 if err.context_mark else mark.line + 1 if mark else "?"
-            fix = f"close the bracket or quote opened on line {opened} ({err.context})"
-        else:
-            fix = "check the indentation of this line and the line above (keys of one level start in one column)"
-        raise ConfigFileInvalid(f"{where}: not valid YAML ({err.problem}); {fix}") from None
-    except yaml.YAMLError as err:
-        raise ConfigFileInvalid(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    """A config file that is not valid YAML, gives a key twice or holds no config sections:
+    ConfigFileInvalid naming the file, the line and the likely fix."""
+    content = read_yaml(path)
     if content is None or not isinstance(content, dict):
         held = "nothing" if content is None else f"a {type(content).__name__}"
         raise ConfigFileInvalid(

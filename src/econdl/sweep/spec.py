@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 
 from econdl.errors import ConfigError, ConfigFileNotFound
+from econdl.yamlfile import read_yaml
 
 Direction = Literal["minimize", "maximize"]
 
@@ -183,7 +183,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise ConfigFileNotFound(f"sweep file {path} does not exist (e.g. configs/sweeps/kink_mlp.yaml)")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must be a YAML mapping with base_config, n_trials and search_space")
     unknown = set(raw) - TOP_KEYS
