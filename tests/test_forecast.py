@@ -2,10 +2,12 @@
 conformal half-widths and the NBER business-cycle states."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy import stats
 from statsmodels.tsa.stattools import diebold_mariano_test
 
@@ -17,6 +19,7 @@ from econdl.forecast import (
     mincer_zarnowitz,
     recession_mask,
 )
+from econdl.forecast.evaluate import horizon_scores, long_frame
 
 
 def test_clark_west_equals_a_hand_computation():
@@ -90,11 +93,73 @@ def test_conformal_and_gaussian_halfwidths():
     assert conformal_halfwidth(errors, 50) == 5.0
     assert conformal_halfwidth(errors, 95) == math.inf  # 9 errors cannot bound 95 %
     assert gaussian_halfwidth(2.0, 95) == pytest.approx(1.959964 * 2.0, rel=1e-6)
+    # a missing error is no calibration error: 9 finite errors still give the 8th smallest
+    assert conformal_halfwidth(np.append(errors, np.nan), 80) == 8.0
 
 
 def test_nber_states_follow_peak_exclusive_trough_inclusive():
     quarters = pd.PeriodIndex(["1959Q4", "2007Q4", "2008Q1", "2009Q2", "2009Q3", "2020Q2", "2021Q1"], freq="Q")
     np.testing.assert_array_equal(recession_mask(quarters), [np.nan, 0, 1, 1, 0, 1, 0])
+    # the first listed peak (1960Q2) is itself an expansion quarter; the quarter before it has no state
+    first = pd.PeriodIndex(["1960Q1", "1960Q2", "1960Q3"], freq="Q")
+    np.testing.assert_array_equal(recession_mask(first), [np.nan, 0, 1])
     months = pd.PeriodIndex(["2001-03", "2001-04", "2001-12", "2002-01"], freq="M")
     np.testing.assert_array_equal(recession_mask(months), [0, 1, 1, 0])
     assert np.isnan(recession_mask(pd.PeriodIndex(["2008"], freq="Y"))).all()
+
+
+def _tiny_layout() -> SimpleNamespace:
+    """A data module's layout by hand: 2 lags, 12 samples (val from the 7th, test from the 10th),
+    horizon 2, so the origins from sample 5 on reach the validation period."""
+    rng = np.random.default_rng(3)
+    index = pd.period_range("2000Q1", periods=14, freq="Q")
+    return SimpleNamespace(
+        layout={"val_at": 6, "test_at": 9, "n": 12, "eval_from": 5},
+        lags=2,
+        series=pd.Series(rng.standard_normal(14), index=index),
+        interval_levels=[50.0],
+        horizon=2,
+    )
+
+
+def test_long_frame_calibrates_on_every_validation_target():
+    """Each horizon's val rows are the targets of the whole validation period (samples 6-8),
+    and the conformal bound is the ceil(0.5 (m + 1))-th smallest of their absolute errors."""
+    dm = _tiny_layout()
+    g = dm.series.to_numpy()
+    pred = np.random.default_rng(4).standard_normal((8, 2))  # origins 5..12: the last one is the latest
+    frame = long_frame(dm, torch.tensor(pred))
+    for h in (1, 2):
+        val = frame[(frame["split"] == "val") & (frame["horizon"] == h)]
+        assert list(val["date"]) == [str(d) for d in dm.series.index[2 + 6 : 2 + 9]]
+        # target sample j is forecast from origin j - h + 1, row j - h + 1 - 5 of pred
+        errors = np.sort([abs(pred[j - h + 1 - 5, h - 1] - g[2 + j]) for j in (6, 7, 8)])
+        q = errors[math.ceil(0.5 * 4) - 1]
+        part = frame[frame["horizon"] == h]
+        np.testing.assert_allclose(part["upper_50"] - part["forecast"], q)
+
+
+def test_horizon_scores_are_the_errors_coverage_and_width_of_the_test_rows():
+    forecast = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+    actual = np.array([1.4, 1.0, 0.5, 5.0, 1.0])
+    lower, upper = forecast - np.array([0.5, 0.5, 1.0, 1.0, 0.2]), forecast + np.array([0.3, 0.9, 1.0, 1.5, 0.2])
+    test = pd.DataFrame(
+        {
+            "date": ["2015Q1", "2015Q2", "2015Q3", "2015Q4", "2016Q1"],
+            "horizon": 1,
+            "split": "test",
+            "forecast": forecast,
+            "actual": actual,
+            "lower_80": lower,
+            "upper_80": upper,
+        }
+    )
+    frame = pd.concat([test, test.assign(split="val", actual=actual + 9)])  # val rows are not scored
+    row = horizon_scores(frame, 1, [80.0])
+    err = np.abs(forecast - actual)
+    assert row["test_mae"] == pytest.approx(err.mean())
+    assert row["test_max_abs_err"] == pytest.approx(err.max())
+    assert row["test_rmse"] == pytest.approx(math.sqrt(np.mean(err**2)))
+    assert row["coverage_80"] == pytest.approx(np.mean((lower <= actual) & (actual <= upper)))
+    assert row["width_80"] == pytest.approx(np.mean(upper - lower))
+    assert row["n_test"] == 5
