@@ -276,6 +276,8 @@ def test_monthly_csv_is_annualised_by_12(tmp_path):
     changes = GDPDataModule(source="csv", path=str(path), lags=2, val_size=4, test_size=4, transform="pct_change")
     changes.setup()
     assert changes.units() == "percent change on the previous month (not annualised)"
+    # each change divides by the month before it, not by its own month
+    np.testing.assert_allclose(changes.series.to_numpy(), 100 * np.diff(levels) / levels[:-1], rtol=1e-10)
     quarterly = GDPDataModule()
     quarterly.setup()
     assert quarterly.describe_model(torch.nn.Linear(4, 1))["test_period"] == "1999Q4-2009Q3"
@@ -421,6 +423,35 @@ def test_expanding_window_with_horizons_refits_on_what_each_origin_knew(tmp_path
             errors.append(lags[i] @ beta - growth[4 + j])
         row = table.set_index("horizon").loc[h]
         assert row["test_rmse"] == pytest.approx(float(np.sqrt(np.mean(np.square(errors)))), rel=1e-5)
+
+
+def test_expanding_window_keeps_the_fitted_model_for_origins_that_only_reach_validation(tmp_path):
+    """Origins whose forecasts all fall in the validation period (they calibrate the intervals)
+    are forecast by the model fitted on the training samples, not refitted: an OLS on those."""
+    path = fred_csv(tmp_path / "gdp.csv", n=40)
+    args = [
+        *csv_args(path),
+        "--data.horizon=2",
+        "--data.val_size=8",
+        "--data.test_size=8",
+        "--data.evaluation=expanding",
+    ]
+    result = compare([str(CONFIGS / "gdp/ar_direct.yaml")], args, out="rolled")
+    growth = 400 * np.diff(np.log(pd.read_csv(path)["GDPC1"].to_numpy()))  # growth[t] is period 1990Q2 + t
+    lags = np.column_stack([np.ones(len(growth) - 3), [growth[i : i + 4][::-1] for i in range(len(growth) - 3)]])
+    n = len(growth) - 4  # 35 samples; sample k's targets: growth[4 + k], growth[5 + k]
+    val_at, test_at = n - 16, n - 8
+    known = val_at - 1  # the training samples: both their targets precede the validation period
+    frame = pd.read_csv(result.out_dir / "predictions.csv")
+    val_only = frame.groupby("origin")["split"].transform(lambda s: (s == "val").all())
+    checked = frame[val_only]
+    # origin of sample val_at - 1: its second forecast only; samples val_at .. test_at - 2: both
+    assert len(checked) == 1 + 2 * (test_at - 1 - val_at)
+    for _, row in checked.iterrows():
+        h = int(row["horizon"])
+        j = (pd.Period(row["date"], freq="Q") - pd.Period("1990Q2", freq="Q")).n - 4  # the target's sample
+        beta = np.linalg.lstsq(lags[:known], growth[4 + h - 1 : 4 + h - 1 + known], rcond=None)[0]
+        assert row["forecast"] == pytest.approx(lags[j - h + 1] @ beta, rel=1e-5, abs=1e-5)
 
 
 def test_split_sizes_from_the_command_line_are_counts_or_fractions(tmp_path, monkeypatch):
