@@ -108,6 +108,19 @@ def test_ar_coefficients_equal_statsmodels(tmp_path, source):
     assert float(cli.model.forecast_std()[0]) == pytest.approx(np.sqrt(scale), rel=1e-6)
 
 
+def test_iterated_ar_interval_widths_grow_with_the_ma_weights_of_statsmodels(tmp_path):
+    """The h-step error variance of an iterated AR(p) is sigma^2 (psi_0^2 + ... + psi_{h-1}^2),
+    psi the MA(infinity) weights of the fitted AR polynomial (statsmodels' arma2ma here)."""
+    from statsmodels.tsa.arima_process import arma2ma
+
+    path = fred_csv(tmp_path / "gdp.csv", n=60)
+    cli = _fit("ar", *csv_args(path), "--data.horizon=4", "--data.val_size=8", "--data.test_size=8")
+    _, phi = cli.model.ar_coefficients()
+    psi = arma2ma(np.r_[1.0, -np.asarray(phi)], [1.0], lags=4)
+    std = cli.model.forecast_std().numpy()
+    np.testing.assert_allclose(std, std[0] * np.sqrt(np.cumsum(psi**2)), rtol=1e-6)
+
+
 def test_fit_test_predict_on_the_csv_source(tmp_path):
     path = fred_csv(tmp_path / "gdp.csv")
     cli = cli_main(["fit", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(path), *QUIET], verbose_test=False)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from econdl.metrics import column_name, logged_name
+from econdl.metrics import column_name, logged_name, metric_label
 from helpers import REPO, econdl_env, run_econdl
 
 
@@ -45,6 +45,15 @@ def test_python_dash_m_econdl_works_like_econdl() -> None:
 )
 def test_logged_names_and_table_columns_map_one_to_one(logged: str, column: str) -> None:
     assert column_name(logged) == column and logged_name(column) == logged
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [("T-shirt/top", "T-shirt_top"), ("Ankle boot", "Ankle_boot"), (3, "3"), ("(unknown)", "unknown"), ("??", "class")],
+)
+def test_class_names_become_metric_keys_with_underscores(name: object, label: str) -> None:
+    """What test/acc_class_<label> is called: runs of other characters become one underscore."""
+    assert metric_label(name) == label
 
 
 def test_no_other_code_converts_metric_names_by_hand() -> None:
