@@ -143,6 +143,49 @@ def test_format_keeps_what_the_data_support_and_marks_the_best():
     assert with_std(0.000731, 0.0000512) == "7.31e-04 ± 5.1e-05"
 
 
+def test_p_values_seed_counts_and_the_few_forecasts_caveat_at_its_bounds():
+    table = pd.DataFrame(
+        {"test_rmse": [2.6, 2.9, 3.1], "dm_pvalue": [np.nan, 0.0004, 0.04], "n_test": [20, 20, 20], "seeds": [1, 1, 1]},
+        index=pd.Index(["ar", "mlp", "mean"], name="model"),
+    )
+    formatted = format_table(table)
+    assert formatted.cells["DM p"].tolist() == ["–", "<0.001", "0.040"]  # three decimals, tiny ones as a bound
+    # 20 test forecasts are enough (the caveat is for fewer); one seed each: no "mean ± std" line
+    assert not any("test forecasts:" in line or "mean ± std" in line for line in formatted.caption)
+    assert any(line.startswith("only 19 test forecasts") for line in format_table(table.assign(n_test=19)).caption)
+    assert "mean ± std over 3 seeds" in format_table(table.assign(seeds=3)).caption
+
+
+def test_significance_columns_follow_the_accuracy_they_qualify():
+    """table.csv: test_acc (and its std), then its interval and the McNemar p-values, then the rest;
+    the values are significance_table's, matched by model name whatever the table's order."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from econdl.report.outputs import add_significance
+
+    targets = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    good, poor = targets.copy(), targets.copy()
+    poor[[0, 1, 2, 3]] = (poor[[0, 1, 2, 3]] + 1) % 3
+    dm = SimpleNamespace(class_names=["a", "b", "c"], test_targets=lambda: torch.as_tensor(targets))
+    predictions = {"good": [torch.as_tensor(good)], "poor": [torch.as_tensor(poor)]}
+    table = pd.DataFrame(
+        {"test_acc": [0.6, 1.0], "test_acc_std": [0.0, 0.0], "params": [10, 20]},
+        index=pd.Index(["poor", "good"], name="model"),
+    )
+    out = add_significance(table, predictions, dm)
+    extra = ["test_acc_ci_low", "test_acc_ci_high", "p_vs_best", "p_vs_best_raw"]
+    assert list(out.columns) == ["test_acc", "test_acc_std", *extra, "params"]
+    assert list(add_significance(table.drop(columns="test_acc_std"), predictions, dm).columns) == [
+        "test_acc",
+        *extra,
+        "params",
+    ]
+    expected = significance_table({"good": good, "poor": poor}, targets)
+    pd.testing.assert_frame_equal(out[extra], expected.loc[["poor", "good"], extra], check_names=False)
+
+
 def test_a_bootstrap_interval_is_shown_low_then_high_beside_its_value():
     table = pd.DataFrame(
         {
