@@ -458,6 +458,13 @@ def test_a_sweep_file_without_an_objective_minimizes_val_loss(tmp_path):
     assert (spec.metric, spec.direction) == ("val/loss", "maximize")
 
 
+def test_a_sweep_file_without_max_failures_stops_after_n_trials_failures(tmp_path):
+    from econdl.sweep.spec import load_spec
+
+    assert load_spec(write_sweep(tmp_path, n_trials=7)).max_failures == 7  # docs/sweep.md: default n_trials
+    assert load_spec(write_sweep(tmp_path, n_trials=7, max_failures=2)).max_failures == 2
+
+
 def test_the_best_config_of_a_maximize_study_is_its_highest_trial_and_tests_after_fit(tmp_path):
     """The best config is the highest trial's when the study maximizes, and it tests after its fit
     (docs/sweep.md: it "refits it ... and tests it once") even where every trial ran without."""
