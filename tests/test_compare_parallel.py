@@ -52,6 +52,19 @@ def test_workers_default_to_one_inside_a_data_parallel_launch(monkeypatch: pytes
     assert parallel.default_workers([], jobs=3) == 1
 
 
+def test_one_device_written_either_way_keeps_one_worker_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--trainer.devices 1` is the same option as `--trainer.devices=1`: each fit on one device."""
+    import torch
+
+    monkeypatch.setattr(parallel, "cpu_slots", lambda: 8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for var in ("LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    assert parallel.default_workers(["--trainer.devices=1"], jobs=3) == 3
+    assert parallel.default_workers(["--trainer.devices", "1"], jobs=3) == 3
+    assert parallel.default_workers(["--trainer.devices", "2"], jobs=3) == 1
+
+
 def test_workers_must_be_a_positive_whole_number() -> None:
     with pytest.raises(ValueError, match="--workers 0 must be at least 1"):
         compare_main([str(CONFIGS / "kink"), "--workers", "0"])
@@ -126,6 +139,9 @@ def test_a_model_that_cannot_be_fitted_leaves_the_table_of_the_others_and_exits_
             "out of the comparison"
         ]
         assert "failed: relu_basis: ReLUBasisLS(knots=20) has 21 coefficients and needs at least 21" in captured.out
+        if workers == 2:  # the progress line of the job that failed says so, not "done"
+            progress = [line for line in captured.out.splitlines() if line.startswith("[") and "relu_basis" in line]
+            assert len(progress) == 1 and progress[0].endswith("relu_basis failed"), progress
         tables[workers] = pd.read_csv(folder / "cmp/table.csv", index_col="model")
         # the files say it too: a co-author reading table.md or report.html learns what is missing
         left = "Left out, could not be fitted: relu_basis: ReLUBasisLS(knots=20) has 21 coefficients"
