@@ -62,6 +62,46 @@ def test_compare_writes_its_table_beside_the_fits_under_default_root_dir(tmp_pat
     assert not (tmp_path / "logs").exists()
 
 
+def test_a_logger_save_dir_on_the_command_line_places_the_table_before_default_root_dir():
+    """runs_root's docstring: a logger save_dir given on the command line, else
+    --trainer.default_root_dir, else logs; whichever order they are given in."""
+    from pathlib import Path
+
+    from econdl.compare import runs_root
+
+    both = ["--trainer.default_root_dir", "R", "--trainer.logger.init_args.save_dir=S"]
+    assert runs_root(both) == runs_root(both[::-1]) == Path("S")
+    assert runs_root(["--trainer.default_root_dir=R"]) == Path("R") and runs_root([]) == Path("logs")
+
+
+def test_a_seeded_row_holds_the_mean_and_sample_std_of_each_score():
+    """--seeds 3: each score column is the mean over the seeds, its _std the sample standard
+    deviation (ddof 1); what is no score (the parameter count) gets no _std."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from econdl.compare import summary_row
+
+    rmse, mae = [1.0, 2.0, 4.0], [0.5, 1.5, 1.0]
+    runs = [
+        {
+            "data": SimpleNamespace(),
+            "model": torch.nn.Linear(2, 1),
+            "fit_s": 1.0,
+            "metrics": {"test/rmse": r, "test/mae": m},
+        }
+        for r, m in zip(rmse, mae, strict=True)
+    ]
+    row = summary_row("mlp", runs, seeds=3)
+    assert row["test_rmse"] == pytest.approx(np.mean(rmse)) and row["test_rmse_std"] == pytest.approx(
+        np.std(rmse, ddof=1)
+    )
+    assert row["test_mae_std"] == pytest.approx(np.std(mae, ddof=1))
+    assert row["params"] == 3 and "params_std" not in row and row["seeds"] == 3
+
+
 @pytest.mark.parametrize("option", [["--relative_to", "arr"], ["--data.relative_to", "arr"]])
 def test_a_reference_model_not_compared_is_refused_before_any_fit(tmp_path, monkeypatch, option):
     from econdl import compare as compare_module
