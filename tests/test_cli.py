@@ -459,6 +459,15 @@ def test_a_step_limit_inside_the_first_epoch_tests_the_final_weights(tmp_path, c
     assert stopping and stopping[0].wait_count == 0
 
 
+def test_a_sanity_check_is_no_validation_for_early_stopping(tmp_path):
+    """Lightning's sanity check (--trainer.num_sanity_val_steps 2) validates before training, but
+    logs nothing to check: a step limit inside the first epoch still ends the fit normally."""
+    args = [*FAST, "--trainer.max_steps=3", "--trainer.num_sanity_val_steps=2"]
+    cli = cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), *args])
+    assert cli.trainer.global_step == 3 and cli.trainer.state.status == "finished"
+    assert cli.trainer.callback_metrics["test/loss"].isfinite()
+
+
 def test_a_monitor_that_validation_never_logs_is_still_an_error(tmp_path):
     from econdl.callbacks import EarlyStopping
 
