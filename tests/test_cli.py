@@ -696,3 +696,23 @@ def test_a_resume_writes_the_runs_config_by_rename_and_goes_on_from_an_emptied_o
     assert not list(saved.parent.glob(".*.tmp"))
     # that resume recorded 2 sanity batches; this one runs none
     assert cli_main([*args, "--trainer.max_epochs=3", "--ckpt_path=last"]).trainer.current_epoch == 3
+
+
+def test_the_prediction_writer_without_a_data_module_writes_one_column_per_output(tmp_path, capsys):
+    """No prediction_frame to ask: one column per output (``prediction`` when there is one), every
+    batch's rows in order, the folders made, and the count said in words."""
+    from types import SimpleNamespace
+
+    from econdl.callbacks import CSVPredictionWriter
+
+    trainer = SimpleNamespace(log_dir=str(tmp_path / "run"), is_global_zero=True, datamodule=None, ckpt_path=None)
+    two = [torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[5.0, 6.0]])]
+    path = tmp_path / "out/deep/predictions.csv"
+    CSVPredictionWriter(path=str(path)).write_on_epoch_end(trainer, None, two, None)
+    frame = pd.read_csv(path)
+    assert list(frame.columns) == ["prediction_0", "prediction_1"]
+    np.testing.assert_array_equal(frame.to_numpy(), torch.cat(two).numpy())
+    assert f"predictions: 3 rows written to {path}" in capsys.readouterr().out
+    CSVPredictionWriter().write_on_epoch_end(trainer, None, [torch.tensor([0.5])], None)  # into the run's folder
+    assert pd.read_csv(tmp_path / "run/predictions.csv").to_dict("list") == {"prediction": [0.5]}
+    assert "predictions: 1 row written to" in capsys.readouterr().out
