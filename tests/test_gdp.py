@@ -214,6 +214,7 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         ({}, {"test_size": 0.9}, "or a smaller test_size (the test period takes"),
         # a level <= 0 has no growth rate: pct_change (suggested before) divides by a zero too
         ({"row3": "-2"}, {}, "is <= 0 at 1990Q4; correct those values in the file, or use transform='levels'"),
+        ({"row3": "0"}, {}, "GDPC1 is <= 0 at 1990Q4; correct those values in the file"),  # log(0): no growth
         # levels written as fractions: 0.8% and 0.95% intervals, which cover about nothing
         ({}, {"interval_levels": [0.8, 0.95]}, "for 80%, 95% give --data.interval_levels [80.0, 95.0]"),
         ({}, {"exog": ["note"], "value_column": "GDPC1"}, "give a column of numbers with --data.exog (the columns"),
@@ -271,6 +272,9 @@ def test_unsorted_or_duplicated_dates_fail_through_the_cli(tmp_path, swap, messa
     frame.to_csv(path, index=False)
     result = run_econdl("fit", "--config", str(CONFIGS / "gdp/ar.yaml"), *csv_args(path))
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    if swap == "unsorted":  # the first date out of order, after the one before it
+        later, earlier = frame.loc[6, "observation_date"], frame.loc[5, "observation_date"]
+        assert f"{later} comes after {earlier}; sort the file by date" in result.stderr
 
 
 def test_monthly_csv_is_annualised_by_12(tmp_path):
@@ -418,9 +422,10 @@ def test_macrodata_exog_and_horizon_layout():
     assert dm.dates["test"][0] == pd.Period("1999Q4") and str(dm.dates["forecast"][-1]) == "2010Q3"
 
 
-def test_expanding_window_with_horizons_refits_on_what_each_origin_knew(tmp_path):
+@pytest.mark.parametrize("refit", [[], ["--data.refit_epochs=0"]])  # a closed form refits in one pass anyway
+def test_expanding_window_with_horizons_refits_on_what_each_origin_knew(tmp_path, refit):
     path = fred_csv(tmp_path / "gdp.csv", n=50)
-    args = [*csv_args(path), "--data.horizon=2", "--data.evaluation=expanding"]
+    args = [*csv_args(path), "--data.horizon=2", "--data.evaluation=expanding", *refit]
     table = compare([str(CONFIGS / "gdp/ar_direct.yaml")], args, out="rolled").table
     growth = 400 * np.diff(np.log(pd.read_csv(path)["GDPC1"].to_numpy()))
     origins = np.stack([growth[i : i + 4][::-1] for i in range(len(growth) - 3)])  # row i: origin 3 + i
