@@ -342,6 +342,29 @@ def test_report_renders_in_headless_chromium_offline(digits_compare, tmp_path):
     assert page.text_chars > 500 and not_blank(shot)
 
 
+def test_a_compare_report_names_each_models_run_folders(tmp_path):
+    """A model fitted once is shown with its run folder; one fitted with seeds lists them all."""
+    import json
+
+    from econdl.report.collect import collect
+
+    runs = {"ar": [tmp_path / "logs/gdp/ar/version_0"], "mlp": [tmp_path / f"logs/gdp/mlp/version_{k}" for k in (0, 1)]}
+    for dirs in runs.values():
+        for folder in dirs:
+            folder.mkdir(parents=True)
+            (folder / "config.yaml").write_text(f"# {folder.name}\n")
+    run_dir = tmp_path / "cmp"
+    run_dir.mkdir()
+    pd.DataFrame({"model": ["ar", "mlp"], "test_rmse": [2.0, 2.5]}).to_csv(run_dir / "table.csv", index=False)
+    info = {"task": "gdp", "runs": {name: [str(d) for d in dirs] for name, dirs in runs.items()}}
+    (run_dir / "run_info.json").write_text(json.dumps(info))
+    names = [name for name, _ in collect(run_dir).configs]
+    assert names == [
+        "ar (logs/gdp/ar/version_0)",
+        "mlp (seed runs: logs/gdp/mlp/version_0, logs/gdp/mlp/version_1)",
+    ]
+
+
 def test_horizons_and_test_counts_print_as_whole_numbers():
     table = pd.DataFrame(
         {"horizon": [1, 2, 1, 2], "n_test": [40, 39, 40, 39], "test_rmse": [2.64, 2.87, 3.16, 3.18]},
