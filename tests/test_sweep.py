@@ -496,6 +496,36 @@ def test_the_best_config_of_a_maximize_study_is_its_highest_trial_and_tests_afte
     assert best["data"]["init_args"]["x_size"] == 256  # the options given to every trial are kept
 
 
+def test_the_trials_table_leaves_out_surplus_trials_and_says_why_the_others_failed(tmp_path):
+    """A surplus trial (the budget taken by other workers) is no trial of the sweep: no row.  A
+    failure econdl recorded keeps its reason; one without (the heartbeat's) says its worker stopped."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from econdl.sweep.results import LOST, trials_table
+    from econdl.sweep.spec import load_spec
+
+    lr = {"type": "float", "low": 0.001, "high": 0.1}
+    spec = load_spec(write_sweep(tmp_path, search_space={"optimizer.init_args.lr": lr}))
+    study = optuna.create_study()
+    dist = {"optimizer.init_args.lr": FloatDistribution(0.001, 0.1)}
+    made = [
+        ({"value": 0.5, "user_attrs": {"epochs": 3}}, TrialState.COMPLETE),
+        ({"user_attrs": {"surplus": True, "error": "surplus: the budget was taken"}}, TrialState.FAIL),
+        ({"user_attrs": {"error": "Invalid learning rate"}}, TrialState.FAIL),
+        ({}, TrialState.FAIL),
+    ]
+    for fields, state in made:
+        study.add_trial(
+            create_trial(state=state, params={"optimizer.init_args.lr": 0.01}, distributions=dist, **fields)
+        )
+    table = trials_table(study, spec)
+    assert list(table.index) == [0, 2, 3]
+    assert list(table["state"]) == ["COMPLETE", "FAIL", "FAIL"] and table.loc[0, "val/loss"] == 0.5
+    assert list(table["error"]) == ["", "Invalid learning rate", LOST]
+    assert table.loc[0, "epochs"] == 3 and (table["optimizer.init_args.lr"] == 0.01).all()
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
