@@ -63,6 +63,11 @@ def test_one_device_written_either_way_keeps_one_worker_per_core(monkeypatch: py
     assert parallel.default_workers(["--trainer.devices=1"], jobs=3) == 3
     assert parallel.default_workers(["--trainer.devices", "1"], jobs=3) == 3
     assert parallel.default_workers(["--trainer.devices", "2"], jobs=3) == 1
+    # ten or more devices are not one device ("--trainer.devices=1" is where "=12" begins)
+    assert parallel.default_workers(["--trainer.devices=12"], jobs=3) == 1
+    assert parallel.default_workers(["--trainer.devices", "16"], jobs=3) == 1
+    assert parallel.default_workers(["--trainer.devices=[0]"], jobs=3) == 3  # a list of one device
+    assert parallel.default_workers(["--trainer.devices=[0,1]"], jobs=3) == 1
 
 
 def test_workers_must_be_a_positive_whole_number() -> None:

@@ -290,13 +290,9 @@ def pop_option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
 
 def _option(overrides: list[str], name: str) -> str | None:
     """The last value the command-line ``overrides`` give ``--name`` (``--name=V`` or ``--name V``)."""
-    value = None
-    for i, arg in enumerate(overrides):
-        if arg.startswith(f"--{name}="):
-            value = arg.split("=", 1)[1]
-        elif arg == f"--{name}" and i + 1 < len(overrides):
-            value = overrides[i + 1]
-    return value
+    from econdl.parallel import option_values
+
+    return ([None, *option_values(overrides, f"--{name}")])[-1]
 
 
 def runs_root(overrides: list[str]) -> Path:

@@ -52,9 +52,10 @@ def default_workers(overrides: list[str], jobs: int) -> int:
     present (fits would contend for it)."""
     if any(k in os.environ for k in ("LOCAL_RANK", "WORLD_SIZE")):
         return 1
-    joined = " ".join(overrides)
-    if "--trainer.devices" in joined and not any(f"--trainer.devices{sep}1" in joined for sep in ("=", " ")):
+    devices = option_values(overrides, "--trainer.devices")
+    if any(value.strip().strip("'\"") not in ("1", "[0]", "[1]") for value in devices):
         return 1
+    joined = " ".join(overrides)
     if "ddp" in joined:
         return 1
     import torch
@@ -62,6 +63,17 @@ def default_workers(overrides: list[str], jobs: int) -> int:
     if torch.cuda.is_available():
         return 1
     return max(1, min(cpu_slots(), jobs))
+
+
+def option_values(args: list[str], option: str) -> list[str]:
+    """The values ``args`` gives ``option``, written ``OPTION=VALUE`` or ``OPTION VALUE``."""
+    values = []
+    for i, arg in enumerate(args):
+        if arg.startswith(f"{option}="):
+            values.append(arg.split("=", 1)[1])
+        elif arg == option and i + 1 < len(args):
+            values.append(args[i + 1])
+    return values
 
 
 def fit_threads(overrides: list[str], jobs: int) -> int:
