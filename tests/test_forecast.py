@@ -20,6 +20,7 @@ from econdl.forecast import (
     recession_mask,
 )
 from econdl.forecast.evaluate import horizon_scores, long_frame
+from econdl.forecast.intervals import conformal_minimum
 
 
 def test_clark_west_equals_a_hand_computation():
@@ -95,6 +96,13 @@ def test_conformal_and_gaussian_halfwidths():
     assert gaussian_halfwidth(2.0, 95) == pytest.approx(1.959964 * 2.0, rel=1e-6)
     # a missing error is no calibration error: 9 finite errors still give the 8th smallest
     assert conformal_halfwidth(np.append(errors, np.nan), 80) == 8.0
+
+
+@pytest.mark.parametrize("level", [50, 80, 90, 95, 97.5, 99])
+def test_conformal_minimum_is_the_fewest_errors_that_bound_the_level(level):
+    need = conformal_minimum(level)
+    assert math.isfinite(conformal_halfwidth(np.arange(1.0, need + 1), level))
+    assert conformal_halfwidth(np.arange(1.0, need), level) == math.inf
 
 
 def test_nber_states_follow_peak_exclusive_trough_inclusive():

@@ -208,6 +208,7 @@ def test_a_table_of_several_horizons_marks_the_best_at_each_and_keeps_interval_r
             "coverage_95": [1.0] * 4,  # a result, even where every model has the same one
             "width_95": [float("inf")] * 4,  # a validation period too short for a 95% interval
             "width_80": [4.0, 5.0, 4.2, 5.1],
+            "width_97.5": [float("inf")] * 4,  # a level that is not a whole number
             "n_test": [7] * 4,  # a setting: under the table
         },
         index=pd.Index(["ar", "ar", "mlp", "mlp"], name="model"),
@@ -224,6 +225,8 @@ def test_a_table_of_several_horizons_marks_the_best_at_each_and_keeps_interval_r
         for line in formatted.caption
     )
     assert not any(line.startswith("width 80 ∞") for line in formatted.caption)
+    words = "97.5% split-conformal interval (it needs at least 39)"  # 38 errors give rank ceil(39 x 0.975) = 39
+    assert any(line.startswith("width 97.5 ∞") and words in line for line in formatted.caption), formatted.caption
     # cut into parts to fit a narrow terminal, each part keeps the horizon that tells rows apart
     parts = to_console(table, width=40).split("\n\n")
     cut = [p for p in parts if p.lstrip().startswith("model")]

@@ -22,6 +22,8 @@ from typing import SupportsFloat
 
 import pandas as pd
 
+from econdl.forecast.intervals import conformal_minimum
+
 #: readable headings for the columns every task produces
 HEADINGS = {
     "test_mse": "test MSE",
@@ -113,8 +115,8 @@ def heading(column: str) -> str:
         return HEADINGS[column]
     if column.startswith("rmse_vs_"):
         return f"RMSE / {column.removeprefix('rmse_vs_')}"
-    if "." in column or "/" in column:  # a config key or metric name as users type it (optimizer.init_args.lr)
-        return column
+    if "/" in column or re.search(r"[^\d]\.|\.[^\d]", column):  # a config key or metric name as users type
+        return column  # it (optimizer.init_args.lr), not a level such as width_97.5
     words = [ACRONYMS.get(w, w) for w in column.split("_")]
     return " ".join(words)
 
@@ -186,9 +188,9 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
         cells[name] = texts
         best[name] = _best_mask(table[col], direction(col), groups)
     for col in keep:
-        level = re.fullmatch(r"width_(\d+)", col)  # conformal; OLS intervals are finite at any length
+        level = re.fullmatch(r"width_(\d+(?:\.\d+)?)", col)  # conformal; OLS intervals are finite at any length
         if level and pd.to_numeric(table[col], errors="coerce").eq(float("inf")).any():
-            need = math.ceil(int(level.group(1)) / (100 - int(level.group(1))))
+            need = conformal_minimum(float(level.group(1)))
             caption.append(
                 f"{heading(col)} ∞: too few validation forecasts for a {level.group(1)}% split-conformal interval "
                 f"(it needs at least {need}); a larger --data.val_size gives them"
