@@ -54,7 +54,7 @@ def test_compare_of_a_missing_folder_fails_naming_it():
 
 
 def test_compare_writes_its_table_beside_the_fits_under_default_root_dir(tmp_path):
-    """The fits went under --trainer.default_root_dir, the table to ./logs."""
+    """The table goes beside the fits, under --trainer.default_root_dir (it went to ./logs, away from them)."""
     closed_form = [str(CONFIGS / "kink" / f"{name}.yaml") for name in ("polynomial", "chebyshev")]
     compare_main([*closed_form, *FAST, "--workers", "1", "--trainer.default_root_dir", "R"])
     assert (tmp_path / "R/kink/compare/version_0/table.csv").is_file()
