@@ -119,6 +119,26 @@ def test_compare_runs_fits_on_their_share_and_gives_the_threads_back(
     assert torch.get_num_threads() == before
 
 
+def test_a_value_a_data_module_refuses_is_one_line_in_a_parallel_compare_as_in_a_sequential_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From a worker process, a value refused in a constructor (jsonargparse wraps the ConfigError,
+    and the process pool drops the wrapper's cause) gave two tracebacks and "looks like a bug"."""
+    from econdl.main import main
+
+    configs = [str(CONFIGS / "gdp" / f"{name}.yaml") for name in ("ar", "mean", "random_walk")]
+    words = "val_size=0 must be a fraction in (0, 1) or a whole count >= 1"
+    for workers in (1, 2):
+        with pytest.raises(SystemExit) as exit_:
+            main(["compare", *configs, "--data.val_size=0", "--workers", str(workers), "--out", f"cmp{workers}"])
+        captured = capsys.readouterr()
+        assert exit_.value.code == 1, captured.err
+        assert "Traceback" not in captured.err and "looks like a bug" not in captured.err, captured.err
+        errors = [line for line in captured.err.splitlines() if line.startswith("econdl: error: ")]
+        assert len(errors) == 1 and words in errors[0], captured.err
+        assert not (tmp_path / f"cmp{workers}").exists()
+
+
 def test_a_model_that_cannot_be_fitted_leaves_the_table_of_the_others_and_exits_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,7 +32,7 @@ from econdl import interrupt
 from econdl.api import make_callable
 from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
-from econdl.diagnose import _argument_message, one_line
+from econdl.diagnose import _argument_message, diagnose, one_line
 from econdl.errors import ConfigError, ConfigFileNotFound, EcondlError, missing_config
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
@@ -124,6 +124,11 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
             f"{_argument_message(err)} by {config}: econdl compare gives every option on its command line to "
             "every config; compare the configs that take it, or set it in a copy of this config"
         ) from None
+    except (ValueError, TypeError) as err:  # a value a data module or model refused, wrapped by the parser:
+        found = diagnose(err)  # the config's mistake, as `econdl fit` reports it, and not a traceback (nor,
+        if found.kind != "user":  # from a worker process, an exception that lost its cause on the way)
+            raise
+        raise ConfigError(found.message) from None
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     if hasattr(dm, "predict_split"):  # a DataModule whose `predict` forecasts beyond the test split
         dm.predict_split = "test"
