@@ -385,6 +385,20 @@ def test_bernoulli_naive_bayes_on_images_that_never_cross_its_threshold_says_so(
         assert "every training input is above threshold=0.5 (the smallest is 0.7" in str(err.value)
 
 
+def test_bernoulli_naive_bayes_fits_a_single_training_image(tmp_path):
+    """One training image has every pixel constant across the training set; it was refused as
+    "no training input is above threshold=0.5 (the largest is 1 ...)", a contradiction."""
+    folder = write_idx_set(tmp_path / "digits")
+    dm = MNISTDataModule(data_dir=str(folder), train_size=2, val_size=1, batch_size=64, normalize=False)
+    model = NaiveBayes(kind="bernoulli")
+    quiet_trainer(max_epochs=1).fit(model, dm)
+    x, y = scaled(dm, "train")
+    assert len(y) == 1
+    xt, _ = scaled(dm, "test")
+    ref = BernoulliNB(alpha=1.0, binarize=0.5).fit(x, y)
+    np.testing.assert_array_equal(model(torch.from_numpy(xt).float()).detach().argmax(1).numpy(), ref.predict(xt))
+
+
 def test_a_class_with_no_test_example_has_no_accuracy_not_zero(tmp_path):
     """A test set without any 9 (a small or filtered set): its accuracy is undefined, as the
     table's "-" says, not the 0.0 that torchmetrics gives, which reads as "every 9 missed"."""

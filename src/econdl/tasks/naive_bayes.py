@@ -172,9 +172,10 @@ class NaiveBayes(ClassificationModel):
         self.log_prior.data.copy_(torch.log(count / count.sum()).clamp_min(ABSENT_LOG_PRIOR))
         seen = count.clamp_min(1).unsqueeze(1)  # an absent class: sums of 0 give finite features (mean 0)
         if self.kind == "bernoulli":
-            on = s1.sum(0)
-            if bool(((on == 0) | (on == count.sum())).all()):
-                self._constant_inputs(all_on=bool(on[0] > 0))
+            on = s1.sum(0)  # per pixel, the training images in which it is on
+            all_off, all_on = bool((on == 0).all()), bool((on == count.sum()).all())
+            if all_off or all_on:  # (a single image, or identical ones, with pixels on and off is data)
+                self._constant_inputs(all_on=all_on)
             p = (s1 + self.alpha) / (count.unsqueeze(1) + 2 * self.alpha)
             p[absent] = 0.5  # no image of the class: no information (0 / 0 without smoothing)
             certain = int(((p == 0) | (p == 1))[~absent].sum())
