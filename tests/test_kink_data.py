@@ -162,3 +162,46 @@ def test_test_errors_are_absolute_errors_in_the_datas_units():
     scored = dm.score(pred)
     for name, value in hand.items():
         assert scored[f"test_{name}"] == pytest.approx(value, rel=1e-9), name
+
+
+def test_validation_targets_carry_the_noise_too():
+    dm = KinkDataModule(x_size=100, val_size=4000, test_size=5, noise=0.1)
+    x, y = dm.split("val")
+    resid = (y - kinked_function(x, dm.alpha, dm.beta)).numpy()
+    assert 0.09 < float(np.std(resid)) < 0.11
+
+
+def test_score_counts_points_exactly_at_the_window_edge_as_near_the_break():
+    """Test grid 0, 0.25, ..., 1 with break_window 0.25: 0.25, 0.5 and 0.75 are near the break."""
+    dm = KinkDataModule(x_size=20, val_size=4, test_size=5, break_window=0.25)
+    x, y = dm.split("test")
+    errors = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    s = dm.score(y + torch.tensor(errors, dtype=y.dtype).reshape(y.shape))
+    assert np.allclose(x.flatten().numpy(), [0, 0.25, 0.5, 0.75, 1])
+    assert s["mse_near_break"] == pytest.approx(np.mean(errors[1:4] ** 2), rel=1e-6)
+    assert s["mse_away_from_break"] == pytest.approx(np.mean(errors[[0, 4]] ** 2), rel=1e-6)
+
+
+def _with_training_inputs(dm, change):
+    splits = dm.build()
+    x = change(splits["train"][0].clone())
+    splits["train"] = (x, kinked_function(x, dm.alpha, dm.beta))
+    dm.build = lambda: splits
+    dm.setup()
+    return dm.counts_note()
+
+
+def test_the_counts_say_when_the_low_end_is_uncovered():
+    dm = KinkDataModule(x_size=11, val_size=4, test_size=11, sampling="grid")
+    note = _with_training_inputs(dm, lambda x: 0.1 + 0.9 * x)  # 0.1 to 1: the high end is covered
+    assert "cover x from 0.1 to 1 and the test points 0 to 1" in str(note)
+
+
+def test_the_counts_name_the_coordinate_left_uncovered():
+    def squeeze_coordinate_one(x):
+        x[:, 1] = 0.3 + 0.4 * x[:, 1]
+        return x
+
+    dm = KinkDataModule(x_size=4000, val_size=4, test_size=4000, dim=2)
+    note = str(_with_training_inputs(dm, squeeze_coordinate_one))
+    assert "cover x_1 from 0.3" in note and "extrapolation" in note
