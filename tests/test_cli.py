@@ -274,6 +274,31 @@ def test_linear_regression_recovers_theta():
     assert reported == pytest.approx(float(np.linalg.norm(weight - cli.datamodule.theta.double().numpy())), abs=1e-6)
 
 
+def test_linear_data_splits_are_consecutive_disjoint_blocks_of_the_shares():
+    from econdl.data.linear import LinearDataModule
+
+    dm = LinearDataModule(n=100, m=3, sigma=0.0, proportions=(0.7, 0.2, 0.1))
+    parts = [dm.split(s) for s in ("train", "val", "test")]
+    assert [len(x) for x, _ in parts] == [70, 20, 10]
+    x_all = torch.cat([x for x, _ in parts]).numpy()
+    assert len(np.unique(x_all, axis=0)) == 100  # every row in exactly one split
+    x, y = (t.double().numpy() for t in parts[2])
+    np.testing.assert_allclose(y.ravel(), x @ dm.theta.double().numpy(), atol=1e-5)  # sigma=0: exact
+
+
+def test_linear_data_noise_has_standard_deviation_sigma_and_x_is_drawn_apart_from_theta():
+    from econdl.data.linear import LinearDataModule
+
+    dm = LinearDataModule(n=20_000, m=2, sigma=0.5)
+    x, y = (t.double().numpy() for t in dm.split("train"))
+    resid = y.ravel() - x @ dm.theta.double().numpy()
+    assert 0.48 < np.std(resid, ddof=1) < 0.52
+    # the regressors come from their own stream, not theta's: in a small draw (fewer than 16
+    # numbers, drawn one by one) the same stream would make the first regressor theta itself
+    small = LinearDataModule(n=10, m=1, sigma=0.0)
+    assert float(small.split("train")[0][0, 0]) != pytest.approx(float(small.theta[0]))
+
+
 def test_best_by_picks_the_checkpoint_with_the_best_validation_accuracy_or_the_last(tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
 
