@@ -277,6 +277,28 @@ def test_unsorted_or_duplicated_dates_fail_through_the_cli(tmp_path, swap, messa
         assert f"{later} comes after {earlier}; sort the file by date" in result.stderr
 
 
+def test_quarterly_growth_is_said_to_be_annualised_and_yearly_growth_not(tmp_path):
+    quarterly = GDPDataModule(lags=2)
+    quarterly.setup()
+    assert quarterly.units() == "growth in percent, annualised (log difference x 400)"
+    path = tmp_path / "yearly.csv"
+    dates = pd.period_range("1970", periods=30, freq="Y").to_timestamp().strftime("%Y-%m-%d")
+    pd.DataFrame({"DATE": dates, "GDP": 100 * np.exp(np.linspace(0, 0.6, 30))}).to_csv(path, index=False)
+    yearly = GDPDataModule(source="csv", path=str(path), lags=2, val_size=4, test_size=4)
+    yearly.setup()
+    assert yearly.units() == "growth in percent (log difference x 100)"
+
+
+def test_exog_series_are_standardised_by_their_training_mean_and_sample_sd(tmp_path):
+    path = fred_csv(tmp_path / "gdp.csv", unrate=True)
+    dm = GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE"], lags=4, val_size=5)
+    dm.setup()
+    # growth drops the first quarter; the training targets are the val_at quarters after the first 4 lags
+    unrate = pd.read_csv(path)["UNRATE"].to_numpy()[1:][4 : 4 + dm.layout["val_at"]]
+    assert dm.exog_loc == pytest.approx([unrate.mean()])
+    assert dm.exog_scale == pytest.approx([unrate.std(ddof=1)])
+
+
 def test_monthly_csv_is_annualised_by_12(tmp_path):
     path = tmp_path / "monthly.csv"
     dates = pd.period_range("2000-01", periods=30, freq="M").to_timestamp().strftime("%Y-%m-%d")
