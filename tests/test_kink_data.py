@@ -79,6 +79,19 @@ def test_nan_inputs_are_rejected_naming_rows():
         dm.setup()
 
 
+@pytest.mark.parametrize(
+    ("bad", "shown"), [(10, "rows 0, 1, 2, 3, 4, 5, 6, 7, 8, 9; "), (11, "8, 9, ... (11 rows in all); ")]
+)
+def test_nan_rows_are_listed_up_to_ten_then_counted(bad, shown):
+    dm = KinkDataModule(x_size=20, val_size=4, test_size=5)
+    splits = dm.build()
+    splits["train"][0][:bad] = float("nan")
+    dm.build = lambda: splits
+    with pytest.raises(ValueError) as refused:
+        dm.setup()
+    assert shown in str(refused.value) and ("in all" in str(refused.value)) == (bad > 10)
+
+
 def test_score_reports_error_near_the_break():
     dm = KinkDataModule(x_size=20, val_size=4, test_size=101)
     x, y = dm.split("test")

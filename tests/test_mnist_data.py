@@ -402,6 +402,16 @@ def test_the_train_sizes_a_refused_train_size_suggests_leave_room_for_validation
             assert len(dm.split("train")[0]) >= 1 and len(dm.split("val")[0]) >= 1, (message, value)
 
 
+@pytest.mark.parametrize("n", [200, 1000, 3000])
+def test_the_suggested_count_is_the_suggested_fraction_of_the_data(n):
+    """ "such as 0.1, or ... such as 100" on 1,000 images: the two suggestions agree, up to 500."""
+    with pytest.raises(ValueError) as refused:
+        resolve_count("val_size", 0, n, "training images")
+    message = str(refused.value)
+    assert "a fraction in (0, 1) such as 0.1, " in message, message
+    assert f"a whole count of training images such as {min(500, round(0.1 * n))}" in message, message
+
+
 def test_a_split_of_too_few_items_says_so():
     with pytest.raises(ValueError, match="val_size=0.5 cannot be met: only 1 of the training images, too few"):
         resolve_count("val_size", 0.5, 1, "training images")
