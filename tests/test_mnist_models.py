@@ -136,6 +136,33 @@ def test_naive_bayes_without_smoothing_is_refused_only_where_it_divides_by_zero(
         assert not bool((model(torch.from_numpy(x).float()).argmax(1) == 2).any()), kind
 
 
+class OnHalves(Blobs):
+    """Blobs rounded to halves: many inputs lie exactly on the threshold 0.5."""
+
+    def build(self):
+        return {name: ((x * 2).round() / 2, y) for name, (x, y) in super().build().items()}
+
+
+def test_bernoulli_naive_bayes_counts_an_input_on_the_threshold_as_off():
+    """scikit-learn's binarize: x > threshold is 1, x == threshold is 0."""
+    blobs = OnHalves(batch_size=150)
+    blobs.setup()
+    x, y = (t.double().numpy() for t in blobs.split("train"))
+    assert (x == 0.5).sum() > 50
+    model = NaiveBayes(kind="bernoulli", threshold=0.5)
+    quiet_trainer(max_epochs=1, limit_val_batches=0).fit(model, blobs)
+    ref = BernoulliNB(alpha=1.0, binarize=0.5).fit(x, y.astype(int))
+    p = np.exp(ref.feature_log_prob_)
+    np.testing.assert_allclose(model.center.detach().numpy(), np.log(p) - np.log1p(-p), rtol=1e-10)
+
+
+def test_naive_bayes_names_one_absent_class_in_the_singular(capsys):
+    quiet_trainer(max_epochs=1, limit_val_batches=0).fit(NaiveBayes(kind="gaussian"), WithoutC(batch_size=150))
+    assert "NaiveBayes: no training example of class(es) c; it never predicts it (prior probability 0)" in (
+        capsys.readouterr().out
+    )
+
+
 def lasso_objective(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, lam: float) -> float:
     scores = x @ w.T + b
     top = scores.max(1, keepdims=True)  # subtracted before exp so it cannot overflow
