@@ -515,6 +515,25 @@ def test_logged_lasso_train_loss_is_the_penalised_objective(lr):
     assert logged == pytest.approx(cross_entropy + penalty, abs=1e-5)
 
 
+def test_the_logged_training_loss_is_each_epochs_own_mean_of_its_steps():
+    from econdl.tasks.running import EpochMean
+
+    logged: list[tuple[str, float]] = []
+
+    class Module:
+        def log(self, name, value, **kwargs):
+            logged.append((name, float(value)))
+
+    mean = EpochMean()
+    epochs = [[1.0, 2.0, 6.0], [4.0, 8.0]]
+    for losses in epochs:
+        for loss in losses:
+            mean.update(torch.tensor(loss))
+        mean.log(Module(), "train/loss")
+    mean.log(Module(), "train/loss")  # an epoch without steps logs nothing
+    assert logged == [("train/loss", pytest.approx(np.mean(losses))) for losses in epochs]
+
+
 def test_a_lam_too_large_for_any_gradient_keeps_every_weight_exactly_zero(digits):
     """Pixels lie in [0, 1] and softmax residuals in [-1, 1], so one SGD step (lr 0.1, the
     model's default optimizer) moves a weight by at most 0.1, less than the threshold
