@@ -302,6 +302,19 @@ def test_one_cycle_schedule_is_sized_by_the_trainer_and_refuses_to_run_unsized()
         unsized.set_total_steps(float("inf"))
 
 
+def test_one_cycle_schedule_follows_cosine_ramps_up_and_down():
+    from econdl.schedules import OneCycleLR
+
+    sched = OneCycleLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), max_lr=0.01, pct_start=0.25)
+    sched.set_total_steps(101)
+    share = np.arange(101) / 100
+    low, high, final = 0.01 / 25, 0.01, 0.01 / 25 / 1e4
+    up = high + (low - high) * (1 + np.cos(np.pi * share / 0.25)) / 2
+    down = final + (high - final) * (1 + np.cos(np.pi * (share - 0.25) / 0.75)) / 2
+    expected = np.where(share <= 0.25, up, down)
+    np.testing.assert_allclose([sched.get_lr_at(step) for step in range(101)], expected, rtol=1e-9)
+
+
 def test_a_class_absent_from_a_split_has_no_accuracy_rather_than_zero():
     """On a small data set a class can be missing from a split: its accuracy is undefined, so
     the tables show '-' (NaN in the CSV), while the overall accuracy counts what is there."""
@@ -339,6 +352,9 @@ def test_a_one_cycle_schedule_resumed_into_a_longer_fit_says_its_extra_steps_run
     same = schedule(10)
     same.load_state_dict(state)
     assert capsys.readouterr().out == ""  # resuming the same fit: nothing to say
+    shorter = schedule(5)
+    shorter.load_state_dict(state)
+    assert capsys.readouterr().out == ""  # a shorter fit: no steps beyond the schedule
     longer = schedule(25)
     longer.load_state_dict(state)
     printed = capsys.readouterr().out
