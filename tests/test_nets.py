@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from torch import nn
 
-from econdl.nets import MLP, DigitCNN, count_parameters
+from econdl.errors import ConfigError
+from econdl.nets import MLP, DigitCNN, count_parameters, make_activation
 
 
 def layer_types(net: nn.Module) -> list[type[nn.Module]]:
@@ -57,3 +59,26 @@ def test_count_parameters_skips_lazy_layers_not_yet_sized():
     net = MLP(widths=[3], out_features=2)  # in_features None: the first layer is lazy
     assert isinstance(net.layers[0].weight, nn.parameter.UninitializedParameter)
     assert count_parameters(net) == count_parameters(net, trainable_only=False) == 3 * 2 + 2
+
+
+def test_activation_names_are_case_insensitive_and_each_builds_its_own_module():
+    expected = {
+        "relu": nn.ReLU,
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+        "elu": nn.ELU,
+        "gelu": nn.GELU,
+        "silu": nn.SiLU,
+        "leaky_relu": nn.LeakyReLU,
+    }
+    for name, module in expected.items():
+        assert type(make_activation(name)) is module, name
+        assert type(make_activation(name.upper())) is module, name
+    assert layer_types(MLP(in_features=2, widths=[3], activation="Tanh")) == [nn.Linear, nn.Tanh, nn.Linear]
+
+
+def test_digit_cnn_refuses_images_that_two_blocks_shrink_to_nothing():
+    """6 x 6 pixels: conv 3x3 and pool 2 give 2 x 2, then 0 x 0; no flattened features."""
+    with pytest.raises(ConfigError, match="image_size=6 is too small for 2 conv\\+pool blocks"):
+        DigitCNN(image_size=6)
+    assert DigitCNN(image_size=10, widths=[]).layers[-1].in_features == 64  # 10 -> 4 -> 1: 64 x 1 x 1
