@@ -492,3 +492,53 @@ def test_a_fit_report_shows_the_last_test_score_in_metrics_csv(tmp_path):
     results = text[text.index('results">') :]
     results = results[: results.index("</table>")]
     assert "test accuracy" in results and "0.875" in results and "0.625" not in results
+
+
+def test_progress_lines_count_closed_form_models_once_and_name_the_seeds():
+    from econdl.report.console import Progress, done_line, planned_fits
+
+    cheb, mlp = CONFIGS / "kink/chebyshev.yaml", CONFIGS / "kink/mlp.yaml"
+    assert planned_fits([cheb, mlp], seeds=3) == 1 + 3 and planned_fits([cheb, mlp], seeds=1) == 2
+    progress = Progress(4)
+    assert progress.line(cheb, seed=0, seeds=3) == "[1/4] kink/chebyshev"  # fitted once, whatever the seeds
+    assert progress.line(mlp, seed=2, seeds=3) == "[2/4] kink/mlp seed 2 of 0..2"
+    assert done_line(3, 4, mlp, [0, 1], 3) == "[3/4] kink/mlp seeds 0..1 of 0..2 done"
+    assert done_line(4, 4, mlp, [2], 3) == "[4/4] kink/mlp seed 2 of 0..2 done"
+    assert done_line(1, 1, cheb, [None], 3) == "[1/1] kink/chebyshev done"
+
+
+def test_run_info_quotes_the_command_and_keeps_an_empty_list_of_plots(tmp_path):
+    import json
+
+    from econdl.report.environment import command_line, write_run_info
+
+    command = command_line("compare", ["configs/kink", "--out", "my results"])
+    assert command == "econdl compare configs/kink --out 'my results'"  # pastes back as one argument
+    write_run_info(tmp_path, command, {}, {}, plots=[])
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["plots"] == [] and info["command"] == command  # drew none: no stray PNG is shown
+    assert (tmp_path / "command.txt").read_text() == command + "\n"
+    write_run_info(tmp_path, command, {}, {})
+    assert "plots" not in json.loads((tmp_path / "run_info.json").read_text())
+
+
+def test_the_commit_says_local_changes_only_when_tracked_files_differ(tmp_path, monkeypatch):
+    import subprocess
+
+    from econdl.report import environment
+
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    source = repo / "pkg/environment.py"
+    source.write_text("x = 1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    monkeypatch.setattr(environment, "__file__", str(source))
+    assert environment.git_commit() == head[:12]
+    (repo / "pkg/untracked.txt").write_text("not part of the code\n")
+    assert environment.git_commit() == head[:12]
+    source.write_text("x = 2\n")
+    assert environment.git_commit() == head[:12] + " + local changes"
