@@ -345,6 +345,38 @@ def test_report_renders_in_headless_chromium_offline(digits_compare, tmp_path):
     assert page.text_chars > 500 and not_blank(shot)
 
 
+def test_a_screenshot_is_blank_unless_a_share_of_its_pixels_differs_from_the_background(tmp_path):
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    image = Image.new("RGB", (100, 100), "white")
+    image.save(shot)
+    assert not not_blank(shot)
+    image.paste((200, 200, 200), (0, 50, 20, 70))  # 400 of 10,000 pixels, a light grey 55 below white
+    image.save(shot)
+    assert not_blank(shot, min_share=0.04) and not not_blank(shot, min_share=0.05)
+
+
+@pytest.mark.skipif(find_chromium() is None, reason=NO_CHROMIUM)
+def test_the_browser_check_counts_an_image_that_cannot_decode_as_not_decoded(tmp_path):
+    pytest.importorskip("websocket", reason="the DevTools check needs websocket-client (dev extras)")
+    from io import BytesIO
+
+    from PIL import Image
+
+    png = BytesIO()
+    Image.new("RGB", (4, 4), "red").save(png, format="PNG")
+    good = base64.b64encode(png.getvalue()).decode("ascii")
+    broken = base64.b64encode(b"not a png at all").decode("ascii")
+    page = tmp_path / "page.html"
+    page.write_text(
+        f'<html><body><p>two images</p><img src="data:image/png;base64,{good}">'
+        f'<img src="data:image/png;base64,{broken}"></body></html>'
+    )
+    check = check_page(page)
+    assert (check.images, check.decoded, check.requests) == (2, 1, [])
+
+
 def test_a_compare_report_names_each_models_run_folders(tmp_path):
     """A model fitted once is shown with its run folder; one fitted with seeds lists them all."""
     import json
