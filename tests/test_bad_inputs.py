@@ -711,3 +711,68 @@ def test_the_least_n_the_linear_task_names_holds_at_every_larger_size(shares):
         LinearDataModule(n=n, proportions=shares)  # every size from the named one on holds
     with pytest.raises(ConfigError):
         LinearDataModule(n=least - 1, proportions=shares)  # and it is the least
+
+
+def test_running_out_of_open_files_in_the_system_is_a_resource_with_its_fix():
+    import errno
+
+    from econdl.diagnose import diagnose
+
+    for code in (errno.EMFILE, errno.ENFILE):  # this process's limit, and the whole system's
+        found = diagnose(OSError(code, os.strerror(code)))
+        assert (found.kind, found.exit_code) == ("resource", 1)
+        assert found.message.startswith("too many open files; raise the limit (`ulimit -n 4096`)")
+
+
+def test_an_unlogged_best_by_metric_suggests_a_validation_metric_the_model_logs():
+    from econdl.diagnose import diagnose
+
+    err = RuntimeError(
+        "`ModelCheckpoint(monitor='val/acc')` could not find the monitored key in the returned metrics: "
+        "['train/loss', 'val/loss', 'val/rmse', 'epoch', 'step']. HINT: Did you call `log('val/acc', value)`?"
+    )
+    found = diagnose(err)
+    assert found.kind == "user" and "which this model does not log; it logs val/loss, val/rmse: " in found.message
+    assert "(e.g. --best_by val/loss)" in found.message
+
+
+def test_two_early_stopping_callbacks_on_one_metric_are_explained_with_the_defaults():
+    from econdl.diagnose import diagnose
+
+    found = diagnose(RuntimeError("Found more than one stateful callback of type `EarlyStopping`. In the ..."))
+    assert found.message.startswith("two EarlyStopping callbacks watch the same metric the same way")
+    assert "configs/trainer/default.yaml" in found.message
+    other = diagnose(RuntimeError("Found more than one stateful callback of type `LearningRateFinder`. In ..."))
+    assert other.message.startswith("two LearningRateFinder callbacks with the same settings")
+
+
+def test_a_config_folder_lists_six_of_its_configs_then_dots(tmp_path):
+    from econdl.diagnose import config_folder
+
+    for name in "abcdefg":
+        (tmp_path / f"{name}.yaml").write_text("model: {}\n")
+    said = config_folder(str(tmp_path))
+    assert "(it holds a.yaml, b.yaml, c.yaml, d.yaml, e.yaml, f.yaml, ...)" in said
+    (tmp_path / "g.yaml").unlink()
+    assert "(it holds a.yaml, b.yaml, c.yaml, d.yaml, e.yaml, f.yaml): " in config_folder(str(tmp_path))
+
+
+def test_a_file_econdl_may_not_open_is_the_users_one_line():
+    import errno
+
+    from econdl.diagnose import diagnose
+
+    found = diagnose(PermissionError(errno.EPERM, "Operation not permitted", "/data/locked.csv"))
+    assert (found.kind, found.message, found.exit_code) == ("user", "/data/locked.csv: Operation not permitted", 1)
+
+
+def test_an_option_the_parser_refuses_exits_with_status_2_and_a_suggestion():
+    import argparse
+
+    from econdl.diagnose import diagnose
+
+    found = diagnose(argparse.ArgumentError(None, "unrecognized arguments: --trainer.max_epoch 2"))
+    assert (found.kind, found.exit_code) == ("user", 2)
+    assert found.message.endswith(
+        "did you mean --trainer.max_epochs? (`econdl fit --config FILE --print_config` lists every key)"
+    )
