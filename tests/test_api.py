@@ -89,6 +89,8 @@ def test_a_notebooks_mistakes_raise_the_commands_one_line_and_leave_its_logging_
         (lambda: econdl.compare(kink, workers=0), "workers=0 must be at least 1"),
         (lambda: econdl.compare(kink, trainer__max_epoch=2), "--trainer.max_epoch is no Trainer option; did you"),
     ]
+    import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO, as it does for any user)
+
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
     levels = [logger.level for logger in loggers]
     for call, words in cases:
