@@ -30,6 +30,7 @@ import yaml
 
 from econdl import interrupt
 from econdl.api import make_callable
+from econdl.argv import option_values
 from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
 from econdl.diagnose import _argument_message, diagnose, one_line
@@ -124,6 +125,8 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
             f"{_argument_message(err)} by {config}: econdl compare gives every option on its command line to "
             "every config; compare the configs that take it, or set it in a copy of this config"
         ) from None
+    except EcondlError:  # already the user's one line, with its exit code and kind
+        raise
     except (ValueError, TypeError) as err:  # a value a data module or model refused, wrapped by the parser:
         found = diagnose(err)  # the config's mistake, as `econdl fit` reports it, and not a traceback (nor,
         if found.kind != "user":  # from a worker process, an exception that lost its cause on the way)
@@ -295,8 +298,6 @@ def pop_option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
 
 def _option(overrides: list[str], name: str) -> str | None:
     """The last value the command-line ``overrides`` give ``--name`` (``--name=V`` or ``--name V``)."""
-    from econdl.parallel import option_values
-
     return ([None, *option_values(overrides, f"--{name}")])[-1]
 
 
