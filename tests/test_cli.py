@@ -626,6 +626,14 @@ def test_validate_or_test_on_a_split_other_than_the_fits_is_refused(tmp_path):
             "trainer:\n  max_epochs: 3\n  min_epochs: 1\n  max_epochs: 4\n",
             "bad.yaml, line 4: 'max_epochs' is given twice in one section (first on line 2); keep one of the two lines",
         ),
+        (  # two spellings of one key
+            "data:\n  1: a\n  1.0: b\n",
+            "bad.yaml, line 3: '1.0' is the same key as '1' in one section (first on line 2)",
+        ),
+        (  # a list as a key: PyYAML's own refusal, not a TypeError from the duplicate check
+            "model:\n  ? [a, b]\n  : 1\n",
+            "bad.yaml, line 2, column 5: not valid YAML (found unhashable key)",
+        ),
     ],
 )
 def test_a_config_that_is_not_yaml_is_named_with_its_line_and_fix(tmp_path, text, words, capsys):

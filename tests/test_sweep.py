@@ -165,6 +165,18 @@ def test_a_sweep_file_that_is_not_yaml_is_named_with_its_line(tmp_path, text, wo
     assert not (tmp_path / "logs").exists()
 
 
+def test_a_base_config_that_gives_a_key_twice_is_refused_before_any_trial(tmp_path):
+    """The parser kept the last value, so the sweep started and every trial failed on it, with
+    "change that value in the search space" as the fix."""
+    base = tmp_path / "base.yaml"
+    base.write_text((CONFIGS / "kink/mlp.yaml").read_text() + "trainer:\n  max_epochs: 2\n")
+    sweep = write_sweep(tmp_path, base_config=str(base), n_trials=2)
+    result = run_econdl("sweep", "--config", str(sweep), *TINY, "--out", "sw")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "'trainer' is given twice in one section" in result.stderr and "Trial" not in result.stderr
+    assert not list((tmp_path / "sw").rglob("*"))  # no study, no trial
+
+
 def test_bad_search_space_value_and_sampler_are_named(tmp_path):
     spec = yaml.safe_load(SWEEP.read_text())
     spec["base_config"] = str(CONFIGS / "kink/mlp.yaml")

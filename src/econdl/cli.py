@@ -52,6 +52,7 @@ from econdl.checkpointing import (
     run_checkpoint,
 )
 from econdl.fastpath import cuda_count_pinned, direct_hooks
+from econdl.argv import option_values
 from econdl.files import FolderLock, temp_path
 from econdl.yamlfile import read_yaml
 from econdl.errors import CheckpointNotFound, ConfigError, ConfigFileInvalid
@@ -1109,19 +1110,15 @@ def check_yaml(path: str | Path) -> None:
         )
 
 
-def _config_files(args: list[str]) -> list[str]:
-    """The files that ``--config``/``-c`` name in ``args`` (``--config=FILE`` too)."""
-    files = []
-    for i, arg in enumerate(args):
-        if arg in ("--config", "-c") and i + 1 < len(args):
-            files.append(args[i + 1])
-        elif arg.startswith("--config="):
-            files.append(arg.split("=", 1)[1])
-    return [f for f in files if Path(f).is_file()]
+def check_config_files(args: list[str]) -> None:
+    """Refuse, with the file, line and fix, any config file that ``--config``/``-c`` names in
+    ``args`` and that is not a valid config (see :func:`check_yaml`)."""
+    for path in option_values(args, "--config", "-c"):
+        if Path(path).is_file():
+            check_yaml(path)
 
 
 def cli_main(args: list[str] | None = None, **kwargs: Any) -> EconCLI:
     """Run the LightningCLI part of ``econdl`` (``args`` as on the command line)."""
-    for path in _config_files(args or []):
-        check_yaml(path)
+    check_config_files(args or [])
     return EconCLI(args=args, **kwargs)

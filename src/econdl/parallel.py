@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from econdl import interrupt
+from econdl.argv import option_values
 from econdl.errors import EcondlError, ResourceError
 from econdl.report.console import done_line
 
@@ -55,25 +56,13 @@ def default_workers(overrides: list[str], jobs: int) -> int:
     devices = option_values(overrides, "--trainer.devices")
     if any(value.strip().strip("'\"") not in ("1", "[0]", "[1]") for value in devices):
         return 1
-    joined = " ".join(overrides)
-    if "ddp" in joined:
+    if any("ddp" in value for value in option_values(overrides, "--trainer.strategy")):
         return 1
     import torch
 
     if torch.cuda.is_available():
         return 1
     return max(1, min(cpu_slots(), jobs))
-
-
-def option_values(args: list[str], option: str) -> list[str]:
-    """The values ``args`` gives ``option``, written ``OPTION=VALUE`` or ``OPTION VALUE``."""
-    values = []
-    for i, arg in enumerate(args):
-        if arg.startswith(f"{option}="):
-            values.append(arg.split("=", 1)[1])
-        elif arg == option and i + 1 < len(args):
-            values.append(args[i + 1])
-    return values
 
 
 def fit_threads(overrides: list[str], jobs: int) -> int:

@@ -19,18 +19,22 @@ def _loader_for(path: str | Path) -> type[yaml.SafeLoader]:
 
     class UniqueKeys(yaml.SafeLoader):
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-            seen: dict[Any, int] = {}
+            seen: dict[Any, tuple[int, Any]] = {}  # key -> (line, as written)
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden
                     continue
                 key = self.construct_object(key_node, deep=True)
-                line = key_node.start_mark.line + 1
-                if isinstance(key, Hashable) and key in seen:
+                if not isinstance(key, Hashable):  # PyYAML's own error says so, with the line
+                    continue
+                line, written = key_node.start_mark.line + 1, getattr(key_node, "value", key)
+                if key in seen:
+                    first, as_written = seen[key]
+                    same = "is given twice" if as_written == written else f"is the same key as {as_written!r}"
                     raise ConfigFileInvalid(
-                        f"{path}, line {line}: {key!r} is given twice in one section (first on line "
-                        f"{seen[key]}); keep one of the two lines"
+                        f"{path}, line {line}: {written!r} {same} in one section (first on line {first}); "
+                        "keep one of the two lines"
                     )
-                seen[key] = line
+                seen[key] = (line, written)
             return super().construct_mapping(node, deep=deep)
 
     return UniqueKeys

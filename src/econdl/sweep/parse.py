@@ -9,7 +9,7 @@ import re
 from argparse import ArgumentError
 from typing import Any
 
-from econdl.cli import EconCLI
+from econdl.cli import EconCLI, check_config_files
 from econdl.diagnose import _argument_message, one_line
 from econdl.errors import ConfigError
 from econdl.sweep.spec import SweepSpec, cli_value
@@ -34,6 +34,7 @@ class FitParser:
     """Parses ``econdl fit`` argument lists exactly as the command does, without running it."""
 
     def __init__(self, args: list[str]) -> None:
+        check_config_files(args)  # a key given twice is refused before any trial, as `econdl fit` refuses it
         stderr = io.StringIO()
         try:
             with contextlib.redirect_stderr(stderr):
