@@ -19,7 +19,7 @@ from econdl.forecast import (
     mincer_zarnowitz,
     recession_mask,
 )
-from econdl.forecast.evaluate import horizon_scores, long_frame
+from econdl.forecast.evaluate import horizon_scores, level_tag, long_frame
 from econdl.forecast.intervals import conformal_minimum
 
 
@@ -98,11 +98,18 @@ def test_conformal_and_gaussian_halfwidths():
     assert conformal_halfwidth(np.append(errors, np.nan), 80) == 8.0
 
 
-@pytest.mark.parametrize("level", [50, 80, 90, 95, 97.5, 99])
+@pytest.mark.parametrize("level", [50, 80, 90, 95, 97.5, 99, 99.9])
 def test_conformal_minimum_is_the_fewest_errors_that_bound_the_level(level):
     need = conformal_minimum(level)
     assert math.isfinite(conformal_halfwidth(np.arange(1.0, need + 1), level))
     assert conformal_halfwidth(np.arange(1.0, need), level) == math.inf
+
+
+def test_no_number_of_errors_bounds_a_level_of_100_and_column_names_keep_the_levels_digits():
+    assert conformal_minimum(100) is None  # it looped for ever
+    assert conformal_halfwidth(np.arange(1.0, 10_001), 100) == math.inf
+    assert conformal_minimum(99.99999) >= 9_999_999  # at once, not by counting
+    assert [level_tag(v) for v in (95.0, 97.5, 99.99999)] == ["95", "97.5", "99.99999"]  # not "100"
 
 
 def test_nber_states_follow_peak_exclusive_trough_inclusive():

@@ -24,8 +24,10 @@ from econdl.errors import ConfigError
 DESCRIPTIVE = ("evaluation", "test_period", "units", "params", "fit_s", "refit_s", "seeds")
 
 
-def _tag(level: float) -> str:
-    return f"{level:g}"
+def level_tag(level: float) -> str:
+    """A level as column names carry it: 95 as "95", 97.5 as "97.5" (to 10 digits, so that
+    99.99999 is not named 100)."""
+    return f"{level:.10g}"
 
 
 def long_frame(dm: Any, pred: Tensor, model: Any = None) -> pd.DataFrame:
@@ -52,12 +54,12 @@ def long_frame(dm: Any, pred: Tensor, model: Any = None) -> pd.DataFrame:
         val = part[part["split"] == "val"]
         for level in dm.interval_levels:
             q = conformal_halfwidth((val["actual"] - val["forecast"]).abs().to_numpy(), level)
-            frame.loc[part.index, f"lower_{_tag(level)}"] = part["forecast"] - q
-            frame.loc[part.index, f"upper_{_tag(level)}"] = part["forecast"] + q
+            frame.loc[part.index, f"lower_{level_tag(level)}"] = part["forecast"] - q
+            frame.loc[part.index, f"upper_{level_tag(level)}"] = part["forecast"] + q
             if stds is not None:
                 half = gaussian_halfwidth(float(stds[h - 1]), level)
-                frame.loc[part.index, f"ols_lower_{_tag(level)}"] = part["forecast"] - half
-                frame.loc[part.index, f"ols_upper_{_tag(level)}"] = part["forecast"] + half
+                frame.loc[part.index, f"ols_lower_{level_tag(level)}"] = part["forecast"] - half
+                frame.loc[part.index, f"ols_upper_{level_tag(level)}"] = part["forecast"] + half
     return frame
 
 
@@ -101,11 +103,12 @@ def horizon_scores(frame: pd.DataFrame, h: int, levels: list[float]) -> dict[str
     row["n_test"] = len(test)
     for level in levels:
         for prefix in ("", "ols_"):
-            lo, hi = test.get(f"{prefix}lower_{_tag(level)}"), test.get(f"{prefix}upper_{_tag(level)}")
+            tag = level_tag(level)
+            lo, hi = test.get(f"{prefix}lower_{tag}"), test.get(f"{prefix}upper_{tag}")
             if lo is None:
                 continue
-            row[f"coverage_{prefix}{_tag(level)}"] = float(((test["actual"] >= lo) & (test["actual"] <= hi)).mean())
-            row[f"width_{prefix}{_tag(level)}"] = float((hi - lo).mean())
+            row[f"coverage_{prefix}{tag}"] = float(((test["actual"] >= lo) & (test["actual"] <= hi)).mean())
+            row[f"width_{prefix}{tag}"] = float((hi - lo).mean())
     state = recession_mask(pd.PeriodIndex([pd.Period(d) for d in test["date"]]))
     sq = ((test["forecast"] - test["actual"]) ** 2).to_numpy()
     for name, mask in (("rmse_recession", state == 1), ("rmse_expansion", state == 0)):

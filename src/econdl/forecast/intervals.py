@@ -26,10 +26,13 @@ def conformal_halfwidth(abs_errors: np.ndarray, level: float) -> float:
     return float(errors[rank - 1])
 
 
-def conformal_minimum(level: float) -> int:
+def conformal_minimum(level: float) -> int | None:
     """The fewest calibration errors that give a finite ``level`` percent half-width (with
-    the rank :func:`conformal_halfwidth` takes): 19 for 95, 39 for 97.5."""
-    count = 1
+    the rank :func:`conformal_halfwidth` takes): 19 for 95, 39 for 97.5; None at 100 or
+    above, where no number of errors does."""
+    if level >= 100:
+        return None
+    count = max(1, math.ceil(level / (100 - level)) - 1)  # level / (100 - level), up to rounding
     while math.ceil((count + 1) * level / 100) > count:
         count += 1
     return count

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from econdl.forecast.evaluate import level_tag
 from econdl.forecast.recessions import nber_cycles
 
 
@@ -75,11 +76,11 @@ def fan_chart(dm: Any, frame: pd.DataFrame, name: str, path: Path) -> Path:
         for level in sorted(dm.interval_levels, reverse=True):
             ax.fill_between(
                 when,
-                part[f"lower_{level:g}"],
-                part[f"upper_{level:g}"],
+                part[f"lower_{level_tag(level)}"],
+                part[f"upper_{level_tag(level)}"],
                 alpha=0.2,
                 color="C0",
-                label=f"{level:g}% conformal" if part is test else None,
+                label=f"{level_tag(level)}% conformal" if part is test else None,
             )
         # a marker on each point: a forecast of the next period alone is one point, which a line does not show
         ax.plot(when, part["forecast"], color="C0" if part is test else "C3", lw=1.4, label=label, marker=".")

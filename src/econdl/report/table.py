@@ -194,6 +194,9 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
             caption.append(
                 f"{heading(col)} ∞: too few validation forecasts for a {level.group(1)}% split-conformal interval "
                 f"(it needs at least {need}); a larger --data.val_size gives them"
+                if need is not None
+                else f"{heading(col)} ∞: no number of validation forecasts bounds a split-conformal interval at "
+                f"{level.group(1)}%; give --data.interval_levels below 100"
             )
     if "seeds" in keep and any(n > 1 for n in seeds):
         caption.append("mean ± std over the seeds shown; models fitted in closed form fit once")
