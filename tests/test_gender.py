@@ -475,3 +475,22 @@ def test_a_resume_may_read_the_same_photos_elsewhere_but_not_label_them_otherwis
     assert keys <= set(inspect.signature(GenderImageDataModule).parameters)
     assert {"root", "path", "workers", "val_size", "split_seed"} <= keys
     assert not keys & {"label_column", "codes", "classes", "image_size", "flip", "batch_size"}
+
+
+def test_a_16_bit_or_transparent_image_decodes_as_a_viewer_shows_it(tmp_path):
+    """PIL's convert clipped 16-bit values at 255 (a silhouette) and dropped the alpha channel
+    (ink drawn in it vanished)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, size=(20, 16), dtype=np.uint8)
+    Image.fromarray(grey, "L").save(tmp_path / "eight.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")  # the same picture, 16-bit
+    assert Image.open(tmp_path / "sixteen.png").mode.startswith("I")
+    np.testing.assert_array_equal(decode_image(tmp_path / "sixteen.png", (20, 16), "L"), grey[None])
+    # black ink whose shape is in the alpha channel, on a transparent background
+    ink = np.zeros((20, 16, 4), dtype=np.uint8)
+    ink[..., 3] = grey
+    Image.fromarray(ink, "RGBA").save(tmp_path / "ink.png")
+    on_white = np.round(255 * (1 - grey / 255)).astype(int)  # alpha-blended onto white
+    np.testing.assert_allclose(decode_image(tmp_path / "ink.png", (20, 16), "L")[0].astype(int), on_white, atol=1)

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,11 +64,27 @@ def decode_image(path: Path | str, size: tuple[int, int], mode: str = "RGB") -> 
         if img.format == "JPEG":
             # decode at 1/2, 1/4 or 1/8 scale when large (the stored sides, before turning)
             img.draft(mode, (height, width) if turned else (width, height))
-        img = ImageOps.exif_transpose(img).convert(mode)
+        img = _eight_bit_on_white(ImageOps.exif_transpose(img)).convert(mode)
         if img.size != (width, height):
             img = img.resize((width, height), Image.Resampling.BILINEAR)
         array = np.asarray(img, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _eight_bit_on_white(img: Any) -> Any:
+    """A 16-bit image scaled to 8 bits (PIL's convert clips it at 255, leaving a silhouette),
+    and a transparent one laid on white (convert drops the alpha channel, so ink drawn in it
+    vanishes), as a viewer shows them."""
+    from PIL import Image
+
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        values = np.asarray(img, dtype=np.float64)
+        scale = 257.0 if values.max() > 255 else 1.0  # a 16-bit range, or 8-bit values stored wide
+        return Image.fromarray(np.clip(np.round(values / scale), 0, 255).astype(np.uint8), "L")
+    if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return img
 
 
 def _decode_or_reason(job: tuple[str, tuple[int, int], str]) -> tuple[np.ndarray | None, str | None]:
