@@ -102,6 +102,7 @@ def test_fit_prints_the_table_then_test_and_predict_a_png_folder(tmp_path, capsy
     )
     said = capsys.readouterr()
     assert f"predict_dir {pngs}: skipped 1 unreadable file(s): {pngs / 'scan.png'} (" in said.out
+    assert f"predict_dir {pngs}: inverted 6 of 6 image(s) with a light border" in said.out
     assert "UserWarning" not in said.err
     frame = pd.read_csv(max(run.parent.glob("version_*/predictions.csv"), key=lambda p: p.stat().st_mtime))
     assert list(frame["path"]) == [str(pngs / f"digit_{i}.png") for i in range(6)]

@@ -501,3 +501,28 @@ def test_a_checkpoints_fingerprints_loaded_before_the_data_are_read_are_checked_
     assert early.input_shape == (1, 28, 28)
     with pytest.raises(CheckpointError, match="training images are not those the checkpoint learnt from"):
         early.setup("test")
+
+
+def test_predict_images_are_inverted_by_their_border_not_their_mean(tmp_path, capsys):
+    """A light garment on black, as Fashion-MNIST's are, is light on average: it was inverted
+    (and mislabelled); dark ink on white paper has a light border and is inverted."""
+    from PIL import Image
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    garment = np.zeros((28, 28), dtype=np.uint8)
+    garment[3:25, 3:25] = 230  # mean 142 > 127, border black
+    digit = np.full((28, 28), 255, dtype=np.uint8)
+    digit[8:20, 12:16] = 0  # a dark stroke on white
+    Image.fromarray(garment).save(folder / "a_garment.png")
+    Image.fromarray(digit).save(folder / "b_digit.png")
+    assert garment.mean() > 127
+    dm = MNISTDataModule(data_dir=str(tmp_path / "none"), predict_dir=str(folder))
+    dm.image_size = (28, 28)
+    images = next(iter(dm.predict_dataloader()))[0]
+    np.testing.assert_array_equal(images[0, 0].numpy(), garment)  # kept
+    np.testing.assert_array_equal(images[1, 0].numpy(), 255 - digit)  # light on dark
+    assert f"predict_dir {folder}: inverted 1 of 2 image(s) with a light border" in capsys.readouterr().out
+    forced = MNISTDataModule(data_dir=str(tmp_path / "none"), predict_dir=str(folder), predict_invert=False)
+    forced.image_size = (28, 28)
+    np.testing.assert_array_equal(next(iter(forced.predict_dataloader()))[0][1, 0].numpy(), digit)

@@ -109,7 +109,8 @@ class MNISTDataModule(InMemoryDataModule):
             classifies instead of the test set; they are read as greyscale images of the
             size the model was trained on (28 x 28 for MNIST).
         predict_invert: invert the predict images (MNIST digits are light on dark);
-            None inverts an image when its mean is light (dark digit on white paper).
+            None inverts an image whose border (its outer two pixels) is light on average
+            (a dark digit on white paper), and says how many it inverted.
         eval_batch_size: images per validation/test/predict batch (1000 here; None: 4 x batch_size).
         batch_size, split_seed, drop_last, data_on_device: see ``InMemoryDataModule``.
     """
@@ -327,9 +328,20 @@ class MNISTDataModule(InMemoryDataModule):
             raise DataError(f"none of the {len(paths)} images in {self.predict_dir} could be read: {unread}")
         if failed:
             print(f"predict_dir {self.predict_dir}: skipped {len(failed)} unreadable file(s): {unread}", flush=True)
-        light = images.float().mean(dim=(1, 2, 3)) > 127
+        # dark ink on light paper has a light border; a light garment on black (Fashion-MNIST)
+        # is light on average but its border is dark, as in the training images
+        frame = torch.ones(images.shape[-2:], dtype=torch.bool)
+        frame[2:-2, 2:-2] = False
+        light = images[..., frame].float().mean(dim=(1, 2)) > 127
         invert = light if self.predict_invert is None else torch.full_like(light, self.predict_invert)
         images[invert] = 255 - images[invert]
+        if self.predict_invert is None and bool(light.any()):
+            print(
+                f"predict_dir {self.predict_dir}: inverted {int(light.sum())} of {len(light)} image(s) with a light "
+                "border (dark on light) to light on dark, as the training images are; --data.predict_invert false "
+                "keeps them as they are",
+                flush=True,
+            )
         self._predict_images = images
 
     def predict_dataloader(self) -> TensorBatches:
