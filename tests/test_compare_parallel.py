@@ -69,6 +69,7 @@ def test_one_device_written_either_way_keeps_one_worker_per_core(monkeypatch: py
     assert parallel.default_workers(["--trainer.devices=[0]"], jobs=3) == 3  # a list of one device
     assert parallel.default_workers(["--trainer.devices=[0,1]"], jobs=3) == 1
     assert parallel.default_workers(["--trainer.strategy=ddp"], jobs=3) == 1
+    assert parallel.default_workers(["--trainer.strategy", "lightning.pytorch.strategies.DDPStrategy"], jobs=3) == 1
     assert parallel.default_workers(["--out", "ddp_runs"], jobs=3) == 3  # a folder's name is no strategy
 
 

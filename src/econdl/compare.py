@@ -298,7 +298,8 @@ def pop_option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
 
 def _option(overrides: list[str], name: str) -> str | None:
     """The last value the command-line ``overrides`` give ``--name`` (``--name=V`` or ``--name V``)."""
-    return ([None, *option_values(overrides, f"--{name}")])[-1]
+    values = option_values(overrides, f"--{name}")
+    return values[-1] if values else None
 
 
 def runs_root(overrides: list[str]) -> Path:

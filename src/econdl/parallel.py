@@ -56,7 +56,7 @@ def default_workers(overrides: list[str], jobs: int) -> int:
     devices = option_values(overrides, "--trainer.devices")
     if any(value.strip().strip("'\"") not in ("1", "[0]", "[1]") for value in devices):
         return 1
-    if any("ddp" in value for value in option_values(overrides, "--trainer.strategy")):
+    if any("ddp" in value.lower() for value in option_values(overrides, "--trainer.strategy")):
         return 1
     import torch
 
