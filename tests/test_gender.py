@@ -377,6 +377,29 @@ def test_photos_in_subfolders_of_a_class_folder_are_read_and_hidden_ones_are_not
     assert torch.equal(red_minus_blue > 0, y == 0)  # no photo of the other class came in
 
 
+def test_a_folder_of_photos_that_is_not_a_class_is_left_out_and_said(tmp_path, capsys):
+    """A third label (``Unknown/``) or a misspelt class beside the class folders is not
+    trained on; the cleaning line names it, with its count and the option that takes it in.
+    A folder without photos (``__MACOSX``-like leftovers) is not worth a mention."""
+    root = write_folder(tmp_path / "photos", n=6, corrupt=False)
+    (root / "Unknown").mkdir()
+    for i in range(3):
+        photo(i % 2, 50 + i).save(root / "Unknown" / f"{i}.jpg")
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("not a photo")
+    dm = GenderImageDataModule(root=str(root), image_size=(40, 32), batch_size=8)
+    dm.setup("fit")
+    out = capsys.readouterr().out
+    assert "left out Unknown/ (3 images), not one of classes ['Female', 'Male']" in out
+    assert "--data.classes" in out and "notes/" not in out
+    assert "12 images in the class folders" in out
+    assert sorted(torch.cat([dm.split(s)[1] for s in ("train", "val", "test")]).tolist()) == [0] * 6 + [1] * 6
+    three = GenderImageDataModule(root=str(root), image_size=(40, 32), classes=["Female", "Male", "Unknown"])
+    three.setup("fit")
+    assert "left out" not in capsys.readouterr().out
+    assert sum(len(three.split(s)[1]) for s in ("train", "val", "test")) == 15
+
+
 def test_a_photo_listed_twice_is_read_once_and_one_listed_with_two_genders_not_at_all(tmp_path, capsys):
     """A manifest listing a photo again (the same row, another path to it, a link) trained on it
     twice or put one copy in training and one in test; a photo listed as Male and as Female took

@@ -218,6 +218,10 @@ class GenderImageDataModule(InMemoryDataModule):
             paths += found
             labels += [k] * len(found)
         self.report["rows"] = len(paths)
+        # a folder of photos that is not a class (a third label, a misspelt class) is left out, and said
+        wanted = {name.lower() for name in self.class_names}
+        others = {p.name: len(list_images(p)) for key, p in sorted(subfolders.items()) if key not in wanted}
+        self.report["left_out"] = {name: n for name, n in others.items() if n}
         return paths, labels
 
     def _from_manifest(self) -> tuple[list[Path], list[int]]:
@@ -341,6 +345,12 @@ class GenderImageDataModule(InMemoryDataModule):
         r = self.report
         unit = "row" if self.source == "manifest" else "image"
         parts = [f"{self.source} {self._where()}: {_plural(r.get('rows', 0), unit)}"]
+        if r.get("left_out"):
+            shown = ", ".join(f"{name}/ ({_plural(n, 'image')})" for name, n in r["left_out"].items())
+            parts[0] += (
+                f" in the class folders; left out {shown}, not one of classes {self.class_names} "
+                "(to train on it, add its name to --data.classes)"
+            )
         if "uncoded" in r:
             uncoded = _plural(r["uncoded"], "row")
             parts.append(f"dropped {uncoded} with missing or uncoded gender (column {self.label_column!r})")
