@@ -325,7 +325,7 @@ def test_a_range_end_the_model_or_data_refuses_fails_before_any_trial(tmp_path, 
     assert exit_.value.code == 1 and "Traceback" not in err
     assert f"econdl: error: search_space key {key!r}: its value" in err and reason in err
     assert "change its range or choices in the sweep file" in err
-    assert not (tmp_path / "sw/trials").exists()
+    assert not (tmp_path / "sw").exists()  # no empty results folder is left behind
 
 
 def test_a_sweep_given_a_default_root_dir_writes_its_results_and_trials_there(tmp_path):

@@ -74,9 +74,9 @@ def run_sweep(
             spec.n_trials = points
     if spec.storage is None:
         _refuse_another_study(out_dir, spec.study_name)
-    out_dir.mkdir(parents=True, exist_ok=True)
     parser = FitParser(spec.fit_args(extra=extra))
     base_config = check_search_space(spec, parser, extra)
+    out_dir.mkdir(parents=True, exist_ok=True)  # after the checks: a refused sweep leaves no empty folder
     url = spec.storage or f"sqlite:///{(out_dir / 'study.db').resolve()}"
     direction = spec.direction
     study = open_study(url, spec.study_name, direction)
