@@ -400,6 +400,28 @@ def test_a_folder_of_photos_that_is_not_a_class_is_left_out_and_said(tmp_path, c
     assert sum(len(three.split(s)[1]) for s in ("train", "val", "test")) == 15
 
 
+def test_greyscale_photos_to_predict_are_labelled_with_a_note_when_training_dropped_them(tmp_path, capsys):
+    """Training drops greyscale photos (drop_greyscale), so a model has seen none: predict still
+    labels them (the user asked), and says how many there are and that their labels are less
+    reliable; with drop_greyscale false the model saw them too, and nothing is said."""
+    new = tmp_path / "new"
+    new.mkdir()
+    for i in range(4):
+        photo(i % 2, 300 + i).save(new / f"c{i}.png")
+    photo(0, 310).convert("L").save(new / "grey.png")
+    photo(1, 311).convert("L").convert("RGB").save(new / "grey_rgb.jpg")
+    dm = GenderImageDataModule(root=str(tmp_path / "absent"), image_size=(40, 32), predict_dir=str(new))
+    dm.setup("predict")
+    out = capsys.readouterr().out
+    assert "predict: 6 photos in" in out and "2 of them greyscale" in out and "less reliable" in out
+    assert len(dm.predict_dataloader().tensors[0]) == 6
+    kept = GenderImageDataModule(
+        root=str(tmp_path / "absent"), image_size=(40, 32), predict_dir=str(new), drop_greyscale=False
+    )
+    kept.setup("predict")
+    assert "of them greyscale" not in capsys.readouterr().out
+
+
 def test_a_photo_listed_twice_is_read_once_and_one_listed_with_two_genders_not_at_all(tmp_path, capsys):
     """A manifest listing a photo again (the same row, another path to it, a link) trained on it
     twice or put one copy in training and one in test; a photo listed as Male and as Female took

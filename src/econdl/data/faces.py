@@ -423,6 +423,12 @@ class GenderImageDataModule(InMemoryDataModule):
             msg = f"predict: {_plural(len(kept), 'photo')} in {self.predict_dir}"
             if failed:
                 msg += f"; skipped {_plural(len(failed), 'unreadable file')}: " + ", ".join(str(p) for p, _ in failed)
+            grey = int(greyscale_mask(images).sum()) if self.drop_greyscale and len(kept) else 0
+            if grey:  # labelled all the same, by a model that saw no photo like them
+                msg += (
+                    f"; {grey} of them greyscale, a kind the model was not trained on (drop_greyscale): "
+                    "their labels are less reliable"
+                )
             print(msg, flush=True)
             if not kept:
                 raise DataError(f"predict_dir {self.predict_dir} holds no readable .jpg/.jpeg/.png/.bmp images")
