@@ -47,10 +47,20 @@ def test_compare_fits_every_config_and_writes_table_and_plot(tmp_path, capsys):
         assert (tmp_path / f"logs/kink/{model}/version_0/checkpoints/last.ckpt").is_file()
 
 
-def test_compare_of_a_missing_folder_fails_naming_it():
+def test_compare_of_a_missing_folder_fails_naming_it(tmp_path):
+    """The exit status is fit's for a --config it cannot find (2), for a config folder, a
+    config file, a folder without configs and a sweep file alike."""
+    fit = run_econdl("fit", "--config", "configs/nowhere.yaml")
+    assert fit.returncode == 2 and "configs/nowhere.yaml does not exist" in fit.stderr
     result = run_econdl("compare", "configs/nowhere/")
-    assert result.returncode == 1
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "configs/nowhere" in result.stderr and "does not exist" in result.stderr
+    one = run_econdl("compare", str(tmp_path / "nowhere.yaml"))
+    assert one.returncode == 2 and "nowhere.yaml does not exist" in one.stderr
+    empty = run_econdl("compare", str(tmp_path))
+    assert empty.returncode == 2 and f"no *.yaml configs in folder {tmp_path}" in empty.stderr
+    sweep = run_econdl("sweep", "--config", str(tmp_path / "sweep.yaml"))
+    assert sweep.returncode == 2 and "sweep.yaml does not exist" in sweep.stderr
 
 
 def test_compare_writes_its_table_beside_the_fits_under_default_root_dir(tmp_path):

@@ -25,7 +25,10 @@ class ConfigError(EcondlError):
 
 
 class ConfigFileNotFound(ConfigError, FileNotFoundError):
-    """A config or sweep file, or a folder of configs, that does not exist."""
+    """A config or sweep file, or a folder of configs, that does not exist: exit code 2, as
+    ``econdl fit`` gives for a ``--config`` its parser cannot find."""
+
+    exit_code = 2
 
 
 class ConfigFileInvalid(ConfigError):
