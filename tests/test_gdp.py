@@ -12,7 +12,7 @@ from helpers import CONFIGS, printed_metric, run_econdl
 from econdl.cli import cli_main
 from econdl.compare import compare
 from econdl.data.gdp import GDPDataModule
-from econdl.errors import DataError
+from econdl.errors import ConfigError, DataError
 from econdl.data.series import lag_matrix
 
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
@@ -638,3 +638,13 @@ def test_the_warm_started_refits_of_an_expanding_window_draw_no_few_steps_note(t
     out = capfd.readouterr().out
     assert out.count("note: this fit takes") == 1, out  # the 2-epoch fit's own, once
     assert "in all (2 epochs of " in out
+
+
+def test_an_exog_series_named_twice_is_refused_before_the_data_is_read(tmp_path):
+    """--data.exog [UNRATE,UNRATE] read one column into a two-column layout: a ValueError
+    traceback from zip() at setup, not a message."""
+    path = fred_csv(tmp_path / "gdp.csv", unrate=True)
+    with pytest.raises(ConfigError, match=r"names 'UNRATE' more than once; list each series once, e.g. "
+                       r"--data.exog \['UNRATE'\]"):
+        GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE", "UNRATE"])
+

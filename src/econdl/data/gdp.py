@@ -131,6 +131,12 @@ class GDPDataModule(RegressionDataModule):
                 f"that cover {', '.join(f'{v:g}%' for v in interval_levels)} of outcomes; for "
                 f"{', '.join(f'{v:g}%' for v in meant)} give --data.interval_levels {meant}"
             )
+        repeated = sorted({name for name in exog or [] if list(exog or []).count(name) > 1})
+        if repeated:  # one column read twice would give the model fewer inputs than it was built for
+            raise ConfigError(
+                f"exog={list(exog or [])} names {', '.join(map(repr, repeated))} more than once; list each "
+                f"series once, e.g. --data.exog {list(dict.fromkeys(exog or []))}"
+            )
         for name, size in (("val_size", val_size), ("test_size", test_size)):
             resolve_count(name, size, None, "samples")  # the form; the count once the data is read
         self.source, self.path, self.value_column, self.date_column = source, path, value_column, date_column
