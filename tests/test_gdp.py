@@ -648,3 +648,15 @@ def test_an_exog_series_named_twice_is_refused_before_the_data_is_read(tmp_path)
                        r"--data.exog \['UNRATE'\]"):
         GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE", "UNRATE"])
 
+
+def test_an_empty_list_of_interval_levels_says_so():
+    """interval_levels=[] passed the percentage check (all() of nothing) and printed
+    'cover  of outcomes; for  give --data.interval_levels []'."""
+    with pytest.raises(ConfigError, match=r"interval_levels=\[\] gives no level; .* e.g. \[80, 95\]"):
+        GDPDataModule(interval_levels=[])
+
+
+def test_a_negative_refit_epochs_is_refused_when_the_data_module_is_built():
+    """It was refused only in the rolling loop, after econdl compare had fitted every model."""
+    with pytest.raises(ConfigError, match=r"refit_epochs=-1 must be a whole number >= 0"):
+        GDPDataModule(evaluation="expanding", refit_epochs=-1)

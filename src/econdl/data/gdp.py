@@ -118,10 +118,18 @@ class GDPDataModule(RegressionDataModule):
             )
         if evaluation not in EVALUATIONS:
             raise ConfigError(f"evaluation={evaluation!r} is not one of {list(EVALUATIONS)}")
+        if refit_epochs < 0:
+            # checked here, not after every model of a comparison has been fitted
+            raise ConfigError(
+                f"refit_epochs={refit_epochs!r} must be a whole number >= 0 (epochs per refit under "
+                "evaluation='expanding'), e.g. --data.refit_epochs 5"
+            )
         if lags < 1:
             raise ConfigError(f"lags={lags} must be a positive integer")
         if horizon < 1:
             raise ConfigError(f"horizon={horizon} must be a positive integer (1 = next period only)")
+        if not len(interval_levels):  # all() of nothing is True: the message below would list nothing
+            raise ConfigError("interval_levels=[] gives no level; give percentages in (0, 100), e.g. [80, 95]")
         if any(not 0 < level < 100 for level in interval_levels):
             raise ConfigError(f"interval_levels={list(interval_levels)} must be percentages in (0, 100), e.g. [80, 95]")
         if all(level <= 1 for level in interval_levels):  # 0.8 meant as 80%: 0.8% intervals cover nothing
