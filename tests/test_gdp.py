@@ -660,3 +660,12 @@ def test_a_negative_refit_epochs_is_refused_when_the_data_module_is_built():
     """It was refused only in the rolling loop, after econdl compare had fitted every model."""
     with pytest.raises(ConfigError, match=r"refit_epochs=-1 must be a whole number >= 0"):
         GDPDataModule(evaluation="expanding", refit_epochs=-1)
+
+
+def test_a_frequency_finer_than_the_dates_names_the_frequency_not_a_gap(tmp_path):
+    """--data.frequency M on a quarterly file said the series 'has no row for' 2/3 of all months
+    and asked to add them to the file."""
+    path = fred_csv(tmp_path / "gdp.csv")
+    with pytest.raises(ConfigError, match=r"frequency='M' does not match .*dates are quarterly .*"
+                       r"give --data.frequency Q or leave it out"):
+        GDPDataModule(source="csv", path=str(path), frequency="M").setup()

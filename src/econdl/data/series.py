@@ -218,6 +218,20 @@ def read_csv_series(
             "is frequency right?"
         )
     absent = pd.period_range(periods[0], periods[-1], freq=freq).difference(periods)
+    if len(absent) and frequency and len(dates) > 2:
+        # --data.frequency M on quarterly dates: every month between them "missing" is the wrong
+        # frequency, not a gap to fill
+        try:
+            spaced = infer_frequency(dates)
+        except DataError:
+            spaced = None
+        if spaced is not None and spaced != freq:
+            names = {"Q": "quarterly", "M": "monthly", "Y": "yearly"}
+            raise ConfigError(
+                f"frequency={frequency!r} does not match {path}: its dates are {names[spaced]} "
+                f"({dates[0].date()}, {dates[1].date()}, ...); give --data.frequency {spaced} or leave it out "
+                "(it is inferred from the dates)"
+            )
     if len(absent):
         raise DataError(
             f"{path}: the series has no row for {_listed([str(p) for p in absent])} (frequency {freq}); "
