@@ -217,6 +217,8 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         ({"row3": "0"}, {}, "GDPC1 is <= 0 at 1990Q4; correct those values in the file"),  # log(0): no growth
         # levels written as fractions: 0.8% and 0.95% intervals, which cover about nothing
         ({}, {"interval_levels": [0.8, 0.95]}, "for 80%, 95% give --data.interval_levels [80.0, 95.0]"),
+        # one fraction beside a percentage is the same slip: a 0.5% interval beside an 80% one
+        ({}, {"interval_levels": [0.5, 80]}, "0.5 asks for intervals that cover 0.5% of outcomes; for 50%, 80% give"),
         ({}, {"exog": ["note"], "value_column": "GDPC1"}, "give a column of numbers with --data.exog (the columns"),
         # a zero level divides the next change by zero: named by its date, not as constant or missing targets
         ({"row3": "0"}, {"transform": "pct_change"}, "divides by the previous period's value; GDPC1 is 0 at 1990Q4"),
@@ -644,8 +646,11 @@ def test_an_exog_series_named_twice_is_refused_before_the_data_is_read(tmp_path)
     """--data.exog [UNRATE,UNRATE] read one column into a two-column layout: a ValueError
     traceback from zip() at setup, not a message."""
     path = fred_csv(tmp_path / "gdp.csv", unrate=True)
-    with pytest.raises(ConfigError, match=r"names 'UNRATE' more than once; list each series once, e.g. "
-                       r"--data.exog \['UNRATE'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"names 'UNRATE' more than once; list each series once, e.g. "
+        r"--data.exog \['UNRATE'\]",
+    ):
         GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE", "UNRATE"])
 
 
@@ -666,6 +671,9 @@ def test_a_frequency_finer_than_the_dates_names_the_frequency_not_a_gap(tmp_path
     """--data.frequency M on a quarterly file said the series 'has no row for' 2/3 of all months
     and asked to add them to the file."""
     path = fred_csv(tmp_path / "gdp.csv")
-    with pytest.raises(ConfigError, match=r"frequency='M' does not match .*dates are quarterly .*"
-                       r"give --data.frequency Q or leave it out"):
+    with pytest.raises(
+        ConfigError,
+        match=r"frequency='M' does not match .*dates are quarterly .*"
+        r"give --data.frequency Q or leave it out",
+    ):
         GDPDataModule(source="csv", path=str(path), frequency="M").setup()

@@ -132,11 +132,13 @@ class GDPDataModule(RegressionDataModule):
             raise ConfigError("interval_levels=[] gives no level; give percentages in (0, 100), e.g. [80, 95]")
         if any(not 0 < level < 100 for level in interval_levels):
             raise ConfigError(f"interval_levels={list(interval_levels)} must be percentages in (0, 100), e.g. [80, 95]")
-        if all(level <= 1 for level in interval_levels):  # 0.8 meant as 80%: 0.8% intervals cover nothing
-            meant = [round(100 * level, 6) for level in interval_levels]
+        fractions = [level for level in interval_levels if level <= 1]
+        if fractions:  # 0.8 meant as 80% (alone or beside 95): a 0.8% interval covers almost nothing
+            meant = [round(100 * level, 6) if level <= 1 else level for level in interval_levels]
+            asked = fractions if len(fractions) > 1 else fractions[0]
             raise ConfigError(
-                f"interval_levels={list(interval_levels)} are percentages: {list(interval_levels)} asks for intervals "
-                f"that cover {', '.join(f'{v:g}%' for v in interval_levels)} of outcomes; for "
+                f"interval_levels={list(interval_levels)} are percentages: {asked} "
+                f"asks for intervals that cover {', '.join(f'{v:g}%' for v in fractions)} of outcomes; for "
                 f"{', '.join(f'{v:g}%' for v in meant)} give --data.interval_levels {meant}"
             )
         repeated = sorted({name for name in exog or [] if list(exog or []).count(name) > 1})
