@@ -543,7 +543,9 @@ def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
     """A checkpoint fitted on a short series was tested on a longer one (or another series)
     whose test period began inside its training and validation quarters, and printed an
     "out-of-sample" RMSE of quarters it was fitted on, without a word.  A refused test leaves
-    no run folder of its own beside the fitted run."""
+    no run folder of its own beside the fitted run.  The validation period of a test or a
+    predict, whose forecast errors calibrate the interval bounds, may not start inside the
+    fit's training quarters either (predict calibrated on in-sample errors without a word)."""
     from econdl.errors import CheckpointError
 
     short = fred_csv(tmp_path / "short.csv", n=40, start="2000Q1")  # test period: 2008Q2-2009Q4
@@ -562,9 +564,25 @@ def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
         cli_main(["test", *config, *csv_args(short), "--data.test_size=0.4", ckpt])  # its own file, wider
     run = Path(fit.trainer.log_dir)
     assert [p.name for p in run.parent.iterdir()] == [run.name]  # the refusals leave no folder of their own
-    for args in ([*csv_args(longer), "--data.test_start=2008Q2"], csv_args(short)):  # after its fit; its own
+    fit_val = str(fit.datamodule.dates["val"][0])
+    later = [*csv_args(longer), f"--data.val_start={fit_val}", "--data.test_start=2008Q2"]  # the fit's periods
+    for args in (later, csv_args(short)):  # after its fit; its own
         assert float(cli_main(["test", *config, *args, ckpt]).trainer.callback_metrics["test/rmse"]) > 0
-    cli_main(["predict", *config, *csv_args(longer), ckpt])  # forecasts ahead: no test period to check
+    # predict's interval bounds are calibrated on the validation period's errors: it may not start
+    # inside the fit's training period (the default splits of the longer file put it there)
+    words = (
+        rf"trained on GDPC1 \(.*short.csv\) up to {pd.Period(fit_val, freq='Q') - 1}, and this run's validation "
+        r"period on GDPC1 \(.*longer.csv\), on whose forecast errors the interval bounds are calibrated, starts at "
+        rf"\d{{4}}Q\d, inside it: the bounds would rest on in-sample errors\. Give the series it was fitted on"
+    )
+    with pytest.raises(CheckpointError, match=words):
+        cli_main(["predict", *config, *csv_args(longer), ckpt])
+    with pytest.raises(CheckpointError, match=rf"Give the fit's val_size and test_size .*--data.val_start {fit_val}"):
+        cli_main(["predict", *config, *csv_args(short), "--data.val_size=0.5", ckpt])
+    with pytest.raises(CheckpointError, match="on whose forecast errors the interval bounds are calibrated"):
+        cli_main(["test", *config, *csv_args(short), "--data.val_size=0.5", ckpt])  # its test period: the fit's
+    for args in (csv_args(short), later):
+        cli_main(["predict", *config, *args, ckpt])  # its own splits; the fit's periods on a longer file
 
 
 def test_day_first_dates_are_read_day_first_only_where_that_gives_regular_periods(tmp_path, capsys):

@@ -340,7 +340,11 @@ class GDPDataModule(RegressionDataModule):
             # what the fit saw: every period before its test period (training and validation)
             # (a checkpoint's, until this module has read its data)
             "trained_on": (
-                {"data": self._data_name(), "test_start": str(self.dates["test"][0])}
+                {
+                    "data": self._data_name(),
+                    "test_start": str(self.dates["test"][0]),
+                    "val_start": str(self.dates["val"][0]),  # the training period ends before it
+                }
                 if self.dates
                 else dict(self._trained_on)
             ),
@@ -373,27 +377,49 @@ class GDPDataModule(RegressionDataModule):
     def _check_out_of_sample(self) -> None:
         """A test of a checkpoint scores periods that its fit did not see, or it is refused: on
         another series (or a shorter one) the test period can start inside the periods the
-        model was trained and validated on, and its "out-of-sample" RMSE would be in-sample."""
-        trained_start = self._trained_on.get("test_start")
-        testing = self.trainer is not None and self.trainer.testing
-        if not (trained_start and testing and self.dates.get("test") is not None):
+        model was trained and validated on, and its "out-of-sample" RMSE would be in-sample.
+        The same holds for the validation period of a test or a predict, on whose errors the
+        forecast intervals are calibrated: it may not start inside the fit's training period."""
+        trainer = self.trainer
+        if trainer is None or not (trainer.testing or trainer.predicting) or not self.dates:
             return
+        same = self._trained_on.get("data") == self._data_name()
+        fitted_on = self._trained_on.get("data", "its data")
+        trained_start = self._trained_on.get("test_start")
         start = self.dates["test"][0]
-        try:
-            seen = pd.Period(trained_start, freq=start.freq) > start
-        except (ValueError, TypeError):
-            return  # another frequency: _check_frequency refuses it
-        if seen:
-            same = self._trained_on.get("data") == self._data_name()
+        if trainer.testing and trained_start and self._before(trained_start, start):
             fix = (
                 "Give the fit's test_size and test_start" if same else "Test it on the data and splits it was fitted on"
             )
             raise CheckpointError(
-                f"the checkpoint was fitted on {self._trained_on.get('data', 'its data')} up to "
+                f"the checkpoint was fitted on {fitted_on} up to "
                 f"{pd.Period(trained_start, freq=start.freq) - 1}, and this run's test period on {self._data_name()} "
                 f"starts at {start}, inside it: its test scores would not be out of sample. {fix}, or test on "
                 f"periods after its fit (--data.test_start {trained_start} or later)"
             )
+        val_trained = self._trained_on.get("val_start")  # (checkpoints of econdl before it was recorded: None)
+        val = self.dates["val"][0]
+        if val_trained and self._before(val_trained, val):
+            fix = (
+                "Give the fit's val_size and test_size (or val_start and test_start): the run's config.yaml has them"
+                if same
+                else f"Give the series it was fitted on, {fitted_on}, with the fit's splits"
+            )
+            raise CheckpointError(
+                f"the checkpoint was trained on {fitted_on} up to {pd.Period(val_trained, freq=val.freq) - 1}, and "
+                f"this run's validation period on {self._data_name()}, on whose forecast errors the interval bounds "
+                f"are calibrated, starts at {val}, inside it: the bounds would rest on in-sample errors. {fix} "
+                f"(--data.val_start {val_trained} or later)"
+            )
+
+    @staticmethod
+    def _before(trained: str, start: pd.Period) -> bool:
+        """Whether ``start`` lies before the period ``trained`` (False across frequencies:
+        _check_frequency refuses those)."""
+        try:
+            return pd.Period(trained, freq=start.freq) > start
+        except (ValueError, TypeError):
+            return False
 
     def _frequency(self) -> str | None:
         """The series' frequency (``Q``, ``M``, ``Y``), once it is read; before, a checkpoint's."""
