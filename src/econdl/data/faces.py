@@ -186,6 +186,7 @@ class GenderImageDataModule(InMemoryDataModule):
         self.workers, self.max_images, self.download = workers, max_images, download
         self.predict_dir = predict_dir
         self.report: dict[str, int] = {}
+        self.left_out: dict[str, int] = {}  # photo folders beside the class folders that are not a class
         self.paths: dict[str, list[Path]] = {}
         self.failed: list[tuple[Path, str]] = []
         self.class_counts: dict[str, int] = {}
@@ -221,7 +222,7 @@ class GenderImageDataModule(InMemoryDataModule):
         # a folder of photos that is not a class (a third label, a misspelt class) is left out, and said
         wanted = {name.lower() for name in self.class_names}
         others = {p.name: len(list_images(p)) for key, p in sorted(subfolders.items()) if key not in wanted}
-        self.report["left_out"] = {name: n for name, n in others.items() if n}
+        self.left_out = {name: n for name, n in others.items() if n}
         return paths, labels
 
     def _from_manifest(self) -> tuple[list[Path], list[int]]:
@@ -286,7 +287,7 @@ class GenderImageDataModule(InMemoryDataModule):
     # --- building the splits -------------------------------------------------------------
     def load(self) -> tuple[Tensor, Tensor, list[Path]]:
         """All cleaned photos: uint8 images (N, 3, H, W), class indices (N,), their paths."""
-        self.report = {}
+        self.report, self.left_out = {}, {}
         paths, labels = self._once(*getattr(self, f"_from_{self.source}")())
         listed = set(labels)  # the classes the source has, before a subset is drawn
         if self.max_images is not None and len(paths) > self.max_images:
@@ -345,8 +346,8 @@ class GenderImageDataModule(InMemoryDataModule):
         r = self.report
         unit = "row" if self.source == "manifest" else "image"
         parts = [f"{self.source} {self._where()}: {_plural(r.get('rows', 0), unit)}"]
-        if r.get("left_out"):
-            shown = ", ".join(f"{name}/ ({_plural(n, 'image')})" for name, n in r["left_out"].items())
+        if self.left_out:
+            shown = ", ".join(f"{name}/ ({_plural(n, 'image')})" for name, n in self.left_out.items())
             parts[0] += (
                 f" in the class folders; left out {shown}, not one of classes {self.class_names} "
                 "(to train on it, add its name to --data.classes)"
