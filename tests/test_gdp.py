@@ -1,5 +1,6 @@
 """GDP-growth forecasting: data layout, no leakage, AR against statsmodels, CLI, errors."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -583,6 +584,28 @@ def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
         cli_main(["test", *config, *csv_args(short), "--data.val_size=0.5", ckpt])  # its test period: the fit's
     for args in (csv_args(short), later):
         cli_main(["predict", *config, *args, ckpt])  # its own splits; the fit's periods on a longer file
+
+
+def test_predict_says_why_a_bound_is_infinite_and_how_to_get_a_finite_one(tmp_path, capsys):
+    """A short validation period has too few forecast errors for a 95% split-conformal
+    interval: predict wrote -inf/inf bounds without a word (compare's table explains its ∞)."""
+    short = fred_csv(tmp_path / "short.csv", n=40)
+    config = ["--config", str(CONFIGS / "gdp/ar.yaml"), *QUIET, *csv_args(short)]
+    fit = cli_main(["fit", *config, "--test_after_fit=false", "--data.interval_levels=[80, 95, 97.5]"])
+    n_val = len(fit.datamodule.dates["val"])
+    assert 4 <= n_val < 19  # finite at 80% (4 errors), infinite at 95% (19) and 97.5% (39)
+    capsys.readouterr()
+    ckpt = Path(fit.trainer.log_dir) / "checkpoints/last.ckpt"
+    cli_main(["predict", *config, f"--ckpt_path={ckpt}", "--data.interval_levels=[80, 95, 97.5]"])
+    out = capsys.readouterr().out
+    for level, need in (("95", 19), ("97.5", 39)):
+        assert (
+            f"predict: lower_{level}/upper_{level} are -inf/inf: too few validation forecasts for a {level}% "
+            f"split-conformal interval (it needs at least {need}); fit again with a larger --data.val_size"
+        ) in out
+    assert "lower_80/upper_80" not in out
+    written = pd.read_csv(re.search(r"predictions: \d+ rows? written to (\S+)", out).group(1))
+    assert np.isinf(written["upper_95"]).all() and np.isfinite(written["upper_80"]).all()
 
 
 def test_day_first_dates_are_read_day_first_only_where_that_gives_regular_periods(tmp_path, capsys):

@@ -38,6 +38,14 @@ def conformal_minimum(level: float) -> int | None:
     return count
 
 
+def infinite_width_reason(level: float, label: str) -> str:
+    """Why a split-conformal interval at ``level`` percent (written ``label``) is infinite."""
+    need = conformal_minimum(level)
+    if need is None:
+        return f"no number of validation forecasts bounds a split-conformal interval at {label}%"
+    return f"too few validation forecasts for a {label}% split-conformal interval (it needs at least {need})"
+
+
 def gaussian_halfwidth(std: float, level: float) -> float:
     """z_{(1 + level) / 2} x std: the normal interval's half-width."""
     return float(stats.norm.ppf(0.5 + level / 200) * std)

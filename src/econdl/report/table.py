@@ -22,7 +22,7 @@ from typing import SupportsFloat
 
 import pandas as pd
 
-from econdl.forecast.intervals import conformal_minimum
+from econdl.forecast.intervals import conformal_minimum, infinite_width_reason
 
 #: readable headings for the columns every task produces
 HEADINGS = {
@@ -190,14 +190,12 @@ def format_table(table: pd.DataFrame) -> FormattedTable:
     for col in keep:
         level = re.fullmatch(r"width_(\d+(?:\.\d+)?)", col)  # conformal; OLS intervals are finite at any length
         if level and pd.to_numeric(table[col], errors="coerce").eq(float("inf")).any():
-            need = conformal_minimum(float(level.group(1)))
-            caption.append(
-                f"{heading(col)} ∞: too few validation forecasts for a {level.group(1)}% split-conformal interval "
-                f"(it needs at least {need}); a larger --data.val_size gives them"
-                if need is not None
-                else f"{heading(col)} ∞: no number of validation forecasts bounds a split-conformal interval at "
-                f"{level.group(1)}%; give --data.interval_levels below 100"
+            fix = (
+                "a larger --data.val_size gives them"
+                if conformal_minimum(float(level.group(1))) is not None
+                else "give --data.interval_levels below 100"
             )
+            caption.append(f"{heading(col)} ∞: {infinite_width_reason(float(level.group(1)), level.group(1))}; {fix}")
     if "seeds" in keep and any(n > 1 for n in seeds):
         caption.append("mean ± std over the seeds shown; models fitted in closed form fit once")
     several = any(n > 1 for n in seeds)
