@@ -118,6 +118,17 @@ CASES = [
     ),
     # options and config values
     Case("gdp-negative-lags", ["fit", "--config", G, "--data.lags", "-1"], ["lags=-1"]),
+    # one value where a list is taken: the bracketed form is the fix
+    Case(
+        "gdp-one-level-without-brackets",
+        ["fit", "--config", G, "--data.interval_levels", "95"],
+        ["--data.interval_levels takes a list: write it in brackets, e.g. --data.interval_levels [95]"],
+    ),
+    Case(
+        "gdp-one-exog-without-brackets",
+        ["fit", "--config", G, "--data.exog", "unemp"],
+        ["--data.exog takes a list: write it in brackets, e.g. --data.exog [unemp]"],
+    ),
     Case("kink-zero-batch", ["fit", "--config", K, "--data.batch_size", "0"], ["batch_size=0"]),
     Case("kink-negative-size", ["fit", "--config", K, "--data.x_size", "-5"], ["x_size=-5"]),
     Case("kink-negative-noise", ["fit", "--config", K, "--data.noise", "-1"], ["noise=-1"]),

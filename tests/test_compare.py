@@ -188,6 +188,22 @@ def test_an_option_one_config_does_not_take_leaves_that_config_out_naming_it(tmp
     assert list(table.index) == ["mlp"]
 
 
+def test_a_value_of_the_wrong_type_is_named_as_such_not_as_an_option_a_config_does_not_take(tmp_path):
+    """--data.interval_levels 95 (a list is taken) was reported, for every config, as an option
+    that config does not take, with the advice to compare the configs that take it: every
+    config takes it, the value needs brackets."""
+    configs = [str(CONFIGS / "gdp" / f"{name}.yaml") for name in ("ar", "mean")]
+    result = run_econdl("compare", *configs, "--data.interval_levels", "95")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for name in ("ar", "mean"):
+        assert (
+            f"{name}: failed: --data.interval_levels (econdl.data.GDPDataModule): expected "
+            "collections.abc.Sequence. Got value: 95; --data.interval_levels takes a list: write it in brackets, "
+            f"e.g. --data.interval_levels [95] (config {configs[0 if name == 'ar' else 1]})"
+        ) in result.stdout
+    assert "every option on its command line" not in result.stdout + result.stderr
+
+
 def test_an_out_folder_already_used_is_refused_before_any_fit_and_left_as_it_was(tmp_path, monkeypatch):
     """A second comparison given the --out of a first replaced its table, report and plot without
     a word (and a fit's folder lost its predictions.csv); now it is refused before any fit."""

@@ -15,6 +15,7 @@ the table is printed and written with a plot to ``logs/<task>/compare/version_N/
 from __future__ import annotations
 
 import argparse
+import re
 import logging
 import signal
 import sys
@@ -33,7 +34,7 @@ from econdl.api import make_callable
 from econdl.argv import option_values
 from econdl.attached import callbacks_of
 from econdl.cli import cli_main, next_version
-from econdl.diagnose import _argument_message, diagnose, one_line
+from econdl.diagnose import _argument_message, diagnose, one_line, suggest
 from econdl.errors import ConfigError, ConfigFileNotFound, EcondlError, missing_config
 from econdl.metrics import column_name
 from econdl.nets import count_parameters
@@ -120,9 +121,12 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
     quiet = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
     try:
         cli = cli_main(["fit", "--config", str(config), *overrides, *quiet], verbose_test=False)
-    except argparse.ArgumentError as err:  # an option this config does not take: the others may
-        raise ConfigError(
-            f"{_argument_message(err)} by {config}: econdl compare gives every option on its command line to "
+    except argparse.ArgumentError as err:
+        message = _argument_message(err)
+        if re.search(r": expected |[Gg]ot value", message):  # a value of the wrong type: every config's mistake
+            raise ConfigError(f"{suggest(message)} (config {config})") from None
+        raise ConfigError(  # an option this config does not take: the others may
+            f"{message} by {config}: econdl compare gives every option on its command line to "
             "every config; compare the configs that take it, or set it in a copy of this config"
         ) from None
     except EcondlError:  # already the user's one line, with its exit code and kind

@@ -176,7 +176,7 @@ def _argument_message(err: argparse.ArgumentError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
-def _suggest(message: str) -> str:
+def suggest(message: str) -> str:
     """An unrecognised ``--trainer.KEY`` with the Trainer option it was probably meant to be;
     a seed that is no whole number with what a seed is (the parser says "expected bool")."""
     seed = re.match(r"--seed_everything: expected bool, got (.*)$", message)
@@ -198,6 +198,13 @@ def _suggest(message: str) -> str:
             f"{message}: {short} takes {', '.join(names)} (`econdl fit --config FILE --print_config` shows "
             f"them with their values)"
         )
+    single = re.fullmatch(
+        r"(--[\w.]+)(?: \([\w.]+\))?: expected (?:collections\.abc\.Sequence|list|tuple)\.?,? [Gg]ot(?: value:)? (.*)",
+        message,
+    )
+    if single:  # one value where the option takes a list: --data.exog UNRATE
+        value = single.group(2).strip().strip("'\"")
+        return f"{message}; {single.group(1)} takes a list: write it in brackets, e.g. {single.group(1)} [{value}]"
     unknown = re.match(r"unrecognized arguments: --trainer\.(\w+)", message)
     if not unknown:
         return message
@@ -292,7 +299,7 @@ def diagnose(err: BaseException) -> Diagnosis:
         if missing:
             return Diagnosis("user", missing_config(missing.group(1)), 2)
         folder = re.fullmatch(r"--config: Path is not a file: '(.+)'", message)
-        return Diagnosis("user", config_folder(folder.group(1)) if folder else _suggest(message), 2)
+        return Diagnosis("user", config_folder(folder.group(1)) if folder else suggest(message), 2)
     if _is_wrapper(err) and len(chain) > 1:
         # a constructor refused a value: its check is the message (ValueError by convention)
         inner = [c for c in chain[1:] if not _is_wrapper(c)]
