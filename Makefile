@@ -54,7 +54,7 @@ compare-gender: $(STAMP) ## Gender from photos: MLP vs CNN, Female/Male/All (pho
 compare-gdp: $(STAMP) ## GDP growth: MLP (5 seeds) vs AR(4) by OLS, random walk and mean, on US real GDP
 	$(ECONDL) compare configs/gdp/ --seeds 5
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy on src/, configured in pyproject.toml
+lint: $(STAMP) ## ruff (lint and format check) on the repository and mypy on src/, configured in pyproject.toml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -8,7 +8,7 @@ being sized lazily); Adam lr 1e-3 (torch defaults otherwise), no schedule; valid
 epoch (batches of 128); float32; the same number of torch threads; E epochs on both
 sides (econdl: min_epochs = max_epochs = E, so its early stopping cannot end the run).
 The raw loop keeps the best weights in memory; econdl (as users run it) writes the best
-checkpoint, logs to CSV and TensorBoard, and keeps last.ckpt.  With ~5 batches per epoch
+checkpoint, logs to CSV and TensorBoard, and keeps last.ckpt.  With 4 batches per epoch
 the per-epoch work (validation, logging, checkpoints) weighs as much as training here.
 """
 

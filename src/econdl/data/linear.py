@@ -25,7 +25,8 @@ class LinearDataModule(RegressionDataModule):
         sigma: noise standard deviation (0 gives an exact linear relation).
         proportions: train, validation and test shares, summing to 1.
         theta: the true coefficients; default drawn from ``split_seed``.
-        batch_size, eval_batch_size, split_seed: see ``InMemoryDataModule``.
+        eval_batch_size: rows per validation/test batch (1024 here; None: 4 x batch_size).
+        batch_size, split_seed: see ``InMemoryDataModule``.
     """
 
     task = "linear"
