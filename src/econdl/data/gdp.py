@@ -378,8 +378,9 @@ class GDPDataModule(RegressionDataModule):
         """A test of a checkpoint scores periods that its fit did not see, or it is refused: on
         another series (or a shorter one) the test period can start inside the periods the
         model was trained and validated on, and its "out-of-sample" RMSE would be in-sample.
-        The same holds for the validation period of a test or a predict, on whose errors the
-        forecast intervals are calibrated: it may not start inside the fit's training period."""
+        The validation period of a predict, on whose errors the forecast intervals are
+        calibrated, may not start inside the fit's training period either (a test computes no
+        interval, and its scores stay out of sample whatever its validation period)."""
         trainer = self.trainer
         if trainer is None or not (trainer.testing or trainer.predicting) or not self.dates:
             return
@@ -399,7 +400,7 @@ class GDPDataModule(RegressionDataModule):
             )
         val_trained = self._trained_on.get("val_start")  # (checkpoints of econdl before it was recorded: None)
         val = self.dates["val"][0]
-        if val_trained and self._before(val_trained, val):
+        if trainer.predicting and val_trained and self._before(val_trained, val):
             fix = (
                 "Give the fit's val_size and test_size (or val_start and test_start): the run's config.yaml has them"
                 if same
