@@ -697,6 +697,14 @@ def test_an_exog_series_named_twice_is_refused_before_the_data_is_read(tmp_path)
         GDPDataModule(source="csv", path=str(path), value_column="GDPC1", exog=["UNRATE", "UNRATE"])
 
 
+def test_a_level_of_1_beside_percentages_is_1_percent_not_a_fraction_whose_fix_is_100():
+    """[1, 80] was refused as a fraction, with the advice --data.interval_levels [100, 80],
+    which the (0, 100) check refuses in turn; a fraction below 1 beside it is still said."""
+    assert GDPDataModule(interval_levels=[1, 80]).interval_levels == [1.0, 80.0]
+    with pytest.raises(ConfigError, match=r"0\.5 asks for .*give --data.interval_levels \[50\.0, 1, 80\]"):
+        GDPDataModule(interval_levels=[0.5, 1, 80])
+
+
 def test_an_empty_list_of_interval_levels_says_so():
     """interval_levels=[] passed the percentage check (all() of nothing) and printed
     'cover  of outcomes; for  give --data.interval_levels []'."""

@@ -132,9 +132,11 @@ class GDPDataModule(RegressionDataModule):
             raise ConfigError("interval_levels=[] gives no level; give percentages in (0, 100), e.g. [80, 95]")
         if any(not 0 < level < 100 for level in interval_levels):
             raise ConfigError(f"interval_levels={list(interval_levels)} must be percentages in (0, 100), e.g. [80, 95]")
-        fractions = [level for level in interval_levels if level <= 1]
-        if fractions:  # 0.8 meant as 80% (alone or beside 95): a 0.8% interval covers almost nothing
-            meant = [round(100 * level, 6) if level <= 1 else level for level in interval_levels]
+        # 0.8 meant as 80% (alone or beside 95): a 0.8% interval covers almost nothing; 1 is
+        # taken as 1% (as 100% it would be refused above, and the fix below would give 100)
+        fractions = [level for level in interval_levels if level < 1]
+        if fractions:
+            meant = [round(100 * level, 6) if level < 1 else level for level in interval_levels]
             asked = fractions if len(fractions) > 1 else fractions[0]
             raise ConfigError(
                 f"interval_levels={list(interval_levels)} are percentages: {asked} "
