@@ -204,6 +204,23 @@ def test_a_value_of_the_wrong_type_is_named_as_such_not_as_an_option_a_config_do
     assert "every option on its command line" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--optimizer", "Foo"], "--optimizer: Expected a dot import path string: Foo"),
+        (["--trainer.callbacks+=Foo"], "--trainer.callbacks: Expected a dot import path string: Foo"),
+    ],
+)
+def test_a_class_path_that_is_none_is_the_value_s_mistake_not_an_option_a_config_does_not_take(option, said):
+    """jsonargparse words some refusals of a value without 'expected': they were reported as an
+    option the config does not take, with the advice to compare the configs that take it."""
+    configs = [str(CONFIGS / "gdp" / f"{name}.yaml") for name in ("ar", "mean")]
+    result = run_econdl("compare", *configs, *option)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{said} (config {configs[0]})" in result.stderr
+    assert "every option on its command line" not in result.stdout + result.stderr
+
+
 def test_an_out_folder_already_used_is_refused_before_any_fit_and_left_as_it_was(tmp_path, monkeypatch):
     """A second comparison given the --out of a first replaced its table, report and plot without
     a word (and a fit's folder lost its predictions.csv); now it is refused before any fit."""

@@ -123,7 +123,9 @@ def fit_one(config: Path, overrides: list[str]) -> dict[str, Any]:
         cli = cli_main(["fit", "--config", str(config), *overrides, *quiet], verbose_test=False)
     except argparse.ArgumentError as err:
         message = _argument_message(err)
-        if re.search(r": expected |[Gg]ot value", message):  # a value of the wrong type: every config's mistake
+        # an option this config does not take is said by these two; every other refusal is of the value
+        # (a wrong type, a class path that is none: "Expected a dot import path string"), every config's
+        if not re.search(r"Option '[^']+' is not accepted|unrecognized arguments", message):
             raise ConfigError(f"{suggest(message)} (config {config})") from None
         raise ConfigError(  # an option this config does not take: the others may
             f"{message} by {config}: econdl compare gives every option on its command line to "
