@@ -328,6 +328,27 @@ def test_a_range_end_the_model_or_data_refuses_fails_before_any_trial(tmp_path, 
     assert not (tmp_path / "sw").exists()  # no empty results folder is left behind
 
 
+def test_a_sweep_on_a_given_storage_refused_before_any_trial_leaves_no_results_folder(tmp_path, capfd):
+    """With a storage of its own the results folder was made before the study's checks: a
+    study created to maximize, joined to minimize, was refused and left an empty folder."""
+    from econdl.main import main
+
+    storage = f"sqlite:///{(tmp_path / 'shared.db').resolve()}"
+    optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    spec = {
+        "study_name": "s",
+        "base_config": str(CONFIGS / "kink/mlp.yaml"),
+        "n_trials": 1,
+        "storage": storage,
+        "search_space": {"optimizer.init_args.lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "--config", str(tmp_path / "s.yaml"), *TINY, "--out", "sw"])
+    assert exit_.value.code == 1 and "was created to maximize" in capfd.readouterr().err
+    assert not (tmp_path / "sw").exists()
+
+
 def test_a_sweep_given_a_default_root_dir_writes_its_results_and_trials_there(tmp_path):
     result = sweep_main(["--config", str(SWEEP), "--n_trials", "1", *TINY, "--trainer.default_root_dir", "elsewhere"])
     out = tmp_path / "elsewhere/sweeps/kink_mlp"

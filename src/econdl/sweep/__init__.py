@@ -76,7 +76,8 @@ def run_sweep(
         _refuse_another_study(out_dir, spec.study_name)
     parser = FitParser(spec.fit_args(extra=extra))
     base_config = check_search_space(spec, parser, extra)
-    out_dir.mkdir(parents=True, exist_ok=True)  # after the checks: a refused sweep leaves no empty folder
+    if spec.storage is None:  # the study's sqlite file is made in it (a new one, which no check below refuses)
+        out_dir.mkdir(parents=True, exist_ok=True)
     url = spec.storage or f"sqlite:///{(out_dir / 'study.db').resolve()}"
     direction = spec.direction
     study = open_study(url, spec.study_name, direction)
@@ -87,6 +88,7 @@ def run_sweep(
         )
     settings = trial_settings(yaml.safe_load(parser.dump(base_config)), spec)
     check_same_settings(study, settings, str(out_dir) if spec.storage is None else url)
+    out_dir.mkdir(parents=True, exist_ok=True)  # after the checks: a refused sweep leaves no empty folder
     before = study.get_trials(deepcopy=False)
     if before:
         done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in before)
