@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from econdl.errors import DataError
 from econdl.data.faces import LECTURE_TEST_SHARE, GenderImageDataModule, split_sizes
 from econdl.data.images import decode_image, greyscale_mask, list_images, read_images
 from econdl.nets import MLP, FaceCNN, count_parameters
@@ -398,6 +399,18 @@ def test_a_folder_of_photos_that_is_not_a_class_is_left_out_and_said(tmp_path, c
     three.setup("fit")
     assert "left out" not in capsys.readouterr().out
     assert sum(len(three.split(s)[1]) for s in ("train", "val", "test")) == 15
+
+
+def test_two_folders_of_one_class_in_other_cases_are_refused_naming_both(tmp_path):
+    """Male/ and male/ (a case-sensitive file system) both matched the class Male: one was read,
+    and the photos of the other were left out without a word, by the note on left-out folders too."""
+    root = write_folder(tmp_path / "photos", n=6, corrupt=False)
+    (root / "male").mkdir()
+    for i in range(3):
+        photo(1, 70 + i).save(root / "male" / f"{i}.jpg")
+    dm = GenderImageDataModule(root=str(root), image_size=(40, 32), batch_size=8)
+    with pytest.raises(DataError, match=r"class 'Male' matches 2 folders of .*, Male/, male/ .*move their photos"):
+        dm.setup("fit")
 
 
 def test_greyscale_photos_to_predict_are_labelled_with_a_note_when_training_dropped_them(tmp_path, capsys):

@@ -203,12 +203,19 @@ class GenderImageDataModule(InMemoryDataModule):
         root = self._given(self.root, "root")
         if not root.is_dir():
             raise DataFileNotFound(f"image root {root} does not exist; give the folder holding one subfolder per class")
-        subfolders = {p.name.lower(): p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         paths, labels = [], []
         for k, name in enumerate(self.class_names):
-            folder = subfolders.get(name.lower())
+            matches = [p for p in folders if p.name.lower() == name.lower()]
+            if len(matches) > 1:  # Male/ and male/: one of them would be left out without a word
+                raise DataError(
+                    f"class {name!r} matches {len(matches)} folders of {root}, "
+                    f"{', '.join(p.name + '/' for p in matches)} (class folders are matched case-insensitively); "
+                    "move their photos into one of them"
+                )
+            folder = matches[0] if matches else None
             if folder is None:
-                present = sorted(p.name for p in subfolders.values())
+                present = [p.name for p in folders]
                 raise DataFileNotFound(
                     f"class folder {root / name} does not exist; lay photos out as "
                     f"{root}/<class>/*.jpg for classes {self.class_names} (found {present})"
@@ -221,7 +228,7 @@ class GenderImageDataModule(InMemoryDataModule):
         self.report["rows"] = len(paths)
         # a folder of photos that is not a class (a third label, a misspelt class) is left out, and said
         wanted = {name.lower() for name in self.class_names}
-        others = {p.name: len(list_images(p)) for key, p in sorted(subfolders.items()) if key not in wanted}
+        others = {p.name: len(list_images(p)) for p in folders if p.name.lower() not in wanted}
         self.left_out = {name: n for name, n in others.items() if n}
         return paths, labels
 
