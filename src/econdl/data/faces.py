@@ -432,7 +432,7 @@ class GenderImageDataModule(InMemoryDataModule):
             if failed:
                 msg += f"; skipped {_plural(len(failed), 'unreadable file')}: " + ", ".join(str(p) for p, _ in failed)
             grey = int(greyscale_mask(images).sum()) if self.drop_greyscale and len(kept) else 0
-            if grey:  # labelled all the same, by a model that saw no photo like them
+            if grey:  # labelled as asked, though training (drop_greyscale) showed the model no photo like them
                 msg += (
                     f"; {grey} of them greyscale, a kind the model was not trained on (drop_greyscale): "
                     "their labels are less reliable"
