@@ -66,3 +66,15 @@ def test_a_generator_the_state_lacks_is_reported_not_restored() -> None:
     state = collect_rng_state({})
     missing = restore_rng_state(state, owned_generators(model))
     assert missing == ["generator Parent.block.1.g"]
+
+
+def test_a_models_generators_are_found_when_the_fit_has_no_datamodule() -> None:
+    """A fit on plain dataloaders has no DataModule: the owners begin with None, and the
+    module's generators after it are still saved and restored."""
+    model = Parent()
+    gens = owned_generators(None, model)
+    assert list(gens) == ["Parent.block.1.g"]
+    state = collect_rng_state(gens)
+    first = torch.rand(4, generator=model.block[1].g)
+    assert restore_rng_state(state, gens) == []
+    assert torch.equal(torch.rand(4, generator=model.block[1].g), first)
