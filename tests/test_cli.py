@@ -648,6 +648,28 @@ def test_a_config_that_is_not_yaml_is_named_with_its_line_and_fix(tmp_path, text
         assert stop.value.code == 2 and "Traceback" not in err and words in err, err
 
 
+def test_a_config_file_given_with_an_equals_sign_in_its_name_is_checked_as_well(tmp_path, capsys):
+    """`--config=run=2.yaml`: the file is everything after the first `=`, so its mistake is
+    still named with its line and fix."""
+    from econdl.main import main
+
+    (tmp_path / "run=2.yaml").write_text("trainer:\n  max_epochs: 3\n  max_epochs: 4\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config=run=2.yaml"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "run=2.yaml, line 3: 'max_epochs' is given twice" in err, err
+
+
+def test_a_config_option_without_its_value_is_the_parsers_usage_error(capsys):
+    """`econdl fit --config` with nothing after it: the parser's one line, not a traceback."""
+    from econdl.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err and "--config" in err, err
+
+
 def test_a_sweep_config_given_to_fit_says_to_run_econdl_sweep():
     """It said "Subcommand 'fit' does not accept option 'search_space.model.init_args...'"."""
     sweep = CONFIGS / "sweeps/kink_mlp.yaml"
