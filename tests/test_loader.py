@@ -1,5 +1,6 @@
 """The in-memory batch loader: coverage, order, sharding across ranks."""
 
+import pytest
 import torch
 
 from econdl.data.loader import TensorBatches
@@ -42,6 +43,23 @@ def test_eval_shards_see_every_row_exactly_once():
     x = torch.arange(11)
     shards = [collect(TensorBatches((x,), batch_size=3, rank=r, world_size=2)) for r in range(2)]
     assert sorted(torch.cat(shards).tolist()) == list(range(11))
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+@pytest.mark.parametrize("batch_size", [1, 2, 4])
+def test_every_row_is_seen_once_whatever_the_batch_size_and_every_rank_runs_as_many_batches(
+    world_size, batch_size
+):
+    """Rows that do not split evenly over the processes: a shorter shard ends with a smaller or
+    empty batch, and the longest shard's last row is not dropped (with one row per batch too)."""
+    x = torch.arange(11)
+    loaders = [TensorBatches((x,), batch_size=batch_size, rank=r, world_size=world_size) for r in range(world_size)]
+    assert len({len(loader) for loader in loaders}) == 1
+    assert all(len(list(loader)) == len(loader) for loader in loaders)
+    assert sorted(torch.cat([collect(loader) for loader in loaders]).tolist()) == list(range(11))
+    # process r gets rows r, r + w, r + 2w, ...: a closed-form fit interleaves the shards back
+    # into the data's order, so its coefficients do not depend on the number of processes
+    assert all(torch.equal(collect(loader), x[r::world_size]) for r, loader in enumerate(loaders))
 
 
 def test_training_shards_are_padded_to_equal_length():
