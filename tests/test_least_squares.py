@@ -122,6 +122,29 @@ def test_unfitted_model_says_how_to_fit():
         PolynomialLS(degree=2)(torch.zeros(3, 1))
 
 
+def test_a_fitted_model_predicts_an_empty_batch_as_no_rows():
+    """A data-parallel shard ends with an empty batch when the rows do not split evenly."""
+    dm = data()
+    model = PolynomialLS(degree=3)
+    fit(model, dm)
+    assert model(torch.zeros(0, 1)).shape == (0, 1)
+
+
+def test_a_data_module_whose_splits_carry_more_than_inputs_and_targets_is_fitted_on_those_two():
+    """Splits may hold further tensors after (inputs, targets), e.g. per-row weights: the fit
+    (and the input range the knots are spread over) is that of the inputs and targets."""
+
+    class Weighted(type(data())):
+        def build(self):
+            return {k: (x, y, torch.full_like(y, 9.0)) for k, (x, y) in super().build().items()}
+
+    plain, weighted = ReLUBasisLS(knots=5), ReLUBasisLS(knots=5)
+    fit(plain, data())
+    fit(weighted, Weighted(x_size=400, val_size=50, test_size=201, batch_size=37, noise=0.05, split_seed=2))
+    xs = data().split("test")[0]
+    assert np.allclose(predict(weighted, xs), predict(plain, xs), atol=1e-9)
+
+
 def test_checkpoint_round_trip_rebuilds_the_fit(tmp_path):
     dm = data()
     model = ChebyshevLS(degree=5)
