@@ -108,6 +108,51 @@ def test_too_few_points_for_the_degree_fails_naming_both():
         fit(PolynomialLS(degree=40), dm)
 
 
+def test_a_ridge_fit_needs_no_more_points_than_coefficients():
+    """The sqrt(ridge) * I rows give the penalised system full rank on any number of points."""
+    dm = KinkDataModule(x_size=8, val_size=5, test_size=5)
+    model = PolynomialLS(degree=10, ridge=0.1)
+    fit(model, dm)
+    x, y = (t.double().numpy().ravel() for t in dm.split("train"))
+    design = np.vander(x, 11, increasing=True)
+    oracle = np.linalg.solve(design.T @ design + 0.1 * np.eye(11), design.T @ y)
+    np.testing.assert_allclose(model.coef.detach().numpy().ravel(), oracle, rtol=1e-6, atol=1e-8)
+
+
+def test_degree_zero_chebyshev_fits_the_mean():
+    dm = data()
+    model = ChebyshevLS(degree=0)
+    fit(model, dm)
+    y = dm.split("train")[1].double().numpy()
+    assert model.coef.shape == (1, 1)
+    assert np.allclose(predict(model, dm.split("test")[0]), y.mean(), atol=1e-9)
+
+
+def test_empty_domains_and_no_knots_are_refused_naming_the_value():
+    with pytest.raises(ValueError, match=r"domain=\[1.0, 1.0\] must be \[low, high\] with low < high"):
+        ChebyshevLS(domain=(1.0, 1.0))
+    with pytest.raises(ValueError, match="knots=0 must be a positive integer"):
+        ReLUBasisLS(knots=0)
+
+
+def test_train_loss_of_several_targets_is_the_mean_over_every_target():
+    """Two target columns: train/loss is the mean squared error over rows and columns."""
+
+    class TwoTargets(type(data())):
+        def build(self):
+            return {k: (x, torch.cat([y, 3 * y.flip(0)], dim=1)) for k, (x, y) in super().build().items()}
+
+    dm = TwoTargets(x_size=400, val_size=50, test_size=201, batch_size=37, noise=0.05, split_seed=2)
+    model = PolynomialLS(degree=3)
+    trainer = fit(model, dm)
+    x, y = (t.double().numpy() for t in dm.split("train"))
+    design = np.vander(x.ravel(), 4, increasing=True)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    assert np.allclose(model.coef.detach().numpy(), coef, atol=1e-6)
+    mse = float(np.mean((design @ coef - y) ** 2))
+    assert float(trainer.callback_metrics["train/loss"]) == pytest.approx(mse, rel=1e-5)
+
+
 def test_collinear_basis_fails_with_advice():
     dm = KinkDataModule(x_size=40, val_size=5, test_size=5, sampling="grid")
     dm.setup()
