@@ -531,6 +531,42 @@ def test_logged_lasso_train_loss_is_the_penalised_objective(lr):
     assert logged == pytest.approx(cross_entropy + penalty, abs=1e-5)
 
 
+def test_a_lasso_checkpoint_loads_into_a_new_model_that_predicts_the_same(tmp_path):
+    model, *_ = one_step_lasso(0.01, lr=0.5)
+    path = tmp_path / "lasso.ckpt"
+    model.trainer.save_checkpoint(path)
+    loaded = LassoLogit.load_from_checkpoint(path)
+    x = torch.randn(7, 5)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_a_lasso_of_lam_zero_is_the_plain_logit_and_a_negative_lam_is_refused():
+    assert LassoLogit(lam=0.0).lam == 0.0
+    with pytest.raises(ConfigError, match="lam=-0.1 must be zero or positive"):
+        LassoLogit(lam=-0.1)
+
+
+@pytest.mark.parametrize("plateau", [False, True])
+def test_a_lasso_steps_its_epoch_schedule_once_an_epoch(plateau):
+    """Manual optimization: the LASSO steps an epoch-level scheduler itself.  A ReduceLROnPlateau
+    is stepped only on a validation loss (none here), never on a made-up one."""
+    model = LassoLogit(lam=0.01)
+
+    def optimizers():
+        opt = torch.optim.SGD(model.parameters(), lr=0.8)
+        if plateau:
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+            return {"optimizer": opt, "lr_scheduler": sched}
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)}
+
+    model.configure_optimizers = optimizers
+    trainer = quiet_trainer(max_epochs=3, limit_val_batches=0, num_sanity_val_steps=0)
+    trainer.fit(model, Blobs(batch_size=50))
+    sched = trainer.lr_scheduler_configs[0].scheduler
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.8 if plateau else 0.8 / 2**3)
+    assert (sched.last_epoch, sched.num_bad_epochs if plateau else 0) == ((0, 0) if plateau else (3, 0))
+
+
 def test_the_logged_training_loss_is_each_epochs_own_mean_of_its_steps():
     from econdl.tasks.running import EpochMean
 
