@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
+import os
 import multiprocessing.sharedctypes
 import random
 import time
@@ -250,6 +251,42 @@ def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary_file(tmp_pat
 
 def event_files(logger: loggers.TensorBoardLogger) -> list[Path]:
     return sorted(Path(logger.log_dir).glob("events.out.tfevents*"))
+
+
+def test_a_resume_removes_the_temporary_files_killed_writes_left_and_nothing_else(tmp_path) -> None:
+    """A write killed before its rename leaves `.<name>.<pid>.tmp` (one name per process, so
+    processes writing one file at once never share one); a resume deletes those, and only those."""
+    from econdl.files import remove_leftovers, temp_path
+
+    mine = temp_path(tmp_path / "metrics.csv")
+    assert mine.parent == tmp_path and str(os.getpid()) in mine.name
+    other = tmp_path / ".last.ckpt.4242.tmp"  # another, killed, process's
+    users = [tmp_path / ".notes.tmp", tmp_path / "draft.tmp", tmp_path / ".metrics.csv.tmp"]
+    for path in (mine, other, *users):
+        path.write_text("x")
+    remove_leftovers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in users)
+
+
+def test_a_run_folder_is_held_by_one_process_at_a_time(tmp_path) -> None:
+    """Taking a held folder again keeps it; another process is refused until it is released."""
+    import subprocess
+    import sys
+
+    from econdl.files import FolderLock
+
+    lock = FolderLock()
+    lock.take(tmp_path, "held")
+    lock.take(tmp_path, "held")
+    probe = (
+        "import sys; from econdl.files import FolderLock; from econdl.errors import ConfigError\n"
+        "try:\n    FolderLock().take(sys.argv[1], 'busy')\nexcept ConfigError as err:\n    print(err)\n"
+        "else:\n    print('taken')"
+    )
+    run = lambda: subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True)  # noqa: E731
+    assert run().stdout.strip() == "busy"
+    lock.release()
+    assert run().stdout.strip() == "taken"
 
 
 def test_a_command_that_fails_before_logging_leaves_no_empty_event_file(tmp_path) -> None:
