@@ -630,6 +630,11 @@ def test_validate_or_test_on_a_split_other_than_the_fits_is_refused(tmp_path):
             "data:\n  1: a\n  1.0: b\n",
             "bad.yaml, line 3: '1.0' is the same key as '1' in one section (first on line 2)",
         ),
+        (  # a quote left open runs to the end of the file: the line it was opened on is named
+            'trainer:\n  default_root_dir: "runs\n  max_epochs: 3\n',
+            "bad.yaml, line 4, column 1: not valid YAML (found unexpected end of stream); close the bracket or "
+            "quote opened on line 2 (while scanning a quoted scalar)",
+        ),
         (  # a list as a key: PyYAML's own refusal, not a TypeError from the duplicate check
             "model:\n  ? [a, b]\n  : 1\n",
             "bad.yaml, line 2, column 5: not valid YAML (found unhashable key)",
@@ -646,6 +651,17 @@ def test_a_config_that_is_not_yaml_is_named_with_its_line_and_fix(tmp_path, text
             main(args)
         err = capsys.readouterr().err
         assert stop.value.code == 2 and "Traceback" not in err and words in err, err
+
+
+def test_a_config_may_merge_an_anchored_section_and_override_its_keys(tmp_path):
+    """`<<: *anchor` is YAML's way to share settings; a key given after it overrides the merged
+    one and is not a key given twice."""
+    from econdl.yamlfile import read_yaml
+
+    (tmp_path / "shared.yaml").write_text(
+        "base: &base\n  max_epochs: 3\n  min_epochs: 1\ntrainer:\n  <<: *base\n  max_epochs: 5\n"
+    )
+    assert read_yaml(tmp_path / "shared.yaml")["trainer"] == {"max_epochs": 5, "min_epochs": 1}
 
 
 def test_a_config_file_given_with_an_equals_sign_in_its_name_is_checked_as_well(tmp_path, capsys):
