@@ -237,3 +237,58 @@ def test_a_callback_that_stopped_a_fit_does_not_stop_its_next_one(tmp_path):
     resume._stop_signal = "SIGINT"  # what a Ctrl+C in this callback's earlier fit left
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.current_epoch == 3 and not cli.trainer.interrupted
+
+
+@pytest.fixture
+def fresh_interrupt_state():
+    from econdl import interrupt
+
+    saved = dict(interrupt._state)
+    interrupt.reset()
+    yield interrupt
+    interrupt._state.update(saved)
+
+
+def test_the_stop_line_is_said_once_even_when_another_process_said_it(fresh_interrupt_state, capsys):
+    """Under DDP only rank 0 prints the line; every process then takes it as said, so a later
+    line (the command's own) is left out too."""
+    interrupt = fresh_interrupt_state
+    interrupt.tell("econdl: stopped by SIGTERM; resume with --ckpt_path last", show=False)
+    interrupt.tell("econdl compare: stopped by SIGTERM")
+    assert interrupt.told() and capsys.readouterr().err == ""
+
+
+def test_a_command_of_fits_starts_unstopped_and_gives_back_the_driver_it_found(fresh_interrupt_state):
+    interrupt = fresh_interrupt_state
+    interrupt.request("SIGINT")
+    interrupt.tell("an earlier stop", show=False)
+    with interrupt.driving("compare", quiet=True):
+        assert interrupt.requested() is None and not interrupt.told()  # an earlier stop is forgotten
+        with interrupt.driving("sweep"):
+            assert (interrupt.driver(), interrupt.quiet()) == ("sweep", False)
+        assert (interrupt.driver(), interrupt.quiet()) == ("compare", True)
+    assert (interrupt.driver(), interrupt.quiet()) == (None, False)
+
+
+def test_a_fit_that_a_signal_ended_with_exit_1_is_told_as_that_signal(fresh_interrupt_state):
+    """Lightning ends a fit stopped by a signal with exit(1): the command says which signal."""
+    interrupt = fresh_interrupt_state
+    assert interrupt.stop_reason(SystemExit(1)) is None  # an ordinary exit is no stop
+    assert interrupt.stop_reason(KeyboardInterrupt()) == "SIGINT"
+    assert interrupt.stop_reason(interrupt.Stopped("SIGTERM")) == "SIGTERM"
+    interrupt.request("SIGTERM")
+    assert interrupt.stop_reason(SystemExit(1)) == "SIGTERM"
+    assert interrupt.stop_reason(KeyboardInterrupt()) == "SIGTERM"
+    assert interrupt.stop_reason(ValueError("a bug")) is None
+    assert (interrupt.exit_status("SIGTERM"), interrupt.exit_status("SIGINT")) == (143, 130)
+
+
+def test_sigterm_inside_a_command_raises_stopped_and_the_handler_is_given_back(fresh_interrupt_state):
+    interrupt = fresh_interrupt_state
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(interrupt.Stopped):
+        with interrupt.stop_on_sigterm():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs before the sleep ends
+    assert interrupt.requested() == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is before
