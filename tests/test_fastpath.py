@@ -96,13 +96,18 @@ class Tiny(L.LightningModule):
 
 
 def _fit(
-    tmp_path: Any, direct: bool, profiler: SimpleProfiler | None = None, module: type[Tiny] = Tiny
+    tmp_path: Any,
+    direct: bool,
+    profiler: SimpleProfiler | None = None,
+    module: type[Tiny] = Tiny,
+    dataset: type[TensorDataset] = TensorDataset,
 ) -> dict[str, Any]:
     torch.manual_seed(0)
     x = torch.randn(96, 3)
-    data = TensorDataset(x, x.sum(1, keepdim=True) ** 2)
     log: list[tuple[str, str | None]] = []
     model = module(log)
+    data = dataset(x, x.sum(1, keepdim=True) ** 2)
+    data.model = model  # type: ignore[attr-defined]
     trainer = L.Trainer(
         max_epochs=3,
         accelerator="cpu",
@@ -137,6 +142,22 @@ def test_direct_hooks_call_the_same_hooks_in_the_same_order_and_compute_the_same
     assert direct["lr"] == lightning["lr"] < 0.05  # the plateau scheduler saw the same val/loss
     best = [out["trainer"].checkpoint_callback.best_model_score for out in (direct, lightning)]
     assert best[0] == best[1]
+
+
+class Watched(TensorDataset):
+    """Rows read between hooks, where no hook name is set: records the module's name there."""
+
+    model: Tiny
+
+    def __getitem__(self, index: int) -> Any:
+        self.model.calls.append(("data", self.model._current_fx_name))
+        return super().__getitem__(index)
+
+
+def test_each_hook_gives_back_the_name_it_found_so_none_is_left_set_between_hooks(tmp_path: Any) -> None:
+    lightning = _fit(tmp_path, direct=False, dataset=Watched)
+    assert {name for hook, name in lightning["log"] if hook == "data"} == {None}
+    assert _fit(tmp_path, direct=True, dataset=Watched)["log"] == lightning["log"]
 
 
 class EmptyLooking(Tiny):
