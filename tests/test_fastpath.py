@@ -418,6 +418,8 @@ class _Hooks:
 
     def one(self, batch: Any) -> None: ...
 
+    def pair(self, batch: Any, other: Any) -> None: ...  # batch_idx only by min_args
+
     def star(self, *args: Any) -> None: ...
 
     def iterating(self, dataloader_iter: Any) -> None: ...
@@ -450,7 +452,7 @@ def test_the_signature_memo_answers_what_lightning_answers_and_reads_a_changed_f
         return wrapper
 
     hooks = _Hooks()
-    plain = [hooks.step, hooks.one, hooks.star, hooks.iterating, _Hooks.step, decorated(_Hooks.one)]
+    plain = [hooks.step, hooks.one, hooks.pair, hooks.star, hooks.iterating, _Hooks.step, decorated(_Hooks.one)]
     plain += [functools.partial(_Hooks.step, hooks), _Unhashable(), lambda self, batch, batch_idx: None]
     for fn in plain:
         for question in _questions():
