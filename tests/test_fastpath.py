@@ -236,6 +236,37 @@ def test_a_cpu_run_pins_the_cuda_count_so_adam_does_not_probe_nvml_every_step(mo
         assert steps(2) >= 2
 
 
+def test_a_gpu_run_leaves_the_count_to_torch(monkeypatch: Any) -> None:
+    """Only a CPU trainer is pinned: a GPU run initialises CUDA, and torch counts from then on."""
+    from types import SimpleNamespace
+
+    class CUDAAccelerator:
+        pass
+
+    monkeypatch.setattr(torch.cuda, "_cached_device_count", None)
+    with fastpath.cuda_count_pinned(SimpleNamespace(accelerator=CUDAAccelerator())) as pinned:  # type: ignore[arg-type]
+        assert not pinned and torch.cuda._cached_device_count is None
+
+
+def test_debug_logging_of_lightnings_hook_calls_gets_lightnings_dispatch(tmp_path: Any, monkeypatch: Any) -> None:
+    """Lightning's debug log names every hook it calls: with it on, every hook goes through it."""
+    import logging
+
+    calls = []
+    original = fastpath._LIGHTNING["_call_lightning_module_hook"]
+    monkeypatch.setitem(
+        fastpath._LIGHTNING, "_call_lightning_module_hook", lambda *a, **k: calls.append(a[1]) or original(*a, **k)
+    )
+    log = logging.getLogger(fastpath.call.__name__)
+    level = log.level
+    log.setLevel(logging.DEBUG)  # (setLevel also clears the cached answers of isEnabledFor)
+    try:
+        _fit(tmp_path, direct=True)
+    finally:
+        log.setLevel(level)
+    assert "training_step" not in calls and calls.count("on_train_batch_end") == 3 * 6
+
+
 def test_a_count_torch_already_caches_is_left_alone(monkeypatch: Any) -> None:
     monkeypatch.setattr(torch.cuda, "_cached_device_count", 3)
     with fastpath.cuda_count_pinned(L.Trainer(accelerator="cpu", devices=1, logger=False)) as pinned:
