@@ -190,6 +190,39 @@ def test_one_save_dir_moves_only_file_loggers_left_at_the_default(capsys):
     assert "CSVLogger writes to tb as well" in capsys.readouterr().out
 
 
+def test_ckpt_path_last_finds_version_10_after_version_9_not_version_9_by_its_name(tmp_path):
+    from econdl.checkpointing import latest_run_with, run_folders
+
+    for n in (2, 9, 10):
+        (tmp_path / f"kink/mlp/version_{n}/checkpoints").mkdir(parents=True)
+        (tmp_path / f"kink/mlp/version_{n}/checkpoints/last.ckpt").write_bytes(b"")
+    (tmp_path / "kink/mlp/version_x").mkdir()  # not a version folder
+    assert [p.name for p in run_folders(tmp_path, "kink/mlp")] == ["version_2", "version_9", "version_10"]
+    assert latest_run_with(tmp_path, "kink/mlp") == tmp_path / "kink/mlp/version_10"
+
+
+def test_a_resume_callback_given_on_the_command_line_replaces_the_default_one():
+    from jsonargparse import Namespace
+
+    from econdl.checkpointing import keep_last_resume_callback
+
+    def callback(cls: str, every_seconds: float) -> Namespace:
+        return Namespace(class_path=cls, init_args=Namespace(every_seconds=every_seconds))
+
+    config = Namespace(
+        callbacks=[
+            callback("econdl.callbacks.ResumeCheckpoint", 300.0),  # the trainer defaults'
+            callback("lightning.pytorch.callbacks.ModelCheckpoint", 0),
+            callback("econdl.callbacks.ResumeCheckpoint", 0.0),  # --trainer.callbacks+=...
+        ]
+    )
+    keep_last_resume_callback(config)
+    assert [(c.class_path.rsplit(".", 1)[-1], c.init_args.every_seconds) for c in config.callbacks] == [
+        ("ModelCheckpoint", 0),
+        ("ResumeCheckpoint", 0.0),
+    ]
+
+
 def test_predict_returns_predictions_in_data_units():
     """GDP targets are standardised for the fit (mean and sd of the training growth rates, not
     0 and 1): predictions come back in percent growth, where the test RMSE is computed."""
