@@ -537,6 +537,43 @@ def test_a_monitor_that_validation_never_logs_is_still_an_error(tmp_path):
     assert EarlyStopping.__qualname__ == "EarlyStopping"  # checkpoints keep its state under Lightning's key
 
 
+def test_early_stopping_on_a_training_metric_stops_a_fit_that_never_validates(tmp_path):
+    """A monitored metric that training logs is there before any validation: it is checked
+    at every epoch's end, as in Lightning, although no validation ever runs."""
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from econdl.callbacks import EarlyStopping
+
+    class Line(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch, batch_idx):
+            loss = torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+            self.log("train/loss", loss, on_epoch=True, on_step=False)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    x = torch.linspace(0, 1, 32).unsqueeze(1)
+    stop = EarlyStopping(monitor="train/loss", stopping_threshold=1e9)  # below it at once: stop
+    trainer = L.Trainer(
+        max_epochs=5,
+        limit_val_batches=0,
+        callbacks=[stop],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(Line(), DataLoader(TensorDataset(x, 2 * x), batch_size=8))
+    assert trainer.current_epoch == 1 and stop.stopped_epoch == 0 and trainer.should_stop
+
+
 def test_a_trial_run_writes_no_checkpoint_anywhere(tmp_path):
     """`--trainer.fast_dev_run` suppresses Lightning's logging and checkpoints; last.ckpt went to
     ./checkpoints, where the next trial run of another model replaced it."""
