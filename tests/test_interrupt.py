@@ -286,9 +286,8 @@ def test_a_fit_that_a_signal_ended_with_exit_1_is_told_as_that_signal(fresh_inte
 def test_sigterm_inside_a_command_raises_stopped_and_the_handler_is_given_back(fresh_interrupt_state):
     interrupt = fresh_interrupt_state
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(interrupt.Stopped):
-        with interrupt.stop_on_sigterm():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)  # the handler runs before the sleep ends
+    with pytest.raises(interrupt.Stopped), interrupt.stop_on_sigterm():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the handler runs before the sleep ends
     assert interrupt.requested() == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) is before

@@ -47,9 +47,7 @@ def test_eval_shards_see_every_row_exactly_once():
 
 @pytest.mark.parametrize("world_size", [2, 3])
 @pytest.mark.parametrize("batch_size", [1, 2, 4])
-def test_every_row_is_seen_once_whatever_the_batch_size_and_every_rank_runs_as_many_batches(
-    world_size, batch_size
-):
+def test_every_row_is_seen_once_whatever_the_batch_size_and_every_rank_runs_as_many_batches(world_size, batch_size):
     """Rows that do not split evenly over the processes: a shorter shard ends with a smaller or
     empty batch, and the longest shard's last row is not dropped (with one row per batch too)."""
     x = torch.arange(11)
