@@ -839,6 +839,28 @@ def test_a_resume_writes_the_runs_config_by_rename_and_goes_on_from_an_emptied_o
     assert cli_main([*args, "--trainer.max_epochs=3", "--ckpt_path=last"]).trainer.current_epoch == 3
 
 
+def test_forecasts_without_actuals_or_with_unbounded_intervals_are_written_but_nan_forecasts_are_not(tmp_path, capsys):
+    """A forecast's periods ahead have no actual yet, and its interval bounds may be infinite on
+    few data: those are written.  A NaN forecast fails the command and writes nothing."""
+    from types import SimpleNamespace
+
+    from econdl.callbacks import CSVPredictionWriter
+    from econdl.callbacks.guards import NonFiniteLossError
+
+    inf, nan = float("inf"), float("nan")
+    frame = pd.DataFrame({"forecast": [1.0, 2.0], "actual": [0.5, nan], "lower_80": [-inf, 0.0], "upper_80": [inf, 3]})
+    dm = SimpleNamespace(prediction_frame=lambda batches: frame.copy())
+    trainer = SimpleNamespace(
+        log_dir=str(tmp_path), is_global_zero=True, datamodule=dm, ckpt_path=None, lightning_module=None
+    )
+    CSVPredictionWriter(quiet=True).write_on_epoch_end(trainer, None, [torch.zeros(2)], None)
+    assert len(pd.read_csv(tmp_path / "predictions.csv")) == 2 and capsys.readouterr().out == ""
+    frame.loc[1, "forecast"] = nan
+    with pytest.raises(NonFiniteLossError, match="1 of 2 predictions are NaN or infinite"):
+        CSVPredictionWriter(path=str(tmp_path / "bad.csv")).write_on_epoch_end(trainer, None, [torch.zeros(2)], None)
+    assert not (tmp_path / "bad.csv").exists()
+
+
 def test_the_prediction_writer_without_a_data_module_writes_one_column_per_output(tmp_path, capsys):
     """No prediction_frame to ask: one column per output (``prediction`` when there is one), every
     batch's rows in order, the folders made, and the count said in words."""
