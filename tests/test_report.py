@@ -456,6 +456,23 @@ def test_a_report_of_an_untested_fit_says_why_and_its_commands_test_it(tmp_path)
     assert "no test results" not in text and "test RMSE" in text
 
 
+def test_a_fit_killed_in_its_first_epoch_reports_0_epochs_and_draws_no_one_point_curve(tmp_path):
+    """metrics.csv with one epoch's rows and a last.ckpt of no finished epoch: the note counts
+    in words ("0 epochs", "1 epoch"), and a loss curve needs two epochs to be drawn."""
+    import torch
+
+    from econdl.report.collect import collect
+
+    run = tmp_path / "logs/kink/mlp/version_0"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "metrics.csv").write_text("epoch,step,train/loss,val/loss\n0,3,0.5,\n0,3,,0.4\n")
+    progress = {"current": {"completed": 0}}
+    torch.save({"state_dict": {}, "loops": {"fit_loop": {"epoch_progress": progress}}}, run / "checkpoints/last.ckpt")
+    content = collect(run)
+    assert content.images == []
+    assert "(metrics.csv holds 1 epoch; last.ckpt holds 0 epochs done)" in " ".join(content.notes)
+
+
 def test_a_fit_report_command_on_a_path_with_spaces_can_be_pasted(tmp_path):
     """The report's command to reproduce a fit named a config path with spaces unquoted, which
     the shell split; quoted, the command runs as shown."""
