@@ -208,6 +208,21 @@ def test_a_resumed_run_keeps_the_complete_rows_before_its_checkpoint_and_writes_
     assert [(r["step"], r["train/loss"]) for r in rows_on_disk(resumed)] == [(str(s), str(s / 10)) for s in range(6)]
 
 
+def test_a_resume_from_before_the_first_logged_step_logs_every_row_once(tmp_path, clock) -> None:
+    """A checkpoint that covers no logged step: every row on disk is one the fit logs again."""
+    first = loggers.CSVLogger(tmp_path, name="run", version="v", flush_seconds=0)
+    for step in range(3):
+        first.log_metrics({"train/loss": step / 10}, step=step)
+        first.save()
+    resumed = loggers.CSVLogger(tmp_path, name="run", version="v", flush_seconds=0)
+    loggers.carry_rows(resumed, before_step=0)
+    assert rows_on_disk(resumed) == []
+    for step in range(3):
+        resumed.log_metrics({"train/loss": step / 10}, step=step)
+        resumed.save()
+    assert [r["step"] for r in rows_on_disk(resumed)] == ["0", "1", "2"]
+
+
 def test_a_new_run_in_a_used_directory_replaces_its_rows_only_when_it_writes_its_own(tmp_path, clock) -> None:
     old = loggers.CSVLogger(tmp_path, name="run", version="v", flush_seconds=0)
     log(old, 0)
