@@ -475,6 +475,54 @@ def test_the_objective_is_the_lowest_value_when_minimizing_and_the_highest_when_
     assert low.best() == 0.25 and high.best() == 0.90
 
 
+def test_a_sanity_check_or_a_diverged_validation_reports_nothing_to_the_trial():
+    """Lightning's sanity validation scores untrained weights on a batch or two: no objective."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from econdl.sweep.study import ObjectiveCallback
+
+    reported = []
+    trial = SimpleNamespace(report=lambda value, step: reported.append((value, step)), should_prune=lambda: False)
+    callback = ObjectiveCallback(trial, "val/loss", "minimize")
+    metrics = {"val/loss": torch.tensor(0.5)}
+    callback.on_validation_end(SimpleNamespace(sanity_checking=True, callback_metrics=metrics), None)
+    callback.on_validation_end(SimpleNamespace(sanity_checking=False, callback_metrics=metrics), None)
+    assert callback.history == [0.5] and reported == [(0.5, 0)]
+    # a diverged validation is kept in the history but not reported: a pruner would rank it
+    nan = {"val/loss": torch.tensor(float("nan"))}
+    callback.on_validation_end(SimpleNamespace(sanity_checking=False, callback_metrics=nan), None)
+    assert len(callback.history) == 2 and reported == [(0.5, 0)] and callback.best() == 0.5
+
+
+def test_each_worker_samples_from_its_own_seed_and_the_same_worker_repeats_its_draws():
+    """A seeded sampler gets the seed plus the number of trials the study holds when the worker
+    starts: a second worker (or the same command run again) does not replay the first's values."""
+    import optuna
+
+    from econdl.sweep.study import make_sampler
+
+    def first_draws(offset: int) -> list[float]:
+        study = optuna.create_study(sampler=make_sampler({"name": "random", "seed": 7}, None, offset))
+        return [study.ask().suggest_float("lr", 1e-4, 1.0, log=True) for _ in range(3)]
+
+    assert first_draws(0) == first_draws(0)
+    assert first_draws(0) != first_draws(3)
+
+
+def test_a_search_space_whose_log_scale_changed_is_one_optuna_refuses_within_a_study():
+    from econdl.sweep.study import _unchangeable
+
+    space = {"type": "float", "low": 1e-4, "high": 1.0, "log": False, "step": None, "choices": None}
+    before = {"search_space.optimizer.init_args.lr": space, "trainer.max_epochs": 3}
+    assert _unchangeable(before, {**before, "trainer.max_epochs": 4}) is None
+    wider = {**before, "search_space.optimizer.init_args.lr": {**space, "high": 2.0}}
+    assert _unchangeable(before, wider) is None  # a wider range: Optuna takes it
+    logged = {**before, "search_space.optimizer.init_args.lr": {**space, "log": True}}
+    assert _unchangeable(before, logged) == "optimizer.init_args.lr"
+
+
 def write_sweep(folder: Path, **fields) -> Path:
     spec = {"base_config": str(CONFIGS / "kink/mlp.yaml"), "search_space": {"optimizer.init_args.lr": [0.01]}}
     path = folder / "spec.yaml"
