@@ -325,6 +325,15 @@ def test_face_cnn_has_the_lecture_shapes_and_counts():
         FaceCNN(channels=[])
 
 
+def test_val_size_zero_validates_on_the_test_photos(tmp_path, capsys):
+    root = write_folder(tmp_path / "photos", corrupt=False)
+    dm = GenderImageDataModule(root=str(root), image_size=(40, 32), val_size=0)
+    dm.setup("fit")
+    assert "gender: 21 train / 0 val / 3 test photos" in capsys.readouterr().out
+    assert dm.paths["val"] == dm.paths["test"]
+    assert all(torch.equal(a, b) for a, b in zip(dm.split("val"), dm.split("test"), strict=True))
+
+
 def test_max_images_that_cannot_hold_every_class_is_refused_naming_it(tmp_path):
     """-1 was accepted (a subset of all but one photo), 0 and 2 ended in 'add photos of every
     class', which is not what was wrong."""
