@@ -16,6 +16,9 @@ fabric     the same loop through ``lightning.fabric`` (``fabric.setup`` of the n
 lightning  a bare LightningModule around the same ``nn.Sequential`` and the config's AdamW
            kernel in a bare Trainer (no logger, checkpoint, progress bar or callback), fed by
            econdl's tensor-slicing loader, with Lightning's own hook dispatch and ``self.log``
+manual     the same module with Lightning's manual optimization (``automatic_optimization =
+           False``: the step calls ``manual_backward`` and the optimizer itself, and steps the
+           schedule on the validation loss after each validation), Lightning's dispatch
 fastpath   the same, with what econdl.fastpath removes from every econdl trainer (direct
            hook calls, no CUDA probe in each optimizer step of a CPU run, no move of a
            logged result to the device it is on, each hook's signature read once)
@@ -24,7 +27,8 @@ shipped    econdl as users run it: the trainer defaults' callbacks, two loggers 
 
 The differences, per optimizer step, are the kernel's gain (raw - raw_fused), Fabric's layer
 (fabric - raw_fused), Lightning's own share (lightning - raw_fused, of which lightning -
-fabric is the Trainer's loop beyond Fabric), what
+fabric is the Trainer's loop beyond Fabric), what manual optimization would save of it
+(lightning - manual: the automatic loop's closure and its bookkeeping), what
 econdl.fastpath removes of it (lightning - fastpath), econdl's model code (module -
 fastpath) and econdl's run machinery (shipped - module).  Medians of the repeats, with
 their min-max; nothing here is a target, it says where to cut.
@@ -45,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.common import isolated, quiet_lightning  # noqa: E402
 
-KINDS = ["raw", "raw_fused", "fabric", "lightning", "fastpath", "module", "shipped"]
+KINDS = ["raw", "raw_fused", "fabric", "lightning", "manual", "fastpath", "module", "shipped"]
 
 
 def _bare_trainer(epochs: int) -> Any:
@@ -93,12 +97,23 @@ def run(kind: str, epochs: int) -> tuple[float, int]:
             def __init__(self) -> None:
                 super().__init__()
                 self.net = job.net
+                self.automatic_optimization = kind != "manual"
 
             def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-                return job.loss_fn(self.net(batch[0]), batch[1])
+                loss = job.loss_fn(self.net(batch[0]), batch[1])
+                if not self.automatic_optimization:  # what Lightning's automatic loop does, by hand
+                    opt = self.optimizers()
+                    opt.zero_grad()
+                    self.manual_backward(loss)
+                    opt.step()
+                return loss
 
             def validation_step(self, batch: Any, batch_idx: int) -> None:
                 self.log("val/loss", job.loss_fn(self.net(batch[0]), batch[1]))
+
+            def on_validation_epoch_end(self) -> None:
+                if not self.automatic_optimization:  # manual optimization steps no schedule itself
+                    self.lr_schedulers().step(self.trainer.callback_metrics["val/loss"])
 
             def configure_optimizers(self) -> Any:
                 opt = torch.optim.AdamW(
@@ -113,7 +128,7 @@ def run(kind: str, epochs: int) -> tuple[float, int]:
     trainer = _bare_trainer(epochs)  # the module keeps the config's optimizer and schedule
     from econdl.fastpath import fast
 
-    with fast(trainer) if kind != "lightning" else lightnings_result_move():
+    with fast(trainer) if kind not in ("lightning", "manual") else lightnings_result_move():
         start = time.perf_counter()
         trainer.fit(model, datamodule=cli.datamodule)
         seconds = time.perf_counter() - start
@@ -205,7 +220,8 @@ def main() -> None:
         "(raw - raw_fused; every side but raw uses it, as the config does); "
         f"Fabric's layer {med['fabric'] - med['raw_fused']:+.3f} ms (fabric - raw_fused); "
         f"Lightning's own loop {med['lightning'] - med['raw_fused']:+.3f} ms (lightning - raw_fused; "
-        f"{med['lightning'] - med['fabric']:+.3f} ms beyond Fabric), of which "
+        f"{med['lightning'] - med['fabric']:+.3f} ms beyond Fabric), of which manual optimization would save "
+        f"{med['lightning'] - med['manual']:.3f} ms (lightning - manual) and "
         f"econdl.fastpath removes {med['lightning'] - med['fastpath']:.3f} ms (lightning - fastpath); econdl's "
         f"model code {med['module'] - med['fastpath']:+.3f} ms (module - fastpath), econdl's callbacks, "
         f"loggers and checkpoints {med['shipped'] - med['module']:+.3f} ms (shipped - module). "
