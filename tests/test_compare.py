@@ -61,6 +61,9 @@ def test_compare_of_a_missing_folder_fails_naming_it(tmp_path):
     assert empty.returncode == 2 and f"no *.yaml configs in folder {tmp_path}" in empty.stderr
     sweep = run_econdl("sweep", "--config", str(tmp_path / "sweep.yaml"))
     assert sweep.returncode == 2 and "sweep.yaml does not exist" in sweep.stderr
+    folder = run_econdl("sweep", "--config", str(CONFIGS / "sweeps"))  # a folder: the file in it is named
+    assert folder.returncode == 2 and "is a folder; give one sweep file in it, e.g. " in folder.stderr
+    assert "sweeps/kink_mlp.yaml" in folder.stderr
 
 
 def test_compare_writes_its_table_beside_the_fits_under_default_root_dir(tmp_path):

@@ -181,6 +181,16 @@ def _resolve(path: str, folder: Path) -> Path:
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep file; errors name the bad field and the fix."""
     path = Path(path)
+    if path.is_dir():  # a folder of sweep files: one sweep is run at a time
+        inside = sorted(p.name for p in path.glob("*.y*ml"))
+        raise ConfigFileNotFound(
+            f"sweep file {path} is a folder; give one sweep file"
+            + (
+                f" in it, e.g. {path / inside[0]} (it holds {', '.join(inside)})"
+                if inside
+                else ", e.g. configs/sweeps/kink_mlp.yaml"
+            )
+        )
     if not path.is_file():
         raise ConfigFileNotFound(f"sweep file {path} does not exist (e.g. configs/sweeps/kink_mlp.yaml)")
     raw = read_yaml(path) or {}
