@@ -103,8 +103,9 @@ class Param:
                 f"for a {self.type} range"
             )
         low, high = self.bounds
-        values = np.arange(low, high + self.step / 2, self.step)
-        return [int(v) for v in values] if self.type == "int" else [float(v) for v in values]
+        count = int(np.floor((high - low) / self.step + 1e-9)) + 1  # low, low + step, ... never past high
+        values = [low + k * self.step for k in range(count)]
+        return [int(v) for v in values] if self.type == "int" else [float(round(v, 12)) for v in values]
 
     def corners(self) -> list[Any]:
         """Values checked against the CLI before the first trial: the range ends, every choice."""
