@@ -88,6 +88,8 @@ def test_a_notebooks_mistakes_raise_the_commands_one_line_and_leave_its_logging_
         (lambda: econdl.compare(kink, seeds="2"), "seeds='2' must be a whole number"),
         (lambda: econdl.compare(kink, workers=0), "workers=0 must be at least 1"),
         (lambda: econdl.compare(kink, trainer__max_epoch=2), "--trainer.max_epoch is no Trainer option; did you"),
+        (lambda: econdl.compare([]), "compare needs at least one config file or folder"),  # a bare StopIteration
+        (lambda: econdl.fit(kink, ["--trainer.max_epochs=1"]), "must be a dict of dotted keys"),
     ]
     import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO, as it does for any user)
 

@@ -63,6 +63,8 @@ def test_grid_sampling_and_dim():
         ({"sampling": "sobol"}, "sampling='sobol'"),
         ({"sampling": "grid", "dim": 2}, "sampling='grid' is for dim=1"),
         ({"dim": 0}, "dim=0"),
+        # a negative band around the break holds no point: the table's column vanished without a word
+        ({"break_window": -0.1}, "break_window=-0.1 must be zero or positive"),
     ],
 )
 def test_bad_settings_name_the_value(kwargs, message):

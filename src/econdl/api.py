@@ -33,6 +33,11 @@ from econdl.errors import ConfigError, EcondlError
 
 def cli_args(overrides: dict[str, Any] | None = None, **kwargs: Any) -> list[str]:
     """``{"trainer.max_epochs": 5}`` and ``trainer__max_epochs=5`` as ``["--trainer.max_epochs=5"]``."""
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ConfigError(
+            f"overrides={overrides!r} must be a dict of dotted keys, e.g. {{'trainer.max_epochs': 5}} "
+            "(or keyword arguments: trainer__max_epochs=5)"
+        )
     merged = dict(overrides or {})
     merged.update({key.replace("__", "."): value for key, value in kwargs.items()})
     args = []
@@ -158,6 +163,8 @@ def compare(
         if value < least:
             raise ConfigError(f"{name}={value} must be at least {least}")
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise ConfigError("compare needs at least one config file or folder, e.g. compare('configs/kink/')")
     args = cli_args(overrides, **kwargs)
     options = [*(["--seeds", str(seeds)] if seeds > 1 else []), *(["--out", str(out)] if out else [])]
     options += ["--relative_to", relative_to] if relative_to else []

@@ -117,6 +117,8 @@ class KinkDataModule(RegressionDataModule):
             raise ConfigError(f"noise={noise} is a standard deviation and cannot be negative")
         if sampling not in ("random", "grid"):
             raise ConfigError(f"sampling={sampling!r} must be 'random' or 'grid'")
+        if not break_window >= 0:  # a negative band holds no point: its table column would vanish
+            raise ConfigError(f"break_window={break_window} must be zero or positive, e.g. 0.05")
         if sampling == "grid" and dim > 1:
             raise ConfigError(f"sampling='grid' is for dim=1; with dim={dim} use sampling='random'")
         self.x_size, self.alpha, self.beta, self.noise = x_size, alpha, beta, noise
