@@ -624,6 +624,42 @@ def test_an_empty_range_or_a_log_scale_from_zero_is_refused_naming_the_field(raw
         parse_param("optimizer.init_args.lr", raw)
 
 
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        (
+            {"pruner": {"name": "percentile"}},
+            "pruner 'percentile' with options {}: missing a required argument: "
+            "'percentile'; its options are ['percentile', ",
+        ),
+        (
+            {"sampler": {"name": "tpe", "n_startup": 1}},
+            "sampler 'tpe' with options {'n_startup': 1}: got an unexpected "
+            "keyword argument 'n_startup'; its options are [",
+        ),
+    ],
+)
+def test_a_sampler_or_pruner_option_left_out_or_misspelt_is_named_before_any_file(tmp_path, capfd, section, words):
+    """A pruner the docs name without its required option, or a misspelt sampler option, gave
+    Optuna's TypeError as a bug in econdl, after an empty study.db had been made."""
+    from econdl.main import main
+
+    spec = {
+        "base_config": str(CONFIGS / "kink/mlp.yaml"),
+        "n_trials": 2,
+        **section,
+        "search_space": {"optimizer.init_args.lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}},
+    }
+    bad = tmp_path / "opts.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "--config", str(bad), *TINY, "--out", "sw"])
+    err = capfd.readouterr().err
+    assert exit_.value.code == 1 and "Traceback" not in err and "bug in econdl" not in err
+    assert words in err, err
+    assert not (tmp_path / "sw").exists()
+
+
 def test_a_grid_of_a_stepped_range_holds_both_ends():
     from econdl.sweep.spec import parse_param
 

@@ -76,6 +76,8 @@ def run_sweep(
         _refuse_another_study(out_dir, spec.study_name)
     parser = FitParser(spec.fit_args(extra=extra))
     base_config = check_search_space(spec, parser, extra)
+    make_sampler(dict(spec.sampler), spec, seed_offset=0)  # their options checked before any file is made
+    make_pruner(spec.pruner)
     if spec.storage is None:  # the study's sqlite file is made in it (a new one, which no check below refuses)
         out_dir.mkdir(parents=True, exist_ok=True)
     url = spec.storage or f"sqlite:///{(out_dir / 'study.db').resolve()}"

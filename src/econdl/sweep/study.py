@@ -202,17 +202,33 @@ def check_same_settings(study: optuna.Study, settings: dict[str, Any], where: st
     )
 
 
+def _built(section: str, name: str, cls: Any, *args: Any, **options: Any) -> Any:
+    """``cls(*args, **options)``, with options it does not take, or lacks, named as the sweep
+    file's mistake rather than a TypeError from inside Optuna."""
+    import inspect
+
+    try:
+        inspect.signature(cls).bind(*args, **options)
+    except TypeError as err:
+        accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "search_space")]
+        raise ConfigError(
+            f"{section} {name!r} with options {options}: {err}; its options are {accepted} "
+            f"(see optuna.{'samplers' if section == 'sampler' else 'pruners'}.{cls.__name__})"
+        ) from None
+    return cls(*args, **options)
+
+
 def make_sampler(config: dict[str, Any], spec: SweepSpec, seed_offset: int) -> optuna.samplers.BaseSampler:
     options = {k: v for k, v in config.items() if k != "name"}
     name = str(config.get("name", "tpe")).lower()
     if options.get("seed") is not None:
         options["seed"] = int(options["seed"]) + seed_offset
     if name == "tpe":
-        return optuna.samplers.TPESampler(**options)
+        return _built("sampler", name, optuna.samplers.TPESampler, **options)
     if name == "random":
-        return optuna.samplers.RandomSampler(**options)
+        return _built("sampler", name, optuna.samplers.RandomSampler, **options)
     if name == "grid":
-        return optuna.samplers.GridSampler({p.key: p.grid() for p in spec.params}, **options)
+        return _built("sampler", name, optuna.samplers.GridSampler, {p.key: p.grid() for p in spec.params}, **options)
     raise ConfigError(f"sampler.name={name!r} is not known; choose tpe, random or grid")
 
 
@@ -228,7 +244,7 @@ def make_pruner(config: dict[str, Any]) -> optuna.pruners.BasePruner:
     }
     if name not in pruners:
         raise ConfigError(f"pruner.name={name!r} is not known; choose one of {sorted(pruners)}")
-    return pruners[name](**options)
+    return _built("pruner", name, pruners[name], **options)
 
 
 def budget_used(study: optuna.Study) -> int:
