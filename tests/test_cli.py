@@ -396,6 +396,27 @@ def test_a_fit_without_checkpointing_runs_and_tests_its_final_weights(tmp_path):
     assert kept.returncode == 0 and printed_metric(kept.stdout, "test/rmse") == final
 
 
+def test_a_callbacks_list_without_a_best_checkpoint_says_the_final_weights_are_tested(tmp_path, capsys):
+    """A config whose trainer.callbacks is only EarlyStopping replaces econdl's whole list, the
+    best checkpoint by val/loss with it: Lightning's own checkpoint (no metric) then kept the
+    last epoch, and the fit tested it as if it were the best, without a word."""
+    only_stopping = tmp_path / "es.yaml"
+    only_stopping.write_text(
+        "trainer:\n  callbacks:\n    - class_path: econdl.callbacks.EarlyStopping\n"
+        "      init_args: {monitor: val/loss, mode: min, patience: 2}\n"
+    )
+    args = ["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--config", str(only_stopping)]
+    cli = cli_main([*args, "--trainer.max_epochs=2", *FAST])
+    out = capsys.readouterr().out
+    assert "no checkpoint watches a validation metric" in out and "testing the final weights" in out
+    assert "ModelCheckpoint with monitor: val/loss" in out
+    assert cli.trainer.checkpoint_callback.monitor is None
+    cli_main([*args, "--trainer.max_epochs=2", "--best_by=last", *FAST])  # the final weights, meant: no note
+    assert "no checkpoint watches" not in capsys.readouterr().out
+    cli_main(["fit", "--config", str(CONFIGS / "kink/mlp.yaml"), "--trainer.max_epochs=2", *FAST])  # the defaults
+    assert "no checkpoint watches" not in capsys.readouterr().out
+
+
 def test_a_plateau_schedule_steps_after_the_epochs_that_validate(capsys):
     """With validation every 3rd epoch, ReduceLROnPlateau on val/loss (patience 0) halves the
     rate exactly after the validations that did not improve, never on an epoch without one

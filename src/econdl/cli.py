@@ -1072,6 +1072,13 @@ class EconCLI(LightningCLI):
             )
         elif callback is None and self.trainer.is_global_zero:
             print("no checkpoint was kept (--trainer.enable_checkpointing false): testing the final weights")
+        elif monitor is None and self._config().get("best_by") != "last" and self.trainer.is_global_zero:
+            print(  # a config's trainer.callbacks replaces the default list, best checkpoint included
+                "no checkpoint watches a validation metric (a trainer.callbacks list replaces econdl's defaults, "
+                "among them the best checkpoint by val/loss): testing the final weights; to test the best epoch, "
+                "list a lightning.pytorch.callbacks.ModelCheckpoint with monitor: val/loss among the callbacks "
+                "(--best_by last says the final weights are meant)"
+            )
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=self.verbose_test)
         self._stop_if_terminated()
 
