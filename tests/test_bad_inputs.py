@@ -118,6 +118,16 @@ CASES = [
     ),
     # options and config values
     Case("gdp-negative-lags", ["fit", "--config", G, "--data.lags", "-1"], ["lags=-1"]),
+    # a callback appended without its required argument: named with the option that gives it (the
+    # message dumped every default callback's settings, kilobytes of them)
+    Case(
+        "callback-without-its-monitor",
+        ["fit", "--config", K, "--trainer.callbacks+=econdl.callbacks.EarlyStopping", "--trainer.callbacks.patience=2"],
+        [
+            "--trainer.callbacks (econdl.callbacks.EarlyStopping): the following arguments are required: monitor; "
+            "give each after it, e.g. --trainer.callbacks.monitor val/loss"
+        ],
+    ),
     # one value where a list is taken: the bracketed form is the fix
     Case(
         "gdp-one-level-without-brackets",

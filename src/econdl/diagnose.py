@@ -170,6 +170,7 @@ def _argument_message(err: argparse.ArgumentError) -> str:
         value
         and "Got value" not in reason
         and "NestedArg" not in value
+        and "Namespace(" not in value  # a whole parsed list (every callback's settings): kilobytes, no help
         and not re.search(rf"(?<![\w.]){re.escape(value)}(?![\w.])", reason)
     ):
         reason = f"{reason}, got {value!r}"
@@ -198,6 +199,11 @@ def suggest(message: str) -> str:
             f"{message}: {short} takes {', '.join(names)} (`econdl fit --config FILE --print_config` shows "
             f"them with their values)"
         )
+    required = re.fullmatch(r"(--[\w.]+) \(([\w.]+)\): the following arguments are required: ([\w, ]+)", message)
+    if required:  # --trainer.callbacks+=econdl.callbacks.EarlyStopping without its monitor
+        first = required.group(3).split(",")[0].strip()
+        example = "val/loss" if first == "monitor" else "VALUE"
+        return f"{message}; give each after it, e.g. {required.group(1)}.{first} {example}"
     single = re.fullmatch(
         r"(--[\w.]+)(?: \([\w.]+\))?: expected (?:collections\.abc\.Sequence|list|tuple)\.?,? [Gg]ot(?: value:)? (.*)",
         message,
