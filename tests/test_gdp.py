@@ -214,8 +214,9 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         # a test period that leaves too little for validation is named too
         ({}, {"test_size": 0.9}, "or a smaller test_size (the test period takes"),
         # a level <= 0 has no growth rate: pct_change (suggested before) divides by a zero too
-        ({"row3": "-2"}, {}, "is <= 0 at 1990Q4; correct those values in the file, or use transform='levels'"),
-        ({"row3": "0"}, {}, "GDPC1 is <= 0 at 1990Q4; correct those values in the file"),  # log(0): no growth
+        ({"row3": "-2"}, {}, "is <= 0 at 1990Q4; if the file holds growth rates already (e.g. FRED's A191RL1Q225SBEA)"
+         ", give --data.transform levels; if it holds levels, correct those values in the file"),
+        ({"row3": "0"}, {}, "GDPC1 is <= 0 at 1990Q4; if the file holds growth rates"),  # log(0): no growth
         # levels written as fractions: 0.8% and 0.95% intervals, which cover about nothing
         ({}, {"interval_levels": [0.8, 0.95]}, "for 80%, 95% give --data.interval_levels [80.0, 95.0]"),
         # one fraction beside a percentage is the same slip: a 0.5% interval beside an 80% one
@@ -290,6 +291,29 @@ def test_quarterly_growth_is_said_to_be_annualised_and_yearly_growth_not(tmp_pat
     yearly = GDPDataModule(source="csv", path=str(path), lags=2, val_size=4, test_size=4)
     yearly.setup()
     assert yearly.units() == "growth in percent (log difference x 100)"
+
+
+@pytest.mark.parametrize("transform", ["log_diff", "pct_change"])
+def test_a_file_of_positive_growth_rates_is_said_to_look_like_rates_not_levels(tmp_path, capsys, transform):
+    """Growth rates that are all positive pass the log's check; turned into growth rates again
+    they are changes of changes, so the data's line says what the file looks like and the fix."""
+    levels = pd.read_csv(fred_csv(tmp_path / "levels.csv", n=60))
+    rates = tmp_path / "rates.csv"
+    growth = 400 * np.diff(np.log(levels["GDPC1"].to_numpy()))
+    levels.iloc[1:].assign(GDPC1=growth - growth.min() + 0.5).to_csv(rates, index=False)  # all positive
+    said = {}
+    for name, path, extra in (("rates", rates, {}), ("levels", tmp_path / "levels.csv", {}),
+                              ("told", rates, {"transform": "levels"})):
+        GDPDataModule(source="csv", path=str(path), lags=2, val_size=0.2, test_size=0.2,
+                      **{"transform": transform, **extra}).setup()
+        said[name] = capsys.readouterr().out
+    rho = np.corrcoef(growth[:-1], growth[1:])[0, 1]
+    assert (f"gdp: note: GDPC1 looks like rates or changes already, not levels: its lag-1 autocorrelation is "
+            f"{rho:.2f}") in said["rates"]
+    assert f"transform={transform!r} turns it into changes of changes. If the file holds growth rates, give " \
+        "--data.transform levels" in said["rates"]
+    assert "looks like rates" not in said["levels"] and "looks like rates" not in said["told"]
+    assert "train / " in said["told"]  # the counts line is still said
 
 
 def test_exog_series_are_standardised_by_their_training_mean_and_sample_sd(tmp_path):

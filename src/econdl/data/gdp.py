@@ -28,6 +28,7 @@ from econdl.data.series import (
     exog_frame,
     macrodata_series,
     origin_inputs,
+    rates_note,
     read_csv_series,
     target_matrix,
     transform_series,
@@ -167,6 +168,7 @@ class GDPDataModule(RegressionDataModule):
         self._trained_frequency: str | None = None  # of the series a loaded checkpoint was trained on
         self._trained_on: dict[str, str] = {}  # and which series, and where its test period began
         self.layout: dict[str, int] = {}
+        self.rates_note: str | None = None  # said with the counts when the series looks like rates already
 
     # --- data --------------------------------------------------------------------------
     def load_series(self) -> pd.Series:
@@ -176,6 +178,7 @@ class GDPDataModule(RegressionDataModule):
         else:
             assert self.path is not None  # __init__ refuses source='csv' without a path
             levels = read_csv_series(self.path, self.value_column, self.date_column, self.frequency, self.dropna)
+        self.rates_note = rates_note(levels, self.transform)
         return transform_series(levels, self.transform)
 
     def _cut(self, name: str, size: float | int, start: str | None, dates: pd.PeriodIndex, end: int) -> int:
@@ -312,6 +315,8 @@ class GDPDataModule(RegressionDataModule):
                 f"; a sample's {self.horizon} targets all lie in its split's periods (econdl compare's table "
                 f"also scores the forecasts of the {periods} test periods from origins before them)"
             )
+        if self.rates_note:
+            note += f"\n{self.label}: {self.rates_note}"
         return note
 
     def input_scaling(self) -> tuple[Tensor, Tensor]:

@@ -278,9 +278,10 @@ def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Serie
         if (series <= 0).any():
             bad = [str(p) for p in series.index[(series <= 0).to_numpy()]]
             raise DataError(
-                f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; correct "
-                "those values in the file, or use transform='levels' for a series that can be zero or negative "
-                "(it has no growth rate)"
+                f"transform='log_diff' needs positive values; {series.name} is <= 0 at {_listed(bad)}; if the "
+                "file holds growth rates already (e.g. FRED's A191RL1Q225SBEA), give --data.transform levels; "
+                "if it holds levels, correct those values in the file (a series that can be zero or negative has "
+                "no growth rate: model it with --data.transform levels)"
             )
         factor = 100.0 * PER_YEAR[series.index.freqstr[0]]
         return (factor * np.log(series).diff()).iloc[1:]
@@ -294,6 +295,29 @@ def transform_series(series: pd.Series, transform: str = "log_diff") -> pd.Serie
             )
         return (100.0 * series.pct_change()).iloc[1:]
     raise ConfigError(f"transform={transform!r} is not one of {list(TRANSFORMS)}")
+
+
+#: a level series (GDP, prices, an index) is persistent: one period's value is close to the
+#: next, so its lag-1 autocorrelation is near 1; growth rates and other changes are far below
+RATES_AUTOCORRELATION = 0.8
+
+
+def rates_note(levels: pd.Series, transform: str) -> str | None:
+    """A note when a series to be turned into growth rates (``log_diff``, ``pct_change``) looks
+    like growth rates or changes already: its lag-1 autocorrelation is below
+    :data:`RATES_AUTOCORRELATION` (over at least 12 periods).  None otherwise."""
+    values = levels.to_numpy(dtype=float)
+    if transform == "levels" or len(values) < 12 or np.ptp(values) == 0:
+        return None
+    rho = float(np.corrcoef(values[:-1], values[1:])[0, 1])
+    if not rho < RATES_AUTOCORRELATION:
+        return None
+    return (
+        f"note: {levels.name} looks like rates or changes already, not levels: its lag-1 autocorrelation is "
+        f"{rho:.2f}, where a level series such as GDP has about 1, and transform={transform!r} turns it into "
+        "changes of changes. If the file holds growth rates, give --data.transform levels; if it holds levels, "
+        "this note does not apply"
+    )
 
 
 def lag_matrix(values: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
