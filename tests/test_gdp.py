@@ -225,6 +225,11 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         # a zero level divides the next change by zero: named by its date, not as constant or missing targets
         ({"row3": "0"}, {"transform": "pct_change"}, "divides by the previous period's value; GDPC1 is 0 at 1990Q4"),
         ({"row38": "0"}, {"transform": "pct_change"}, "GDPC1 is 0 at 1999Q3; correct those values in the file"),
+        # a date and a size for one period: the size was ignored without a word
+        ({}, {"test_start": "1997Q1", "test_size": 8}, "test_start=1997Q1 and test_size=8 both set the test period "
+         "(from test_start to the end of the series, its size ignored); give one of them"),
+        ({}, {"val_start": "1996Q1", "val_size": 0.3}, "val_start=1996Q1 and val_size=0.3 both set the val period "
+         "(from val_start to the test period's start"),
     ],
 )
 def test_bad_inputs_fail_naming_the_problem(tmp_path, edit, kwargs, message):
@@ -587,7 +592,7 @@ def test_a_test_of_a_checkpoint_on_periods_its_fit_saw_is_refused(tmp_path):
     )
     with pytest.raises(CheckpointError, match=words):
         cli_main(["test", *config, *csv_args(longer), ckpt])
-    with pytest.raises(CheckpointError, match=r"Give the fit's test_size and test_start, or test on"):
+    with pytest.raises(CheckpointError, match=r"Give the fit's test_size \(or test_start\), or test on"):
         cli_main(["test", *config, *csv_args(short), "--data.test_size=0.4", ckpt])  # its own file, wider
     run = Path(fit.trainer.log_dir)
     assert [p.name for p in run.parent.iterdir()] == [run.name]  # the refusals leave no folder of their own

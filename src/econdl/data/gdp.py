@@ -12,6 +12,7 @@ coefficients are the same in both units and the random walk stays g_{t-1}.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,14 @@ class GDPDataModule(RegressionDataModule):
                 f"asks for intervals that cover {', '.join(f'{v:g}%' for v in fractions)} of outcomes; for "
                 f"{', '.join(f'{v:g}%' for v in meant)} give --data.interval_levels {meant}"
             )
+        ends = {"val": "the test period's start", "test": "the end of the series"}
+        for name, start, size in (("val", val_start, val_size), ("test", test_start, test_size)):
+            default = inspect.signature(GDPDataModule.__init__).parameters[f"{name}_size"].default
+            if start is not None and size != default:  # the date decides; a size given beside it would be ignored
+                raise ConfigError(
+                    f"{name}_start={start} and {name}_size={size:g} both set the {name} period (from {name}_start "
+                    f"to {ends[name]}, its size ignored); give one of them"
+                )
         repeated = sorted({name for name in exog or [] if list(exog or []).count(name) > 1})
         if repeated:  # one column read twice would give the model fewer inputs than it was built for
             raise ConfigError(
@@ -397,7 +406,7 @@ class GDPDataModule(RegressionDataModule):
         start = self.dates["test"][0]
         if trainer.testing and trained_start and self._before(trained_start, start):
             fix = (
-                "Give the fit's test_size and test_start" if same else "Test it on the data and splits it was fitted on"
+                "Give the fit's test_size (or test_start)" if same else "Test it on the data and splits it was fitted on"
             )
             raise CheckpointError(
                 f"the checkpoint was fitted on {fitted_on} up to "
