@@ -214,8 +214,12 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         # a test period that leaves too little for validation is named too
         ({}, {"test_size": 0.9}, "or a smaller test_size (the test period takes"),
         # a level <= 0 has no growth rate: pct_change (suggested before) divides by a zero too
-        ({"row3": "-2"}, {}, "is <= 0 at 1990Q4; if the file holds growth rates already (e.g. FRED's A191RL1Q225SBEA)"
-         ", give --data.transform levels; if it holds levels, correct those values in the file"),
+        (
+            {"row3": "-2"},
+            {},
+            "is <= 0 at 1990Q4; if the file holds growth rates already (e.g. FRED's A191RL1Q225SBEA)"
+            ", give --data.transform levels; if it holds levels, correct those values in the file",
+        ),
         ({"row3": "0"}, {}, "GDPC1 is <= 0 at 1990Q4; if the file holds growth rates"),  # log(0): no growth
         # levels written as fractions: 0.8% and 0.95% intervals, which cover about nothing
         ({}, {"interval_levels": [0.8, 0.95]}, "for 80%, 95% give --data.interval_levels [80.0, 95.0]"),
@@ -226,10 +230,17 @@ def test_compare_with_seeds_relative_rmse_and_expanding_window(tmp_path):
         ({"row3": "0"}, {"transform": "pct_change"}, "divides by the previous period's value; GDPC1 is 0 at 1990Q4"),
         ({"row38": "0"}, {"transform": "pct_change"}, "GDPC1 is 0 at 1999Q3; correct those values in the file"),
         # a date and a size for one period: the size was ignored without a word
-        ({}, {"test_start": "1997Q1", "test_size": 8}, "test_start=1997Q1 and test_size=8 both set the test period "
-         "(from test_start to the end of the series, its size ignored); give one of them"),
-        ({}, {"val_start": "1996Q1", "val_size": 0.3}, "val_start=1996Q1 and val_size=0.3 both set the val period "
-         "(from val_start to the test period's start"),
+        (
+            {},
+            {"test_start": "1997Q1", "test_size": 8},
+            "test_start=1997Q1 and test_size=8 both set the test period "
+            "(from test_start to the end of the series, its size ignored); give one of them",
+        ),
+        (
+            {},
+            {"val_start": "1996Q1", "val_size": 0.3},
+            "val_start=1996Q1 and val_size=0.3 both set the val period (from val_start to the test period's start",
+        ),
     ],
 )
 def test_bad_inputs_fail_naming_the_problem(tmp_path, edit, kwargs, message):
@@ -307,16 +318,23 @@ def test_a_file_of_positive_growth_rates_is_said_to_look_like_rates_not_levels(t
     growth = 400 * np.diff(np.log(levels["GDPC1"].to_numpy()))
     levels.iloc[1:].assign(GDPC1=growth - growth.min() + 0.5).to_csv(rates, index=False)  # all positive
     said = {}
-    for name, path, extra in (("rates", rates, {}), ("levels", tmp_path / "levels.csv", {}),
-                              ("told", rates, {"transform": "levels"})):
-        GDPDataModule(source="csv", path=str(path), lags=2, val_size=0.2, test_size=0.2,
-                      **{"transform": transform, **extra}).setup()
+    for name, path, extra in (
+        ("rates", rates, {}),
+        ("levels", tmp_path / "levels.csv", {}),
+        ("told", rates, {"transform": "levels"}),
+    ):
+        GDPDataModule(
+            source="csv", path=str(path), lags=2, val_size=0.2, test_size=0.2, **{"transform": transform, **extra}
+        ).setup()
         said[name] = capsys.readouterr().out
     rho = np.corrcoef(growth[:-1], growth[1:])[0, 1]
-    assert (f"gdp: note: GDPC1 looks like rates or changes already, not levels: its lag-1 autocorrelation is "
-            f"{rho:.2f}") in said["rates"]
-    assert f"transform={transform!r} turns it into changes of changes. If the file holds growth rates, give " \
+    assert (
+        f"gdp: note: GDPC1 looks like rates or changes already, not levels: its lag-1 autocorrelation is {rho:.2f}"
+    ) in said["rates"]
+    assert (
+        f"transform={transform!r} turns it into changes of changes. If the file holds growth rates, give "
         "--data.transform levels" in said["rates"]
+    )
     assert "looks like rates" not in said["levels"] and "looks like rates" not in said["told"]
     assert "train / " in said["told"]  # the counts line is still said
 

@@ -405,9 +405,9 @@ class GDPDataModule(RegressionDataModule):
         trained_start = self._trained_on.get("test_start")
         start = self.dates["test"][0]
         if trainer.testing and trained_start and self._before(trained_start, start):
-            fix = (
-                "Give the fit's test_size (or test_start)" if same else "Test it on the data and splits it was fitted on"
-            )
+            fix = "Give the fit's test_size (or test_start)"
+            if not same:
+                fix = "Test it on the data and splits it was fitted on"
             raise CheckpointError(
                 f"the checkpoint was fitted on {fitted_on} up to "
                 f"{pd.Period(trained_start, freq=start.freq) - 1}, and this run's test period on {self._data_name()} "
